@@ -1,0 +1,16 @@
+/* bkg-helper: cgroup mechanism (create, configure, join, report, remove). Works on v1 and v2. */
+#ifndef BKG_CGROUP_H
+#define BKG_CGROUP_H
+
+#include <sys/types.h>
+#include "spec.h"
+#include "util.h"
+
+int cgroups_create(const struct spec *s, size_t *created, struct fail *f);
+int cgroups_join(const struct spec *s, pid_t pid, struct fail *f);
+/* Append ,"files":{name: contents} to b for each --report. Missing files are null. */
+int cgroups_report(const struct spec *s, struct buf *b);
+/* Remove the first `created` cgroups, newest first; retries while the kernel finishes exits. */
+void cgroups_remove(const struct spec *s, size_t created);
+
+#endif

@@ -1,0 +1,117 @@
+/* bkg-helper: change listing. Overlay marks deletions with whiteouts (0:0 character devices) and
+   directories that replaced a lower one with the user.overlay.opaque xattr (userxattr mode). */
+#define _GNU_SOURCE
+#include "changes.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define MAX_DEPTH 64
+
+static const char *file_type(mode_t m) {
+  return S_ISREG(m) ? "file" : S_ISDIR(m) ? "dir" : S_ISLNK(m) ? "symlink" : "other";
+}
+
+static int emit(int status_fd, const char *path, const char *kind, const char *type) {
+  struct buf b = {0};
+  int rc = buf_puts(&b, "{\"type\":\"change\",\"path\":");
+  rc = rc ? rc : buf_json_string(&b, path, strlen(path));
+  rc = rc ? rc : buf_printf(&b, ",\"kind\":\"%s\",\"file_type\":\"%s\"}", kind, type);
+  rc = rc ? rc : status_line(status_fd, &b);
+  buf_free(&b);
+  return rc;
+}
+
+static int is_opaque(int dirfd) {
+  char v[4];
+  char path[32];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", dirfd);
+  ssize_t n = getxattr(path, "user.overlay.opaque", v, sizeof v);
+  return n > 0 && v[0] == 'y';
+}
+
+/* Lower entries hidden by an opaque directory are deletions. */
+static int emit_hidden(int upper, int lower, const char *rel, int status_fd) {
+  int fd = dup(lower);
+  if (fd < 0) return -1;
+  DIR *d = fdopendir(fd);
+  if (!d) {
+    (void)close(fd);
+    return -1;
+  }
+  char path[4096];
+  struct dirent *e;
+  int rc = 0;
+  while (rc == 0 && (e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    struct stat st, ls;
+    if (fstatat(upper, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) continue;
+    if (fstatat(lower, e->d_name, &ls, AT_SYMLINK_NOFOLLOW) < 0) continue;
+    snprintf(path, sizeof path, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+    rc = emit(status_fd, path, "deleted", file_type(ls.st_mode));
+  }
+  (void)closedir(d);
+  return rc;
+}
+
+static int walk(int upper, int lower, const char *rel, int depth, int status_fd) {
+  if (depth > MAX_DEPTH) return 0;
+  int fd = dup(upper);
+  if (fd < 0) return -1;
+  DIR *d = fdopendir(fd);
+  if (!d) {
+    (void)close(fd);
+    return -1;
+  }
+  (void)rewinddir(d);
+  if (lower >= 0 && is_opaque(upper) && emit_hidden(upper, lower, rel, status_fd) < 0) {
+    (void)closedir(d);
+    return -1;
+  }
+  char path[4096];
+  struct dirent *e;
+  int rc = 0;
+  while (rc == 0 && (e = readdir(d))) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    struct stat st, ls;
+    if (fstatat(upper, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
+    if ((size_t)snprintf(path, sizeof path, "%s%s%s", rel, *rel ? "/" : "", e->d_name) >= sizeof path) continue;
+    int in_lower = lower >= 0 && fstatat(lower, e->d_name, &ls, AT_SYMLINK_NOFOLLOW) == 0;
+    if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
+      if (in_lower) rc = emit(status_fd, path, "deleted", file_type(ls.st_mode));
+      continue;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      int same_dir = in_lower && S_ISDIR(ls.st_mode);
+      if (!same_dir) rc = emit(status_fd, path, in_lower ? "modified" : "added", "dir");
+      int sub = openat(upper, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int lsub = same_dir ? openat(lower, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+      if (rc == 0 && sub >= 0) rc = walk(sub, lsub, path, depth + 1, status_fd);
+      if (sub >= 0) (void)close(sub);
+      if (lsub >= 0) (void)close(lsub);
+      continue;
+    }
+    rc = emit(status_fd, path, in_lower ? "modified" : "added", file_type(st.st_mode));
+  }
+  (void)closedir(d);
+  return rc;
+}
+
+int list_changes(int scratch_fd, const char *lower, int status_fd) {
+  int upper = openat(scratch_fd, "upper", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (upper < 0) return -1;
+  int low = open(lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int rc = walk(upper, low, "", 0, status_fd);
+  (void)close(upper);
+  if (low >= 0) (void)close(low);
+  return rc;
+}

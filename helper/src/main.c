@@ -1,0 +1,360 @@
+/* bkg-helper: the monitor. Reads the spec and the seccomp program from descriptors, creates the
+   cgroups and namespaces, maps identities, waits for the sandbox with a deadline, reports JSON
+   lines on the status descriptor and removes what it created. Never setuid; one job. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "changes.h"
+#include "sandbox.h"
+#include "spec.h"
+#include "util.h"
+
+#define BKG_HELPER_VERSION "1"
+#define MAX_SPEC (1 << 20)
+#define MAX_SECCOMP (4096 * 8)
+
+struct options {
+  int args_fd, seccomp_fd, status_fd, hold_fd, list_changes;
+};
+
+struct outcome {
+  int status;          /* wait status of the command, valid when have_status */
+  int have_status, ready, timed_out, killed_by;
+  int scratch_fd;
+};
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int parse_fd(const char *s, int *out) {
+  char *end;
+  errno = 0;
+  long v = s ? strtol(s, &end, 10) : -1;
+  if (!s || errno || *end || v < 0 || v > 65535) return -1;
+  *out = (int)v;
+  return 0;
+}
+
+/* argv options of the helper itself; the remaining argv tokens are appended to the spec. */
+static int parse_options(int argc, char **argv, struct options *o, int *first_spec, struct fail *f) {
+  *o = (struct options){-1, -1, -1, -1, 0};
+  int i = 1;
+  for (; i < argc; i++) {
+    if (!strcmp(argv[i], "--list-changes")) {
+      o->list_changes = 1;
+      continue;
+    }
+    int *target = !strcmp(argv[i], "--args")             ? &o->args_fd
+                  : !strcmp(argv[i], "--seccomp")        ? &o->seccomp_fd
+                  : !strcmp(argv[i], "--json-status-fd") ? &o->status_fd
+                  : !strcmp(argv[i], "--hold-fd")        ? &o->hold_fd
+                                                         : NULL;
+    if (!target) break;
+    if (i + 1 >= argc || parse_fd(argv[i + 1], target))
+      return fail_set(f, "options", EINVAL, "%s needs a descriptor number", argv[i]);
+    i++;
+  }
+  *first_spec = i;
+  return 0;
+}
+
+static int load_tokens(const struct options *o, int argc, char **argv, int first, char ***out, size_t *n,
+                       struct fail *f) {
+  char *data = NULL;
+  size_t len = 0, count = 0;
+  if (o->args_fd >= 0) {
+    if (read_all(o->args_fd, MAX_SPEC, &data, &len) < 0) return fail_set(f, "spec", errno, "read spec");
+    (void)close(o->args_fd);
+    for (size_t i = 0; i < len; i++) count += data[i] == '\0';
+    if (len && data[len - 1] != '\0') return fail_set(f, "spec", EINVAL, "spec must end with a NUL byte");
+  }
+  size_t total = count + (size_t)(argc - first);
+  char **t = calloc(total + 1, sizeof *t);
+  if (!t) return fail_set(f, "spec", ENOMEM, "tokens");
+  size_t k = 0;
+  for (size_t i = 0; i < len; i += strlen(data + i) + 1) t[k++] = data + i;
+  for (int i = first; i < argc; i++) t[k++] = argv[i];
+  *out = t;
+  *n = total;
+  return 0;
+}
+
+static int write_maps(const struct spec *s, pid_t pid, struct fail *f) {
+  char path[64], line[1024];
+  const struct id_map *maps[2] = {s->uid_map, s->gid_map};
+  size_t counts[2] = {s->n_uid_map, s->n_gid_map};
+  static const char *const names[2] = {"uid_map", "gid_map"};
+  if (s->setgroups_deny) {
+    snprintf(path, sizeof path, "/proc/%d/setgroups", (int)pid);
+    if (write_file(path, "deny") < 0) return fail_set(f, "identity", errno, "setgroups deny");
+  }
+  for (int m = 0; m < 2; m++) {
+    size_t off = 0;
+    for (size_t i = 0; i < counts[m]; i++)
+      off += (size_t)snprintf(line + off, sizeof line - off, "%lu %lu %lu\n", maps[m][i].inside,
+                              maps[m][i].outside, maps[m][i].count);
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, names[m]);
+    if (write_file(path, line) < 0) return fail_set(f, "identity", errno, "write %s", names[m]);
+  }
+  return 0;
+}
+
+/* A detached copy of the workspace whose owners appear shifted into the sandbox's id range. */
+static int idmapped_lower(const struct spec *s, pid_t pid, int *out, struct fail *f) {
+  *out = -1;
+  const char *lower = NULL;
+  for (size_t i = 0; i < s->n_ops; i++)
+    if (s->ops[i].kind == M_OVERLAY) lower = s->ops[i].a;
+  if (!s->idmap_lower || !lower) return 0;
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+  int userns = open(path, O_RDONLY | O_CLOEXEC);
+  if (userns < 0) return fail_set(f, "overlay", errno, "open user namespace");
+  int fd = (int)syscall(SYS_open_tree, AT_FDCWD, lower, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (fd < 0) {
+    (void)close(userns);
+    return fail_set(f, "overlay", errno, "open workspace %s", lower);
+  }
+  struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                            .userns_fd = (unsigned long long)userns};
+  int rc = (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof attr);
+  int saved = errno;
+  (void)close(userns);
+  if (rc < 0) {
+    (void)close(fd);
+    return fail_set(f, "overlay", saved, "idmap workspace %s", lower);
+  }
+  *out = fd;
+  return 0;
+}
+
+/* Returns 0 at end of stream. */
+static int on_message(int sock, struct outcome *oc) {
+  char msg[16];
+  int fd = -1;
+  ssize_t n = recv_msg(sock, msg, sizeof msg, &fd);
+  if (n <= 0) return 0;
+  if (msg[0] == MSG_READY) {
+    oc->ready = 1;
+    oc->scratch_fd = fd;
+  } else {
+    if (fd >= 0) (void)close(fd);
+    if (msg[0] == MSG_STATUS && (size_t)n >= 1 + sizeof(int)) {
+      memcpy(&oc->status, msg + 1, sizeof(int));
+      oc->have_status = 1;
+    }
+  }
+  return 1;
+}
+
+/* Wait for the sandbox's init to exit, enforcing the deadline and forwarding termination. */
+static int supervise(const struct spec *s, pid_t pid, int sock, int sigfd, struct outcome *oc, struct fail *f) {
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  if (pidfd < 0) return fail_set(f, "monitor", errno, "pidfd_open");
+  double deadline = s->timeout_ms ? now_ms() + (double)s->timeout_ms : 0;
+  struct pollfd p[3] = {{pidfd, POLLIN, 0}, {sock, POLLIN, 0}, {sigfd, POLLIN, 0}};
+  int sock_open = 1;
+  for (;;) {
+    int wait_ms = -1;
+    if (deadline) {
+      double left = deadline - now_ms();
+      wait_ms = left <= 0 ? 0 : (int)left + 1;
+    }
+    p[1].fd = sock_open ? sock : -1;
+    int r = poll(p, 3, wait_ms);
+    if (r < 0 && errno != EINTR) return fail_set(f, "monitor", errno, "poll");
+    if (r == 0 && deadline && now_ms() >= deadline && !oc->timed_out) {
+      oc->timed_out = 1;
+      (void)kill(pid, SIGKILL); /* pid 1 of the namespace: the kernel kills every process in it */
+      deadline = 0;
+    }
+    if (r > 0 && (p[2].revents & POLLIN)) {
+      struct signalfd_siginfo si;
+      if (read(sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        oc->killed_by = (int)si.ssi_signo;
+        (void)kill(pid, SIGKILL);
+      }
+    }
+    if (r > 0 && (p[1].revents & (POLLIN | POLLHUP)) && !((p[1].revents & POLLIN) && on_message(sock, oc)))
+      sock_open = 0;
+    if (r > 0 && (p[0].revents & POLLIN)) break;
+  }
+  /* Messages sent just before exit may still be queued. */
+  struct pollfd q = {sock, POLLIN, 0};
+  while (sock_open && poll(&q, 1, 0) > 0 && (q.revents & POLLIN) && on_message(sock, oc)) {
+  }
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) return fail_set(f, "monitor", errno, "waitpid");
+  (void)close(pidfd);
+  return 0;
+}
+
+static int report_exit(int status_fd, const struct spec *s, const struct outcome *oc, double ms) {
+  struct buf b = {0};
+  int code = -1, sig = -1;
+  if (oc->have_status && !oc->timed_out && !oc->killed_by) {
+    if (WIFEXITED(oc->status)) code = WEXITSTATUS(oc->status);
+    else if (WIFSIGNALED(oc->status)) sig = WTERMSIG(oc->status);
+  } else {
+    sig = SIGKILL;
+  }
+  int rc = buf_puts(&b, "{\"type\":\"exited\",\"exit_code\":");
+  rc = rc ? rc : code >= 0 ? buf_printf(&b, "%d", code) : buf_puts(&b, "null");
+  rc = rc ? rc : buf_puts(&b, ",\"signal\":");
+  rc = rc ? rc : sig >= 0 ? buf_printf(&b, "%d", sig) : buf_puts(&b, "null");
+  rc = rc ? rc
+          : buf_printf(&b, ",\"timed_out\":%s,\"killed_by\":%d,\"duration_ms\":%.3f", oc->timed_out ? "true" : "false",
+                       oc->killed_by, ms);
+  rc = rc ? rc : oc->scratch_fd >= 0 ? buf_printf(&b, ",\"scratch_fd\":%d", oc->scratch_fd) : 0;
+  rc = rc ? rc : cgroups_report(s, &b);
+  rc = rc ? rc : buf_puts(&b, "}");
+  rc = rc ? rc : status_line(status_fd, &b);
+  buf_free(&b);
+  return code >= 0 ? code : 128 + sig;
+}
+
+static int block_signals(int die_with_parent, int *sigfd, struct fail *f) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) return fail_set(f, "monitor", errno, "sigprocmask");
+  *sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+  if (*sigfd < 0) return fail_set(f, "monitor", errno, "signalfd");
+  if (die_with_parent && prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0)
+    return fail_set(f, "monitor", errno, "PR_SET_PDEATHSIG");
+  return 0;
+}
+
+static int run(const struct spec *s, const struct options *o, const struct seccomp_prog *prog, struct fail *f) {
+  int sigfd = -1, sv[2] = {-1, -1}, lower_fd = -1;
+  size_t created = 0;
+  pid_t pid = -1;
+  struct outcome oc = {.scratch_fd = -1};
+  double t0 = now_ms();
+  int rc = -1;
+  if (block_signals(s->die_with_parent, &sigfd, f) || cgroups_create(s, &created, f)) goto out;
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+    fail_set(f, "monitor", errno, "socketpair");
+    goto out;
+  }
+  /* The user and pid namespaces come with the clone; the sandbox's init creates the others
+     itself while we write its id maps (see sandbox_init). */
+  pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
+  if (pid < 0) {
+    fail_set(f, "namespaces", errno, "clone with new user and pid namespaces");
+    goto out;
+  }
+  if (pid == 0) {
+    (void)close(sv[0]);
+    sigset_t none;
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
+    sandbox_init(s, sv[1], o->status_fd, prog);
+  }
+  (void)close(sv[1]);
+  sv[1] = -1;
+  if (write_maps(s, pid, f) || cgroups_join(s, pid, f) || idmapped_lower(s, pid, &lower_fd, f)) goto kill_child;
+  if (send_msg(sv[0], MSG_GO, NULL, 0, lower_fd) < 0) {
+    fail_set(f, "monitor", errno, "start sandbox");
+    goto kill_child;
+  }
+  if (lower_fd >= 0) (void)close(lower_fd);
+  {
+    struct buf b = {0};
+    if (buf_printf(&b, "{\"type\":\"started\",\"pid\":%d}", (int)pid) == 0) (void)status_line(o->status_fd, &b);
+    buf_free(&b);
+  }
+  if (supervise(s, pid, sv[0], sigfd, &oc, f)) goto kill_child;
+  pid = -1;
+  if (!oc.ready) {
+    /* init failed while building the sandbox and reported why on the status descriptor */
+    if (oc.killed_by) fail_set(f, "monitor", 0, "terminated by signal %d during setup", oc.killed_by);
+    else if (oc.timed_out) fail_set(f, "monitor", 0, "timed out during setup");
+    else f->stage = NULL;
+    goto out;
+  }
+  if (o->list_changes && oc.scratch_fd >= 0) {
+    const char *lower = NULL;
+    for (size_t i = 0; i < s->n_ops; i++)
+      if (s->ops[i].kind == M_OVERLAY) lower = s->ops[i].a;
+    if (lower && list_changes(oc.scratch_fd, lower, o->status_fd) < 0) {
+      struct fail lf = {0};
+      fail_set(&lf, "changes", errno, "list workspace changes");
+      report_fail(o->status_fd, &lf);
+    }
+  }
+  rc = report_exit(o->status_fd, s, &oc, now_ms() - t0);
+  goto out;
+kill_child:
+  if (pid > 0) {
+    (void)kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+  }
+out:
+  cgroups_remove(s, created);
+  if (sv[0] >= 0) (void)close(sv[0]);
+  if (rc >= 0 && o->hold_fd >= 0) {
+    /* Keep the scratch tmpfs reachable (/proc/<pid>/fd/<scratch_fd>) until the caller lets go. */
+    char c;
+    while (read(o->hold_fd, &c, 1) < 0 && errno == EINTR) {
+    }
+  }
+  if (oc.scratch_fd >= 0) (void)close(oc.scratch_fd);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  struct fail f = {0};
+  struct options o;
+  struct spec s;
+  char **tokens = NULL, *seccomp = NULL;
+  size_t n = 0, seccomp_len = 0;
+  int first = argc;
+  if (argc == 2 && !strcmp(argv[1], "--version")) {
+    printf("{\"name\":\"bkg-helper\",\"protocol\":" BKG_HELPER_VERSION "}\n");
+    return 0;
+  }
+  memset(&s, 0, sizeof s);
+  if (parse_options(argc, argv, &o, &first, &f)) goto fail;
+  if (load_tokens(&o, argc, argv, first, &tokens, &n, &f) || spec_parse(&s, tokens, n, &f)) goto fail;
+  if (o.seccomp_fd >= 0) {
+    if (read_all(o.seccomp_fd, MAX_SECCOMP + 1, &seccomp, &seccomp_len) < 0) {
+      fail_set(&f, "seccomp", errno, "read program");
+      goto fail;
+    }
+    (void)close(o.seccomp_fd);
+    if (seccomp_len == 0 || seccomp_len % 8 || seccomp_len > MAX_SECCOMP) {
+      fail_set(&f, "seccomp", EINVAL, "program must be 1..4096 8-byte instructions");
+      goto fail;
+    }
+  }
+  struct seccomp_prog prog = {(const unsigned char *)seccomp, seccomp_len};
+  int rc = run(&s, &o, &prog, &f);
+  if (rc >= 0) return rc;
+fail:
+  if (f.stage) report_fail(o.status_fd, &f);
+  return BKG_SETUP_FAILED;
+}

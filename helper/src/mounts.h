@@ -1,0 +1,12 @@
+/* bkg-helper: building the sandbox's filesystem (new root, binds, /dev, /proc, overlay). */
+#ifndef BKG_MOUNTS_H
+#define BKG_MOUNTS_H
+
+#include "spec.h"
+#include "util.h"
+
+/* Build the new root and pivot into it. lower_fd: a detached (idmapped) tree for the overlay's
+   lower layer, or -1. On success *scratch_fd is an O_PATH descriptor of the scratch tmpfs (or -1). */
+int build_root(const struct spec *s, int lower_fd, int *scratch_fd, struct fail *f);
+
+#endif

@@ -1,0 +1,26 @@
+/* bkg-helper: the sandbox side — pid 1 of the new namespaces and the command it runs. */
+#ifndef BKG_SANDBOX_H
+#define BKG_SANDBOX_H
+
+#include <stddef.h>
+#include "spec.h"
+
+/* Messages on the SOCK_SEQPACKET channel between the monitor and the sandbox init. */
+#define MSG_GO 'G'     /* monitor -> init: maps and cgroups are in place (may carry the lower-layer fd) */
+#define MSG_READY 'R'  /* init -> monitor: filesystem built (may carry the scratch fd) */
+#define MSG_STATUS 'S' /* init -> monitor: followed by the command's wait status (int) */
+
+struct seccomp_prog {
+  const unsigned char *data;
+  size_t len;
+};
+
+/* Runs as pid 1 of the new namespaces; never returns. */
+__attribute__((noreturn)) void sandbox_init(const struct spec *s, int sock, int status_fd,
+                                            const struct seccomp_prog *prog);
+
+int send_msg(int sock, char type, const void *extra, size_t extra_len, int fd);
+/* Receive one message; *fd is set to a passed descriptor or -1. Returns bytes read, 0 on EOF. */
+ssize_t recv_msg(int sock, char *buf, size_t len, int *fd);
+
+#endif

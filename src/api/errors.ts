@@ -1,0 +1,71 @@
+/**
+ * The one error registry: every error bkg reports has a stable code, an HTTP
+ * status, a CLI exit code and a default hint. CLI, daemon and MCP map errors
+ * through `toErrorBody` / `exitCodeFor`, never ad hoc.
+ */
+export interface ErrorSpec {
+  readonly status: number;
+  readonly exitCode: number;
+  readonly hint: string;
+}
+
+export const ERRORS = {
+  INVALID_ARGUMENT: { status: 400, exitCode: 2, hint: 'Check the named field or flag; `bkg <command> --help` lists valid values.' },
+  INVALID_SECCOMP_PROFILE: { status: 400, exitCode: 2, hint: 'Pass an OCI-format seccomp profile (the "seccomp" object of an OCI runtime spec).' },
+  INVALID_CONFIG: { status: 400, exitCode: 2, hint: 'Fix the named setting; bkg never falls back to defaults for an invalid config.' },
+  RUNTIME_NOT_FOUND: { status: 400, exitCode: 2, hint: 'Install the interpreter on the host (under /usr, /bin or /opt) or pick another --runtime.' },
+  WORKSPACE_INVALID: { status: 400, exitCode: 2, hint: 'Pass an existing directory other than / as --workspace.' },
+  ISOLATION_UNAVAILABLE: { status: 503, exitCode: 3, hint: 'Run `bkg doctor` to see which kernel feature is missing and how to enable it.' },
+  LIMIT_UNENFORCEABLE: { status: 503, exitCode: 3, hint: 'Run `bkg doctor`: a cgroup controller needed for this limit is not available to bkg.' },
+  HELPER_MISSING: { status: 503, exitCode: 3, hint: 'Rebuild the helper with `npm run build:helper` (needs a C compiler: apt-get install gcc).' },
+  HELPER_FAILED: { status: 500, exitCode: 3, hint: 'The sandbox helper failed while setting up; the message names the step. `bkg doctor` checks the host.' },
+  UNSUPPORTED_ARCH: { status: 503, exitCode: 3, hint: 'bkg sandboxes currently support x86_64 hosts only.' },
+  INTERNAL: { status: 500, exitCode: 1, hint: 'This is a bug in bkg; please report it with the command you ran.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class BkgError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string;
+  readonly details?: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, opts: { hint?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'BkgError';
+    this.code = code;
+    this.hint = opts.hint ?? ERRORS[code].hint;
+    if (opts.details) this.details = opts.details;
+  }
+
+  get status(): number {
+    return ERRORS[this.code].status;
+  }
+
+  get exitCode(): number {
+    return ERRORS[this.code].exitCode;
+  }
+}
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; hint: string; details?: Record<string, unknown> };
+}
+
+/** Normalise anything thrown into a BkgError (unknown errors become INTERNAL). */
+export function asBkgError(err: unknown): BkgError {
+  if (err instanceof BkgError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new BkgError('INTERNAL', message, { cause: err });
+}
+
+/** The wire shape of an error, shared by REST, MCP and `--json` output. */
+export function toErrorBody(err: unknown): { status: number; body: ErrorBody } {
+  const e = asBkgError(err);
+  const body: ErrorBody = { error: { code: e.code, message: e.message, hint: e.hint } };
+  if (e.details) body.error.details = e.details;
+  return { status: e.status, body };
+}
+
+export function exitCodeFor(err: unknown): number {
+  return asBkgError(err).exitCode;
+}

@@ -1,0 +1,18 @@
+export {
+  SECCOMP_ACTIONS,
+  SECCOMP_ARCHES,
+  SECCOMP_OPS,
+  loadSeccompProfileFile,
+  parseSeccompProfile,
+  type SeccompAction,
+  type SeccompArg,
+  type SeccompOp,
+  type SeccompProfile,
+  type SeccompSyscallRule,
+} from './profile.js';
+export { compileSeccomp, syscallNumber, type CompileSeccompOptions } from './compile.js';
+export { defaultSeccompProfile, defaultSeccompProfilePath } from './default-profile.js';
+export { runSeccompFilter, type SeccompDataInput } from './bpf-interpreter.js';
+export { AUDIT_ARCH_X86_64, BPF_MAXINSNS, SECCOMP_RET, SOCK_FILTER_SIZE, decodeProgram, type SockFilter } from './bpf.js';
+export { CLONE_NAMESPACE_FLAGS, HARD_DENIED_SYSCALLS, NAMESPACE_SYSCALLS } from './hard-deny.js';
+export { SYSCALLS_X86_64 } from './syscalls-x86_64.js';
