@@ -1,0 +1,21 @@
+/** What a caller asks for: one sandbox running one command. */
+import type { Limits } from './limits.js';
+
+export type NetworkMode = 'none' | 'host';
+
+export interface SandboxDefinition {
+  /** Unique id: names the sandbox's cgroups and hostname. */
+  id: string;
+  argv: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  limits: Limits;
+  network: NetworkMode;
+  /** Absolute host directory mounted copy-on-write at /workspace. */
+  workspace?: string;
+  hostname?: string;
+  /** Let the sandbox create nested namespaces (off by default). */
+  allowNestedNamespaces?: boolean;
+}
+
+export const WORKSPACE_MOUNT = '/workspace';

@@ -1,0 +1,119 @@
+/**
+ * Spawning the helper: the spec and the seccomp program go in on descriptors 3 and 4, status
+ * JSON lines come back on 5, and descriptor 6 holds the sandbox's scratch layer open until we let go.
+ */
+import { spawn, type StdioOptions } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { BkgError } from '../api/errors.js';
+
+export interface ChangeEvent {
+  type: 'change';
+  path: string;
+  kind: 'added' | 'modified' | 'deleted';
+  file_type: 'file' | 'dir' | 'symlink' | 'other';
+}
+export interface ErrorEvent {
+  type: 'error';
+  stage: string;
+  errno: number;
+  message: string;
+}
+export interface ExitedEvent {
+  type: 'exited';
+  exit_code: number | null;
+  signal: number | null;
+  timed_out: boolean;
+  killed_by: number;
+  duration_ms: number;
+  scratch_fd?: number;
+  files: Record<string, string | null>;
+}
+export type HelperEvent = { type: 'started'; pid: number } | ChangeEvent | ErrorEvent | ExitedEvent;
+
+export type StdioMode = 'inherit' | 'pipe' | 'ignore';
+
+export interface HelperRun {
+  pid: number;
+  stdin: Writable | null;
+  stdout: Readable | null;
+  stderr: Readable | null;
+  /** Resolves when the helper exits, with every status event it sent. */
+  done: Promise<{ events: HelperEvent[]; code: number | null; signal: NodeJS.Signals | null }>;
+  /** Called when the 'exited' event arrives, while the scratch layer is still held. */
+  onExited(fn: (ev: ExitedEvent, scratchPath: string | null) => Promise<void>): void;
+  /** The status events received so far. */
+  events(): HelperEvent[];
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export function spawnHelper(opts: {
+  helperPath: string;
+  spec: Buffer;
+  seccomp: Buffer | null;
+  stdio: [StdioMode, StdioMode, StdioMode];
+  listChanges: boolean;
+}): HelperRun {
+  const argv = ['--args', '3', '--json-status-fd', '5', '--hold-fd', '6'];
+  if (opts.seccomp) argv.push('--seccomp', '4');
+  if (opts.listChanges) argv.push('--list-changes');
+  const stdio: StdioOptions = [...opts.stdio, 'pipe', 'pipe', 'pipe', 'pipe'];
+  const child = spawn(opts.helperPath, argv, { stdio, env: {}, argv0: 'bkg-helper' });
+  const [specIn, seccompIn, statusOut, hold] = [3, 4, 5, 6].map((i) => child.stdio[i]) as [Writable, Writable, Readable, Writable];
+  specIn.on('error', () => {});
+  seccompIn.on('error', () => {});
+  hold.on('error', () => {});
+  specIn.end(opts.spec);
+  seccompIn.end(opts.seccomp ?? undefined);
+
+  let exitedHook: ((ev: ExitedEvent, scratchPath: string | null) => Promise<void>) | null = null;
+  const events: HelperEvent[] = [];
+  const pending: Promise<void>[] = [];
+  const lines = createInterface({ input: statusOut, crlfDelay: Infinity });
+  lines.on('line', (line) => {
+    let ev: HelperEvent;
+    try {
+      ev = JSON.parse(line) as HelperEvent;
+    } catch {
+      ev = { type: 'error', stage: 'protocol', errno: 0, message: `unparseable status line: ${line.slice(0, 200)}` };
+    }
+    events.push(ev);
+    if (ev.type === 'exited') {
+      const scratch = ev.scratch_fd !== undefined && child.pid !== undefined ? `/proc/${child.pid}/fd/${ev.scratch_fd}` : null;
+      const hook = exitedHook;
+      pending.push(
+        (hook ? hook(ev, scratch) : Promise.resolve()).finally(() => hold.end()),
+      );
+    }
+  });
+  const done = new Promise<{ events: HelperEvent[]; code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      hold.end();
+      if (err.code === 'ENOENT' || err.code === 'EACCES') {
+        reject(new BkgError('HELPER_MISSING', `sandbox helper not runnable at ${opts.helperPath}: ${err.code}`));
+      } else reject(err);
+    });
+    child.on('close', (code, signal) => {
+      hold.end();
+      Promise.allSettled(pending).then((results) => {
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) reject(failed.reason);
+        else resolve({ events, code, signal });
+      }, reject);
+    });
+  });
+  return {
+    pid: child.pid ?? -1,
+    stdin: child.stdin,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    done,
+    onExited(fn) {
+      exitedHook = fn;
+    },
+    events: () => [...events],
+    kill(signal = 'SIGTERM') {
+      child.kill(signal);
+    },
+  };
+}

@@ -1,0 +1,133 @@
+/** Sandbox lifecycle: validate a definition, plan its cgroups, run it through the helper, report. */
+import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { BkgError } from '../api/errors.js';
+import type { Logger } from '../log.js';
+import { planCgroups, readCgroupReport } from './cgroups.js';
+import { applyChanges, sortChanges, toChange, UPPER_DIR, type Change } from './changes.js';
+import type { SandboxDefinition } from './definition.js';
+import { helperFailure } from './errors-from-helper.js';
+import { spawnHelper, type ErrorEvent, type ExitedEvent, type StdioMode } from './helper-process.js';
+import { helperExists, type HostInfo } from './host.js';
+import { compileSeccomp, defaultSeccompProfile, type SeccompProfile } from './seccomp/index.js';
+import { buildHelperSpec, encodeSpec } from './spec.js';
+
+export interface RunIO {
+  stdio: [StdioMode, StdioMode, StdioMode];
+  /** Written to the command's stdin when stdio[0] is 'pipe'. */
+  input?: string | Buffer;
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+  /** Receives the live stdin stream when stdio[0] is 'pipe' and no `input` is given. */
+  onStdin?: (stdin: Writable) => void;
+}
+
+export interface RunOptions {
+  /** A user seccomp profile (OCI format); the default profile otherwise. */
+  seccomp?: SeccompProfile;
+  /** Copy the workspace changes back to the host directory after the command. */
+  apply?: boolean;
+}
+
+export interface RunResult {
+  id: string;
+  exitCode: number | null;
+  signal: number | null;
+  timedOut: boolean;
+  oomKilled: boolean;
+  durationMs: number;
+  peakMemoryBytes: number | null;
+  changes: Change[];
+  applied: boolean;
+  /** Why the command could not be started (e.g. not found), when it could not. */
+  execError?: string;
+}
+
+export function newSandboxId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+export function validateWorkspace(dir: string): string {
+  const abs = resolve(dir);
+  if (abs === '/') throw new BkgError('WORKSPACE_INVALID', '--workspace: / cannot be a workspace');
+  const st = statSync(abs, { throwIfNoEntry: false });
+  if (!st?.isDirectory()) throw new BkgError('WORKSPACE_INVALID', `--workspace: ${abs} is not an existing directory`);
+  return abs;
+}
+
+function pump(stream: Readable | null, fn?: (chunk: Buffer) => void): void {
+  if (stream && fn) stream.on('data', fn);
+  else stream?.resume();
+}
+
+export class SandboxRuntime {
+  private defaultProgram: Buffer | null = null;
+
+  constructor(private readonly deps: { host: HostInfo; log: Logger }) {}
+
+  private seccompProgram(def: SandboxDefinition, profile?: SeccompProfile): Buffer {
+    const nested = def.allowNestedNamespaces === true;
+    if (profile || nested) return compileSeccomp(profile ?? defaultSeccompProfile(), { allowNestedNamespaces: nested });
+    this.defaultProgram ??= compileSeccomp(defaultSeccompProfile());
+    return this.defaultProgram;
+  }
+
+  async run(def: SandboxDefinition, io: RunIO, opts: RunOptions = {}): Promise<RunResult> {
+    const { host, log } = this.deps;
+    if (process.platform !== 'linux') throw new BkgError('ISOLATION_UNAVAILABLE', 'bkg sandboxes need Linux');
+    if (process.arch !== 'x64') throw new BkgError('UNSUPPORTED_ARCH', `unsupported architecture ${process.arch}`);
+    if (!helperExists(host.helperPath)) throw new BkgError('HELPER_MISSING', `sandbox helper not found at ${host.helperPath}`);
+    if (def.argv.length === 0) throw new BkgError('INVALID_ARGUMENT', 'no command to run');
+    const workspace = def.workspace ? validateWorkspace(def.workspace) : undefined;
+    const sandbox: SandboxDefinition = { ...def, workspace };
+    const plan = planCgroups(host.cgroups, def.id, def.limits);
+    const spec = encodeSpec(buildHelperSpec(sandbox, host, plan));
+    const seccomp = this.seccompProgram(def, opts.seccomp);
+    log.debug({ id: def.id, argv: def.argv, limits: def.limits }, 'sandbox run');
+
+    const run = spawnHelper({ helperPath: host.helperPath, spec, seccomp, stdio: io.stdio, listChanges: workspace !== undefined });
+    let applied = false;
+    run.onExited(async (ev: ExitedEvent, scratch: string | null) => {
+      if (!opts.apply || !workspace || !scratch) return;
+      const changes = run.events().filter((e) => e.type === 'change').map(toChange);
+      await applyChanges(`${scratch}/${UPPER_DIR}`, workspace, changes);
+      applied = true;
+      void ev;
+    });
+    if (run.stdin) {
+      run.stdin.on('error', () => {});
+      if (io.input !== undefined) run.stdin.end(io.input);
+      else if (io.onStdin) io.onStdin(run.stdin);
+      else run.stdin.end();
+    }
+    pump(run.stdout, io.onStdout);
+    pump(run.stderr, io.onStderr);
+    const { events } = await run.done;
+
+    const exited = events.find((e): e is ExitedEvent => e.type === 'exited');
+    const errors = events.filter((e): e is ErrorEvent => e.type === 'error');
+    const execError = errors.find((e) => e.stage === 'exec');
+    if (!exited) {
+      const first = errors.find((e) => e.stage !== 'exec') ?? execError;
+      if (first) throw helperFailure(first);
+      throw new BkgError('HELPER_FAILED', 'the sandbox helper exited without a result');
+    }
+    const setupError = errors.find((e) => e.stage !== 'exec' && e.stage !== 'changes');
+    if (setupError && exited.exit_code === 125) throw helperFailure(setupError);
+    const report = readCgroupReport(exited.files);
+    return {
+      id: def.id,
+      exitCode: exited.exit_code,
+      signal: exited.signal,
+      timedOut: exited.timed_out,
+      oomKilled: report.oomKills > 0 && !exited.timed_out,
+      durationMs: exited.duration_ms,
+      peakMemoryBytes: report.peakMemoryBytes,
+      changes: sortChanges(events.filter((e) => e.type === 'change').map(toChange)),
+      applied,
+      ...(execError ? { execError: execError.message } : {}),
+    };
+  }
+}

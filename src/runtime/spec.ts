@@ -1,0 +1,75 @@
+/**
+ * The helper spec builder: a pure function from a sandbox definition and host facts to the
+ * helper's NUL-separated argument tokens. All sandbox policy is decided here.
+ */
+import type { CgroupPlan } from './cgroups.js';
+import { WORKSPACE_MOUNT, type SandboxDefinition } from './definition.js';
+import type { HostInfo } from './host.js';
+
+/** Host files under /etc that programs need to behave as on the host. Never shadow, never home dirs. */
+export const ETC_ENTRIES = [
+  '/etc/passwd', '/etc/group', '/etc/hosts', '/etc/resolv.conf', '/etc/nsswitch.conf', '/etc/host.conf',
+  '/etc/gai.conf', '/etc/protocols', '/etc/services', '/etc/localtime', '/etc/ld.so.cache', '/etc/ld.so.conf',
+  '/etc/ld.so.conf.d', '/etc/alternatives', '/etc/ssl', '/etc/ca-certificates', '/etc/pki', '/etc/mime.types',
+  '/etc/os-release', '/etc/debian_version', '/etc/bash.bashrc', '/etc/profile', '/etc/inputrc', '/etc/terminfo',
+] as const;
+
+/** Capabilities (inside the sandbox's own user namespace) kept in the bounding set. */
+export const KEPT_CAPABILITIES: Record<string, number> = {
+  CAP_CHOWN: 0, CAP_DAC_OVERRIDE: 1, CAP_FOWNER: 3, CAP_FSETID: 4, CAP_KILL: 5, CAP_SETGID: 6, CAP_SETUID: 7, CAP_NET_BIND_SERVICE: 10,
+};
+
+export const SANDBOX_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export function sandboxEnv(def: SandboxDefinition): Record<string, string> {
+  return {
+    PATH: SANDBOX_PATH,
+    HOME: def.workspace ? WORKSPACE_MOUNT : '/tmp',
+    LANG: 'C.UTF-8',
+    HOSTNAME: hostnameOf(def),
+    ...(def.env ?? {}),
+  };
+}
+
+export function hostnameOf(def: SandboxDefinition): string {
+  return def.hostname ?? `bkg-${def.id.slice(0, 12)}`;
+}
+
+export function buildHelperSpec(def: SandboxDefinition, host: HostInfo, cgroups: CgroupPlan): string[] {
+  const t: string[] = [];
+  const { uidMap: u, gidMap: g } = host;
+  t.push('--uid-map', String(u.inside), String(u.outside), String(u.count));
+  t.push('--gid-map', String(g.inside), String(g.outside), String(g.count));
+  if (!host.privileged) t.push('--setgroups-deny');
+  t.push('--die-with-parent', '--hostname', hostnameOf(def));
+  if (def.network === 'host') t.push('--share-net');
+  for (const dir of cgroups.dirs) t.push('--cgroup', dir);
+  for (const [file, value] of cgroups.sets) t.push('--cgroup-set', file, value);
+  for (const [name, file] of Object.entries(cgroups.reports)) t.push('--report', name, file);
+  if (def.limits.timeoutMs !== undefined) t.push('--timeout-ms', String(def.limits.timeoutMs));
+  if (def.limits.diskBytes === undefined) throw new Error('buildHelperSpec: limits.diskBytes is required (writable space is always capped)');
+  t.push('--scratch', String(def.limits.diskBytes));
+
+  for (const entry of host.rootEntries) {
+    if (entry.kind === 'bind') t.push('--ro-bind', entry.path, entry.path);
+    else t.push('--symlink', entry.target, entry.path);
+  }
+  for (const path of ETC_ENTRIES) t.push('--ro-bind-try', path, path);
+  t.push('--proc', '/proc', '--dev', '/dev', '--scratch-dir', 'tmp', '/tmp', '--scratch-dir', 'shm', '/dev/shm');
+  if (def.workspace) {
+    if (host.privileged) t.push('--idmap-lower');
+    t.push('--overlay', def.workspace, WORKSPACE_MOUNT);
+  }
+  t.push('--chdir', def.cwd ?? (def.workspace ? WORKSPACE_MOUNT : '/tmp'));
+  for (const [k, v] of Object.entries(sandboxEnv(def))) t.push('--setenv', `${k}=${v}`);
+  for (const cap of Object.values(KEPT_CAPABILITIES)) t.push('--cap-keep', String(cap));
+  t.push('--', ...def.argv);
+  return t;
+}
+
+export function encodeSpec(tokens: string[]): Buffer {
+  for (const tok of tokens) {
+    if (tok.includes('\0')) throw new Error('spec tokens must not contain NUL bytes');
+  }
+  return Buffer.from(tokens.map((x) => `${x}\0`).join(''), 'utf8');
+}
