@@ -1,0 +1,141 @@
+/** `bkg run`: flags → sandbox definition → run → render. */
+import { BkgError } from '../api/errors.js';
+import { formatBytes, parseCpus, parseDuration, parsePositiveInt, parseSize } from '../api/units.js';
+import type { NetworkMode, SandboxDefinition } from '../runtime/definition.js';
+import { withDefaults, type Limits } from '../runtime/limits.js';
+import { newSandboxId, type RunResult } from '../runtime/runtime.js';
+import { loadRuntime, runtimeCommand } from '../runtime/runtimes.js';
+import { loadSeccompProfileFile } from '../runtime/seccomp/index.js';
+import type { CliContext } from './context.js';
+
+/** Distinct exit codes for the sandbox's own verdicts (documented in README). */
+export const EXIT_TIMEOUT = 124;
+export const EXIT_OOM = 125;
+export const OUTPUT_CAP = 1024 * 1024;
+
+export interface RunFlags {
+  runtime?: string;
+  memory?: string;
+  cpus?: string;
+  pids?: string;
+  disk?: string;
+  timeout?: string;
+  network?: string;
+  workspace?: string;
+  apply?: boolean;
+  env?: string[];
+  seccomp?: string;
+  'allow-nested-namespaces'?: boolean;
+  json?: boolean;
+  cmd: string[];
+}
+
+export function parseEnv(pairs: string[] = []): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    const key = pair.slice(0, eq);
+    if (eq <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) || pair.includes('\0')) {
+      throw new BkgError('INVALID_ARGUMENT', `--env: "${pair}" must look like KEY=VALUE`);
+    }
+    env[key] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
+export function parseLimits(flags: RunFlags): Limits {
+  return withDefaults({
+    memoryBytes: flags.memory === undefined ? undefined : parseSize(flags.memory, '--memory'),
+    cpus: flags.cpus === undefined ? undefined : parseCpus(flags.cpus, '--cpus'),
+    pids: flags.pids === undefined ? undefined : parsePositiveInt(flags.pids, '--pids', 4_194_304),
+    diskBytes: flags.disk === undefined ? undefined : parseSize(flags.disk, '--disk'),
+    timeoutMs: flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout'),
+  });
+}
+
+export function definitionFromFlags(flags: RunFlags): SandboxDefinition {
+  const runtime = flags.runtime === undefined && flags.cmd.length === 0 ? 'shell' : flags.runtime;
+  const template = runtime === undefined ? undefined : loadRuntime(runtime);
+  const argv = template ? runtimeCommand(template, flags.cmd) : flags.cmd;
+  if (flags.apply && !flags.workspace) throw new BkgError('INVALID_ARGUMENT', '--apply needs --workspace');
+  return {
+    id: newSandboxId(),
+    argv,
+    env: { ...(template?.env ?? {}), ...parseEnv(flags.env) },
+    limits: parseLimits(flags),
+    network: (flags.network ?? 'none') as NetworkMode,
+    ...(flags.workspace ? { workspace: flags.workspace } : {}),
+    allowNestedNamespaces: flags['allow-nested-namespaces'] === true,
+  };
+}
+
+export function exitCodeOf(r: RunResult): number {
+  if (r.timedOut) return EXIT_TIMEOUT;
+  if (r.oomKilled && (r.signal === 9 || r.exitCode === 137)) return EXIT_OOM;
+  if (r.exitCode !== null) return r.exitCode;
+  return 128 + (r.signal ?? 9);
+}
+
+function capture(): { push: (c: Buffer) => void; text: () => string; truncated: () => boolean } {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let cut = false;
+  return {
+    push(c) {
+      if (size >= OUTPUT_CAP) {
+        cut = true;
+        return;
+      }
+      const part = c.subarray(0, OUTPUT_CAP - size);
+      if (part.length < c.length) cut = true;
+      chunks.push(part);
+      size += part.length;
+    },
+    text: () => Buffer.concat(chunks).toString('utf8'),
+    truncated: () => cut,
+  };
+}
+
+function explain(r: RunResult, def: SandboxDefinition): string[] {
+  const lines: string[] = [];
+  if (r.execError) lines.push(`bkg: cannot run ${def.argv[0]}: ${r.execError.replace(/^[^:]*: /, '')}`);
+  if (r.timedOut) lines.push(`bkg: timed out after ${def.limits.timeoutMs} ms; every process of the sandbox was killed`);
+  if (r.oomKilled) lines.push(`bkg: out of memory: a process exceeded the ${formatBytes(def.limits.memoryBytes ?? 0)} limit and was killed`);
+  if (r.changes.length && !r.applied) lines.push(`bkg: ${r.changes.length} workspace change(s) discarded (use --apply to keep them)`);
+  if (r.applied) lines.push(`bkg: applied ${r.changes.length} workspace change(s) to ${def.workspace}`);
+  return lines;
+}
+
+export async function runSandboxCommand(ctx: CliContext, flags: RunFlags): Promise<number> {
+  const def = definitionFromFlags(flags);
+  const seccomp = flags.seccomp ? loadSeccompProfileFile(flags.seccomp) : undefined;
+  const opts = { apply: flags.apply === true, ...(seccomp ? { seccomp } : {}) };
+  if (!flags.json) {
+    const r = await ctx.runtime.run(def, { stdio: ['inherit', 'inherit', 'inherit'] }, opts);
+    for (const line of explain(r, def)) process.stderr.write(`${line}\n`);
+    return exitCodeOf(r);
+  }
+  const out = capture();
+  const err = capture();
+  const r = await ctx.runtime.run(def, { stdio: ['inherit', 'pipe', 'pipe'], onStdout: out.push, onStderr: err.push }, opts);
+  const code = exitCodeOf(r);
+  const body = {
+    id: r.id,
+    exit_code: r.exitCode,
+    signal: r.signal,
+    bkg_exit_code: code,
+    timed_out: r.timedOut,
+    oom_killed: r.oomKilled,
+    duration_ms: r.durationMs,
+    peak_memory_bytes: r.peakMemoryBytes,
+    stdout: out.text(),
+    stderr: err.text(),
+    stdout_truncated: out.truncated(),
+    stderr_truncated: err.truncated(),
+    changes: r.changes,
+    applied: r.applied,
+    ...(r.execError ? { exec_error: r.execError } : {}),
+  };
+  process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+  return code;
+}
