@@ -12,10 +12,8 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { cpus, release, tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { delimiter, join } from 'node:path';
 
-const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const LIMITS = { memoryBytes: 256 << 20, cpus: 1, pids: 128, diskBytes: 64 << 20, timeoutMs: 30000 };
 
 function usage(code) {
@@ -123,6 +121,25 @@ function treeDigest(dir) {
   return h.digest('hex');
 }
 
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function shuffle(list, rand) {
+  for (let i = list.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [list[i], list[j]] = [list[j], list[i]];
+  }
+  return list;
+}
+
 function fmt(n, digits = 3) {
   return n.toFixed(digits);
 }
@@ -201,7 +218,7 @@ async function main() {
   console.log(`# bkg cold start: /bin/true`);
   console.log(`host: Linux ${release()}, ${cpus().length} CPU(s) (${cpus()[0]?.model.trim() ?? '?'}), node ${process.version}, cgroups ${cgroupDesc}`);
   console.log(`helper: ${host.helperPath}; spec ${sampleTokens.length} tokens (${sampleTokens.filter((t) => t.startsWith('--')).length} options); seccomp ${seccompProgram.length / 8} BPF instructions`);
-  console.log(`runs: ${opts.warmup} warm-up + ${opts.iterations} measured per variant, round-robin over ${variants.length} variants`);
+  console.log(`runs: ${opts.warmup} warm-up + ${opts.iterations} measured per variant, ${opts.breakdown ? 'shuffled every round' : 'round-robin'} over ${variants.length} variants`);
   for (const n of notes) console.log(`note: ${n}`);
   if (host.cgroups.problems.length) console.log(`note: cgroup problems: ${host.cgroups.problems.join('; ')}`);
   console.log('');
@@ -230,9 +247,14 @@ async function main() {
     if (measured) samples.get(v.name).push(Number(t1 - t0) / 1e6);
   };
 
+  // Peers: strict round-robin (A, B, C, D, A, ...). With --breakdown the order is shuffled every
+  // round (seeded, so reruns match) instead: a cgroup attach is cheap right after another one (see
+  // README), and fixed neighbours would hand that advantage to whichever helper variant comes second.
+  const rand = mulberry32(0xb4c);
   const started = process.hrtime.bigint();
   for (let round = 0; round < opts.warmup + opts.iterations; round++) {
-    for (const v of variants) runOnce(v, round, round >= opts.warmup);
+    const order = opts.breakdown ? shuffle([...variants], rand) : variants;
+    for (const v of order) runOnce(v, round, round >= opts.warmup);
   }
   const elapsedS = Number(process.hrtime.bigint() - started) / 1e9;
 
@@ -277,6 +299,7 @@ async function main() {
     command: '/bin/true',
     iterations: opts.iterations,
     warmup: opts.warmup,
+    order: opts.breakdown ? 'shuffled' : 'round-robin',
     elapsed_s: Math.round(elapsedS * 10) / 10,
     host: { kernel: release(), cpus: cpus().length, node: process.version, cgroup_version: host.cgroups.version },
     skipped: notes,
