@@ -39,15 +39,23 @@ static int is_opaque(int dirfd) {
   return n > 0 && v[0] == 'y';
 }
 
-/* Lower entries hidden by an opaque directory are deletions. */
-static int emit_hidden(int upper, int lower, const char *rel, int status_fd) {
-  int fd = dup(lower);
-  if (fd < 0) return -1;
+/* A directory stream over a copy of dirfd, rewound (the caller keeps dirfd). */
+static DIR *open_stream(int dirfd) {
+  int fd = dup(dirfd);
+  if (fd < 0) return NULL;
   DIR *d = fdopendir(fd);
   if (!d) {
     (void)close(fd);
-    return -1;
+    return NULL;
   }
+  rewinddir(d);
+  return d;
+}
+
+/* Lower entries hidden by an opaque directory are deletions. */
+static int emit_hidden(int upper, int lower, const char *rel, int status_fd) {
+  DIR *d = open_stream(lower);
+  if (!d) return -1;
   char path[4096];
   struct dirent *e;
   int rc = 0;
@@ -65,14 +73,8 @@ static int emit_hidden(int upper, int lower, const char *rel, int status_fd) {
 
 static int walk(int upper, int lower, const char *rel, int depth, int status_fd) {
   if (depth > MAX_DEPTH) return 0;
-  int fd = dup(upper);
-  if (fd < 0) return -1;
-  DIR *d = fdopendir(fd);
-  if (!d) {
-    (void)close(fd);
-    return -1;
-  }
-  (void)rewinddir(d);
+  DIR *d = open_stream(upper);
+  if (!d) return -1;
   if (lower >= 0 && is_opaque(upper) && emit_hidden(upper, lower, rel, status_fd) < 0) {
     (void)closedir(d);
     return -1;
