@@ -2,7 +2,7 @@
 import { chmod, copyFile, lstat, mkdir, readlink, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BkgError } from '../api/errors.js';
-import type { ChangeEvent } from './helper-process.js';
+import type { ChangeEvent, HelperEvent } from './helper-process.js';
 
 export interface Change {
   path: string;
@@ -12,6 +12,11 @@ export interface Change {
 
 export function toChange(ev: ChangeEvent): Change {
   return { path: ev.path, kind: ev.kind, type: ev.file_type };
+}
+
+/** The changes among the helper's status events. */
+export function changesOf(events: HelperEvent[]): Change[] {
+  return events.filter((e): e is ChangeEvent => e.type === 'change').map(toChange);
 }
 
 /** Stable order for people and tests: by path, parents before children. */

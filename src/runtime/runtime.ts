@@ -6,7 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import { BkgError } from '../api/errors.js';
 import type { Logger } from '../log.js';
 import { planCgroups, readCgroupReport } from './cgroups.js';
-import { applyChanges, sortChanges, toChange, UPPER_DIR, type Change } from './changes.js';
+import { applyChanges, changesOf, sortChanges, UPPER_DIR, type Change } from './changes.js';
 import type { SandboxDefinition } from './definition.js';
 import { helperFailure } from './errors-from-helper.js';
 import { spawnHelper, type ErrorEvent, type ExitedEvent, type StdioMode } from './helper-process.js';
@@ -89,12 +89,11 @@ export class SandboxRuntime {
 
     const run = spawnHelper({ helperPath: host.helperPath, spec, seccomp, stdio: io.stdio, listChanges: workspace !== undefined });
     let applied = false;
-    run.onExited(async (ev: ExitedEvent, scratch: string | null) => {
+    run.onExited(async (_ev: ExitedEvent, scratch: string | null) => {
       if (!opts.apply || !workspace || !scratch) return;
-      const changes = run.events().filter((e) => e.type === 'change').map(toChange);
+      const changes = changesOf(run.events());
       await applyChanges(`${scratch}/${UPPER_DIR}`, workspace, changes);
       applied = true;
-      void ev;
     });
     if (run.stdin) {
       run.stdin.on('error', () => {});
@@ -125,7 +124,7 @@ export class SandboxRuntime {
       oomKilled: report.oomKills > 0 && !exited.timed_out,
       durationMs: exited.duration_ms,
       peakMemoryBytes: report.peakMemoryBytes,
-      changes: sortChanges(events.filter((e) => e.type === 'change').map(toChange)),
+      changes: sortChanges(changesOf(events)),
       applied,
       ...(execError ? { execError: execError.message } : {}),
     };
