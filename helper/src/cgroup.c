@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +34,12 @@ int cgroups_join(const struct spec *s, pid_t pid, struct fail *f) {
     if (write_file(path, val) < 0) return fail_set(f, "cgroup", errno, "join %s", s->cgroups[i]);
   }
   return 0;
+}
+
+int cgroups_clone_target(const struct spec *s) {
+  struct statfs sf;
+  if (s->n_cgroups != 1 || statfs(s->cgroups[0], &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC) return -1;
+  return open(s->cgroups[0], O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
 int cgroups_report(const struct spec *s, struct buf *b) {

@@ -8,6 +8,9 @@
 
 int cgroups_create(const struct spec *s, size_t *created, struct fail *f);
 int cgroups_join(const struct spec *s, pid_t pid, struct fail *f);
+/* With a single cgroup v2 directory: an O_PATH descriptor for clone3(CLONE_INTO_CGROUP), else -1.
+   Being born in the cgroup avoids a migration, whose global lock can cost an RCU grace period. */
+int cgroups_clone_target(const struct spec *s);
 /* Append ,"files":{name: contents} to b for each --report. Missing files are null. */
 int cgroups_report(const struct spec *s, struct buf *b);
 /* Remove the first `created` cgroups, newest first; retries while the kernel finishes exits. */

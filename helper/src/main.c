@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/mount.h>
+#include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -261,7 +262,17 @@ static int run(const struct spec *s, const struct options *o, const struct secco
   }
   /* The user and pid namespaces come with the clone; the sandbox's init creates the others
      itself while we write its id maps (see sandbox_init). */
-  pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
+  int cg_fd = cgroups_clone_target(s), joined = 0;
+  pid = -1;
+  if (cg_fd >= 0) {
+    struct clone_args ca = {.flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_INTO_CGROUP,
+                            .exit_signal = SIGCHLD,
+                            .cgroup = (unsigned long long)cg_fd};
+    pid = (pid_t)syscall(SYS_clone3, &ca, sizeof ca);
+    joined = pid >= 0; /* on failure (older kernel) fall back to clone and a migration */
+    (void)close(cg_fd);
+  }
+  if (pid < 0) pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, NULL);
   if (pid < 0) {
     fail_set(f, "namespaces", errno, "clone with new user and pid namespaces");
     goto out;
@@ -275,7 +286,8 @@ static int run(const struct spec *s, const struct options *o, const struct secco
   }
   (void)close(sv[1]);
   sv[1] = -1;
-  if (write_maps(s, pid, f) || cgroups_join(s, pid, f) || idmapped_lower(s, pid, &lower_fd, f)) goto kill_child;
+  if (write_maps(s, pid, f) || (!joined && cgroups_join(s, pid, f)) || idmapped_lower(s, pid, &lower_fd, f))
+    goto kill_child;
   if (send_msg(sv[0], MSG_GO, NULL, 0, lower_fd) < 0) {
     fail_set(f, "monitor", errno, "start sandbox");
     goto kill_child;

@@ -1,9 +1,12 @@
 /** The helper's own contract: spec on a descriptor, JSON status lines, failures reported, never hidden. */
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BkgError } from '../../src/api/errors.js';
 import { defaultHelperPath, detectHost } from '../../src/runtime/host.js';
+import { spawnHelper } from '../../src/runtime/helper-process.js';
 import { withDefaults } from '../../src/runtime/limits.js';
+import { buildHelperSpec, encodeSpec } from '../../src/runtime/spec.js';
 import { makeRuntime, sandboxSkipReason } from '../helpers/sandbox.js';
 
 const skip = sandboxSkipReason();
@@ -47,5 +50,35 @@ describe('bkg-helper protocol', () => {
     const { runtime } = makeRuntime({ ...detectHost(), cgroups: { version: 0, root: '/sys/fs/cgroup', problems: ['no cgroup filesystem found under /sys/fs/cgroup'] } });
     const run = runtime.run({ id: 'nocg', argv: ['/bin/true'], limits: { memoryBytes: 1 << 26, diskBytes: 1 << 20 }, network: 'none' }, { stdio: ['ignore', 'ignore', 'ignore'] });
     await expect(run).rejects.toMatchObject({ code: 'LIMIT_UNENFORCEABLE', message: expect.stringContaining('memory') });
+  });
+});
+
+describe.skipIf(skip || !existsSync('/sys/fs/cgroup/unified/cgroup.procs') || process.getuid?.() !== 0)('cgroup v2 through the helper', () => {
+  it('creates the cgroup, writes its knobs, starts the sandbox inside it (clone3 CLONE_INTO_CGROUP) and removes it', async () => {
+    const base = `/sys/fs/cgroup/unified/bkg-test-${process.pid}`;
+    mkdirSync(base, { recursive: true });
+    try {
+      const dir = `${base}/v2run`;
+      const host = detectHost();
+      const spec = encodeSpec(
+        buildHelperSpec({ id: 'v2run', argv: ['/bin/sh', '-c', 'echo started; sleep 0.4'], limits: { diskBytes: 1 << 20 }, network: 'none' }, host, {
+          dirs: [dir],
+          sets: [[`${dir}/cgroup.max.descendants`, '0']],
+          reports: { descendants: `${dir}/cgroup.max.descendants` },
+        }),
+      );
+      const run = spawnHelper({ helperPath: host.helperPath, spec, seccomp: null, stdio: ['ignore', 'pipe', 'ignore'], listChanges: false });
+      let members = '';
+      run.stdout?.once('data', () => {
+        members = readFileSync(`${dir}/cgroup.procs`, 'utf8');
+      });
+      const { events } = await run.done;
+      expect(members.trim().split('\n').length).toBeGreaterThanOrEqual(2); // init and the command
+      const exited = events.find((e) => e.type === 'exited');
+      expect(exited).toMatchObject({ exit_code: 0, files: { descendants: '0\n' } });
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      rmdirSync(base);
+    }
   });
 });
