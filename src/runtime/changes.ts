@@ -37,6 +37,9 @@ async function safeTarget(root: string, rel: string): Promise<string> {
   return join(root, ...parts);
 }
 
+/** Permission bits that may travel from a sandbox to the host: never setuid, setgid or sticky. */
+const SAFE_MODE = 0o777;
+
 /** Copy the listed changes from the upper layer into the host workspace. */
 export async function applyChanges(upper: string, workspace: string, changes: Change[]): Promise<void> {
   for (const c of sortChanges(changes)) {
@@ -50,14 +53,14 @@ export async function applyChanges(upper: string, workspace: string, changes: Ch
     if (c.type === 'dir') {
       if (existing && !existing.isDirectory()) await rm(target, { recursive: true, force: true });
       await mkdir(target, { recursive: true });
-      await chmod(target, (await lstat(source)).mode & 0o7777);
+      await chmod(target, (await lstat(source)).mode & SAFE_MODE);
     } else if (c.type === 'symlink') {
       if (existing) await rm(target, { recursive: true, force: true });
       await symlink(await readlink(source), target);
     } else if (c.type === 'file') {
       if (existing && !existing.isFile()) await rm(target, { recursive: true, force: true });
       await copyFile(source, target);
-      await chmod(target, (await lstat(source)).mode & 0o7777);
+      await chmod(target, (await lstat(source)).mode & SAFE_MODE);
     }
   }
 }

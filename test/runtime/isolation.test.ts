@@ -1,5 +1,5 @@
 /** Real sandboxes through the real helper, proving isolation from the inside. */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync, mkdirSync, chmodSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync, readFileSync, rmSync, writeFileSync, existsSync, mkdirSync, chmodSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,10 +87,12 @@ describe.skipIf(skip)('sandbox filesystem', () => {
         chmodSync(copy, 0o755);
         writeFileSync(join(copy, 'a.txt'), 'a\n');
         writeFileSync(join(copy, 'gone.txt'), 'x\n');
-        const r = await sh(runtime, 'cd /workspace && echo b >> a.txt && rm gone.txt && mkdir sub && echo c > sub/c.txt && ln -s a.txt link', { workspace: copy, run: { apply: true } });
+        const r = await sh(runtime, 'cd /workspace && echo b >> a.txt && rm gone.txt && mkdir sub && echo c > sub/c.txt && ln -s a.txt link && cp /bin/true suid && chmod 6755 suid', { workspace: copy, run: { apply: true } });
         expect(r.exitCode).toBe(0);
         expect(r.applied).toBe(true);
-        expect(snapshot(copy)).toEqual({ 'a.txt': 'a\nb\n', 'sub/': 'dir', 'sub/c.txt': 'c\n', link: 'a\nb\n' });
+        const { suid: _binary, ...text } = snapshot(copy);
+        expect(text).toEqual({ 'a.txt': 'a\nb\n', 'sub/': 'dir', 'sub/c.txt': 'c\n', link: 'a\nb\n' });
+        expect(statSync(join(copy, 'suid')).mode & 0o7777).toBe(0o755); // setuid/setgid never reach the host
       } finally {
         rmSync(copy, { recursive: true, force: true });
       }
