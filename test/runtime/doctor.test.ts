@@ -3,9 +3,8 @@
  * built): every check passes, a missing helper is reported with its fix, and the CLI prints JSON.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BkgError } from '../../src/api/errors.js';
 import { createCliContext } from '../../src/cli/context.js';
 import type { CgroupLayout } from '../../src/runtime/cgroups.js';
@@ -208,14 +207,7 @@ describe('runDoctor probes (simulated hosts)', () => {
 });
 
 describe('bkg doctor (CLI)', () => {
-  beforeAll(() => {
-    // build dist/ so bin/run.js loads the current command; other files' type errors still emit JS
-    const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], {
-      cwd: ROOT,
-      encoding: 'utf8',
-    });
-    if (!existsSync(join(ROOT, 'dist', 'commands', 'doctor.js'))) throw new Error(`tsc did not build dist/commands/doctor.js:\n${tsc.stdout}${tsc.stderr}`);
-  }, 180_000);
+  // dist/ is built by test/global-setup.ts before any test runs
 
   it('prints { ok, checks } as JSON with --json and exits 0', () => {
     const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'run.js'), 'doctor', '--json'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
