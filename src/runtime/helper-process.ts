@@ -40,8 +40,8 @@ export interface HelperRun {
   stderr: Readable | null;
   /** Resolves when the helper exits, with every status event it sent. */
   done: Promise<{ events: HelperEvent[]; code: number | null; signal: NodeJS.Signals | null }>;
-  /** Called when the 'exited' event arrives, while the scratch layer is still held. */
-  onExited(fn: (ev: ExitedEvent, scratchPath: string | null) => Promise<void>): void;
+  /** Called when the 'exited' event arrives, while the scratch layer (if any) is still held. */
+  onExited(fn: (scratchPath: string | null) => Promise<void>): void;
   /** The status events received so far. */
   events(): HelperEvent[];
   kill(signal?: NodeJS.Signals): void;
@@ -66,7 +66,7 @@ export function spawnHelper(opts: {
   specIn.end(opts.spec);
   seccompIn.end(opts.seccomp ?? undefined);
 
-  let exitedHook: ((ev: ExitedEvent, scratchPath: string | null) => Promise<void>) | null = null;
+  let exitedHook: ((scratchPath: string | null) => Promise<void>) | null = null;
   const events: HelperEvent[] = [];
   const pending: Promise<void>[] = [];
   const lines = createInterface({ input: statusOut, crlfDelay: Infinity });
@@ -82,7 +82,7 @@ export function spawnHelper(opts: {
       const scratch = ev.scratch_fd !== undefined && child.pid !== undefined ? `/proc/${child.pid}/fd/${ev.scratch_fd}` : null;
       const hook = exitedHook;
       pending.push(
-        (hook ? hook(ev, scratch) : Promise.resolve()).finally(() => hold.end()),
+        (hook ? hook(scratch) : Promise.resolve()).finally(() => hold.end()),
       );
     }
   });

@@ -1,5 +1,5 @@
 /** Facts about the host that shape every sandbox's spec, gathered once by the composition root. */
-import { existsSync, lstatSync, readlinkSync } from 'node:fs';
+import { lstatSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { detectCgroups, type CgroupLayout } from './cgroups.js';
@@ -65,8 +65,4 @@ export function detectHost(opts: { prepareCgroups?: boolean; helperPath?: string
     cgroups: detectCgroups({ prepare: opts.prepareCgroups ?? privileged }),
     helperPath: opts.helperPath ?? defaultHelperPath(),
   };
-}
-
-export function helperExists(path: string): boolean {
-  return existsSync(path);
 }

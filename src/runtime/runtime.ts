@@ -10,7 +10,7 @@ import { applyChanges, changesOf, sortChanges, UPPER_DIR, type Change } from './
 import type { SandboxDefinition } from './definition.js';
 import { helperFailure } from './errors-from-helper.js';
 import { spawnHelper, type ErrorEvent, type ExitedEvent, type StdioMode } from './helper-process.js';
-import { helperExists, type HostInfo } from './host.js';
+import type { HostInfo } from './host.js';
 import { compileSeccomp, defaultSeccompProfile, type SeccompProfile } from './seccomp/index.js';
 import { buildHelperSpec, encodeSpec } from './spec.js';
 
@@ -78,7 +78,6 @@ export class SandboxRuntime {
     const { host, log } = this.deps;
     if (process.platform !== 'linux') throw new BkgError('ISOLATION_UNAVAILABLE', 'bkg sandboxes need Linux');
     if (process.arch !== 'x64') throw new BkgError('UNSUPPORTED_ARCH', `unsupported architecture ${process.arch}`);
-    if (!helperExists(host.helperPath)) throw new BkgError('HELPER_MISSING', `sandbox helper not found at ${host.helperPath}`);
     if (def.argv.length === 0) throw new BkgError('INVALID_ARGUMENT', 'no command to run');
     const workspace = def.workspace ? validateWorkspace(def.workspace) : undefined;
     const sandbox: SandboxDefinition = { ...def, workspace };
@@ -89,7 +88,7 @@ export class SandboxRuntime {
 
     const run = spawnHelper({ helperPath: host.helperPath, spec, seccomp, stdio: io.stdio, listChanges: workspace !== undefined });
     let applied = false;
-    run.onExited(async (_ev: ExitedEvent, scratch: string | null) => {
+    run.onExited(async (scratch) => {
       if (!opts.apply || !workspace || !scratch) return;
       const changes = changesOf(run.events());
       await applyChanges(`${scratch}/${UPPER_DIR}`, workspace, changes);

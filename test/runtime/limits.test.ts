@@ -10,6 +10,7 @@ const MiB = 1024 * 1024;
 describe.skipIf(skip)('sandbox limits', () => {
   it('stops a fork bomb at the pids limit while the host stays responsive', async () => {
     const bomb = sh(runtime, 'bomb() { bomb | bomb & }; bomb; sleep 2', { limits: { pids: 64, timeoutMs: 4000 } });
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // let the bomb fill its pids budget
     const t0 = Date.now();
     const host = spawnSync('/bin/true');
     expect(host.status).toBe(0);
