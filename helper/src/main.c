@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "exec.h"
+#include "monitor.h"
 #include "changes.h"
 #include "sandbox.h"
 #include "spec.h"
@@ -32,19 +34,11 @@
 
 struct options {
   int args_fd, seccomp_fd, status_fd, hold_fd, list_changes;
+  int exec_into;                        /* pid of a running sandbox's init, or 0 */
+  const char *changes_of, *changes_lower; /* --changes SCRATCH LOWER: list and exit */
 };
 
-struct outcome {
-  int status;          /* wait status of the command, valid when have_status */
-  int have_status, ready, timed_out, killed_by;
-  int scratch_fd;
-};
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static int parse_fd(const char *s, int *out) {
   char *end;
@@ -57,11 +51,25 @@ static int parse_fd(const char *s, int *out) {
 
 /* argv options of the helper itself; the remaining argv tokens are appended to the spec. */
 static int parse_options(int argc, char **argv, struct options *o, int *first_spec, struct fail *f) {
-  *o = (struct options){-1, -1, -1, -1, 0};
+  *o = (struct options){-1, -1, -1, -1, 0, 0, NULL, NULL};
   int i = 1;
   for (; i < argc; i++) {
     if (!strcmp(argv[i], "--list-changes")) {
       o->list_changes = 1;
+      continue;
+    }
+    if (!strcmp(argv[i], "--changes")) {
+      if (i + 2 >= argc) return fail_set(f, "options", EINVAL, "--changes needs SCRATCH and LOWER paths");
+      o->changes_of = argv[++i];
+      o->changes_lower = argv[++i];
+      continue;
+    }
+    if (!strcmp(argv[i], "--exec-into")) {
+      int pid;
+      if (i + 1 >= argc || parse_fd(argv[i + 1], &pid) || pid == 0)
+        return fail_set(f, "options", EINVAL, "--exec-into needs a process id");
+      o->exec_into = pid;
+      i++;
       continue;
     }
     int *target = !strcmp(argv[i], "--args")             ? &o->args_fd
@@ -157,6 +165,10 @@ static int on_message(int sock, struct outcome *oc) {
   if (msg[0] == MSG_READY) {
     oc->ready = 1;
     oc->scratch_fd = fd;
+    struct buf b = {0};
+    if ((fd >= 0 ? buf_printf(&b, "{\"type\":\"ready\",\"scratch_fd\":%d}", fd) : buf_puts(&b, "{\"type\":\"ready\"}")) == 0)
+      (void)status_line(oc->status_fd, &b);
+    buf_free(&b);
   } else {
     if (fd >= 0) (void)close(fd);
     if (msg[0] == MSG_STATUS && (size_t)n >= 1 + sizeof(int)) {
@@ -210,51 +222,19 @@ static int supervise(const struct spec *s, pid_t pid, int sock, int sigfd, struc
   return 0;
 }
 
-static int report_exit(int status_fd, const struct spec *s, const struct outcome *oc, double ms) {
-  struct buf b = {0};
-  int code = -1, sig = -1;
-  if (oc->have_status && !oc->timed_out && !oc->killed_by) {
-    if (WIFEXITED(oc->status)) code = WEXITSTATUS(oc->status);
-    else if (WIFSIGNALED(oc->status)) sig = WTERMSIG(oc->status);
-  } else {
-    sig = SIGKILL;
-  }
-  int rc = buf_puts(&b, "{\"type\":\"exited\",\"exit_code\":");
-  rc = rc ? rc : code >= 0 ? buf_printf(&b, "%d", code) : buf_puts(&b, "null");
-  rc = rc ? rc : buf_puts(&b, ",\"signal\":");
-  rc = rc ? rc : sig >= 0 ? buf_printf(&b, "%d", sig) : buf_puts(&b, "null");
-  rc = rc ? rc
-          : buf_printf(&b, ",\"timed_out\":%s,\"killed_by\":%d,\"duration_ms\":%.3f", oc->timed_out ? "true" : "false",
-                       oc->killed_by, ms);
-  rc = rc ? rc : oc->scratch_fd >= 0 ? buf_printf(&b, ",\"scratch_fd\":%d", oc->scratch_fd) : 0;
-  rc = rc ? rc : cgroups_report(s, &b);
-  rc = rc ? rc : buf_puts(&b, "}");
-  rc = rc ? rc : status_line(status_fd, &b);
-  buf_free(&b);
-  return code >= 0 ? code : 128 + sig;
-}
 
-static int block_signals(int die_with_parent, int *sigfd, struct fail *f) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
-  if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) return fail_set(f, "monitor", errno, "sigprocmask");
-  *sigfd = signalfd(-1, &set, SFD_CLOEXEC);
-  if (*sigfd < 0) return fail_set(f, "monitor", errno, "signalfd");
-  if (die_with_parent && prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0)
-    return fail_set(f, "monitor", errno, "PR_SET_PDEATHSIG");
-  return 0;
-}
 
 static int run(const struct spec *s, const struct options *o, const struct seccomp_prog *prog, struct fail *f) {
   int sigfd = -1, sv[2] = {-1, -1}, lower_fd = -1;
   size_t created = 0;
   pid_t pid = -1;
-  struct outcome oc = {.scratch_fd = -1};
+  struct outcome oc = {.status_fd = o->status_fd, .scratch_fd = -1};
   double t0 = now_ms();
   int rc = -1;
+  if (s->n_uid_map == 0 || s->n_gid_map == 0) {
+    fail_set(f, "spec", EINVAL, "--uid-map and --gid-map are required");
+    goto out;
+  }
   if (block_signals(s->die_with_parent, &sigfd, f) || cgroups_create(s, &created, f)) goto out;
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
     fail_set(f, "monitor", errno, "socketpair");
@@ -350,7 +330,16 @@ int main(int argc, char **argv) {
     return 0;
   }
   memset(&s, 0, sizeof s);
+  (void)signal(SIGPIPE, SIG_IGN); /* a reader that went away must not kill the monitor */
   if (parse_options(argc, argv, &o, &first, &f)) goto fail;
+  if (o.changes_of) {
+    int scratch = open(o.changes_of, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (scratch < 0 || list_changes(scratch, o.changes_lower, 1) < 0) {
+      fail_set(&f, "changes", errno, "list changes of %s", o.changes_of);
+      goto fail;
+    }
+    return 0;
+  }
   if (load_tokens(&o, argc, argv, first, &tokens, &n, &f) || spec_parse(&s, tokens, n, &f)) goto fail;
   if (o.seccomp_fd >= 0) {
     if (read_all(o.seccomp_fd, MAX_SECCOMP + 1, &seccomp, &seccomp_len) < 0) {
@@ -364,7 +353,7 @@ int main(int argc, char **argv) {
     }
   }
   struct seccomp_prog prog = {(const unsigned char *)seccomp, seccomp_len};
-  int rc = run(&s, &o, &prog, &f);
+  int rc = o.exec_into ? exec_into(&s, o.exec_into, o.status_fd, &prog, &f) : run(&s, &o, &prog, &f);
   if (rc >= 0) return rc;
 fail:
   if (f.stage) report_fail(o.status_fd, &f);

@@ -71,8 +71,7 @@ static int close_fds_except(int keep) {
   return (int)syscall(SYS_close_range, keep + 1, ~0U, 0);
 }
 
-/* The command: new session, identity, capabilities, no_new_privs, seccomp, exec. */
-__attribute__((noreturn)) static void run_command(const struct spec *s, int status_fd, const struct seccomp_prog *prog) {
+void sandbox_exec_command(const struct spec *s, int status_fd, const struct seccomp_prog *prog) {
   struct fail f = {0};
   if (setsid() < 0) fail_set(&f, "exec", errno, "setsid");
   else if (s->chdir && chdir(s->chdir) < 0) fail_set(&f, "exec", errno, "chdir %s", s->chdir);
@@ -106,7 +105,7 @@ __attribute__((noreturn)) static void run_command(const struct spec *s, int stat
   _exit(BKG_SETUP_FAILED);
 }
 
-static int become_root(const struct spec *s, struct fail *f) {
+int sandbox_become_root(const struct spec *s, struct fail *f) {
   if (!s->setgroups_deny && setgroups(0, NULL) < 0) return fail_set(f, "identity", errno, "setgroups");
   if (setresgid(0, 0, 0) < 0) return fail_set(f, "identity", errno, "setresgid");
   if (setresuid(0, 0, 0) < 0) return fail_set(f, "identity", errno, "setresuid");
@@ -114,12 +113,32 @@ static int become_root(const struct spec *s, struct fail *f) {
 }
 
 static int prepare(const struct spec *s, int lower_fd, int *scratch_fd, struct fail *f) {
-  if (become_root(s, f)) return -1;
+  if (sandbox_become_root(s, f)) return -1;
+  /* A credential change clears the parent-death signal: arm it again. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return fail_set(f, "identity", errno, "PR_SET_PDEATHSIG");
   if (unshare(CLONE_NEWCGROUP) < 0) return fail_set(f, "namespaces", errno, "cgroup namespace");
   if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
     return fail_set(f, "namespaces", errno, "sethostname");
   if (!s->share_net && loopback_up(f)) return -1;
   return build_root(s, lower_fd, scratch_fd, f);
+}
+
+/* A persistent sandbox's pid 1: no command of its own; it reaps whatever exec'd processes leave
+   behind until the monitor kills it. */
+__attribute__((noreturn)) static void idle(int sock) {
+  struct fail f = {0};
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  if (close_fds_except(sock) < 0 || sigprocmask(SIG_BLOCK, &chld, NULL) < 0 ||
+      prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || drop_bounding(0, &f) < 0 || set_caps(0, &f) < 0)
+    _exit(BKG_SETUP_FAILED);
+  for (;;) {
+    siginfo_t si;
+    if (sigwaitinfo(&chld, &si) < 0 && errno != EINTR) _exit(BKG_SETUP_FAILED);
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+  }
 }
 
 void sandbox_init(const struct spec *s, int sock, int status_fd, const struct seccomp_prog *prog) {
@@ -144,6 +163,7 @@ void sandbox_init(const struct spec *s, int sock, int status_fd, const struct se
   if (lower_fd >= 0) (void)close(lower_fd);
   if (send_msg(sock, MSG_READY, NULL, 0, scratch_fd) < 0) _exit(BKG_SETUP_FAILED);
   if (scratch_fd >= 0) (void)close(scratch_fd);
+  if (s->persist) idle(sock);
 
   pid_t cmd = fork();
   if (cmd < 0) {
@@ -153,7 +173,7 @@ void sandbox_init(const struct spec *s, int sock, int status_fd, const struct se
   }
   if (cmd == 0) {
     (void)close(sock);
-    run_command(s, status_fd, prog);
+    sandbox_exec_command(s, status_fd, prog);
   }
   /* pid 1: keep nothing but the channel, give up every privilege, reap until the command exits. */
   if (close_fds_except(sock) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || drop_bounding(0, &f) < 0 ||

@@ -19,6 +19,11 @@ struct seccomp_prog {
 __attribute__((noreturn)) void sandbox_init(const struct spec *s, int sock, int status_fd,
                                             const struct seccomp_prog *prog);
 
+/* The command's side, shared with exec: new session, identity, capabilities, no_new_privs, seccomp, exec. */
+__attribute__((noreturn)) void sandbox_exec_command(const struct spec *s, int status_fd, const struct seccomp_prog *prog);
+/* Become uid/gid 0 of the sandbox's user namespace (after joining or creating it). */
+int sandbox_become_root(const struct spec *s, struct fail *f);
+
 int send_msg(int sock, char type, const void *extra, size_t extra_len, int fd);
 /* Receive one message; *fd is set to a passed descriptor or -1. Returns bytes read, 0 on EOF. */
 ssize_t recv_msg(int sock, char *buf, size_t len, int *fd);

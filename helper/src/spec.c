@@ -54,6 +54,8 @@ int spec_parse(struct spec *s, char **t, size_t n, struct fail *f) {
       break;
     } else if (!strcmp(o, "--share-net")) {
       s->share_net = true;
+    } else if (!strcmp(o, "--persist")) {
+      s->persist = true;
     } else if (!strcmp(o, "--die-with-parent")) {
       s->die_with_parent = true;
     } else if (!strcmp(o, "--setgroups-deny")) {
@@ -130,10 +132,10 @@ int spec_parse(struct spec *s, char **t, size_t n, struct fail *f) {
       return fail_set(f, "spec", EINVAL, "unknown option '%s'", o);
     }
   }
-  if (i >= n) return fail_set(f, "spec", EINVAL, "no command given (expected '-- CMD [ARGS...]')");
+  if (i >= n && !s->persist) return fail_set(f, "spec", EINVAL, "no command given (expected '-- CMD [ARGS...]')");
+  if (i < n && s->persist) return fail_set(f, "spec", EINVAL, "--persist takes no command (run commands with --exec-into)");
   s->argv = &t[i];
   s->env[s->n_env] = NULL;
-  if (s->n_uid_map == 0 || s->n_gid_map == 0) return fail_set(f, "spec", EINVAL, "--uid-map and --gid-map are required");
   for (size_t k = 0; k < s->n_ops; k++)
     if ((s->ops[k].kind == M_OVERLAY || s->ops[k].kind == M_SCRATCH_DIR) && !s->scratch_bytes)
       return fail_set(f, "spec", EINVAL, "--overlay and --scratch-dir need --scratch SIZE");

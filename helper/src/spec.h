@@ -42,6 +42,7 @@ struct kv {
 struct spec {
   bool share_net;
   bool die_with_parent;
+  bool persist; /* no command: pid 1 stays up until stopped; commands arrive with --exec-into */
   bool setgroups_deny;
   bool idmap_lower;
   const char *hostname;

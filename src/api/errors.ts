@@ -20,6 +20,14 @@ export const ERRORS = {
   HELPER_MISSING: { status: 503, exitCode: 3, hint: 'Rebuild the helper with `npm run build:helper` (needs a C compiler: apt-get install gcc).' },
   HELPER_FAILED: { status: 500, exitCode: 3, hint: 'The sandbox helper failed while setting up; the message names the step. `bkg doctor` checks the host.' },
   UNSUPPORTED_ARCH: { status: 503, exitCode: 3, hint: 'bkg sandboxes currently support x86_64 hosts only.' },
+  NOT_FOUND: { status: 404, exitCode: 2, hint: 'Check the id or name (it may have been deleted, or belong to another namespace).' },
+  CONFLICT: { status: 409, exitCode: 2, hint: 'Pick another name, or remove the existing one first.' },
+  SANDBOX_NOT_RUNNING: { status: 409, exitCode: 2, hint: 'Start the sandbox first (`bkg run NAME`); `bkg ls` shows its status.' },
+  UNAUTHENTICATED: { status: 401, exitCode: 4, hint: 'Pass a valid API key as `Authorization: Bearer <key>` (or use the local unix socket).' },
+  METHOD_NOT_ALLOWED: { status: 405, exitCode: 2, hint: 'The Allow header lists the methods this path accepts.' },
+  PAYLOAD_TOO_LARGE: { status: 413, exitCode: 2, hint: 'Send a smaller request body; the daemon\'s limit is BKG_MAX_BODY.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, exitCode: 2, hint: 'Send the request body as JSON with `Content-Type: application/json`.' },
+  RATE_LIMITED: { status: 429, exitCode: 5, hint: 'Too many requests; retry after the number of seconds in the Retry-After header.' },
   INTERNAL: { status: 500, exitCode: 1, hint: 'This is a bug in bkg; please report it with the command you ran.' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -16,6 +16,17 @@ export interface SandboxDefinition {
   hostname?: string;
   /** Let the sandbox create nested namespaces (off by default). */
   allowNestedNamespaces?: boolean;
+  /** Keep the sandbox up with no command of its own (argv is ignored); commands arrive by exec.
+      It then outlives its starter: only a stop or its lifetime (limits.timeoutMs) ends it. */
+  persist?: boolean;
+}
+
+/** One command run inside a running sandbox. */
+export interface ExecDefinition {
+  argv: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  timeoutMs?: number;
 }
 
 export const WORKSPACE_MOUNT = '/workspace';

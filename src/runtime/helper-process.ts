@@ -29,7 +29,20 @@ export interface ExitedEvent {
   scratch_fd?: number;
   files: Record<string, string | null>;
 }
-export type HelperEvent = { type: 'started'; pid: number } | ChangeEvent | ErrorEvent | ExitedEvent;
+export interface ReadyEvent {
+  type: 'ready';
+  scratch_fd?: number;
+}
+export type HelperEvent = { type: 'started'; pid: number } | ReadyEvent | ChangeEvent | ErrorEvent | ExitedEvent;
+
+/** Parse one status line; a line that is not JSON becomes a protocol error event. */
+export function parseStatusLine(line: string): HelperEvent {
+  try {
+    return JSON.parse(line) as HelperEvent;
+  } catch {
+    return { type: 'error', stage: 'protocol', errno: 0, message: `unparseable status line: ${line.slice(0, 200)}` };
+  }
+}
 
 export type StdioMode = 'inherit' | 'pipe' | 'ignore';
 
@@ -53,10 +66,13 @@ export function spawnHelper(opts: {
   seccomp: Buffer | null;
   stdio: [StdioMode, StdioMode, StdioMode];
   listChanges: boolean;
+  /** Run the spec's command inside the running sandbox whose init has this pid. */
+  execInto?: number;
 }): HelperRun {
   const argv = ['--args', '3', '--json-status-fd', '5', '--hold-fd', '6'];
   if (opts.seccomp) argv.push('--seccomp', '4');
   if (opts.listChanges) argv.push('--list-changes');
+  if (opts.execInto !== undefined) argv.push('--exec-into', String(opts.execInto));
   const stdio: StdioOptions = [...opts.stdio, 'pipe', 'pipe', 'pipe', 'pipe'];
   const child = spawn(opts.helperPath, argv, { stdio, env: {}, argv0: 'bkg-helper' });
   const [specIn, seccompIn, statusOut, hold] = [3, 4, 5, 6].map((i) => child.stdio[i]) as [Writable, Writable, Readable, Writable];
@@ -71,12 +87,7 @@ export function spawnHelper(opts: {
   const pending: Promise<void>[] = [];
   const lines = createInterface({ input: statusOut, crlfDelay: Infinity });
   lines.on('line', (line) => {
-    let ev: HelperEvent;
-    try {
-      ev = JSON.parse(line) as HelperEvent;
-    } catch {
-      ev = { type: 'error', stage: 'protocol', errno: 0, message: `unparseable status line: ${line.slice(0, 200)}` };
-    }
+    const ev = parseStatusLine(line);
     events.push(ev);
     if (ev.type === 'exited') {
       const scratch = ev.scratch_fd !== undefined && child.pid !== undefined ? `/proc/${child.pid}/fd/${ev.scratch_fd}` : null;

@@ -2,27 +2,19 @@
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
 import { BkgError } from '../api/errors.js';
 import type { Logger } from '../log.js';
 import { planCgroups, readCgroupReport } from './cgroups.js';
 import { applyChanges, changesOf, sortChanges, UPPER_DIR, type Change } from './changes.js';
 import type { SandboxDefinition } from './definition.js';
 import { helperFailure } from './errors-from-helper.js';
-import { spawnHelper, type ErrorEvent, type ExitedEvent, type StdioMode } from './helper-process.js';
+import { attachIO, type RunIO } from './io.js';
+import { spawnHelper, type ErrorEvent, type ExitedEvent } from './helper-process.js';
 import type { HostInfo } from './host.js';
 import { compileSeccomp, defaultSeccompProfile, type SeccompProfile } from './seccomp/index.js';
 import { buildHelperSpec, encodeSpec } from './spec.js';
 
-export interface RunIO {
-  stdio: [StdioMode, StdioMode, StdioMode];
-  /** Written to the command's stdin when stdio[0] is 'pipe'. */
-  input?: string | Buffer;
-  onStdout?: (chunk: Buffer) => void;
-  onStderr?: (chunk: Buffer) => void;
-  /** Receives the live stdin stream when stdio[0] is 'pipe' and no `input` is given. */
-  onStdin?: (stdin: Writable) => void;
-}
+export type { RunIO } from './io.js';
 
 export interface RunOptions {
   /** A user seccomp profile (OCI format); the default profile otherwise. */
@@ -57,10 +49,6 @@ export function validateWorkspace(dir: string): string {
   return abs;
 }
 
-function pump(stream: Readable | null, fn?: (chunk: Buffer) => void): void {
-  if (stream && fn) stream.on('data', fn);
-  else stream?.resume();
-}
 
 export class SandboxRuntime {
   private defaultProgram: Buffer | null = null;
@@ -94,14 +82,7 @@ export class SandboxRuntime {
       await applyChanges(`${scratch}/${UPPER_DIR}`, workspace, changes);
       applied = true;
     });
-    if (run.stdin) {
-      run.stdin.on('error', () => {});
-      if (io.input !== undefined) run.stdin.end(io.input);
-      else if (io.onStdin) io.onStdin(run.stdin);
-      else run.stdin.end();
-    }
-    pump(run.stdout, io.onStdout);
-    pump(run.stderr, io.onStderr);
+    attachIO(run, io);
     const { events } = await run.done;
 
     const exited = events.find((e): e is ExitedEvent => e.type === 'exited');

@@ -3,7 +3,7 @@
  * helper's NUL-separated argument tokens. All sandbox policy is decided here.
  */
 import type { CgroupPlan } from './cgroups.js';
-import { WORKSPACE_MOUNT, type SandboxDefinition } from './definition.js';
+import { WORKSPACE_MOUNT, type ExecDefinition, type SandboxDefinition } from './definition.js';
 import type { HostInfo } from './host.js';
 
 /** Host files under /etc that programs need to behave as on the host. Never shadow, never home dirs. */
@@ -41,7 +41,8 @@ export function buildHelperSpec(def: SandboxDefinition, host: HostInfo, cgroups:
   t.push('--uid-map', String(u.inside), String(u.outside), String(u.count));
   t.push('--gid-map', String(g.inside), String(g.outside), String(g.count));
   if (!host.privileged) t.push('--setgroups-deny');
-  t.push('--die-with-parent', '--hostname', hostnameOf(def));
+  if (!def.persist) t.push('--die-with-parent');
+  t.push('--hostname', hostnameOf(def));
   if (def.network === 'host') t.push('--share-net');
   for (const dir of cgroups.dirs) t.push('--cgroup', dir);
   for (const [file, value] of cgroups.sets) t.push('--cgroup-set', file, value);
@@ -60,10 +61,30 @@ export function buildHelperSpec(def: SandboxDefinition, host: HostInfo, cgroups:
     if (host.privileged) t.push('--idmap-lower');
     t.push('--overlay', def.workspace, WORKSPACE_MOUNT);
   }
-  t.push('--chdir', def.cwd ?? (def.workspace ? WORKSPACE_MOUNT : '/tmp'));
-  for (const [k, v] of Object.entries(sandboxEnv(def))) t.push('--setenv', `${k}=${v}`);
+  if (def.persist) {
+    t.push('--persist');
+    return t;
+  }
+  commandTokens(t, def, def);
+  return t;
+}
+
+/** The command part of a spec: working directory, environment, capabilities, argv. */
+function commandTokens(t: string[], def: SandboxDefinition, cmd: { argv: string[]; env?: Record<string, string>; cwd?: string }): void {
+  t.push('--chdir', cmd.cwd ?? (def.workspace ? WORKSPACE_MOUNT : '/tmp'));
+  for (const [k, v] of Object.entries({ ...sandboxEnv(def), ...(cmd.env ?? {}) })) t.push('--setenv', `${k}=${v}`);
   for (const cap of Object.values(KEPT_CAPABILITIES)) t.push('--cap-keep', String(cap));
-  t.push('--', ...def.argv);
+  t.push('--', ...cmd.argv);
+}
+
+/** The spec for one command inside a running sandbox: it joins the sandbox's existing cgroups. */
+export function buildExecSpec(def: SandboxDefinition, exec: ExecDefinition, host: HostInfo, cgroups: CgroupPlan): string[] {
+  const t: string[] = [];
+  if (!host.privileged) t.push('--setgroups-deny');
+  t.push('--die-with-parent');
+  for (const dir of cgroups.dirs) t.push('--cgroup', dir);
+  if (exec.timeoutMs !== undefined) t.push('--timeout-ms', String(exec.timeoutMs));
+  commandTokens(t, def, exec);
   return t;
 }
 

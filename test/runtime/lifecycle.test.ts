@@ -1,26 +1,37 @@
 /** The sandbox lives no longer than whoever started it; missing interpreters are named. */
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BkgError } from '../../src/api/errors.js';
 import { resolveInterpreter, runtimeCommand, loadRuntime } from '../../src/runtime/runtimes.js';
-import { sandboxSkipReason } from '../helpers/sandbox.js';
+import { makeRuntime, sandboxSkipReason } from '../helpers/sandbox.js';
 import { BIN } from '../helpers/cli.js';
 
 const skip = sandboxSkipReason();
+const { host } = makeRuntime();
+
+function sandboxCgroups(): string[] {
+  const layout = host.cgroups;
+  const bases = layout.version === 2 ? [layout.base] : layout.version === 1 ? [...layout.bases.values()] : [];
+  return bases.flatMap((b) => readdirSync(b, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(b, e.name))).sort();
+}
 
 describe.skipIf(skip)('sandbox lifetime', () => {
   it('dies with its parent: killing bkg with SIGKILL ends every process inside', async () => {
     const tag = `${(process.pid % 800) + 100}.${Date.now() % 997}`;
     const child = spawn(process.execPath, [BIN, 'run', '--', 'sh', '-c', `sleep ${tag} & sleep ${tag}`], { stdio: 'ignore' });
+    const cgroupsBefore = sandboxCgroups();
     const seen = async (): Promise<boolean> => spawnSync('pgrep', ['-f', `^sleep ${tag}$`]).stdout.toString().trim() !== '';
     for (let i = 0; i < 100 && !(await seen()); i++) await new Promise((r) => setTimeout(r, 50));
     expect(await seen()).toBe(true);
     child.kill('SIGKILL');
     for (let i = 0; i < 100 && (await seen()); i++) await new Promise((r) => setTimeout(r, 50));
     expect(await seen()).toBe(false);
+    // the helper outlives bkg just long enough to remove the sandbox's cgroups
+    for (let i = 0; i < 100 && sandboxCgroups().length > cgroupsBefore.length; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(sandboxCgroups()).toEqual(cgroupsBefore);
   });
 });
 

@@ -1,0 +1,15 @@
+/* bkg-helper: run one command inside a running (persistent) sandbox. */
+#ifndef BKG_EXEC_H
+#define BKG_EXEC_H
+
+#include <sys/types.h>
+#include "sandbox.h"
+#include "spec.h"
+#include "util.h"
+
+/* Join the namespaces, root and cgroups (--cgroup dirs, which must exist) of the sandbox whose
+   init is `target`, run the spec's command there and report "exited". Returns the helper's exit
+   code, or -1 with f set when the command could not be started. */
+int exec_into(const struct spec *s, pid_t target, int status_fd, const struct seccomp_prog *prog, struct fail *f);
+
+#endif

@@ -1,0 +1,26 @@
+/** Wiring a helper's standard streams to a caller: live streams, captured chunks or fixed input. */
+import type { Writable } from 'node:stream';
+import type { HelperRun, StdioMode } from './helper-process.js';
+
+export interface RunIO {
+  stdio: [StdioMode, StdioMode, StdioMode];
+  /** Written to the command's stdin when stdio[0] is 'pipe'. */
+  input?: string | Buffer;
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+  /** Receives the live stdin stream when stdio[0] is 'pipe' and no `input` is given. */
+  onStdin?: (stdin: Writable) => void;
+}
+
+export function attachIO(run: HelperRun, io: RunIO): void {
+  if (run.stdin) {
+    run.stdin.on('error', () => {});
+    if (io.input !== undefined) run.stdin.end(io.input);
+    else if (io.onStdin) io.onStdin(run.stdin);
+    else run.stdin.end();
+  }
+  for (const [stream, fn] of [[run.stdout, io.onStdout], [run.stderr, io.onStderr]] as const) {
+    if (stream && fn) stream.on('data', fn);
+    else stream?.resume();
+  }
+}
