@@ -23,6 +23,7 @@ export const ERRORS = {
   NOT_FOUND: { status: 404, exitCode: 2, hint: 'Check the id or name (it may have been deleted, or belong to another namespace).' },
   CONFLICT: { status: 409, exitCode: 2, hint: 'Pick another name, or remove the existing one first.' },
   SANDBOX_NOT_RUNNING: { status: 409, exitCode: 2, hint: 'Start the sandbox first (`bkg run NAME`); `bkg ls` shows its status.' },
+  FORBIDDEN: { status: 403, exitCode: 4, hint: 'This API key\'s role or namespace does not allow that action.' },
   UNAUTHENTICATED: { status: 401, exitCode: 4, hint: 'Pass a valid API key as `Authorization: Bearer <key>` (or use the local unix socket).' },
   METHOD_NOT_ALLOWED: { status: 405, exitCode: 2, hint: 'The Allow header lists the methods this path accepts.' },
   PAYLOAD_TOO_LARGE: { status: 413, exitCode: 2, hint: 'Send a smaller request body; the daemon\'s limit is BKG_MAX_BODY.' },

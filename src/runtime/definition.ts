@@ -19,6 +19,8 @@ export interface SandboxDefinition {
   /** Keep the sandbox up with no command of its own (argv is ignored); commands arrive by exec.
       It then outlives its starter: only a stop or its lifetime (limits.timeoutMs) ends it. */
   persist?: boolean;
+  /** Bind a host unix socket into the sandbox (the daemon's API, for code that calls bkg from inside). */
+  apiSocket?: { host: string; inside: string };
 }
 
 /** One command run inside a running sandbox. */

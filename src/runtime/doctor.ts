@@ -316,7 +316,7 @@ function checkController(layout: CgroupLayout, c: Controller): DoctorCheck {
 // ---------------------------------------------------------------------------------------------
 // 7. end-to-end sandbox
 
-export const PROBE_LIMITS: Required<Limits> = {
+export const PROBE_LIMITS: Required<Omit<Limits, 'idleTimeoutMs'>> = {
   memoryBytes: 64 << 20,
   cpus: 0.5,
   pids: 32,

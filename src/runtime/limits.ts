@@ -10,10 +10,12 @@ export interface Limits {
   diskBytes?: number;
   /** Wall-clock limit in milliseconds; every process of the sandbox is killed when it passes. */
   timeoutMs?: number;
+  /** Persistent sandboxes only: stopped after this long without an exec (enforced by the daemon). */
+  idleTimeoutMs?: number;
 }
 
 /** Defaults applied by `bkg run` when a flag is not given. */
-export const DEFAULT_LIMITS: Required<Omit<Limits, 'timeoutMs' | 'cpus'>> = {
+export const DEFAULT_LIMITS: Required<Omit<Limits, 'timeoutMs' | 'cpus' | 'idleTimeoutMs'>> = {
   memoryBytes: 512 * 1024 ** 2,
   pids: 512,
   diskBytes: 1024 ** 3,

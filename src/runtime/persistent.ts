@@ -4,7 +4,7 @@
  * daemon restart re-adopts running sandboxes from their recorded handles.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { BkgError } from '../api/errors.js';
@@ -178,6 +178,23 @@ export class PersistentSandboxes {
     const changes = await this.changes(def, h);
     if (def.workspace) await applyChanges(`${this.upper(h)}/${UPPER_DIR}`, def.workspace, changes);
     return changes;
+  }
+
+  /** Remove cgroups a sandbox left behind when its helper could not (it was SIGKILLed). */
+  cleanup(id: string, limits: SandboxDefinition['limits']): void {
+    let plan;
+    try {
+      plan = planCgroups(this.deps.host.cgroups, id, limits);
+    } catch {
+      return;
+    }
+    for (const dir of [...plan.dirs].reverse()) {
+      try {
+        rmdirSync(dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.deps.log.warn({ dir, err }, 'could not remove a leftover cgroup');
+      }
+    }
   }
 
   /** Stop the sandbox: every process in it is killed, its mounts and cgroups go. Idempotent. */

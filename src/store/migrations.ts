@@ -26,4 +26,96 @@ export const MIGRATIONS: readonly Migration[] = [
         hash       TEXT    NOT NULL
       );`,
   },
+  {
+    version: 2,
+    name: 'daemon state: projects, namespaces, sandboxes, executions, api keys, policies',
+    sql: `
+      CREATE TABLE projects (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+      );
+
+      CREATE TABLE namespaces (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        project_id TEXT REFERENCES projects(id),
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX namespaces_project ON namespaces(project_id);
+
+      CREATE TABLE sandboxes (
+        id               TEXT PRIMARY KEY,
+        name             TEXT NOT NULL,
+        namespace_id     TEXT NOT NULL REFERENCES namespaces(id),
+        project_id       TEXT REFERENCES projects(id),
+        runtime          TEXT NOT NULL,
+        limits_json      TEXT NOT NULL,
+        network          TEXT NOT NULL,
+        env_json         TEXT NOT NULL,
+        workspace        TEXT,
+        status           TEXT NOT NULL CHECK (status IN ('created', 'running', 'stopped', 'failed')),
+        pid              INTEGER,
+        helper_pid       INTEGER,
+        started_at       TEXT,
+        expires_at       TEXT,
+        idle_expires_at  TEXT,
+        last_activity_at TEXT,
+        created_at       TEXT NOT NULL,
+        UNIQUE (namespace_id, name)
+      );
+      CREATE INDEX sandboxes_status ON sandboxes(status);
+      CREATE INDEX sandboxes_project ON sandboxes(project_id);
+
+      CREATE TABLE executions (
+        id          TEXT PRIMARY KEY,
+        sandbox_id  TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,
+        cmd_json    TEXT NOT NULL,
+        exit_code   INTEGER,
+        signal      TEXT,
+        timed_out   INTEGER NOT NULL DEFAULT 0 CHECK (timed_out IN (0, 1)),
+        oom_killed  INTEGER NOT NULL DEFAULT 0 CHECK (oom_killed IN (0, 1)),
+        duration_ms INTEGER,
+        started_at  TEXT NOT NULL,
+        actor       TEXT NOT NULL
+      );
+      CREATE INDEX executions_sandbox ON executions(sandbox_id, started_at);
+
+      -- A key scoped to a sandbox is deleted with it (ON DELETE CASCADE): never widened to its namespace.
+      CREATE TABLE api_keys (
+        id           TEXT PRIMARY KEY,
+        name         TEXT NOT NULL,
+        role         TEXT NOT NULL CHECK (role IN ('admin', 'namespace', 'readonly')),
+        namespace_id TEXT REFERENCES namespaces(id),
+        lookup_hash  TEXT NOT NULL UNIQUE,
+        ciphertext   BLOB NOT NULL,
+        iv           BLOB NOT NULL,
+        tag          BLOB NOT NULL,
+        prefix       TEXT NOT NULL,
+        suffix       TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        revoked_at   TEXT,
+        last_used_at TEXT,
+        sandbox_id   TEXT REFERENCES sandboxes(id) ON DELETE CASCADE,
+        CHECK (role <> 'admin' OR (namespace_id IS NULL AND sandbox_id IS NULL)),
+        CHECK (role <> 'namespace' OR namespace_id IS NOT NULL),
+        CHECK (sandbox_id IS NULL OR namespace_id IS NOT NULL)
+      );
+      CREATE INDEX api_keys_namespace ON api_keys(namespace_id);
+      CREATE INDEX api_keys_sandbox ON api_keys(sandbox_id);
+
+      CREATE TABLE policies (
+        id           INTEGER PRIMARY KEY,
+        role         TEXT NOT NULL UNIQUE CHECK (role IN ('admin', 'namespace', 'readonly')),
+        rate_per_sec REAL NOT NULL CHECK (rate_per_sec > 0),
+        burst        INTEGER NOT NULL CHECK (burst >= 1)
+      );`,
+  },
+  {
+    version: 3,
+    name: 'sandbox supervision: helper start time and scratch descriptor',
+    sql: `
+      ALTER TABLE sandboxes ADD COLUMN helper_start_time TEXT;
+      ALTER TABLE sandboxes ADD COLUMN scratch_fd INTEGER;`,
+  },
 ];

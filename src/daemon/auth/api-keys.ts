@@ -1,0 +1,283 @@
+/**
+ * API keys. A key is `bkg_` + 43 random base62 characters (~256 bits), shown once on create or
+ * rotate. At rest it is encrypted with AES-256-GCM (random 12-byte iv, the key id as additional
+ * data) under a subkey of the master key, so the daemon can hand a sandbox its own key again
+ * (`reveal`). A request's key is found by `lookup_hash` = HMAC-SHA256(lookup subkey, key): one
+ * indexed read, no decryption scan, and the database alone neither reveals nor verifies keys.
+ *
+ * Nothing here logs; secrets leave this class only as the return value of create, rotate, reveal.
+ */
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { BkgError } from '../../api/errors.js';
+import type { Db } from '../../store/db.js';
+import { newId, randomBase62 } from '../../store/ids.js';
+import { isRole, type Role } from '../../store/roles.js';
+import { constraintKind } from '../../store/sqlite-errors.js';
+import { MASTER_KEY_BYTES } from './master-key.js';
+
+export type { Role } from '../../store/roles.js';
+
+export const KEY_PREFIX = 'bkg_';
+const SECRET_CHARS = 43;
+/** Accepts keys of any length bkg may issue, and rejects anything else before hashing it. */
+const SECRET_RE = /^bkg_[0-9A-Za-z]{32,128}$/;
+const ENC_INFO = 'bkg api-key encryption';
+const LOOKUP_INFO = 'bkg api-key lookup';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+export interface CreateApiKeyInput {
+  name: string;
+  role: Role;
+  /** Required for role 'namespace'; optional for 'readonly' (absent: read-only everywhere); refused for 'admin'. */
+  namespaceId?: string | null;
+  /** Scope the key to one sandbox of `namespaceId` (the key the daemon injects into that sandbox). */
+  sandboxId?: string | null;
+}
+
+/** A key as listed: never the secret, only its masked form `bkg_abcd…wxyz`. */
+export interface ApiKeyInfo {
+  id: string;
+  name: string;
+  role: Role;
+  namespaceId: string | null;
+  sandboxId: string | null;
+  masked: string;
+  createdAt: string;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}
+
+/** The result of create and rotate: the only time the secret `key` is returned. */
+export interface CreatedApiKey extends ApiKeyInfo {
+  key: string;
+}
+
+/** Who a valid key authenticates as. */
+export interface Principal {
+  id: string;
+  name: string;
+  role: Role;
+  namespaceId: string | null;
+  sandboxId: string | null;
+}
+
+interface Row {
+  id: string;
+  name: string;
+  role: Role;
+  namespace_id: string | null;
+  lookup_hash: string;
+  ciphertext: Buffer;
+  iv: Buffer;
+  tag: Buffer;
+  prefix: string;
+  suffix: string;
+  created_at: string;
+  revoked_at: string | null;
+  last_used_at: string | null;
+  sandbox_id: string | null;
+}
+
+const INFO_COLUMNS = 'id, name, role, namespace_id, sandbox_id, prefix, suffix, created_at, revoked_at, last_used_at';
+type InfoRow = Pick<Row, 'id' | 'name' | 'role' | 'namespace_id' | 'sandbox_id' | 'prefix' | 'suffix' | 'created_at' | 'revoked_at' | 'last_used_at'>;
+
+export function maskKey(prefix: string, suffix: string): string {
+  return `${prefix}…${suffix}`;
+}
+
+function toInfo(r: InfoRow): ApiKeyInfo {
+  return {
+    id: r.id,
+    name: r.name,
+    role: r.role,
+    namespaceId: r.namespace_id,
+    sandboxId: r.sandbox_id,
+    masked: maskKey(r.prefix, r.suffix),
+    createdAt: r.created_at,
+    revokedAt: r.revoked_at,
+    lastUsedAt: r.last_used_at,
+  };
+}
+
+function aad(id: string): Buffer {
+  return Buffer.from(`bkg api key ${id}`, 'utf8');
+}
+
+export class ApiKeyStore {
+  readonly #db: Db;
+  readonly #encKey: Buffer;
+  readonly #lookupKey: Buffer;
+  readonly #now: () => Date;
+
+  constructor(db: Db, masterKey: Buffer, now: () => Date = () => new Date()) {
+    if (!Buffer.isBuffer(masterKey) || masterKey.length !== MASTER_KEY_BYTES) {
+      throw new BkgError('INVALID_CONFIG', `the master key must be ${MASTER_KEY_BYTES} bytes`);
+    }
+    this.#db = db;
+    this.#encKey = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), ENC_INFO, 32));
+    this.#lookupKey = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), LOOKUP_INFO, 32));
+    this.#now = now;
+  }
+
+  create(input: CreateApiKeyInput): CreatedApiKey {
+    const { namespaceId, sandboxId } = this.#checkScope(input);
+    const id = newId('key');
+    const secret = this.#newSecret();
+    const sealed = this.#seal(id, secret);
+    const row: Row = {
+      id,
+      name: input.name,
+      role: input.role,
+      namespace_id: namespaceId,
+      sandbox_id: sandboxId,
+      created_at: this.#now().toISOString(),
+      revoked_at: null,
+      last_used_at: null,
+      ...sealed,
+    };
+    try {
+      this.#db
+        .prepare(
+          `INSERT INTO api_keys (id, name, role, namespace_id, sandbox_id, lookup_hash, ciphertext, iv, tag, prefix, suffix, created_at, revoked_at, last_used_at)
+           VALUES (@id, @name, @role, @namespace_id, @sandbox_id, @lookup_hash, @ciphertext, @iv, @tag, @prefix, @suffix, @created_at, @revoked_at, @last_used_at)`,
+        )
+        .run(row);
+    } catch (err) {
+      if (constraintKind(err) === 'foreignkey') {
+        throw new BkgError('NOT_FOUND', `namespace ${namespaceId} does not exist`, { details: { namespaceId }, cause: err });
+      }
+      throw err;
+    }
+    return { ...toInfo(row), key: secret };
+  }
+
+  /** The principal for a presented key; null for an unknown, malformed or revoked key. Records the use. */
+  authenticate(secret: string): Principal | null {
+    if (typeof secret !== 'string' || !SECRET_RE.test(secret)) return null;
+    const hash = this.#lookupHash(secret);
+    const row = this.#db
+      .prepare('SELECT id, name, role, namespace_id, sandbox_id, lookup_hash, revoked_at FROM api_keys WHERE lookup_hash = ?')
+      .get(hash.toString('hex')) as Pick<Row, 'id' | 'name' | 'role' | 'namespace_id' | 'sandbox_id' | 'lookup_hash' | 'revoked_at'> | undefined;
+    if (!row) return null;
+    const stored = Buffer.from(row.lookup_hash, 'hex');
+    if (stored.length !== hash.length || !timingSafeEqual(stored, hash)) return null;
+    if (row.revoked_at !== null) return null;
+    this.#db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(this.#now().toISOString(), row.id);
+    return { id: row.id, name: row.name, role: row.role, namespaceId: row.namespace_id, sandboxId: row.sandbox_id };
+  }
+
+  get(id: string): ApiKeyInfo | null {
+    const r = this.#db.prepare(`SELECT ${INFO_COLUMNS} FROM api_keys WHERE id = ?`).get(id) as InfoRow | undefined;
+    return r ? toInfo(r) : null;
+  }
+
+  /** Keys (masked), oldest first; all of them, or those scoped to one namespace. Revoked keys are included. */
+  list(opts: { namespaceId?: string } = {}): ApiKeyInfo[] {
+    const rows = opts.namespaceId === undefined
+      ? this.#db.prepare(`SELECT ${INFO_COLUMNS} FROM api_keys ORDER BY created_at, id`).all()
+      : this.#db.prepare(`SELECT ${INFO_COLUMNS} FROM api_keys WHERE namespace_id = ? ORDER BY created_at, id`).all(opts.namespaceId);
+    return (rows as InfoRow[]).map(toInfo);
+  }
+
+  /** Revoke a key: refused by authenticate from now on. Revoking a revoked key changes nothing. */
+  revoke(id: string): ApiKeyInfo {
+    return this.#db.transaction(() => {
+      this.#db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(this.#now().toISOString(), id);
+      const info = this.get(id);
+      if (!info) throw notFound(id);
+      return info;
+    })();
+  }
+
+  /** Give a key a new secret (same id, name, role and scope); the old secret is refused at once. */
+  rotate(id: string): CreatedApiKey {
+    return this.#db.transaction(() => {
+      const info = this.get(id);
+      if (!info) throw notFound(id);
+      if (info.revokedAt !== null) throw revoked(id);
+      const secret = this.#newSecret();
+      const sealed = this.#seal(id, secret);
+      this.#db
+        .prepare('UPDATE api_keys SET lookup_hash = @lookup_hash, ciphertext = @ciphertext, iv = @iv, tag = @tag, prefix = @prefix, suffix = @suffix WHERE id = @id')
+        .run({ id, ...sealed });
+      return { ...info, masked: maskKey(sealed.prefix, sealed.suffix), key: secret };
+    })();
+  }
+
+  /**
+   * Decrypt a key's secret. Only for the daemon, to hand a sandbox its own key; never expose it
+   * through the API. A ciphertext that fails authentication (altered row, other master key) throws.
+   */
+  reveal(id: string): string {
+    const r = this.#db.prepare('SELECT id, ciphertext, iv, tag, revoked_at FROM api_keys WHERE id = ?').get(id) as
+      | Pick<Row, 'id' | 'ciphertext' | 'iv' | 'tag' | 'revoked_at'>
+      | undefined;
+    if (!r) throw notFound(id);
+    if (r.revoked_at !== null) throw revoked(id);
+    try {
+      if (r.iv.length !== IV_BYTES || r.tag.length !== TAG_BYTES) throw new Error('bad iv or tag length');
+      const decipher = createDecipheriv('aes-256-gcm', this.#encKey, r.iv, { authTagLength: TAG_BYTES });
+      decipher.setAAD(aad(id));
+      decipher.setAuthTag(r.tag);
+      const secret = Buffer.concat([decipher.update(r.ciphertext), decipher.final()]).toString('utf8');
+      if (!SECRET_RE.test(secret)) throw new Error('decrypted value is not an API key');
+      return secret;
+    } catch (err) {
+      throw new BkgError('INTERNAL', `API key ${id} cannot be decrypted: its stored ciphertext failed authentication`, {
+        hint: 'The api_keys row was altered, or the daemon runs with a different master key than the one that created the key. Restore the original master key, or rotate the key.',
+        details: { id },
+        cause: err,
+      });
+    }
+  }
+
+  #checkScope(input: CreateApiKeyInput): { namespaceId: string | null; sandboxId: string | null } {
+    if (typeof input.name !== 'string' || input.name.length === 0) throw new BkgError('INVALID_ARGUMENT', 'API key name must be a non-empty string');
+    if (!isRole(input.role)) throw new BkgError('INVALID_ARGUMENT', `API key role must be admin, namespace or readonly, not "${String(input.role)}"`);
+    const namespaceId = input.namespaceId ?? null;
+    const sandboxId = input.sandboxId ?? null;
+    if (input.role === 'admin' && (namespaceId !== null || sandboxId !== null)) {
+      throw new BkgError('INVALID_ARGUMENT', 'an admin key cannot be scoped to a namespace or sandbox');
+    }
+    if (input.role === 'namespace' && namespaceId === null) throw new BkgError('INVALID_ARGUMENT', 'a namespace key needs a namespaceId');
+    if (sandboxId !== null) {
+      if (namespaceId === null) throw new BkgError('INVALID_ARGUMENT', 'a sandbox-scoped key needs the namespaceId of its sandbox');
+      const sb = this.#db.prepare('SELECT namespace_id FROM sandboxes WHERE id = ?').get(sandboxId) as { namespace_id: string } | undefined;
+      if (!sb) throw new BkgError('NOT_FOUND', `sandbox ${sandboxId} does not exist`, { details: { id: sandboxId } });
+      if (sb.namespace_id !== namespaceId) throw new BkgError('INVALID_ARGUMENT', `sandbox ${sandboxId} is not in namespace ${namespaceId}`);
+    }
+    return { namespaceId, sandboxId };
+  }
+
+  #newSecret(): string {
+    return KEY_PREFIX + randomBase62(SECRET_CHARS);
+  }
+
+  #lookupHash(secret: string): Buffer {
+    return createHmac('sha256', this.#lookupKey).update(secret, 'utf8').digest();
+  }
+
+  #seal(id: string, secret: string): Pick<Row, 'lookup_hash' | 'ciphertext' | 'iv' | 'tag' | 'prefix' | 'suffix'> {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.#encKey, iv, { authTagLength: TAG_BYTES });
+    cipher.setAAD(aad(id));
+    const ciphertext = Buffer.concat([cipher.update(secret, 'utf8'), cipher.final()]);
+    return {
+      lookup_hash: this.#lookupHash(secret).toString('hex'),
+      ciphertext,
+      iv,
+      tag: cipher.getAuthTag(),
+      prefix: secret.slice(0, KEY_PREFIX.length + 4),
+      suffix: secret.slice(-4),
+    };
+  }
+}
+
+function notFound(id: string): BkgError {
+  return new BkgError('NOT_FOUND', `API key ${id} does not exist`, { details: { id } });
+}
+
+function revoked(id: string): BkgError {
+  return new BkgError('CONFLICT', `API key ${id} is revoked`, { hint: 'Revoked keys stay revoked; create a new key instead.', details: { id } });
+}

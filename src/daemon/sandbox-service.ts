@@ -1,0 +1,354 @@
+/**
+ * Sandbox lifecycle behind the API: namespace scoping, persistence, the runtime, audit and metrics.
+ * REST and (later) MCP call this; it knows nothing of HTTP.
+ */
+import { readFileSync } from 'node:fs';
+import { BkgError } from '../api/errors.js';
+import { ENV_NAME_PATTERN, EXEC_OUTPUT_CAP, FILE_CAP, type CreateSandboxRequest, type ExecRequest, type ExecResponse, type LimitsInput, type SandboxView } from '../api/sandboxes.js';
+import type { Logger } from '../log.js';
+import { planCgroups } from '../runtime/cgroups.js';
+import type { Change } from '../runtime/changes.js';
+import type { SandboxDefinition } from '../runtime/definition.js';
+import type { HostInfo } from '../runtime/host.js';
+import { DEFAULT_LIMITS, type Limits } from '../runtime/limits.js';
+import type { PersistentSandboxes, SandboxHandle } from '../runtime/persistent.js';
+import { loadRuntime, runtimeCommand } from '../runtime/runtimes.js';
+import { validateWorkspace } from '../runtime/runtime.js';
+import { newSandboxId } from '../runtime/runtime.js';
+import type { AuditLog } from '../store/audit.js';
+import type { NamespaceRepo, ProjectRepo, Sandbox, SandboxRepo, ExecutionRepo } from '../store/repos/index.js';
+import type { ApiKeyStore, Principal } from './auth/api-keys.js';
+import type { DaemonMetrics } from './daemon-metrics.js';
+
+/** Inside every sandbox: the daemon's sandbox socket, and the variables that point at it. */
+export const SANDBOX_API_SOCKET = '/run/bkg/api.sock';
+
+export interface ServiceDeps {
+  log: Logger;
+  host: HostInfo;
+  runtime: PersistentSandboxes;
+  sandboxes: SandboxRepo;
+  namespaces: NamespaceRepo;
+  projects: ProjectRepo;
+  executions: ExecutionRepo;
+  keys: ApiKeyStore;
+  audit: AuditLog;
+  metrics: DaemonMetrics;
+  /** Host path of the socket bind-mounted into sandboxes (always needs a bearer key). */
+  sandboxSocket: string;
+  now?: () => Date;
+}
+
+export function limitsFromInput(l: LimitsInput = {}): Limits {
+  const MiB = 1024 * 1024;
+  return {
+    memoryBytes: l.memory_mb === undefined ? DEFAULT_LIMITS.memoryBytes : l.memory_mb * MiB,
+    pids: l.pids ?? DEFAULT_LIMITS.pids,
+    diskBytes: l.disk_mb === undefined ? DEFAULT_LIMITS.diskBytes : l.disk_mb * MiB,
+    ...(l.cpus === undefined ? {} : { cpus: l.cpus }),
+    ...(l.timeout_s === undefined ? {} : { timeoutMs: l.timeout_s * 1000 }),
+    ...(l.idle_timeout_s === undefined ? {} : { idleTimeoutMs: l.idle_timeout_s * 1000 }),
+  };
+}
+
+function limitsToView(l: Limits): LimitsInput {
+  const MiB = 1024 * 1024;
+  return {
+    ...(l.memoryBytes === undefined ? {} : { memory_mb: Math.round(l.memoryBytes / MiB) }),
+    ...(l.cpus === undefined ? {} : { cpus: l.cpus }),
+    ...(l.pids === undefined ? {} : { pids: l.pids }),
+    ...(l.diskBytes === undefined ? {} : { disk_mb: Math.round(l.diskBytes / MiB) }),
+    ...(l.timeoutMs === undefined ? {} : { timeout_s: Math.round(l.timeoutMs / 1000) }),
+    ...(l.idleTimeoutMs === undefined ? {} : { idle_timeout_s: Math.round(l.idleTimeoutMs / 1000) }),
+  };
+}
+
+function capped(chunks: Buffer[], cap: number): { text: string; truncated: boolean } {
+  const all = Buffer.concat(chunks);
+  return { text: all.subarray(0, cap).toString('utf8'), truncated: all.length > cap };
+}
+
+function readNumber(path: string): number | null {
+  try {
+    const n = Number(readFileSync(path, 'utf8').trim().split(/\s+/)[0]);
+    return Number.isFinite(n) ? n : null;
+  } catch {
+    return null;
+  }
+}
+
+export class SandboxService {
+  private readonly now: () => Date;
+
+  constructor(private readonly d: ServiceDeps) {
+    this.now = d.now ?? (() => new Date());
+  }
+
+  /** The namespace a caller acts in: its key's, or (admins) the one named, or 'default'. */
+  private namespaceFor(p: Principal, requested?: string): string {
+    if (p.role === 'admin') return this.d.namespaces.ensure(requested ?? 'default').id;
+    if (p.namespaceId === null) throw new BkgError('FORBIDDEN', 'this key is not bound to a namespace');
+    const own = this.d.namespaces.get(p.namespaceId);
+    if (requested !== undefined && own?.name !== requested) throw new BkgError('FORBIDDEN', `this key may not act in namespace "${requested}"`);
+    return p.namespaceId;
+  }
+
+  private requireWrite(p: Principal): void {
+    if (p.role === 'readonly') throw new BkgError('FORBIDDEN', 'read-only keys cannot change sandboxes');
+  }
+
+  /** A sandbox the caller may see; another namespace's sandbox is NOT_FOUND, never FORBIDDEN. */
+  find(p: Principal, idOrName: string): Sandbox {
+    const scope = p.role === 'admin' || (p.role === 'readonly' && p.namespaceId === null) ? null : p.namespaceId;
+    const s = this.d.sandboxes.getByIdOrName(scope, idOrName);
+    if (!s || (p.sandboxId !== null && p.sandboxId !== s.id)) throw new BkgError('NOT_FOUND', `no sandbox "${idOrName}"`);
+    return s;
+  }
+
+  private auditOk(p: Principal, action: string, s: Sandbox, details?: Record<string, unknown>): void {
+    this.d.audit.append({ actor: p.id, namespace: s.namespaceId, action, target: s.id, outcome: 'ok', ...(details ? { details } : {}) });
+  }
+
+  /** Record a refused or failed state change too, then rethrow. */
+  private async audited<T>(p: Principal, action: string, target: string | null, fn: () => Promise<T> | T): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      const e = err instanceof BkgError ? err : null;
+      this.d.audit.append({ actor: p.id, namespace: p.namespaceId, action, target, outcome: e && ['FORBIDDEN', 'NOT_FOUND', 'UNAUTHENTICATED'].includes(e.code) ? 'denied' : 'error', details: { code: e?.code ?? 'INTERNAL' } });
+      throw err;
+    }
+  }
+
+  view(s: Sandbox): SandboxView {
+    const key = this.d.keys.list({ namespaceId: s.namespaceId }).find((k) => k.sandboxId === s.id && k.revokedAt === null);
+    const ns = this.d.namespaces.get(s.namespaceId);
+    const project = s.projectId ? this.d.projects.get(s.projectId) : null;
+    const v: SandboxView = {
+      id: s.id, name: s.name, namespace: ns?.name ?? s.namespaceId, project: project?.name ?? null, status: s.status, runtime: s.runtime, network: s.network,
+      limits: limitsToView(s.limits), env: Object.keys(s.env).sort(), workspace: s.workspace, api_key: key?.masked ?? '',
+      created_at: s.createdAt, started_at: s.startedAt, expires_at: s.expiresAt, idle_expires_at: s.idleExpiresAt, last_activity_at: s.lastActivityAt,
+    };
+    if (s.status === 'running') v.usage = this.usage(s);
+    return v;
+  }
+
+  private usage(s: Sandbox): NonNullable<SandboxView['usage']> {
+    const plan = planCgroups({ ...this.d.host.cgroups, problems: [] }, s.id, {});
+    const file = (suffix: string): string | undefined => plan.dirs.map((d) => `${d}/${suffix}`).find((f) => { try { readFileSync(f); return true; } catch { return false; } });
+    const v2 = this.d.host.cgroups.version === 2;
+    const mem = file(v2 ? 'memory.current' : 'memory.usage_in_bytes');
+    const pids = file('pids.current');
+    const cpu = v2 ? file('cpu.stat') : file('cpuacct.usage');
+    let cpuSeconds: number | null = null;
+    if (cpu && v2) cpuSeconds = (Number(/usage_usec (\d+)/.exec(readFileSync(cpu, 'utf8'))?.[1] ?? NaN) / 1e6) || null;
+    else if (cpu) cpuSeconds = (readNumber(cpu) ?? NaN) / 1e9 || null;
+    return { memory_bytes: mem ? readNumber(mem) : null, cpu_seconds: cpuSeconds, pids: pids ? readNumber(pids) : null };
+  }
+
+  definition(s: Sandbox, apiKey?: string): SandboxDefinition {
+    const env: Record<string, string> = { ...loadRuntime(s.runtime).env, ...s.env };
+    if (apiKey) Object.assign(env, { BKG_API_KEY: apiKey, BKG_API_URL: `unix://${SANDBOX_API_SOCKET}` });
+    return {
+      id: s.id, argv: [], env, limits: s.limits, network: s.network, hostname: s.name.toLowerCase().slice(0, 63),
+      ...(s.workspace ? { workspace: s.workspace } : {}), apiSocket: { host: this.d.sandboxSocket, inside: SANDBOX_API_SOCKET },
+    };
+  }
+
+  handle(s: Sandbox): SandboxHandle | null {
+    if (s.pid === null || s.helperPid === null || s.helperStartTime === null) return null;
+    return { id: s.id, initPid: s.pid, helperPid: s.helperPid, helperStartTime: s.helperStartTime, scratchFd: s.scratchFd };
+  }
+
+  async create(p: Principal, req: CreateSandboxRequest): Promise<{ sandbox: SandboxView; apiKey: string }> {
+    return this.audited(p, 'sandbox.create', req.name, () => {
+      this.requireWrite(p);
+      for (const k of Object.keys(req.env ?? {})) if (!ENV_NAME_PATTERN.test(k)) throw new BkgError('INVALID_ARGUMENT', `env: "${k}" is not a valid variable name`);
+      const runtime = req.runtime ?? 'shell';
+      runtimeCommand(loadRuntime(runtime), []); // the interpreter must exist now, not at first exec
+      const namespaceId = this.namespaceFor(p, req.namespace);
+      const projectId = req.project ? this.d.projects.ensure(req.project).id : null;
+      if (req.workspace !== undefined && p.role !== 'admin') throw new BkgError('FORBIDDEN', 'only admin keys may mount host directories as workspaces');
+      const workspace = req.workspace === undefined ? null : validateWorkspace(req.workspace);
+      const limits = limitsFromInput(req.limits);
+      planCgroups(this.d.host.cgroups, 'probe', limits); // refuse unenforceable limits at create time
+      const s = this.d.sandboxes.insert({ id: newSandboxId(), name: req.name, namespaceId, projectId, runtime, limits, network: req.network ?? 'none', env: req.env ?? {}, workspace });
+      const key = this.d.keys.create({ name: `sandbox ${s.name}`, role: 'namespace', namespaceId, sandboxId: s.id });
+      this.auditOk(p, 'sandbox.create', s);
+      return { sandbox: this.view(s), apiKey: key.key };
+    });
+  }
+
+  list(p: Principal): SandboxView[] {
+    const scope = p.role === 'admin' || (p.role === 'readonly' && p.namespaceId === null) ? null : p.namespaceId;
+    return this.d.sandboxes.list(scope).filter((s) => p.sandboxId === null || s.id === p.sandboxId).map((s) => this.view(s));
+  }
+
+  async start(p: Principal, idOrName: string): Promise<SandboxView> {
+    return this.audited(p, 'sandbox.start', idOrName, async () => {
+      this.requireWrite(p);
+      const s = this.find(p, idOrName);
+      const h = this.handle(s);
+      if (s.status === 'running' && h && this.d.runtime.isRunning(h)) throw new BkgError('CONFLICT', `sandbox "${s.name}" is already running`);
+      const key = this.d.keys.list({ namespaceId: s.namespaceId }).find((k) => k.sandboxId === s.id && k.revokedAt === null);
+      const secret = key ? this.d.keys.reveal(key.id) : undefined;
+      let started: SandboxHandle;
+      try {
+        started = await this.d.runtime.start(this.definition(s, secret));
+      } catch (err) {
+        this.d.sandboxes.updateStatus(s.id, 'failed');
+        throw err;
+      }
+      const now = this.now();
+      const limits = s.limits;
+      this.d.sandboxes.setRuntimeInfo(s.id, {
+        pid: started.initPid, helperPid: started.helperPid, helperStartTime: started.helperStartTime, scratchFd: started.scratchFd,
+        startedAt: now, expiresAt: limits.timeoutMs ? new Date(now.getTime() + limits.timeoutMs) : null,
+      });
+      this.d.sandboxes.touch(s.id, now, limits.idleTimeoutMs ? new Date(now.getTime() + limits.idleTimeoutMs) : null);
+      const running = this.d.sandboxes.updateStatus(s.id, 'running');
+      this.auditOk(p, 'sandbox.start', running);
+      return this.view(running);
+    });
+  }
+
+  private running(s: Sandbox): SandboxHandle {
+    const h = this.handle(s);
+    if (s.status !== 'running' || !h || !this.d.runtime.isRunning(h)) throw new BkgError('SANDBOX_NOT_RUNNING', `sandbox "${s.name}" is not running`);
+    return h;
+  }
+
+  async exec(p: Principal, idOrName: string, req: ExecRequest, onOutput?: { stdout?: (c: Buffer) => void; stderr?: (c: Buffer) => void }): Promise<ExecResponse> {
+    return this.audited(p, 'sandbox.exec', idOrName, async () => {
+      this.requireWrite(p);
+      const s = this.find(p, idOrName);
+      const h = this.running(s);
+      if (req.cmd.length === 0) throw new BkgError('INVALID_ARGUMENT', 'cmd: must name a command');
+      for (const k of Object.keys(req.env ?? {})) if (!ENV_NAME_PATTERN.test(k)) throw new BkgError('INVALID_ARGUMENT', `env: "${k}" is not a valid variable name`);
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      const startedAt = this.now();
+      const r = await this.d.runtime.exec(this.definition(s), h, { argv: req.cmd, ...(req.env ? { env: req.env } : {}), ...(req.cwd ? { cwd: req.cwd } : {}), ...(req.timeout_ms ? { timeoutMs: req.timeout_ms } : {}) }, {
+        stdio: [req.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+        ...(req.stdin === undefined ? {} : { input: req.stdin }),
+        onStdout: (c) => { out.push(c); onOutput?.stdout?.(c); },
+        onStderr: (c) => { err.push(c); onOutput?.stderr?.(c); },
+      });
+      const o = capped(out, EXEC_OUTPUT_CAP);
+      const e = capped(err, EXEC_OUTPUT_CAP);
+      this.d.executions.insert({ sandboxId: s.id, cmd: req.cmd, exitCode: r.exitCode, signal: r.signal === null ? null : String(r.signal), timedOut: r.timedOut, oomKilled: r.oomKilled, durationMs: r.durationMs, startedAt, actor: p.id });
+      const limits = s.limits;
+      const now = this.now();
+      this.d.sandboxes.touch(s.id, now, limits.idleTimeoutMs ? new Date(now.getTime() + limits.idleTimeoutMs) : undefined);
+      this.auditOk(p, 'sandbox.exec', s, { cmd: req.cmd[0], exit_code: r.exitCode, timed_out: r.timedOut });
+      this.d.metrics.exec(r.durationMs / 1000, r.oomKilled);
+      return {
+        exit_code: r.exitCode, signal: r.signal, stdout: o.text, stderr: e.text, timed_out: r.timedOut, oom_killed: r.oomKilled,
+        duration_ms: r.durationMs, truncated: o.truncated || e.truncated, ...(r.execError ? { exec_error: r.execError } : {}),
+      };
+    });
+  }
+
+  async stop(p: Principal, idOrName: string, action = 'sandbox.stop'): Promise<SandboxView> {
+    return this.audited(p, action, idOrName, async () => {
+      this.requireWrite(p);
+      const s = this.find(p, idOrName);
+      const h = this.handle(s);
+      if (h) await this.d.runtime.stop(h);
+      this.d.sandboxes.setRuntimeInfo(s.id, { pid: null, helperPid: null, helperStartTime: null, scratchFd: null, startedAt: null, expiresAt: null });
+      const stopped = this.d.sandboxes.updateStatus(s.id, s.status === 'created' ? 'created' : 'stopped');
+      this.auditOk(p, action, stopped);
+      return this.view(stopped);
+    });
+  }
+
+  async remove(p: Principal, idOrName: string): Promise<void> {
+    await this.audited(p, 'sandbox.delete', idOrName, async () => {
+      this.requireWrite(p);
+      const s = this.find(p, idOrName);
+      const h = this.handle(s);
+      if (h) await this.d.runtime.stop(h);
+      this.d.sandboxes.delete(s.id);
+      this.auditOk(p, 'sandbox.delete', s);
+    });
+  }
+
+  async changes(p: Principal, idOrName: string): Promise<Change[]> {
+    const s = this.find(p, idOrName);
+    if (!s.workspace) return [];
+    return this.d.runtime.changes(this.definition(s), this.running(s));
+  }
+
+  async apply(p: Principal, idOrName: string): Promise<Change[]> {
+    return this.audited(p, 'sandbox.apply', idOrName, async () => {
+      this.requireWrite(p);
+      const s = this.find(p, idOrName);
+      if (!s.workspace) throw new BkgError('INVALID_ARGUMENT', `sandbox "${s.name}" has no workspace`);
+      const applied = await this.d.runtime.apply(this.definition(s), this.running(s));
+      this.auditOk(p, 'sandbox.apply', s, { changes: applied.length });
+      return applied;
+    });
+  }
+
+  /** Read a file inside the sandbox. Paths resolve inside its root: '..' and symlinks cannot leave it. */
+  async readFile(p: Principal, idOrName: string, path: string): Promise<Buffer> {
+    if (!path.startsWith('/') || path.includes('\0')) throw new BkgError('INVALID_ARGUMENT', 'path: must be an absolute path inside the sandbox');
+    const r = await this.fileExec(p, idOrName, ['/bin/sh', '-c', 'test -f "$1" || { echo "not a regular file" >&2; exit 66; }; exec head -c "$2" -- "$1"', 'sh', path, String(FILE_CAP + 1)]);
+    if (r.code === 66) throw new BkgError('NOT_FOUND', `path: no regular file at ${path} in the sandbox`);
+    if (r.code !== 0) throw new BkgError('INVALID_ARGUMENT', `path: cannot read ${path}: ${r.stderr.trim()}`);
+    if (r.stdout.length > FILE_CAP) throw new BkgError('PAYLOAD_TOO_LARGE', `path: ${path} is larger than ${FILE_CAP} bytes`);
+    return r.stdout;
+  }
+
+  async writeFile(p: Principal, idOrName: string, path: string, data: Buffer): Promise<void> {
+    if (!path.startsWith('/') || path.includes('\0')) throw new BkgError('INVALID_ARGUMENT', 'path: must be an absolute path inside the sandbox');
+    if (data.length > FILE_CAP) throw new BkgError('PAYLOAD_TOO_LARGE', `the file is larger than ${FILE_CAP} bytes`);
+    const r = await this.fileExec(p, idOrName, ['/bin/sh', '-c', 'cat > "$1"', 'sh', path], data);
+    if (r.code !== 0) throw new BkgError('INVALID_ARGUMENT', `path: cannot write ${path}: ${r.stderr.trim()}`);
+  }
+
+  private async fileExec(p: Principal, idOrName: string, argv: string[], input?: Buffer): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+    const s = this.find(p, idOrName);
+    const h = this.running(s);
+    if (input) this.requireWrite(p);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const r = await this.d.runtime.exec(this.definition(s), h, { argv, timeoutMs: 60_000 }, {
+      stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'], ...(input ? { input } : {}), onStdout: (c) => out.push(c), onStderr: (c) => err.push(c),
+    });
+    this.auditOk(p, input ? 'sandbox.file.write' : 'sandbox.file.read', s, { path: argv[4] });
+    return { code: r.exitCode, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8').slice(0, 500) };
+  }
+
+  /** At daemon start: re-adopt sandboxes whose helper is alive, mark the others stopped. */
+  reconcile(): { adopted: string[]; stopped: string[] } {
+    const adopted: string[] = [];
+    const stopped: string[] = [];
+    for (const s of this.d.sandboxes.list(null, { status: 'running' })) {
+      const h = this.handle(s);
+      if (h && this.d.runtime.isRunning(h)) {
+        adopted.push(s.id);
+        continue;
+      }
+      this.d.runtime.cleanup(s.id, s.limits);
+      this.d.sandboxes.setRuntimeInfo(s.id, { pid: null, helperPid: null, helperStartTime: null, scratchFd: null, startedAt: null, expiresAt: null });
+      this.d.sandboxes.updateStatus(s.id, 'stopped');
+      this.d.audit.append({ actor: 'daemon', namespace: s.namespaceId, action: 'sandbox.reconcile', target: s.id, outcome: 'ok', details: { found: 'dead' } });
+      stopped.push(s.id);
+    }
+    return { adopted, stopped };
+  }
+
+  /** Stop running sandboxes past their lifetime or idle deadline. */
+  async expire(): Promise<string[]> {
+    const now = this.now();
+    const done: string[] = [];
+    const daemon: Principal = { id: 'daemon', name: 'daemon', role: 'admin', namespaceId: null, sandboxId: null };
+    for (const s of this.d.sandboxes.listExpired(now)) {
+      if (s.status !== 'running') continue;
+      await this.stop(daemon, s.id, 'sandbox.expire');
+      done.push(s.id);
+    }
+    return done;
+  }
+}

@@ -1,0 +1,107 @@
+/** Projects and namespaces: named groupings, created on first use ("ensure by name"). */
+import { BkgError } from '../../api/errors.js';
+import type { Db } from '../db.js';
+import { newId } from '../ids.js';
+import { constraintKind } from '../sqlite-errors.js';
+
+export interface Project {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface Namespace {
+  id: string;
+  name: string;
+  projectId: string | null;
+  createdAt: string;
+}
+
+interface ProjectRow {
+  id: string;
+  name: string;
+  created_at: string;
+}
+
+interface NamespaceRow {
+  id: string;
+  name: string;
+  project_id: string | null;
+  created_at: string;
+}
+
+const toProject = (r: ProjectRow): Project => ({ id: r.id, name: r.name, createdAt: r.created_at });
+const toNamespace = (r: NamespaceRow): Namespace => ({ id: r.id, name: r.name, projectId: r.project_id, createdAt: r.created_at });
+
+function requireName(kind: string, name: string): void {
+  if (typeof name !== 'string' || name.length === 0) throw new BkgError('INVALID_ARGUMENT', `${kind} name must be a non-empty string`);
+}
+
+export class ProjectRepo {
+  constructor(private readonly db: Db, private readonly now: () => Date = () => new Date()) {}
+
+  /** The project with this name, created if absent. Safe against concurrent creators. */
+  ensure(name: string): Project {
+    requireName('project', name);
+    this.db
+      .prepare('INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING')
+      .run(newId('prj'), name, this.now().toISOString());
+    const p = this.getByName(name);
+    if (!p) throw new BkgError('INTERNAL', `project "${name}" vanished right after it was ensured`);
+    return p;
+  }
+
+  get(id: string): Project | null {
+    const r = this.db.prepare('SELECT * FROM projects WHERE id = ?').get(id) as ProjectRow | undefined;
+    return r ? toProject(r) : null;
+  }
+
+  getByName(name: string): Project | null {
+    const r = this.db.prepare('SELECT * FROM projects WHERE name = ?').get(name) as ProjectRow | undefined;
+    return r ? toProject(r) : null;
+  }
+
+  list(): Project[] {
+    return (this.db.prepare('SELECT * FROM projects ORDER BY name').all() as ProjectRow[]).map(toProject);
+  }
+}
+
+export class NamespaceRepo {
+  constructor(private readonly db: Db, private readonly now: () => Date = () => new Date()) {}
+
+  /**
+   * The namespace with this name, created (in `projectId`, if given) when absent. An existing
+   * namespace is returned as it is: ensure never moves a namespace to another project.
+   */
+  ensure(name: string, projectId: string | null = null): Namespace {
+    requireName('namespace', name);
+    try {
+      this.db
+        .prepare('INSERT INTO namespaces (id, name, project_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING')
+        .run(newId('ns'), name, projectId, this.now().toISOString());
+    } catch (err) {
+      if (constraintKind(err) === 'foreignkey') throw new BkgError('NOT_FOUND', `project ${projectId} does not exist`, { details: { projectId } });
+      throw err;
+    }
+    const ns = this.getByName(name);
+    if (!ns) throw new BkgError('INTERNAL', `namespace "${name}" vanished right after it was ensured`);
+    return ns;
+  }
+
+  get(id: string): Namespace | null {
+    const r = this.db.prepare('SELECT * FROM namespaces WHERE id = ?').get(id) as NamespaceRow | undefined;
+    return r ? toNamespace(r) : null;
+  }
+
+  getByName(name: string): Namespace | null {
+    const r = this.db.prepare('SELECT * FROM namespaces WHERE name = ?').get(name) as NamespaceRow | undefined;
+    return r ? toNamespace(r) : null;
+  }
+
+  list(projectId?: string): Namespace[] {
+    const rows = projectId === undefined
+      ? this.db.prepare('SELECT * FROM namespaces ORDER BY name').all()
+      : this.db.prepare('SELECT * FROM namespaces WHERE project_id = ? ORDER BY name').all(projectId);
+    return (rows as NamespaceRow[]).map(toNamespace);
+  }
+}

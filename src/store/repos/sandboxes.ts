@@ -1,0 +1,259 @@
+/** Sandbox records: what was asked for, and the runtime state the daemon tracks for it. */
+import { BkgError } from '../../api/errors.js';
+import type { NetworkMode } from '../../runtime/definition.js';
+import type { Limits } from '../../runtime/limits.js';
+import type { Db } from '../db.js';
+import { constraintKind } from '../sqlite-errors.js';
+
+export const SANDBOX_STATUSES = ['created', 'running', 'stopped', 'failed'] as const;
+export type SandboxStatus = (typeof SANDBOX_STATUSES)[number];
+
+export interface NewSandbox {
+  id: string;
+  name: string;
+  namespaceId: string;
+  projectId?: string | null;
+  runtime: string;
+  limits: Limits;
+  network: NetworkMode;
+  env?: Record<string, string>;
+  workspace?: string | null;
+  status?: SandboxStatus;
+  expiresAt?: Date | null;
+  idleExpiresAt?: Date | null;
+}
+
+/** A sandbox as stored; timestamps are ISO-8601 strings (UTC), null when not (yet) set. */
+export interface Sandbox {
+  id: string;
+  name: string;
+  namespaceId: string;
+  projectId: string | null;
+  runtime: string;
+  limits: Limits;
+  network: NetworkMode;
+  env: Record<string, string>;
+  workspace: string | null;
+  status: SandboxStatus;
+  pid: number | null;
+  helperPid: number | null;
+  helperStartTime: string | null;
+  scratchFd: number | null;
+  startedAt: string | null;
+  expiresAt: string | null;
+  idleExpiresAt: string | null;
+  lastActivityAt: string | null;
+  createdAt: string;
+}
+
+export interface RuntimeInfo {
+  pid: number | null;
+  helperPid: number | null;
+  helperStartTime?: string | null;
+  scratchFd?: number | null;
+  startedAt: Date | null;
+  expiresAt: Date | null;
+}
+
+interface Row {
+  id: string;
+  name: string;
+  namespace_id: string;
+  project_id: string | null;
+  runtime: string;
+  limits_json: string;
+  network: string;
+  env_json: string;
+  workspace: string | null;
+  status: SandboxStatus;
+  pid: number | null;
+  helper_pid: number | null;
+  helper_start_time: string | null;
+  scratch_fd: number | null;
+  started_at: string | null;
+  expires_at: string | null;
+  idle_expires_at: string | null;
+  last_activity_at: string | null;
+  created_at: string;
+}
+
+function toSandbox(r: Row): Sandbox {
+  return {
+    id: r.id,
+    name: r.name,
+    namespaceId: r.namespace_id,
+    projectId: r.project_id,
+    runtime: r.runtime,
+    limits: JSON.parse(r.limits_json) as Limits,
+    network: r.network as NetworkMode,
+    env: JSON.parse(r.env_json) as Record<string, string>,
+    workspace: r.workspace,
+    status: r.status,
+    pid: r.pid,
+    helperPid: r.helper_pid,
+    helperStartTime: r.helper_start_time,
+    scratchFd: r.scratch_fd,
+    startedAt: r.started_at,
+    expiresAt: r.expires_at,
+    idleExpiresAt: r.idle_expires_at,
+    lastActivityAt: r.last_activity_at,
+    createdAt: r.created_at,
+  };
+}
+
+const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
+
+function checkStatus(status: string): asserts status is SandboxStatus {
+  if (!(SANDBOX_STATUSES as readonly string[]).includes(status)) {
+    throw new BkgError('INVALID_ARGUMENT', `sandbox status must be one of ${SANDBOX_STATUSES.join(', ')}, not "${status}"`);
+  }
+}
+
+export class SandboxRepo {
+  constructor(private readonly db: Db, private readonly now: () => Date = () => new Date()) {}
+
+  /** Record a new sandbox. A name already used in its namespace is a CONFLICT naming the name. */
+  insert(input: NewSandbox): Sandbox {
+    const status = input.status ?? 'created';
+    checkStatus(status);
+    const row: Row = {
+      id: input.id,
+      name: input.name,
+      namespace_id: input.namespaceId,
+      project_id: input.projectId ?? null,
+      runtime: input.runtime,
+      limits_json: JSON.stringify(input.limits),
+      network: input.network,
+      env_json: JSON.stringify(input.env ?? {}),
+      workspace: input.workspace ?? null,
+      status,
+      pid: null,
+      helper_pid: null,
+      helper_start_time: null,
+      scratch_fd: null,
+      started_at: null,
+      expires_at: iso(input.expiresAt),
+      idle_expires_at: iso(input.idleExpiresAt),
+      last_activity_at: null,
+      created_at: this.now().toISOString(),
+    };
+    try {
+      this.db
+        .prepare(
+          `INSERT INTO sandboxes (id, name, namespace_id, project_id, runtime, limits_json, network, env_json, workspace, status, pid, helper_pid,
+             started_at, expires_at, idle_expires_at, last_activity_at, created_at)
+           VALUES (@id, @name, @namespace_id, @project_id, @runtime, @limits_json, @network, @env_json, @workspace, @status, @pid, @helper_pid,
+             @started_at, @expires_at, @idle_expires_at, @last_activity_at, @created_at)`,
+        )
+        .run(row);
+    } catch (err) {
+      throw this.insertError(err, input);
+    }
+    return toSandbox(row);
+  }
+
+  private insertError(err: unknown, input: NewSandbox): unknown {
+    switch (constraintKind(err)) {
+      case 'unique': {
+        const ns = this.db.prepare('SELECT name FROM namespaces WHERE id = ?').get(input.namespaceId) as { name: string } | undefined;
+        return new BkgError('CONFLICT', `a sandbox named "${input.name}" already exists in namespace "${ns?.name ?? input.namespaceId}"`, {
+          hint: 'Pick another name, or delete the existing sandbox first.',
+          details: { name: input.name, namespaceId: input.namespaceId },
+          cause: err,
+        });
+      }
+      case 'primarykey':
+        return new BkgError('CONFLICT', `a sandbox with id ${input.id} already exists`, { details: { id: input.id }, cause: err });
+      case 'foreignkey':
+        return new BkgError('NOT_FOUND', `namespace ${input.namespaceId}${input.projectId ? ` or project ${input.projectId}` : ''} does not exist`, {
+          details: { namespaceId: input.namespaceId, projectId: input.projectId ?? null },
+          cause: err,
+        });
+      default:
+        return err;
+    }
+  }
+
+  get(id: string): Sandbox | null {
+    const r = this.db.prepare('SELECT * FROM sandboxes WHERE id = ?').get(id) as Row | undefined;
+    return r ? toSandbox(r) : null;
+  }
+
+  /**
+   * Find a sandbox by id, else by name, within `namespaceId`; null namespace (admin) searches all
+   * namespaces. A name shared by sandboxes of several namespaces is refused as ambiguous when
+   * searching them all; an id always wins over a name. Null when nothing (visible) matches.
+   */
+  getByIdOrName(namespaceId: string | null, idOrName: string): Sandbox | null {
+    const byId = this.db
+      .prepare('SELECT * FROM sandboxes WHERE id = ? AND (? IS NULL OR namespace_id = ?)')
+      .get(idOrName, namespaceId, namespaceId) as Row | undefined;
+    if (byId) return toSandbox(byId);
+    const byName = this.db
+      .prepare('SELECT * FROM sandboxes WHERE name = ? AND (? IS NULL OR namespace_id = ?) ORDER BY created_at, id LIMIT 2')
+      .all(idOrName, namespaceId, namespaceId) as Row[];
+    if (byName.length > 1) {
+      throw new BkgError('INVALID_ARGUMENT', `sandbox name "${idOrName}" is used in several namespaces`, {
+        hint: 'Pass the sandbox id instead of its name.',
+        details: { name: idOrName },
+      });
+    }
+    return byName[0] ? toSandbox(byName[0]) : null;
+  }
+
+  /** Sandboxes of one namespace, or of all namespaces for null; oldest first. */
+  list(namespaceId: string | null, opts: { status?: SandboxStatus } = {}): Sandbox[] {
+    const rows = this.db
+      .prepare('SELECT * FROM sandboxes WHERE (? IS NULL OR namespace_id = ?) AND (? IS NULL OR status = ?) ORDER BY created_at, id')
+      .all(namespaceId, namespaceId, opts.status ?? null, opts.status ?? null) as Row[];
+    return rows.map(toSandbox);
+  }
+
+  /** Running sandboxes whose wall-clock or idle deadline is at or before `now`. */
+  listExpired(now: Date): Sandbox[] {
+    const t = now.toISOString();
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM sandboxes WHERE status = 'running'
+           AND ((expires_at IS NOT NULL AND expires_at <= ?) OR (idle_expires_at IS NOT NULL AND idle_expires_at <= ?))
+         ORDER BY created_at, id`,
+      )
+      .all(t, t) as Row[];
+    return rows.map(toSandbox);
+  }
+
+  updateStatus(id: string, status: SandboxStatus): Sandbox {
+    checkStatus(status);
+    return this.update(id, 'UPDATE sandboxes SET status = ? WHERE id = ?', status, id);
+  }
+
+  setRuntimeInfo(id: string, info: RuntimeInfo): Sandbox {
+    return this.update(
+      id,
+      'UPDATE sandboxes SET pid = ?, helper_pid = ?, helper_start_time = ?, scratch_fd = ?, started_at = ?, expires_at = ? WHERE id = ?',
+      info.pid, info.helperPid, info.helperStartTime ?? null, info.scratchFd ?? null, iso(info.startedAt), iso(info.expiresAt), id,
+    );
+  }
+
+  /** Record activity at `at`; also moves the idle deadline when `idleExpiresAt` is given (null clears it). */
+  touch(id: string, at: Date = this.now(), idleExpiresAt?: Date | null): Sandbox {
+    return idleExpiresAt === undefined
+      ? this.update(id, 'UPDATE sandboxes SET last_activity_at = ? WHERE id = ?', at.toISOString(), id)
+      : this.update(id, 'UPDATE sandboxes SET last_activity_at = ?, idle_expires_at = ? WHERE id = ?', at.toISOString(), iso(idleExpiresAt), id);
+  }
+
+  /** Delete a sandbox with its executions and its own API keys. False when there was none. */
+  delete(id: string): boolean {
+    return this.db.prepare('DELETE FROM sandboxes WHERE id = ?').run(id).changes > 0;
+  }
+
+  private update(id: string, sql: string, ...params: unknown[]): Sandbox {
+    return this.db.transaction(() => {
+      if (this.db.prepare(sql).run(...params).changes === 0) {
+        throw new BkgError('NOT_FOUND', `sandbox ${id} does not exist`, { details: { id } });
+      }
+      const r = this.db.prepare('SELECT * FROM sandboxes WHERE id = ?').get(id) as Row;
+      return toSandbox(r);
+    })();
+  }
+}
