@@ -127,41 +127,45 @@ static int write_maps(const struct spec *s, pid_t pid, struct fail *f) {
   return 0;
 }
 
-/* A detached copy of the workspace whose owners appear shifted into the sandbox's id range. */
-static int idmapped_lower(const struct spec *s, pid_t pid, int *out, struct fail *f) {
-  *out = -1;
-  const char *lower = NULL;
-  for (size_t i = 0; i < s->n_ops; i++)
-    if (s->ops[i].kind == M_OVERLAY) lower = s->ops[i].a;
-  if (!s->idmap_lower || !lower) return 0;
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
-  int userns = open(path, O_RDONLY | O_CLOEXEC);
-  if (userns < 0) return fail_set(f, "overlay", errno, "open user namespace");
-  int fd = (int)syscall(SYS_open_tree, AT_FDCWD, lower, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-  if (fd < 0) {
-    (void)close(userns);
-    return fail_set(f, "overlay", errno, "open workspace %s", lower);
+/* The trees the sandbox cannot open itself, opened here with the caller's rights: host binds, and
+   the workspace as a detached copy whose owners appear shifted into the sandbox's id range. */
+static int open_host_trees(const struct spec *s, pid_t pid, int *fds, size_t *n, struct fail *f) {
+  *n = 0;
+  int userns = -1;
+  for (size_t i = 0; i < s->n_ops; i++) {
+    if (!spec_op_has_tree(s, i)) continue;
+    const struct mount_op *op = &s->ops[i];
+    int fd = (int)syscall(SYS_open_tree, AT_FDCWD, op->a, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (fd < 0) return fail_set(f, op->kind == M_OVERLAY ? "overlay" : "mount", errno, "open %s", op->a);
+    fds[(*n)++] = fd;
+    if (op->kind != M_OVERLAY) continue;
+    if (userns < 0) {
+      char path[64];
+      snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+      userns = open(path, O_RDONLY | O_CLOEXEC);
+      if (userns < 0) return fail_set(f, "overlay", errno, "open user namespace");
+    }
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                              .userns_fd = (unsigned long long)userns};
+    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
+      int saved = errno;
+      (void)close(userns);
+      return fail_set(f, "overlay", saved, "idmap workspace %s", op->a);
+    }
   }
-  struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-                            .userns_fd = (unsigned long long)userns};
-  int rc = (int)syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof attr);
-  int saved = errno;
-  (void)close(userns);
-  if (rc < 0) {
-    (void)close(fd);
-    return fail_set(f, "overlay", saved, "idmap workspace %s", lower);
-  }
-  *out = fd;
+  if (userns >= 0) (void)close(userns);
   return 0;
 }
 
 /* Returns 0 at end of stream. */
 static int on_message(int sock, struct outcome *oc) {
   char msg[16];
-  int fd = -1;
-  ssize_t n = recv_msg(sock, msg, sizeof msg, &fd);
+  int fds[MAX_MSG_FDS];
+  size_t nfds = 0;
+  ssize_t n = recv_msg(sock, msg, sizeof msg, fds, &nfds);
   if (n <= 0) return 0;
+  for (size_t i = 1; i < nfds; i++) (void)close(fds[i]);
+  int fd = nfds ? fds[0] : -1;
   if (msg[0] == MSG_READY) {
     oc->ready = 1;
     oc->scratch_fd = fd;
@@ -225,7 +229,8 @@ static int supervise(const struct spec *s, pid_t pid, int sock, int sigfd, struc
 
 
 static int run(const struct spec *s, const struct options *o, const struct seccomp_prog *prog, struct fail *f) {
-  int sigfd = -1, sv[2] = {-1, -1}, lower_fd = -1;
+  int sigfd = -1, sv[2] = {-1, -1}, trees[MAX_MSG_FDS];
+  size_t ntrees = 0;
   size_t created = 0;
   pid_t pid = -1;
   struct outcome oc = {.status_fd = o->status_fd, .scratch_fd = -1};
@@ -266,13 +271,14 @@ static int run(const struct spec *s, const struct options *o, const struct secco
   }
   (void)close(sv[1]);
   sv[1] = -1;
-  if (write_maps(s, pid, f) || (!joined && cgroups_join(s, pid, f)) || idmapped_lower(s, pid, &lower_fd, f))
+  if (write_maps(s, pid, f) || (!joined && cgroups_join(s, pid, f)) || open_host_trees(s, pid, trees, &ntrees, f))
     goto kill_child;
-  if (send_msg(sv[0], MSG_GO, NULL, 0, lower_fd) < 0) {
+  if (send_msg(sv[0], MSG_GO, NULL, 0, trees, ntrees) < 0) {
     fail_set(f, "monitor", errno, "start sandbox");
     goto kill_child;
   }
-  if (lower_fd >= 0) (void)close(lower_fd);
+  for (size_t i = 0; i < ntrees; i++) (void)close(trees[i]);
+  ntrees = 0;
   {
     struct buf b = {0};
     if (buf_printf(&b, "{\"type\":\"started\",\"pid\":%d}", (int)pid) == 0) (void)status_line(o->status_fd, &b);
@@ -306,6 +312,7 @@ kill_child:
     }
   }
 out:
+  for (size_t i = 0; i < ntrees; i++) (void)close(trees[i]);
   cgroups_remove(s, created);
   if (sv[0] >= 0) (void)close(sv[0]);
   if (rc >= 0 && o->hold_fd >= 0) {

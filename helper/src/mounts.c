@@ -142,7 +142,15 @@ static int setup_scratch(const struct spec *s, int *scratch_fd, struct fail *f) 
   return 0;
 }
 
-static int apply_op(const struct spec *s, const struct mount_op *op, int lower_fd, struct fail *f) {
+static int attach_tree(int tree, const char *dst, const char *what, struct fail *f) {
+  struct stat st;
+  if (fstat(tree, &st) < 0) return fail_set(f, "mount", errno, "stat %s", what);
+  if ((S_ISDIR(st.st_mode) ? mkdir_p(dst, 0755) : touch_p(dst)) < 0) return fail_set(f, "mount", errno, "create mount point %s", what);
+  if (sys_move_mount(tree, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0) return fail_set(f, "mount", errno, "attach %s", what);
+  return 0;
+}
+
+static int apply_op(const struct spec *s, const struct mount_op *op, int tree, struct fail *f) {
   char dst[4096], src[4096];
   if (join(dst, sizeof dst, NEWROOT, op->b)) return fail_set(f, "mount", errno, "path %s", op->b);
   switch (op->kind) {
@@ -181,13 +189,16 @@ static int apply_op(const struct spec *s, const struct mount_op *op, int lower_f
       if (mount(src, dst, NULL, MS_BIND, NULL) < 0) return fail_set(f, "mount", errno, "bind scratch on %s", op->b);
       return 0;
     case M_OVERLAY:
-      return setup_overlay(op, dst, lower_fd, f);
+      return setup_overlay(op, dst, tree, f);
+    case M_HOST_BIND:
+      if (tree < 0) return fail_set(f, "mount", EBADF, "host bind %s arrived without its tree", op->a);
+      return attach_tree(tree, dst, op->b, f);
   }
   (void)s;
   return fail_set(f, "mount", EINVAL, "unknown mount operation");
 }
 
-int build_root(const struct spec *s, int lower_fd, int *scratch_fd, struct fail *f) {
+int build_root(const struct spec *s, const int *trees, int *scratch_fd, struct fail *f) {
   *scratch_fd = -1;
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return fail_set(f, "mount", errno, "make / private");
   if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") < 0)
@@ -200,7 +211,7 @@ int build_root(const struct spec *s, int lower_fd, int *scratch_fd, struct fail 
     return fail_set(f, "mount", errno, "root tmpfs");
   if (s->scratch_bytes && setup_scratch(s, scratch_fd, f)) return -1;
   for (size_t i = 0; i < s->n_ops; i++)
-    if (apply_op(s, &s->ops[i], lower_fd, f)) return -1;
+    if (apply_op(s, &s->ops[i], trees[i], f)) return -1;
   if (chdir(NEWROOT) < 0) return fail_set(f, "pivot_root", errno, "chdir new root");
   if (sys_pivot_root(".", ".") < 0) return fail_set(f, "pivot_root", errno, "into new root");
   if (umount2(".", MNT_DETACH) < 0) return fail_set(f, "pivot_root", errno, "detach host root");

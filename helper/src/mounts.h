@@ -5,8 +5,9 @@
 #include "spec.h"
 #include "util.h"
 
-/* Build the new root and pivot into it. lower_fd: a detached (idmapped) tree for the overlay's
-   lower layer, or -1. On success *scratch_fd is an O_PATH descriptor of the scratch tmpfs (or -1). */
-int build_root(const struct spec *s, int lower_fd, int *scratch_fd, struct fail *f);
+/* Build the new root and pivot into it. trees[i]: for operation i, a detached tree the monitor
+   opened on the host (an idmapped overlay lower layer, a host bind), or -1. On success *scratch_fd
+   is an O_PATH descriptor of the scratch tmpfs (or -1). */
+int build_root(const struct spec *s, const int *trees, int *scratch_fd, struct fail *f);
 
 #endif

@@ -112,7 +112,7 @@ int sandbox_become_root(const struct spec *s, struct fail *f) {
   return 0;
 }
 
-static int prepare(const struct spec *s, int lower_fd, int *scratch_fd, struct fail *f) {
+static int prepare(const struct spec *s, const int *trees, int *scratch_fd, struct fail *f) {
   if (sandbox_become_root(s, f)) return -1;
   /* A credential change clears the parent-death signal: arm it again. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return fail_set(f, "identity", errno, "PR_SET_PDEATHSIG");
@@ -120,7 +120,7 @@ static int prepare(const struct spec *s, int lower_fd, int *scratch_fd, struct f
   if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
     return fail_set(f, "namespaces", errno, "sethostname");
   if (!s->share_net && loopback_up(f)) return -1;
-  return build_root(s, lower_fd, scratch_fd, f);
+  return build_root(s, trees, scratch_fd, f);
 }
 
 /* A persistent sandbox's pid 1: no command of its own; it reaps whatever exec'd processes leave
@@ -144,7 +144,8 @@ __attribute__((noreturn)) static void idle(int sock) {
 void sandbox_init(const struct spec *s, int sock, int status_fd, const struct seccomp_prog *prog) {
   struct fail f = {0};
   char msg[16];
-  int lower_fd = -1, scratch_fd = -1;
+  int trees[MAX_OPS], passed[MAX_MSG_FDS], scratch_fd = -1;
+  size_t npassed = 0;
   /* Die with the monitor: it is the only one that cleans up after us. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(BKG_SETUP_FAILED);
   /* Create the remaining namespaces now, while the monitor writes our id maps and joins cgroups. */
@@ -154,14 +155,16 @@ void sandbox_init(const struct spec *s, int sock, int status_fd, const struct se
     report_fail(status_fd, &f);
     _exit(BKG_SETUP_FAILED);
   }
-  ssize_t n = recv_msg(sock, msg, sizeof msg, &lower_fd);
+  ssize_t n = recv_msg(sock, msg, sizeof msg, passed, &npassed);
+  /* the monitor sends one tree per operation that has one, in operation order */
+  for (size_t i = 0, next = 0; i < s->n_ops; i++) trees[i] = spec_op_has_tree(s, i) && next < npassed ? passed[next++] : -1;
   if (n <= 0 || msg[0] != MSG_GO) _exit(BKG_SETUP_FAILED); /* the monitor reports its own failure */
-  if (prepare(s, lower_fd, &scratch_fd, &f)) {
+  if (prepare(s, trees, &scratch_fd, &f)) {
     report_fail(status_fd, &f);
     _exit(BKG_SETUP_FAILED);
   }
-  if (lower_fd >= 0) (void)close(lower_fd);
-  if (send_msg(sock, MSG_READY, NULL, 0, scratch_fd) < 0) _exit(BKG_SETUP_FAILED);
+  for (size_t i = 0; i < npassed; i++) (void)close(passed[i]);
+  if (send_msg(sock, MSG_READY, NULL, 0, &scratch_fd, scratch_fd >= 0) < 0) _exit(BKG_SETUP_FAILED);
   if (scratch_fd >= 0) (void)close(scratch_fd);
   if (s->persist) idle(sock);
 
@@ -194,6 +197,6 @@ void sandbox_init(const struct spec *s, int sock, int status_fd, const struct se
       break;
     }
   }
-  (void)send_msg(sock, MSG_STATUS, &status, sizeof status, -1);
+  (void)send_msg(sock, MSG_STATUS, &status, sizeof status, NULL, 0);
   _exit(0); /* the kernel now kills whatever is left in the pid namespace */
 }

@@ -6,7 +6,7 @@
 #include "spec.h"
 
 /* Messages on the SOCK_SEQPACKET channel between the monitor and the sandbox init. */
-#define MSG_GO 'G'     /* monitor -> init: maps and cgroups are in place (may carry the lower-layer fd) */
+#define MSG_GO 'G'     /* monitor -> init: maps and cgroups are in place; carries the host trees (see mounts.h) */
 #define MSG_READY 'R'  /* init -> monitor: filesystem built (may carry the scratch fd) */
 #define MSG_STATUS 'S' /* init -> monitor: followed by the command's wait status (int) */
 
@@ -24,8 +24,9 @@ __attribute__((noreturn)) void sandbox_exec_command(const struct spec *s, int st
 /* Become uid/gid 0 of the sandbox's user namespace (after joining or creating it). */
 int sandbox_become_root(const struct spec *s, struct fail *f);
 
-int send_msg(int sock, char type, const void *extra, size_t extra_len, int fd);
-/* Receive one message; *fd is set to a passed descriptor or -1. Returns bytes read, 0 on EOF. */
-ssize_t recv_msg(int sock, char *buf, size_t len, int *fd);
+#define MAX_MSG_FDS 16
+int send_msg(int sock, char type, const void *extra, size_t extra_len, const int *fds, size_t nfds);
+/* Receive one message and the descriptors passed with it. Returns bytes read, 0 on EOF. */
+ssize_t recv_msg(int sock, char *buf, size_t len, int *fds, size_t *nfds);
 
 #endif

@@ -44,6 +44,10 @@ static int add_map(struct id_map *maps, size_t *n, char **t, const char *opt, st
   return 0;
 }
 
+bool spec_op_has_tree(const struct spec *s, size_t i) {
+  return s->ops[i].kind == M_HOST_BIND || (s->ops[i].kind == M_OVERLAY && s->idmap_lower);
+}
+
 int spec_parse(struct spec *s, char **t, size_t n, struct fail *f) {
   unsigned long long v;
   size_t i = 0;
@@ -110,9 +114,9 @@ int spec_parse(struct spec *s, char **t, size_t n, struct fail *f) {
       else s->reports[s->n_reports++] = kv;
       i += 2;
     } else if (!strcmp(o, "--ro-bind") || !strcmp(o, "--ro-bind-try") || !strcmp(o, "--bind") ||
-               !strcmp(o, "--bind-try") || !strcmp(o, "--overlay")) {
+               !strcmp(o, "--bind-try") || !strcmp(o, "--overlay") || !strcmp(o, "--host-bind")) {
       if (need(i, 2, n, o, f) || abs_path(t[i + 1], o, f) || abs_path(t[i + 2], o, f)) return -1;
-      enum mount_kind k = o[2] == 'r' ? M_RO_BIND : o[2] == 'b' ? M_BIND : M_OVERLAY;
+      enum mount_kind k = o[2] == 'r' ? M_RO_BIND : o[2] == 'b' ? M_BIND : o[2] == 'h' ? M_HOST_BIND : M_OVERLAY;
       if (add_op(s, k, t[i + 1], t[i + 2], strstr(o, "-try") != NULL, f)) return -1;
       i += 2;
     } else if (!strcmp(o, "--symlink") || !strcmp(o, "--tmpfs") || !strcmp(o, "--scratch-dir")) {
@@ -132,6 +136,9 @@ int spec_parse(struct spec *s, char **t, size_t n, struct fail *f) {
       return fail_set(f, "spec", EINVAL, "unknown option '%s'", o);
     }
   }
+  size_t trees = 0;
+  for (size_t k = 0; k < s->n_ops; k++) trees += spec_op_has_tree(s, k);
+  if (trees > 16) return fail_set(f, "spec", E2BIG, "too many host binds and idmapped overlays (at most 16)");
   if (i >= n && !s->persist) return fail_set(f, "spec", EINVAL, "no command given (expected '-- CMD [ARGS...]')");
   if (i < n && s->persist) return fail_set(f, "spec", EINVAL, "--persist takes no command (run commands with --exec-into)");
   s->argv = &t[i];

@@ -16,6 +16,7 @@ enum mount_kind {
   M_DEV,         /* dst: minimal /dev */
   M_SCRATCH_DIR, /* subdir dst: bind a directory of the scratch tmpfs */
   M_OVERLAY,     /* lower dst: copy-on-write overlay, upper on scratch */
+  M_HOST_BIND,   /* src dst: read-write bind of a host path the monitor opens (the sandbox's uid may not reach it) */
 };
 
 struct mount_op {
@@ -65,6 +66,9 @@ struct spec {
   size_t n_reports;
   char **argv; /* the command, NULL-terminated */
 };
+
+/* Whether mount operation i arrives as a tree the monitor opened on the host (passed as a descriptor). */
+bool spec_op_has_tree(const struct spec *s, size_t i);
 
 /* Parse tokens[0..n) into spec; the token strings must outlive spec. */
 int spec_parse(struct spec *s, char **tokens, size_t n, struct fail *f);

@@ -146,8 +146,16 @@ export class SandboxService {
     return { memory_bytes: mem ? readNumber(mem) : null, cpu_seconds: cpuSeconds, pids: pids ? readNumber(pids) : null };
   }
 
-  definition(s: Sandbox, apiKey?: string): SandboxDefinition {
+  /** The sandbox's own key (decrypted only to hand it to the sandbox), if it still has one. */
+  private sandboxKey(s: Sandbox): string | undefined {
+    const key = this.d.keys.list({ namespaceId: s.namespaceId }).find((k) => k.sandboxId === s.id && k.revokedAt === null);
+    return key ? this.d.keys.reveal(key.id) : undefined;
+  }
+
+  /** What the runtime needs: limits, mounts, and an environment that carries the sandbox's own API key. */
+  definition(s: Sandbox): SandboxDefinition {
     const env: Record<string, string> = { ...loadRuntime(s.runtime).env, ...s.env };
+    const apiKey = this.sandboxKey(s);
     if (apiKey) Object.assign(env, { BKG_API_KEY: apiKey, BKG_API_URL: `unix://${SANDBOX_API_SOCKET}` });
     return {
       id: s.id, argv: [], env, limits: s.limits, network: s.network, hostname: s.name.toLowerCase().slice(0, 63),
@@ -190,11 +198,9 @@ export class SandboxService {
       const s = this.find(p, idOrName);
       const h = this.handle(s);
       if (s.status === 'running' && h && this.d.runtime.isRunning(h)) throw new BkgError('CONFLICT', `sandbox "${s.name}" is already running`);
-      const key = this.d.keys.list({ namespaceId: s.namespaceId }).find((k) => k.sandboxId === s.id && k.revokedAt === null);
-      const secret = key ? this.d.keys.reveal(key.id) : undefined;
       let started: SandboxHandle;
       try {
-        started = await this.d.runtime.start(this.definition(s, secret));
+        started = await this.d.runtime.start(this.definition(s));
       } catch (err) {
         this.d.sandboxes.updateStatus(s.id, 'failed');
         throw err;

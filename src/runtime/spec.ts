@@ -57,7 +57,7 @@ export function buildHelperSpec(def: SandboxDefinition, host: HostInfo, cgroups:
   }
   for (const path of ETC_ENTRIES) t.push('--ro-bind-try', path, path);
   t.push('--proc', '/proc', '--dev', '/dev', '--scratch-dir', 'tmp', '/tmp', '--scratch-dir', 'shm', '/dev/shm');
-  if (def.apiSocket) t.push('--bind', def.apiSocket.host, def.apiSocket.inside);
+  if (def.apiSocket) t.push('--host-bind', def.apiSocket.host, def.apiSocket.inside);
   if (def.workspace) {
     if (host.privileged) t.push('--idmap-lower');
     t.push('--overlay', def.workspace, WORKSPACE_MOUNT);

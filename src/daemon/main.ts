@@ -1,0 +1,112 @@
+/**
+ * The daemon's composition root: builds {config, log, db, runtime, ...} once and passes them down.
+ * Sandboxes outlive the daemon (their helpers run detached); a restart re-adopts them.
+ */
+import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import { ApiKeyStore } from './auth/api-keys.js';
+import { createAuthenticator } from './auth/authenticate.js';
+import { loadMasterKey } from './auth/master-key.js';
+import { RateLimiter, type RateLimitOverrides } from './auth/rate-limit.js';
+import type { DaemonConfig } from './config.js';
+import { createDaemonMetrics } from './daemon-metrics.js';
+import { createHttpServer, type DaemonHttpServer } from './http/server.js';
+import { Router } from './http/router.js';
+import { Registry } from './metrics.js';
+import { adminRoutes, type DaemonInfo } from './routes/admin.js';
+import { sandboxRoutes } from './routes/sandboxes.js';
+import { SandboxService } from './sandbox-service.js';
+import type { Principal } from './auth/api-keys.js';
+import { detectHost, packageRoot } from '../runtime/host.js';
+import { PersistentSandboxes } from '../runtime/persistent.js';
+import { AuditLog } from '../store/audit.js';
+import { openDb } from '../store/db.js';
+import { ExecutionRepo, NamespaceRepo, PolicyRepo, ProjectRepo, SandboxRepo } from '../store/repos/index.js';
+import { existsSync } from 'node:fs';
+
+export interface RunningDaemon {
+  info: DaemonInfo;
+  /** Resolves when the daemon was asked to stop (API or signal) and has closed. */
+  closed: Promise<void>;
+  close(): Promise<void>;
+}
+
+const EXPIRY_INTERVAL_MS = 1000;
+
+export async function startDaemon(opts: { config: DaemonConfig }): Promise<RunningDaemon> {
+  const { config } = opts;
+  mkdirSync(config.home, { recursive: true, mode: 0o700 });
+  mkdirSync(config.logDir, { recursive: true, mode: 0o700 });
+  const log = pino({ name: 'bkgd', level: process.env.BKG_LOG_LEVEL ?? 'info' }, pino.destination({ dest: join(config.logDir, 'daemon.log'), sync: false, mkdir: true }));
+
+  const db = openDb(join(config.home, 'bkg.db'));
+  const master = loadMasterKey({ keyFile: join(config.home, 'master.key') });
+  const keys = new ApiKeyStore(db, master.key);
+  const audit = new AuditLog(db);
+  const overrides: RateLimitOverrides = Object.fromEntries(new PolicyRepo(db).list().map((p) => [p.role, { ratePerSec: p.ratePerSec, burst: p.burst }]));
+  const limiter = new RateLimiter(overrides);
+  const host = detectHost({ prepareCgroups: true });
+  const runtime = new PersistentSandboxes({ host, log });
+  const sandboxes = new SandboxRepo(db);
+  const namespaces = new NamespaceRepo(db);
+  const executions = new ExecutionRepo(db);
+  const registry = new Registry();
+  const sandboxSocket = join(config.home, 'sandbox.sock');
+  const svc = new SandboxService({
+    log, host, runtime, sandboxes, namespaces, projects: new ProjectRepo(db), executions, keys, audit,
+    metrics: createDaemonMetrics(registry, sandboxes), sandboxSocket,
+  });
+
+  const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  let stop: () => void = () => {};
+  const closed = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  const info: DaemonInfo = { pid: process.pid, version, home: config.home, socket: config.socketPath, port: null, started_at: new Date().toISOString() };
+  const router = new Router<Principal>();
+  sandboxRoutes(router, svc, executions);
+  adminRoutes(router, {
+    keys, namespaces, audit, metrics: registry, info: () => info, shutdown: () => stop(),
+    health: () => (existsSync(host.helperPath) ? [] : [`sandbox helper missing at ${host.helperPath}`]),
+  });
+
+  const reconciled = svc.reconcile();
+  log.info(reconciled, 'reconciled sandboxes with the database');
+
+  const main: DaemonHttpServer = createHttpServer({ router, log, authenticate: createAuthenticator(keys, limiter, { trustUnix: true }), metrics: registry, maxBodyBytes: config.maxBodyBytes });
+  const forSandboxes: DaemonHttpServer = createHttpServer({ router, log, authenticate: createAuthenticator(keys, limiter, { trustUnix: false }), metrics: new Registry(), maxBodyBytes: config.maxBodyBytes });
+  const bound = await main.listen({ socketPath: config.socketPath, port: config.port, host: config.host });
+  info.port = bound.port ?? null;
+  await forSandboxes.listen({ socketPath: sandboxSocket, port: 0, host: config.host });
+  chmodSync(sandboxSocket, 0o666); // sandboxes connect as their own uid; every request there needs a key
+
+  let expiring = false;
+  const timer = setInterval(() => {
+    if (expiring) return;
+    expiring = true;
+    svc.expire().then(
+      (ids) => ids.length && log.info({ ids }, 'stopped expired sandboxes'),
+      (err: unknown) => log.error({ err }, 'expiry failed'),
+    ).finally(() => {
+      expiring = false;
+    });
+  }, EXPIRY_INTERVAL_MS);
+  timer.unref();
+  log.info({ socket: config.socketPath, port: info.port, version }, 'daemon listening');
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      clearInterval(timer);
+      await Promise.allSettled([main.close(), forSandboxes.close()]);
+      db.close();
+      log.info('daemon stopped');
+      log.flush();
+      stop();
+    })();
+    return closing;
+  };
+  void closed.then(() => close());
+  return { info, closed: closed.then(() => closing ?? undefined), close };
+}

@@ -1,0 +1,91 @@
+/** The daemon's sandbox API end to end: real daemon, real helper, real SQLite. */
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, removeHome, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { sandboxSkipReason } from '../helpers/sandbox.js';
+
+const skip = sandboxSkipReason();
+
+describe.skipIf(skip)('daemon: sandbox lifecycle over REST', () => {
+  let d: TestDaemon;
+  let ws: string;
+  beforeAll(async () => {
+    d = await startTestDaemon();
+    ws = mkdtempSync(join(tmpdir(), 'bkg-dws-'));
+    chmodSync(ws, 0o755);
+    writeFileSync(join(ws, 'hello.txt'), 'hi\n');
+  });
+  afterAll(async () => {
+    for (const name of ['web', 'ws']) await call(d.local, 'DELETE', `/api/v1/sandboxes/${name}`);
+    await d.stop();
+    removeHome(d.home);
+    rmSync(ws, { recursive: true, force: true });
+  });
+
+  it('create → start → exec → stop → delete', async () => {
+    const created = await call(d.local, 'POST', '/api/v1/sandboxes', { name: 'web', runtime: 'python', limits: { memory_mb: 128, pids: 64, idle_timeout_s: 600 } });
+    expect(created.status).toBe(201);
+    const c = created.body as Record<string, unknown>;
+    expect(c).toMatchObject({ name: 'web', namespace: 'default', status: 'created', runtime: 'python', limits: { memory_mb: 128, pids: 64, idle_timeout_s: 600 } });
+    expect(c.api_key).toMatch(/^bkg_\w{4}…\w{4}$/);
+    expect(c.api_key_secret).toMatch(/^bkg_\w{40,}$/);
+    expect((await call(d.local, 'POST', '/api/v1/sandboxes', { name: 'web' })).status).toBe(409);
+
+    const started = await call(d.local, 'POST', '/api/v1/sandboxes/web/start');
+    expect(started.status).toBe(200);
+    expect(started.body).toMatchObject({ status: 'running' });
+    expect((await call(d.local, 'POST', '/api/v1/sandboxes/web/start')).status).toBe(409);
+
+    const ex = await call(d.local, 'POST', '/api/v1/sandboxes/web/exec', { cmd: ['python3', '-c', 'import os,sys; print(os.environ["BKG_API_URL"]); sys.stderr.write("e"); sys.exit(4)'] });
+    expect(ex.status).toBe(200);
+    expect(ex.body).toMatchObject({ exit_code: 4, stdout: 'unix:///run/bkg/api.sock\n', stderr: 'e', timed_out: false, oom_killed: false, truncated: false });
+    const withStdin = await call(d.local, 'POST', '/api/v1/sandboxes/web/exec', { cmd: ['cat'], stdin: 'piped' });
+    expect((withStdin.body as { stdout: string }).stdout).toBe('piped');
+
+    const got = await call(d.local, 'GET', `/api/v1/sandboxes/${c.id as string}`);
+    expect(got.body).toMatchObject({ name: 'web', status: 'running' });
+    expect((got.body as { usage: { memory_bytes: number } }).usage.memory_bytes).toBeGreaterThan(0);
+    expect((got.body as { expires_at: string | null; idle_expires_at: string }).idle_expires_at).toBeTruthy();
+    const list = await call(d.local, 'GET', '/api/v1/sandboxes');
+    expect((list.body as { sandboxes: { name: string }[] }).sandboxes.map((s) => s.name)).toContain('web');
+    const logs = await call(d.local, 'GET', '/api/v1/sandboxes/web/logs');
+    expect((logs.body as { executions: unknown[] }).executions).toHaveLength(2);
+
+    const stopped = await call(d.local, 'POST', '/api/v1/sandboxes/web/stop');
+    expect(stopped.body).toMatchObject({ status: 'stopped' });
+    expect((await call(d.local, 'POST', '/api/v1/sandboxes/web/exec', { cmd: ['true'] })).body).toMatchObject({ error: { code: 'SANDBOX_NOT_RUNNING' } });
+    expect((await call(d.local, 'DELETE', '/api/v1/sandboxes/web')).status).toBe(204);
+    expect((await call(d.local, 'GET', '/api/v1/sandboxes/web')).status).toBe(404);
+  });
+
+  it('serves workspace changes, apply, and files that cannot escape the sandbox', async () => {
+    expect((await call(d.local, 'POST', '/api/v1/sandboxes', { name: 'ws', workspace: ws })).status).toBe(201);
+    expect((await call(d.local, 'POST', '/api/v1/sandboxes/ws/start')).status).toBe(200);
+    const put = await call(d.local, 'PUT', '/api/v1/sandboxes/ws/files?path=/workspace/new.txt', undefined, { raw: Buffer.from('written'), headers: { 'content-type': 'application/octet-stream' } });
+    expect(put.status).toBe(204);
+    const read = await call(d.local, 'GET', '/api/v1/sandboxes/ws/files?path=/workspace/new.txt');
+    expect(read.raw.toString()).toBe('written');
+    const escape = await call(d.local, 'GET', `/api/v1/sandboxes/ws/files?path=${encodeURIComponent('/workspace/../../../etc/shadow')}`);
+    expect(escape.status).toBe(404); // resolved inside the sandbox's root, where there is no shadow
+    await call(d.local, 'POST', '/api/v1/sandboxes/ws/exec', { cmd: ['ln', '-s', '/etc/hostname', '/workspace/link'] });
+    const viaLink = await call(d.local, 'GET', '/api/v1/sandboxes/ws/files?path=/workspace/link');
+    expect(viaLink.raw.toString()).not.toContain(readFileSync('/etc/hostname', 'utf8').trim() || 'never');
+    const changes = await call(d.local, 'GET', '/api/v1/sandboxes/ws/changes');
+    expect(changes.body).toEqual({ changes: [{ path: 'link', kind: 'added', type: 'symlink' }, { path: 'new.txt', kind: 'added', type: 'file' }] });
+    expect(readFileSync(join(ws, 'hello.txt'), 'utf8')).toBe('hi\n');
+    const applied = await call(d.local, 'POST', '/api/v1/sandboxes/ws/apply');
+    expect((applied.body as { applied: unknown[] }).applied).toHaveLength(2);
+    expect(readFileSync(join(ws, 'new.txt'), 'utf8')).toBe('written');
+  });
+
+  it('exposes health and metrics', async () => {
+    expect((await call(d.local, 'GET', '/healthz')).body).toEqual({ ok: true });
+    const m = (await call(d.local, 'GET', '/metrics')).raw.toString();
+    expect(m).toMatch(/^bkg_sandboxes\{state="running"\} \d+$/m);
+    expect(m).toMatch(/^bkg_exec_total \d+$/m);
+    expect(m).toMatch(/^bkg_exec_duration_seconds_count \d+$/m);
+    expect(m).toMatch(/bkg_api_requests_total\{route="\/api\/v1\/sandboxes\/:id\/exec",method="POST",status="200"\} \d+/);
+  });
+});

@@ -1,0 +1,71 @@
+/** Test helpers: a real daemon in a temp BKG_HOME, and raw HTTP requests over its socket or TCP. */
+import { request } from 'node:http';
+import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadDaemonConfig, type DaemonConfig } from '../../src/daemon/config.js';
+import { startDaemon, type RunningDaemon } from '../../src/daemon/main.js';
+
+export interface Resp {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+  raw: Buffer;
+}
+
+export interface Target {
+  socketPath?: string;
+  port?: number;
+  key?: string;
+}
+
+export function call(t: Target, method: string, path: string, body?: unknown, extra: { headers?: Record<string, string>; raw?: Buffer } = {}): Promise<Resp> {
+  return new Promise((resolve, reject) => {
+    const payload = extra.raw ?? (body === undefined ? undefined : Buffer.from(JSON.stringify(body)));
+    const headers: Record<string, string> = { ...(payload && !extra.raw ? { 'content-type': 'application/json' } : {}), ...(t.key ? { authorization: `Bearer ${t.key}` } : {}), ...(extra.headers ?? {}) };
+    const req = request({ method, path, headers, ...(t.socketPath ? { socketPath: t.socketPath } : { host: '127.0.0.1', port: t.port }) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        let parsed: unknown = raw.toString();
+        try {
+          parsed = raw.length ? JSON.parse(raw.toString()) : undefined;
+        } catch {
+          /* not JSON */
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, raw });
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+export interface TestDaemon {
+  home: string;
+  config: DaemonConfig;
+  daemon: RunningDaemon;
+  local: Target;
+  stop(): Promise<void>;
+}
+
+export async function startTestDaemon(opts: { port?: number; home?: string } = {}): Promise<TestDaemon> {
+  const home = opts.home ?? mkdtempSync(join(tmpdir(), 'bkg-home-'));
+  chmodSync(home, 0o700);
+  const config = loadDaemonConfig({ BKG_HOME: home, BKG_PORT: String(opts.port ?? 0) });
+  const daemon = await startDaemon({ config });
+  return {
+    home,
+    config,
+    daemon,
+    local: { socketPath: config.socketPath },
+    async stop() {
+      await daemon.close();
+    },
+  };
+}
+
+export function removeHome(home: string): void {
+  rmSync(home, { recursive: true, force: true });
+}
