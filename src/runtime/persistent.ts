@@ -37,11 +37,13 @@ export type ExecResult = Omit<RunResult, 'changes' | 'applied'>;
 const START_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
 
-/** Field 22 of /proc/PID/stat: start time in clock ticks since boot; null when the pid is gone. */
+/** Field 22 of /proc/PID/stat: start time in clock ticks since boot; null when the pid is gone or a zombie. */
 export function processStartTime(pid: number): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return null;
+    return fields[19] ?? null;
   } catch {
     return null;
   }
