@@ -11,6 +11,7 @@ import { loadMasterKey } from './auth/master-key.js';
 import { RateLimiter, type RateLimitOverrides } from './auth/rate-limit.js';
 import type { DaemonConfig } from './config.js';
 import { createDaemonMetrics } from './daemon-metrics.js';
+import { attachExecWebSocket } from './exec-ws.js';
 import { createHttpServer, type DaemonHttpServer } from './http/server.js';
 import { Router } from './http/router.js';
 import { Registry } from './metrics.js';
@@ -74,8 +75,19 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
   const reconciled = svc.reconcile();
   log.info(reconciled, 'reconciled sandboxes with the database');
 
-  const main: DaemonHttpServer = createHttpServer({ router, log, authenticate: createAuthenticator(keys, limiter, { trustUnix: true }), metrics: registry, maxBodyBytes: config.maxBodyBytes });
-  const forSandboxes: DaemonHttpServer = createHttpServer({ router, log, authenticate: createAuthenticator(keys, limiter, { trustUnix: false }), metrics: new Registry(), maxBodyBytes: config.maxBodyBytes });
+  const authMain = createAuthenticator(keys, limiter, { trustUnix: true });
+  const authSandbox = createAuthenticator(keys, limiter, { trustUnix: false });
+  const main: DaemonHttpServer = createHttpServer({ router, log, authenticate: authMain, metrics: registry, maxBodyBytes: config.maxBodyBytes });
+  const forSandboxes: DaemonHttpServer = createHttpServer({ router, log, authenticate: authSandbox, metrics: new Registry(), maxBodyBytes: config.maxBodyBytes });
+  const wss = attachExecWebSocket(
+    [
+      { server: main.unix, transport: 'unix', authenticate: authMain },
+      { server: main.tcp, transport: 'tcp', authenticate: authMain },
+      { server: forSandboxes.unix, transport: 'unix', authenticate: authSandbox },
+    ],
+    svc,
+    log,
+  );
   const bound = await main.listen({ socketPath: config.socketPath, port: config.port, host: config.host });
   info.port = bound.port ?? null;
   await forSandboxes.listen({ socketPath: sandboxSocket, port: 0, host: config.host });
@@ -99,6 +111,8 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
   const close = (): Promise<void> => {
     closing ??= (async () => {
       clearInterval(timer);
+      for (const client of wss.clients) client.terminate();
+      wss.close();
       await Promise.allSettled([main.close(), forSandboxes.close()]);
       db.close();
       log.info('daemon stopped');

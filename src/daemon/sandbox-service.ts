@@ -11,7 +11,8 @@ import type { Change } from '../runtime/changes.js';
 import type { SandboxDefinition } from '../runtime/definition.js';
 import type { HostInfo } from '../runtime/host.js';
 import { DEFAULT_LIMITS, type Limits } from '../runtime/limits.js';
-import type { PersistentSandboxes, SandboxHandle } from '../runtime/persistent.js';
+import type { ExecResult, PersistentSandboxes, SandboxHandle } from '../runtime/persistent.js';
+import type { RunIO } from '../runtime/io.js';
 import { loadRuntime, runtimeCommand } from '../runtime/runtimes.js';
 import { validateWorkspace } from '../runtime/runtime.js';
 import { newSandboxId } from '../runtime/runtime.js';
@@ -75,6 +76,14 @@ function readNumber(path: string): number | null {
   } catch {
     return null;
   }
+}
+
+/** The verdict of an exec, without its output. */
+export function execSummary(r: ExecResult): Omit<ExecResponse, 'stdout' | 'stderr' | 'truncated'> {
+  return {
+    exit_code: r.exitCode, signal: r.signal, timed_out: r.timedOut, oom_killed: r.oomKilled, duration_ms: r.durationMs,
+    ...(r.execError ? { exec_error: r.execError } : {}),
+  };
 }
 
 export class SandboxService {
@@ -224,35 +233,38 @@ export class SandboxService {
     return h;
   }
 
-  async exec(p: Principal, idOrName: string, req: ExecRequest, onOutput?: { stdout?: (c: Buffer) => void; stderr?: (c: Buffer) => void }): Promise<ExecResponse> {
+  /** Run a command in a running sandbox with the caller's I/O; recorded, audited and counted. */
+  async execWith(p: Principal, idOrName: string, req: Omit<ExecRequest, 'stdin'>, io: RunIO): Promise<ExecResult> {
     return this.audited(p, 'sandbox.exec', idOrName, async () => {
       this.requireWrite(p);
       const s = this.find(p, idOrName);
       const h = this.running(s);
       if (req.cmd.length === 0) throw new BkgError('INVALID_ARGUMENT', 'cmd: must name a command');
       for (const k of Object.keys(req.env ?? {})) if (!ENV_NAME_PATTERN.test(k)) throw new BkgError('INVALID_ARGUMENT', `env: "${k}" is not a valid variable name`);
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
       const startedAt = this.now();
-      const r = await this.d.runtime.exec(this.definition(s), h, { argv: req.cmd, ...(req.env ? { env: req.env } : {}), ...(req.cwd ? { cwd: req.cwd } : {}), ...(req.timeout_ms ? { timeoutMs: req.timeout_ms } : {}) }, {
-        stdio: [req.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-        ...(req.stdin === undefined ? {} : { input: req.stdin }),
-        onStdout: (c) => { out.push(c); onOutput?.stdout?.(c); },
-        onStderr: (c) => { err.push(c); onOutput?.stderr?.(c); },
-      });
-      const o = capped(out, EXEC_OUTPUT_CAP);
-      const e = capped(err, EXEC_OUTPUT_CAP);
+      const r = await this.d.runtime.exec(this.definition(s), h, { argv: req.cmd, ...(req.env ? { env: req.env } : {}), ...(req.cwd ? { cwd: req.cwd } : {}), ...(req.timeout_ms ? { timeoutMs: req.timeout_ms } : {}) }, io);
       this.d.executions.insert({ sandboxId: s.id, cmd: req.cmd, exitCode: r.exitCode, signal: r.signal === null ? null : String(r.signal), timedOut: r.timedOut, oomKilled: r.oomKilled, durationMs: r.durationMs, startedAt, actor: p.id });
-      const limits = s.limits;
       const now = this.now();
-      this.d.sandboxes.touch(s.id, now, limits.idleTimeoutMs ? new Date(now.getTime() + limits.idleTimeoutMs) : undefined);
+      this.d.sandboxes.touch(s.id, now, s.limits.idleTimeoutMs ? new Date(now.getTime() + s.limits.idleTimeoutMs) : undefined);
       this.auditOk(p, 'sandbox.exec', s, { cmd: req.cmd[0], exit_code: r.exitCode, timed_out: r.timedOut });
       this.d.metrics.exec(r.durationMs / 1000, r.oomKilled);
-      return {
-        exit_code: r.exitCode, signal: r.signal, stdout: o.text, stderr: e.text, timed_out: r.timedOut, oom_killed: r.oomKilled,
-        duration_ms: r.durationMs, truncated: o.truncated || e.truncated, ...(r.execError ? { exec_error: r.execError } : {}),
-      };
+      return r;
     });
+  }
+
+  /** The REST exec: stdin given whole, output captured (capped). */
+  async exec(p: Principal, idOrName: string, req: ExecRequest): Promise<ExecResponse> {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    const r = await this.execWith(p, idOrName, req, {
+      stdio: [req.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      ...(req.stdin === undefined ? {} : { input: req.stdin }),
+      onStdout: (c) => out.push(c),
+      onStderr: (c) => err.push(c),
+    });
+    const o = capped(out, EXEC_OUTPUT_CAP);
+    const e = capped(err, EXEC_OUTPUT_CAP);
+    return { ...execSummary(r), stdout: o.text, stderr: e.text, truncated: o.truncated || e.truncated };
   }
 
   async stop(p: Principal, idOrName: string, action = 'sandbox.stop'): Promise<SandboxView> {

@@ -10,9 +10,12 @@ export interface RunIO {
   onStderr?: (chunk: Buffer) => void;
   /** Receives the live stdin stream when stdio[0] is 'pipe' and no `input` is given. */
   onStdin?: (stdin: Writable) => void;
+  /** Receives a function that ends the command (and every process of its group). */
+  onStarted?: (stop: () => void) => void;
 }
 
 export function attachIO(run: HelperRun, io: RunIO): void {
+  io.onStarted?.(() => run.kill('SIGTERM'));
   if (run.stdin) {
     run.stdin.on('error', () => {});
     if (io.input !== undefined) run.stdin.end(io.input);

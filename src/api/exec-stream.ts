@@ -1,0 +1,25 @@
+/**
+ * The WebSocket exec protocol (GET /api/v1/sandboxes/{id}/exec/ws), shared by daemon and client.
+ *
+ * Text frames carry JSON control messages; binary frames carry data, their first byte naming the
+ * stream (0 stdin, client → daemon; 1 stdout and 2 stderr, daemon → client).
+ *   client → daemon: {"type":"start", cmd, env?, cwd?, timeout_ms?}   exactly once, first
+ *                    {"type":"stdin_eof"}                              close the command's stdin
+ *                    {"type":"signal"}                                 end the command (SIGKILL to its process group)
+ *   daemon → client: {"type":"exit", exit_code, signal, timed_out, oom_killed, duration_ms}   last, then close 1000
+ *                    {"type":"error", error: {code, message, hint}}                          then close 4000
+ */
+export const STREAM_STDIN = 0;
+export const STREAM_STDOUT = 1;
+export const STREAM_STDERR = 2;
+
+export const StartFrameSchema = {
+  type: 'object',
+  properties: {
+    type: { type: 'enum', values: ['start'], required: true },
+    cmd: { type: 'array', required: true, items: { type: 'string', maxLength: 131_072 }, maxLength: 4096 },
+    env: { type: 'object', additionalProperties: { type: 'string', maxLength: 32_768 } },
+    cwd: { type: 'string', pattern: /^\//, maxLength: 4096 },
+    timeout_ms: { type: 'integer', min: 1, max: 86_400_000 },
+  },
+} as const;

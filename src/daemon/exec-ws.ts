@@ -1,0 +1,121 @@
+/** WebSocket exec streams (protocol in src/api/exec-stream.ts) on the daemon's HTTP servers. */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex, Writable } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { BkgError, toErrorBody } from '../api/errors.js';
+import { STREAM_STDERR, STREAM_STDIN, STREAM_STDOUT, StartFrameSchema } from '../api/exec-stream.js';
+import { validate } from '../api/validate.js';
+import type { Logger } from '../log.js';
+import type { Principal } from './auth/api-keys.js';
+import type { Transport } from './http/context.js';
+import { execSummary, type SandboxService } from './sandbox-service.js';
+
+const PATH = /^\/api\/v1\/sandboxes\/([A-Za-z0-9_.-]{1,64})\/exec\/ws$/;
+
+function refuse(socket: Duplex, err: unknown): void {
+  const { status, body } = toErrorBody(err);
+  const json = JSON.stringify(body);
+  socket.end(`HTTP/1.1 ${status} Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`);
+}
+
+function frame(stream: number, chunk: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([stream]), chunk]);
+}
+
+async function session(ws: WebSocket, principal: Principal, id: string, svc: SandboxService, log: Logger): Promise<void> {
+  // One handler from the first moment: frames that arrive with the start frame must not be lost.
+  let started!: (frame: RawData | null) => void;
+  const first = new Promise<RawData | null>((resolve) => {
+    started = resolve;
+  });
+  let stdin: Writable | null = null;
+  let haveStart = false;
+  let eof = false;
+  let kill: (() => void) | null = null;
+  const pending: Buffer[] = [];
+  ws.on('message', (data: RawData, isBinary) => {
+    const buf = Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
+    if (!haveStart) {
+      haveStart = true;
+      started(isBinary ? null : buf);
+      return;
+    }
+    if (isBinary) {
+      if (buf[0] !== STREAM_STDIN) return;
+      if (stdin) stdin.write(buf.subarray(1));
+      else pending.push(buf.subarray(1));
+      return;
+    }
+    let msg: { type?: string } = {};
+    try {
+      msg = JSON.parse(buf.toString()) as { type?: string };
+    } catch {
+      /* ignore malformed control frames */
+    }
+    if (msg.type === 'stdin_eof') {
+      eof = true;
+      stdin?.end();
+    } else if (msg.type === 'signal') kill?.();
+  });
+  ws.on('close', () => {
+    started(null);
+    kill?.();
+  });
+  const frame0 = await first;
+  if (frame0 === null) throw new BkgError('INVALID_ARGUMENT', 'the first frame must be a JSON "start" message');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(frame0.toString());
+  } catch {
+    throw new BkgError('INVALID_ARGUMENT', 'the "start" frame is not valid JSON');
+  }
+  const start = validate(StartFrameSchema, parsed);
+  const r = await svc.execWith(principal, id, { cmd: start.cmd, ...(start.env ? { env: start.env } : {}), ...(start.cwd ? { cwd: start.cwd } : {}), ...(start.timeout_ms ? { timeout_ms: start.timeout_ms } : {}) }, {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    onStdin: (w) => {
+      stdin = w;
+      for (const c of pending.splice(0)) w.write(c);
+      if (eof) w.end();
+    },
+    onStdout: (c) => ws.send(frame(STREAM_STDOUT, c)),
+    onStderr: (c) => ws.send(frame(STREAM_STDERR, c)),
+    onStarted: (stop) => {
+      kill = stop;
+    },
+  });
+  log.debug({ id, exit: r.exitCode }, 'ws exec done');
+  ws.send(JSON.stringify({ type: 'exit', ...execSummary(r) }));
+  ws.close(1000);
+}
+
+/** Serve exec streams on each server; authentication is the same as for REST on that transport. */
+export function attachExecWebSocket(
+  servers: { server: Server; transport: Transport; authenticate: (req: IncomingMessage, t: Transport) => Principal }[],
+  svc: SandboxService,
+  log: Logger,
+): WebSocketServer {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  for (const { server, transport, authenticate } of servers) {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => {});
+      try {
+        const m = PATH.exec(new URL(req.url ?? '/', 'http://bkg').pathname);
+        if (!m?.[1]) throw new BkgError('NOT_FOUND', 'no WebSocket endpoint here');
+        const principal = authenticate(req, transport);
+        const id = m[1];
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          session(ws, principal, id, svc, log).catch((err: unknown) => {
+            const { body } = toErrorBody(err);
+            if (ws.readyState === ws.OPEN) {
+              ws.send(JSON.stringify({ type: 'error', ...body }));
+              ws.close(4000);
+            }
+          });
+        });
+      } catch (err) {
+        refuse(socket, err);
+      }
+    });
+  }
+  return wss;
+}

@@ -1,0 +1,86 @@
+/** Streamed exec over WebSocket: stdin in, stdout and stderr apart, a final exit frame. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { call, removeHome, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { sandboxSkipReason } from '../helpers/sandbox.js';
+
+const skip = sandboxSkipReason();
+
+interface Session {
+  stdout: string;
+  stderr: string;
+  control: Record<string, unknown>[];
+  code: number;
+}
+
+function open(d: TestDaemon, name: string): WebSocket {
+  return new WebSocket(`ws+unix://${d.config.socketPath}:/api/v1/sandboxes/${name}/exec/ws`);
+}
+
+function collect(ws: WebSocket): Promise<Session> {
+  const s: Session = { stdout: '', stderr: '', control: [], code: 0 };
+  ws.on('message', (data: Buffer, isBinary) => {
+    if (!isBinary) s.control.push(JSON.parse(data.toString()) as Record<string, unknown>);
+    else if (data[0] === 1) s.stdout += data.subarray(1).toString();
+    else if (data[0] === 2) s.stderr += data.subarray(1).toString();
+  });
+  return new Promise((resolve) => ws.on('close', (code) => resolve({ ...s, code })));
+}
+
+describe.skipIf(skip)('exec over WebSocket', () => {
+  let d: TestDaemon;
+  beforeAll(async () => {
+    d = await startTestDaemon();
+    await call(d.local, 'POST', '/api/v1/sandboxes', { name: 'ws' });
+    await call(d.local, 'POST', '/api/v1/sandboxes/ws/start');
+  });
+  afterAll(async () => {
+    await call(d.local, 'DELETE', '/api/v1/sandboxes/ws');
+    await d.stop();
+    removeHome(d.home);
+  });
+
+  it('streams stdin, stdout and stderr separately and ends with an exit frame', async () => {
+    const ws = open(d, 'ws');
+    const done = collect(ws);
+    await new Promise((r) => ws.once('open', r));
+    ws.send(JSON.stringify({ type: 'start', cmd: ['sh', '-c', 'read line; echo "got $line"; echo oops >&2; cat; exit 3'] }));
+    ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('hello\n')]));
+    ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('rest of stdin')]));
+    ws.send(JSON.stringify({ type: 'stdin_eof' }));
+    const s = await done;
+    expect(s.stdout).toBe('got hello\nrest of stdin');
+    expect(s.stderr).toBe('oops\n');
+    expect(s.control.at(-1)).toMatchObject({ type: 'exit', exit_code: 3, signal: null, timed_out: false });
+    expect(s.code).toBe(1000);
+  });
+
+  it('ends the command on a signal frame', async () => {
+    const ws = open(d, 'ws');
+    const done = collect(ws);
+    await new Promise((r) => ws.once('open', r));
+    ws.send(JSON.stringify({ type: 'start', cmd: ['sh', '-c', 'echo ready; sleep 30'] }));
+    await new Promise<void>((r) => ws.on('message', (data: Buffer, bin) => bin && data.subarray(1).toString().includes('ready') && r()));
+    const t0 = Date.now();
+    ws.send(JSON.stringify({ type: 'signal' }));
+    const s = await done;
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(s.control.at(-1)).toMatchObject({ type: 'exit', signal: 9 });
+  });
+
+  it('reports bad input as an error frame, and refuses unknown sandboxes before upgrading', async () => {
+    const ws = open(d, 'ws');
+    const done = collect(ws);
+    await new Promise((r) => ws.once('open', r));
+    ws.send(JSON.stringify({ type: 'start', cmd: 'not-an-array' }));
+    const s = await done;
+    expect(s.control[0]).toMatchObject({ type: 'error', error: { code: 'INVALID_ARGUMENT' } });
+    expect(s.code).toBe(4000);
+    const missing = open(d, 'nope');
+    const status = await new Promise<number>((resolve) => missing.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)).on('open', () => resolve(101)));
+    expect(status).toBe(101); // the sandbox is looked up after the start frame…
+    const closed = collect(missing);
+    missing.send(JSON.stringify({ type: 'start', cmd: ['true'] }));
+    expect((await closed).control[0]).toMatchObject({ type: 'error', error: { code: 'NOT_FOUND' } });
+  });
+});
