@@ -8,10 +8,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -22,26 +25,56 @@
 
 #define ALL_NS (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_NEWPID)
 
-/* info channel, child -> monitor: the command's host pid, then its wait status */
+/* Open a terminal pair inside the sandbox (its own devpts); *slave gets the slave's path. */
+static int open_pty(const struct spec *s, char *slave, size_t n, struct fail *f) {
+  int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) return fail_set(f, "pty", errno, "open /dev/ptmx");
+  struct winsize ws = {.ws_row = s->pty_rows, .ws_col = s->pty_cols};
+  if (unlockpt(master) < 0 || ptsname_r(master, slave, n) != 0 || ioctl(master, TIOCSWINSZ, &ws) < 0) {
+    (void)close(master);
+    return fail_set(f, "pty", errno, "set up the terminal");
+  }
+  return master;
+}
+
+/* The command's side of a terminal: its own session, the slave as controlling terminal and stdio. */
+static int attach_pty(const char *slave, struct fail *f) {
+  if (setsid() < 0) return fail_set(f, "pty", errno, "setsid");
+  int fd = open(slave, O_RDWR);
+  if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0) return fail_set(f, "pty", errno, "open %s", slave);
+  for (int i = 0; i < 3; i++)
+    if (dup2(fd, i) < 0) return fail_set(f, "pty", errno, "dup2");
+  return fd > 2 ? close(fd) : 0;
+}
+
+/* info channel, child -> monitor: MSG_READY with the command's host pid (and the pty master), then
+   MSG_STATUS with its wait status */
 __attribute__((noreturn)) static void joiner(const struct spec *s, int target_fd, int root_fd, int go, int info,
                                               int status_fd, const struct seccomp_prog *prog) {
   struct fail f = {0};
-  char c;
+  char c, slave[64];
+  int master = -1;
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || read(go, &c, 1) != 1) _exit(BKG_SETUP_FAILED);
   if (setns(target_fd, ALL_NS) < 0) fail_set(&f, "namespaces", errno, "join the sandbox's namespaces");
   else if (fchdir(root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0) fail_set(&f, "namespaces", errno, "enter the sandbox's root");
-  else if (sandbox_become_root(s, &f) == 0 && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == 0) {
+  else if (sandbox_become_root(s, &f) == 0 && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == 0 &&
+           (!s->pty_rows || (master = open_pty(s, slave, sizeof slave, &f)) >= 0)) {
     pid_t cmd = fork();
     if (cmd < 0) fail_set(&f, "exec", errno, "fork");
     else if (cmd == 0) {
       (void)close(info);
+      if (master >= 0 && attach_pty(slave, &f) < 0) {
+        report_fail(status_fd, &f);
+        _exit(BKG_SETUP_FAILED);
+      }
       sandbox_exec_command(s, status_fd, prog);
     } else {
       int st = 0;
-      if (write_all(info, &cmd, sizeof cmd) < 0) (void)kill(cmd, SIGKILL);
+      if (send_msg(info, MSG_READY, &cmd, sizeof cmd, &master, master >= 0) < 0) (void)kill(cmd, SIGKILL);
+      if (master >= 0) (void)close(master);
       while (waitpid(cmd, &st, 0) < 0 && errno == EINTR) {
       }
-      (void)write_all(info, &st, sizeof st);
+      (void)send_msg(info, MSG_STATUS, &st, sizeof st, NULL, 0);
       _exit(0);
     }
   }
@@ -49,14 +82,64 @@ __attribute__((noreturn)) static void joiner(const struct spec *s, int target_fd
   _exit(BKG_SETUP_FAILED);
 }
 
-static int read_int(int fd, int *v) {
-  ssize_t n;
-  do n = read(fd, v, sizeof *v);
-  while (n < 0 && errno == EINTR);
-  return n == (ssize_t)sizeof *v ? 0 : -1;
+/* Receive one message of `type` carrying an int; an optional descriptor goes to *fd. */
+static int recv_int(int sock, char type, int *v, int *fd) {
+  char msg[16];
+  int fds[MAX_MSG_FDS];
+  size_t nfds = 0;
+  ssize_t n = recv_msg(sock, msg, sizeof msg, fds, &nfds);
+  for (size_t i = fd ? 1 : 0; i < nfds; i++) (void)close(fds[i]);
+  if (fd) *fd = nfds ? fds[0] : -1;
+  if (n != (ssize_t)(1 + sizeof *v) || msg[0] != type) return -1;
+  memcpy(v, msg + 1, sizeof *v);
+  return 0;
 }
 
-int exec_into(const struct spec *s, pid_t target, int status_fd, const struct seccomp_prog *prog, struct fail *f) {
+/* Terminal relay: our stdin to the master, the master to our stdout, "resize R C" lines from the
+   control descriptor to the terminal's window size. */
+struct relay {
+  int master, in_open, control;
+  char line[64];
+  size_t line_len;
+};
+
+static void relay_copy(int from, int to) {
+  char buf[16384];
+  ssize_t n = read(from, buf, sizeof buf);
+  if (n > 0) (void)write_all(to, buf, (size_t)n);
+}
+
+static void relay_control(struct relay *r) {
+  char buf[256];
+  ssize_t n = read(r->control, buf, sizeof buf);
+  if (n <= 0) {
+    r->control = -1;
+    return;
+  }
+  for (ssize_t i = 0; i < n; i++) {
+    if (buf[i] != '\n') {
+      if (r->line_len < sizeof r->line - 1) r->line[r->line_len++] = buf[i];
+      continue;
+    }
+    r->line[r->line_len] = '\0';
+    r->line_len = 0;
+    unsigned rows, cols;
+    if (sscanf(r->line, "resize %u %u", &rows, &cols) == 2 && rows && cols && rows < 10000 && cols < 10000) {
+      struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+      (void)ioctl(r->master, TIOCSWINSZ, &ws);
+    }
+  }
+}
+
+static void relay_drain(int master) {
+  int fl = fcntl(master, F_GETFL);
+  if (fl >= 0) (void)fcntl(master, F_SETFL, fl | O_NONBLOCK);
+  char buf[16384];
+  ssize_t n;
+  while ((n = read(master, buf, sizeof buf)) > 0) (void)write_all(1, buf, (size_t)n);
+}
+
+int exec_into(const struct spec *s, pid_t target, int status_fd, int control_fd, const struct seccomp_prog *prog, struct fail *f) {
   struct outcome oc = {.status_fd = status_fd, .scratch_fd = -1};
   int sigfd = -1, go[2] = {-1, -1}, info[2] = {-1, -1}, rc = -1;
   char root[64];
@@ -70,7 +153,7 @@ int exec_into(const struct spec *s, pid_t target, int status_fd, const struct se
     goto out;
   }
   if (block_signals(s->die_with_parent, &sigfd, f)) goto out;
-  if (pipe2(go, O_CLOEXEC) < 0 || pipe2(info, O_CLOEXEC) < 0) {
+  if (pipe2(go, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, info) < 0) {
     fail_set(f, "monitor", errno, "pipe");
     goto out;
   }
@@ -95,7 +178,8 @@ int exec_into(const struct spec *s, pid_t target, int status_fd, const struct se
     fail_set(f, "monitor", errno, "start exec");
     goto out;
   }
-  if (read_int(info[0], &cmd) < 0) {
+  struct relay relay = {.master = -1, .in_open = 1, .control = control_fd};
+  if (recv_int(info[0], MSG_READY, &cmd, &relay.master) < 0) {
     f->stage = NULL; /* the joiner reported why on the status descriptor */
     goto out;
   }
@@ -106,14 +190,25 @@ int exec_into(const struct spec *s, pid_t target, int status_fd, const struct se
       goto out;
     }
     double deadline = s->timeout_ms ? now_ms() + (double)s->timeout_ms : 0;
-    struct pollfd p[2] = {{pidfd, POLLIN, 0}, {sigfd, POLLIN, 0}};
+    struct pollfd p[5] = {{pidfd, POLLIN, 0}, {sigfd, POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
     for (;;) {
       int wait_ms = -1;
       if (deadline) {
         double left = deadline - now_ms();
         wait_ms = left <= 0 ? 0 : (int)left + 1;
       }
-      int r = poll(p, 2, wait_ms);
+      p[2].fd = relay.master;
+      p[3].fd = relay.master >= 0 && relay.in_open ? 0 : -1;
+      p[4].fd = relay.master >= 0 ? relay.control : -1;
+      int r = poll(p, 5, wait_ms);
+      if (r > 0 && (p[2].revents & POLLIN)) relay_copy(relay.master, 1);
+      if (r > 0 && (p[3].revents & (POLLIN | POLLHUP))) {
+        char buf[16384];
+        ssize_t n = read(0, buf, sizeof buf);
+        if (n > 0) (void)write_all(relay.master, buf, (size_t)n);
+        else relay.in_open = 0;
+      }
+      if (r > 0 && (p[4].revents & (POLLIN | POLLHUP))) relay_control(&relay);
       if (r < 0 && errno != EINTR) break;
       int stop = 0;
       if (r == 0 && deadline && now_ms() >= deadline) oc.timed_out = stop = 1;
@@ -132,7 +227,11 @@ int exec_into(const struct spec *s, pid_t target, int status_fd, const struct se
     }
     (void)close(pidfd);
   }
-  oc.have_status = read_int(info[0], &oc.status) == 0;
+  if (relay.master >= 0) {
+    relay_drain(relay.master);
+    (void)close(relay.master);
+  }
+  oc.have_status = recv_int(info[0], MSG_STATUS, &oc.status, NULL) == 0;
   oc.ready = 1;
   rc = report_exit(status_fd, s, &oc, now_ms() - t0);
 out:

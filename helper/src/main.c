@@ -33,7 +33,7 @@
 #define MAX_SECCOMP (4096 * 8)
 
 struct options {
-  int args_fd, seccomp_fd, status_fd, hold_fd, list_changes;
+  int args_fd, seccomp_fd, status_fd, hold_fd, control_fd, list_changes;
   int exec_into;                        /* pid of a running sandbox's init, or 0 */
   const char *changes_of, *changes_lower; /* --changes SCRATCH LOWER: list and exit */
 };
@@ -51,7 +51,7 @@ static int parse_fd(const char *s, int *out) {
 
 /* argv options of the helper itself; the remaining argv tokens are appended to the spec. */
 static int parse_options(int argc, char **argv, struct options *o, int *first_spec, struct fail *f) {
-  *o = (struct options){-1, -1, -1, -1, 0, 0, NULL, NULL};
+  *o = (struct options){-1, -1, -1, -1, -1, 0, 0, NULL, NULL};
   int i = 1;
   for (; i < argc; i++) {
     if (!strcmp(argv[i], "--list-changes")) {
@@ -76,6 +76,7 @@ static int parse_options(int argc, char **argv, struct options *o, int *first_sp
                   : !strcmp(argv[i], "--seccomp")        ? &o->seccomp_fd
                   : !strcmp(argv[i], "--json-status-fd") ? &o->status_fd
                   : !strcmp(argv[i], "--hold-fd")        ? &o->hold_fd
+                  : !strcmp(argv[i], "--control-fd")     ? &o->control_fd
                                                          : NULL;
     if (!target) break;
     if (i + 1 >= argc || parse_fd(argv[i + 1], target))
@@ -360,7 +361,7 @@ int main(int argc, char **argv) {
     }
   }
   struct seccomp_prog prog = {(const unsigned char *)seccomp, seccomp_len};
-  int rc = o.exec_into ? exec_into(&s, o.exec_into, o.status_fd, &prog, &f) : run(&s, &o, &prog, &f);
+  int rc = o.exec_into ? exec_into(&s, o.exec_into, o.status_fd, o.control_fd, &prog, &f) : run(&s, &o, &prog, &f);
   if (rc >= 0) return rc;
 fail:
   if (f.stage) report_fail(o.status_fd, &f);

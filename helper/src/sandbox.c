@@ -73,7 +73,7 @@ static int close_fds_except(int keep) {
 
 void sandbox_exec_command(const struct spec *s, int status_fd, const struct seccomp_prog *prog) {
   struct fail f = {0};
-  if (setsid() < 0) fail_set(&f, "exec", errno, "setsid");
+  if (getsid(0) != getpid() && setsid() < 0) fail_set(&f, "exec", errno, "setsid"); /* a pty child already leads one */
   else if (s->chdir && chdir(s->chdir) < 0) fail_set(&f, "exec", errno, "chdir %s", s->chdir);
   else if (drop_bounding(s->cap_keep, &f) < 0) {
   } else if ((s->uid || s->gid) &&

@@ -58,6 +58,14 @@ int spec_parse(struct spec *s, char **t, size_t n, struct fail *f) {
       break;
     } else if (!strcmp(o, "--share-net")) {
       s->share_net = true;
+    } else if (!strcmp(o, "--pty")) {
+      unsigned long long r, c;
+      if (need(i, 2, n, o, f)) return -1;
+      if (parse_ull(t[i + 1], &r) || parse_ull(t[i + 2], &c) || r < 1 || c < 1 || r > 10000 || c > 10000)
+        return fail_set(f, "spec", EINVAL, "--pty: bad rows or columns");
+      s->pty_rows = (unsigned short)r;
+      s->pty_cols = (unsigned short)c;
+      i += 2;
     } else if (!strcmp(o, "--persist")) {
       s->persist = true;
     } else if (!strcmp(o, "--die-with-parent")) {

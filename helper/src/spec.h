@@ -44,6 +44,7 @@ struct spec {
   bool share_net;
   bool die_with_parent;
   bool persist; /* no command: pid 1 stays up until stopped; commands arrive with --exec-into */
+  unsigned short pty_rows, pty_cols; /* --pty ROWS COLS (exec only): the command gets a terminal */
   bool setgroups_deny;
   bool idmap_lower;
   const char *hostname;

@@ -3,9 +3,12 @@
  *
  * Text frames carry JSON control messages; binary frames carry data, their first byte naming the
  * stream (0 stdin, client → daemon; 1 stdout and 2 stderr, daemon → client).
- *   client → daemon: {"type":"start", cmd, env?, cwd?, timeout_ms?}   exactly once, first
+ *   client → daemon: {"type":"start", cmd, env?, cwd?, timeout_ms?, tty?, rows?, cols?}   exactly once, first
  *                    {"type":"stdin_eof"}                              close the command's stdin
+ *                    {"type":"resize", rows, cols}                     tty only: the terminal's new size
  *                    {"type":"signal"}                                 end the command (SIGKILL to its process group)
+ * With tty the command runs on a terminal (its own devpts inside the sandbox): stdout frames carry
+ * everything it writes, and Ctrl-C etc. arrive as bytes on stdin, as on any terminal.
  *   daemon → client: {"type":"exit", exit_code, signal, timed_out, oom_killed, duration_ms}   last, then close 1000
  *                    {"type":"error", error: {code, message, hint}}                          then close 4000
  */
@@ -21,5 +24,17 @@ export const StartFrameSchema = {
     env: { type: 'object', additionalProperties: { type: 'string', maxLength: 32_768 } },
     cwd: { type: 'string', pattern: /^\//, maxLength: 4096 },
     timeout_ms: { type: 'integer', min: 1, max: 86_400_000 },
+    tty: { type: 'boolean' },
+    rows: { type: 'integer', min: 1, max: 9999 },
+    cols: { type: 'integer', min: 1, max: 9999 },
+  },
+} as const;
+
+export const ResizeFrameSchema = {
+  type: 'object',
+  properties: {
+    type: { type: 'enum', values: ['resize'], required: true },
+    rows: { type: 'integer', min: 1, max: 9999, required: true },
+    cols: { type: 'integer', min: 1, max: 9999, required: true },
   },
 } as const;

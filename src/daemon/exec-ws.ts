@@ -3,7 +3,8 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex, Writable } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { BkgError, toErrorBody } from '../api/errors.js';
-import { STREAM_STDERR, STREAM_STDIN, STREAM_STDOUT, StartFrameSchema } from '../api/exec-stream.js';
+import { ResizeFrameSchema, STREAM_STDERR, STREAM_STDIN, STREAM_STDOUT, StartFrameSchema } from '../api/exec-stream.js';
+import type { ExecControl } from '../runtime/io.js';
 import { validate } from '../api/validate.js';
 import type { Logger } from '../log.js';
 import type { Principal } from './auth/api-keys.js';
@@ -31,7 +32,7 @@ async function session(ws: WebSocket, principal: Principal, id: string, svc: San
   let stdin: Writable | null = null;
   let haveStart = false;
   let eof = false;
-  let kill: (() => void) | null = null;
+  let ctl: ExecControl | null = null;
   const pending: Buffer[] = [];
   ws.on('message', (data: RawData, isBinary) => {
     const buf = Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
@@ -55,11 +56,19 @@ async function session(ws: WebSocket, principal: Principal, id: string, svc: San
     if (msg.type === 'stdin_eof') {
       eof = true;
       stdin?.end();
-    } else if (msg.type === 'signal') kill?.();
+    } else if (msg.type === 'signal') ctl?.stop();
+    else if (msg.type === 'resize') {
+      try {
+        const size = validate(ResizeFrameSchema, msg);
+        ctl?.resize(size.rows, size.cols);
+      } catch {
+        /* a bad resize frame changes nothing */
+      }
+    }
   });
   ws.on('close', () => {
     started(null);
-    kill?.();
+    ctl?.stop();
   });
   const frame0 = await first;
   if (frame0 === null) throw new BkgError('INVALID_ARGUMENT', 'the first frame must be a JSON "start" message');
@@ -70,7 +79,10 @@ async function session(ws: WebSocket, principal: Principal, id: string, svc: San
     throw new BkgError('INVALID_ARGUMENT', 'the "start" frame is not valid JSON');
   }
   const start = validate(StartFrameSchema, parsed);
-  const r = await svc.execWith(principal, id, { cmd: start.cmd, ...(start.env ? { env: start.env } : {}), ...(start.cwd ? { cwd: start.cwd } : {}), ...(start.timeout_ms ? { timeout_ms: start.timeout_ms } : {}) }, {
+  const r = await svc.execWith(principal, id, {
+    cmd: start.cmd, ...(start.env ? { env: start.env } : {}), ...(start.cwd ? { cwd: start.cwd } : {}), ...(start.timeout_ms ? { timeout_ms: start.timeout_ms } : {}),
+    ...(start.tty ? { tty: { rows: start.rows ?? 24, cols: start.cols ?? 80 } } : {}),
+  }, {
     stdio: ['pipe', 'pipe', 'pipe'],
     onStdin: (w) => {
       stdin = w;
@@ -79,8 +91,8 @@ async function session(ws: WebSocket, principal: Principal, id: string, svc: San
     },
     onStdout: (c) => ws.send(frame(STREAM_STDOUT, c)),
     onStderr: (c) => ws.send(frame(STREAM_STDERR, c)),
-    onStarted: (stop) => {
-      kill = stop;
+    onStarted: (c) => {
+      ctl = c;
     },
   });
   log.debug({ id, exit: r.exitCode }, 'ws exec done');

@@ -234,7 +234,7 @@ export class SandboxService {
   }
 
   /** Run a command in a running sandbox with the caller's I/O; recorded, audited and counted. */
-  async execWith(p: Principal, idOrName: string, req: Omit<ExecRequest, 'stdin'>, io: RunIO): Promise<ExecResult> {
+  async execWith(p: Principal, idOrName: string, req: Omit<ExecRequest, 'stdin'> & { tty?: { rows: number; cols: number } }, io: RunIO): Promise<ExecResult> {
     return this.audited(p, 'sandbox.exec', idOrName, async () => {
       this.requireWrite(p);
       const s = this.find(p, idOrName);
@@ -242,7 +242,7 @@ export class SandboxService {
       if (req.cmd.length === 0) throw new BkgError('INVALID_ARGUMENT', 'cmd: must name a command');
       for (const k of Object.keys(req.env ?? {})) if (!ENV_NAME_PATTERN.test(k)) throw new BkgError('INVALID_ARGUMENT', `env: "${k}" is not a valid variable name`);
       const startedAt = this.now();
-      const r = await this.d.runtime.exec(this.definition(s), h, { argv: req.cmd, ...(req.env ? { env: req.env } : {}), ...(req.cwd ? { cwd: req.cwd } : {}), ...(req.timeout_ms ? { timeoutMs: req.timeout_ms } : {}) }, io);
+      const r = await this.d.runtime.exec(this.definition(s), h, { argv: req.cmd, ...(req.env ? { env: req.env } : {}), ...(req.cwd ? { cwd: req.cwd } : {}), ...(req.timeout_ms ? { timeoutMs: req.timeout_ms } : {}), ...(req.tty ? { tty: req.tty } : {}) }, io);
       this.d.executions.insert({ sandboxId: s.id, cmd: req.cmd, exitCode: r.exitCode, signal: r.signal === null ? null : String(r.signal), timedOut: r.timedOut, oomKilled: r.oomKilled, durationMs: r.durationMs, startedAt, actor: p.id });
       const now = this.now();
       this.d.sandboxes.touch(s.id, now, s.limits.idleTimeoutMs ? new Date(now.getTime() + s.limits.idleTimeoutMs) : undefined);

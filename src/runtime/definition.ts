@@ -29,6 +29,8 @@ export interface ExecDefinition {
   env?: Record<string, string>;
   cwd?: string;
   timeoutMs?: number;
+  /** Give the command a terminal of this size (output then arrives on stdout only). */
+  tty?: { rows: number; cols: number };
 }
 
 export const WORKSPACE_MOUNT = '/workspace';

@@ -58,6 +58,8 @@ export interface HelperRun {
   /** The status events received so far. */
   events(): HelperEvent[];
   kill(signal?: NodeJS.Signals): void;
+  /** Set the terminal size (only with `control`). */
+  resize(rows: number, cols: number): void;
 }
 
 export function spawnHelper(opts: {
@@ -68,17 +70,22 @@ export function spawnHelper(opts: {
   listChanges: boolean;
   /** Run the spec's command inside the running sandbox whose init has this pid. */
   execInto?: number;
+  /** Open descriptor 7 for terminal control ("resize ROWS COLS" lines). */
+  control?: boolean;
 }): HelperRun {
   const argv = ['--args', '3', '--json-status-fd', '5', '--hold-fd', '6'];
   if (opts.seccomp) argv.push('--seccomp', '4');
   if (opts.listChanges) argv.push('--list-changes');
   if (opts.execInto !== undefined) argv.push('--exec-into', String(opts.execInto));
-  const stdio: StdioOptions = [...opts.stdio, 'pipe', 'pipe', 'pipe', 'pipe'];
+  if (opts.control) argv.push('--control-fd', '7');
+  const stdio: StdioOptions = [...opts.stdio, 'pipe', 'pipe', 'pipe', 'pipe', ...(opts.control ? ['pipe' as const] : [])];
   const child = spawn(opts.helperPath, argv, { stdio, env: {}, argv0: 'bkg-helper' });
   const [specIn, seccompIn, statusOut, hold] = [3, 4, 5, 6].map((i) => child.stdio[i]) as [Writable, Writable, Readable, Writable];
   specIn.on('error', () => {});
   seccompIn.on('error', () => {});
   hold.on('error', () => {});
+  const control = (child.stdio as unknown as (Writable | null | undefined)[])[7] ?? null;
+  control?.on('error', () => {});
   specIn.end(opts.spec);
   seccompIn.end(opts.seccomp ?? undefined);
 
@@ -125,6 +132,9 @@ export function spawnHelper(opts: {
     events: () => [...events],
     kill(signal = 'SIGTERM') {
       child.kill(signal);
+    },
+    resize(rows, cols) {
+      if (control && !control.destroyed) control.write(`resize ${Math.floor(rows)} ${Math.floor(cols)}\n`);
     },
   };
 }

@@ -10,12 +10,17 @@ export interface RunIO {
   onStderr?: (chunk: Buffer) => void;
   /** Receives the live stdin stream when stdio[0] is 'pipe' and no `input` is given. */
   onStdin?: (stdin: Writable) => void;
-  /** Receives a function that ends the command (and every process of its group). */
-  onStarted?: (stop: () => void) => void;
+  /** Receives controls for the running command: end it (and its process group), resize its terminal. */
+  onStarted?: (ctl: ExecControl) => void;
+}
+
+export interface ExecControl {
+  stop(): void;
+  resize(rows: number, cols: number): void;
 }
 
 export function attachIO(run: HelperRun, io: RunIO): void {
-  io.onStarted?.(() => run.kill('SIGTERM'));
+  io.onStarted?.({ stop: () => run.kill('SIGTERM'), resize: (rows, cols) => run.resize(rows, cols) });
   if (run.stdin) {
     run.stdin.on('error', () => {});
     if (io.input !== undefined) run.stdin.end(io.input);

@@ -132,7 +132,7 @@ export class PersistentSandboxes {
     const plan = planCgroups(host.cgroups, def.id, def.limits);
     const spec = encodeSpec(buildExecSpec(def, exec, host, plan));
     const before = readCgroupReport(readReports(plan.reports)).oomKills;
-    const run = spawnHelper({ helperPath: host.helperPath, spec, seccomp: this.program(def), stdio: io.stdio, listChanges: false, execInto: h.initPid });
+    const run = spawnHelper({ helperPath: host.helperPath, spec, seccomp: this.program(def), stdio: io.stdio, listChanges: false, execInto: h.initPid, control: exec.tty !== undefined });
     attachIO(run, io);
     const { events } = await run.done;
     const exited = events.find((e): e is ExitedEvent => e.type === 'exited');

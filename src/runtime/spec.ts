@@ -85,6 +85,7 @@ export function buildExecSpec(def: SandboxDefinition, exec: ExecDefinition, host
   t.push('--die-with-parent');
   for (const dir of cgroups.dirs) t.push('--cgroup', dir);
   if (exec.timeoutMs !== undefined) t.push('--timeout-ms', String(exec.timeoutMs));
+  if (exec.tty) t.push('--pty', String(exec.tty.rows), String(exec.tty.cols));
   commandTokens(t, def, exec);
   return t;
 }

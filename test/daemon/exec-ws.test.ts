@@ -84,3 +84,49 @@ describe.skipIf(skip)('exec over WebSocket', () => {
     expect((await closed).control[0]).toMatchObject({ type: 'error', error: { code: 'NOT_FOUND' } });
   });
 });
+
+describe.skipIf(skip)('exec over WebSocket with a terminal', () => {
+  let d: TestDaemon;
+  beforeAll(async () => {
+    d = await startTestDaemon();
+    await call(d.local, 'POST', '/api/v1/sandboxes', { name: 'tty' });
+    await call(d.local, 'POST', '/api/v1/sandboxes/tty/start');
+  });
+  afterAll(async () => {
+    await call(d.local, 'DELETE', '/api/v1/sandboxes/tty');
+    await d.stop();
+    removeHome(d.home);
+  });
+
+  it('runs on a pty: tty(1) answers, resize reaches stty, Ctrl-C interrupts, exit code arrives', async () => {
+    const ws = open(d, 'tty');
+    const done = collect(ws);
+    let seen = '';
+    const waitFor = (text: string): Promise<void> =>
+      new Promise((resolve) => {
+        const check = (data: Buffer, bin: boolean): void => {
+          if (bin) seen += data.subarray(1).toString();
+          if (seen.includes(text)) {
+            ws.off('message', check);
+            resolve();
+          }
+        };
+        ws.on('message', check);
+        check(Buffer.from([1]), true);
+      });
+    await new Promise((r) => ws.once('open', r));
+    ws.send(JSON.stringify({ type: 'start', cmd: ['/bin/sh', '-c', 'tty; stty size; echo READY; read x; stty size; trap "echo INTERRUPTED; exit 7" INT; echo WAITING; sleep 30 & wait'], tty: true, rows: 30, cols: 100 }));
+    await waitFor('READY');
+    expect(seen).toMatch(/\/dev\/pts\/\d+/);
+    expect(seen).toContain('30 100');
+    ws.send(JSON.stringify({ type: 'resize', rows: 50, cols: 132 }));
+    await new Promise((r) => setTimeout(r, 100));
+    ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('go\r')]));
+    await waitFor('WAITING');
+    expect(seen).toContain('50 132');
+    ws.send(Buffer.concat([Buffer.from([0]), Buffer.from([3])])); // Ctrl-C on the terminal
+    const s = await done;
+    expect(seen + s.stdout).toContain('INTERRUPTED');
+    expect(s.control.at(-1)).toMatchObject({ type: 'exit', exit_code: 7 });
+  });
+});
