@@ -7,10 +7,10 @@ import { newSandboxId, type RunResult } from '../runtime/runtime.js';
 import { loadRuntime, runtimeCommand } from '../runtime/runtimes.js';
 import { loadSeccompProfileFile } from '../runtime/seccomp/index.js';
 import type { CliContext } from './context.js';
+import { exitCodeOf } from './exit-codes.js';
 
-/** Distinct exit codes for the sandbox's own verdicts (documented in README). */
-export const EXIT_TIMEOUT = 124;
-export const EXIT_OOM = 125;
+export { EXIT_OOM, EXIT_TIMEOUT, exitCodeOf } from './exit-codes.js';
+
 export const OUTPUT_CAP = 1024 * 1024;
 
 export interface RunFlags {
@@ -69,12 +69,6 @@ export function definitionFromFlags(flags: RunFlags): SandboxDefinition {
   };
 }
 
-export function exitCodeOf(r: RunResult): number {
-  if (r.timedOut) return EXIT_TIMEOUT;
-  if (r.oomKilled && (r.signal === 9 || r.exitCode === 137)) return EXIT_OOM;
-  if (r.exitCode !== null) return r.exitCode;
-  return 128 + (r.signal ?? 9);
-}
 
 function capture(): { push: (c: Buffer) => void; text: () => string; truncated: () => boolean } {
   const chunks: Buffer[] = [];

@@ -1,15 +1,28 @@
 import { Args, Flags } from '@oclif/core';
-import { BkgCommand } from '../cli/base-command.js';
-import { createCliContext } from '../cli/context.js';
-import { runSandboxCommand } from '../cli/run-sandbox.js';
+import { existsSync } from 'node:fs';
+import { DaemonCommand } from '../cli/daemon-command.js';
+import { EXIT_OOM, EXIT_TIMEOUT } from '../cli/exit-codes.js';
 
-export default class Run extends BkgCommand {
-  static override summary = 'Run one command in a fresh sandbox.';
-  static override description = `Starts a sandbox (new namespaces, read-only host /usr, copy-on-write /workspace, cgroup limits, seccomp),
-runs CMD in it with output streamed live, and removes it. Exits with CMD's exit code, 128+N when CMD is
-killed by signal N, ${124} on timeout and ${125} when the sandbox ran out of memory.`;
+/** The NAME in `bkg run NAME [-- CMD]`: a positional that came before `--` (everything after it is CMD). */
+export function nameBeforeDashes(rawArgv: string[], positionals: string[]): string | undefined {
+  const dashes = rawArgv.indexOf('--');
+  const afterDashes = dashes === -1 ? 0 : rawArgv.length - dashes - 1;
+  return positionals.length > afterDashes ? positionals[0] : undefined;
+}
+
+export default class Run extends DaemonCommand {
+  static override summary = 'Run the project\'s sandboxes (cave.yaml), or one command in a fresh sandbox (--rm).';
+  static override description = `bkg run [NAME] [-- CMD]: with cave.yaml (or a NAME), creates and starts the project's sandboxes through
+the daemon (or only NAME) and, given CMD, runs it there (as \`bkg exec\`).
+
+bkg run --rm [flags] -- CMD, or without cave.yaml: starts a throwaway sandbox (new namespaces, read-only
+host /usr, copy-on-write /workspace, cgroup limits, seccomp), runs CMD with output streamed live, and
+removes it. Exits with CMD's exit code, 128+N when CMD is killed by signal N, ${EXIT_TIMEOUT} on timeout and
+${EXIT_OOM} when the sandbox ran out of memory.`;
 
   static override examples = [
+    '<%= config.bin %> run',
+    '<%= config.bin %> run web -- python3 manage.py test',
     '<%= config.bin %> run --rm -- echo hello',
     '<%= config.bin %> run --rm --runtime python --memory 256m --timeout 30s -- -c "print(6*7)"',
     '<%= config.bin %> run --rm --workspace . --apply -- sh -c "make > build.log"',
@@ -19,7 +32,8 @@ killed by signal N, ${124} on timeout and ${125} when the sandbox ran out of mem
   static override args = { cmd: Args.string({ description: 'Command and arguments (after --)', required: false, ignoreStdin: true }) };
 
   static override flags = {
-    rm: Flags.boolean({ description: 'Remove the sandbox when the command ends (always the case for now).', default: true, allowNo: false }),
+    rm: Flags.boolean({ description: 'A throwaway sandbox for CMD, removed when it ends (the default without cave.yaml).', default: false }),
+    file: Flags.string({ description: 'The project file.', default: 'cave.yaml' }),
     runtime: Flags.string({ description: 'Interpreter template: shell, python or node; CMD becomes its arguments.' }),
     memory: Flags.string({ description: 'Memory limit, e.g. 256m (default 512m).' }),
     cpus: Flags.string({ description: 'CPU quota in cores, e.g. 0.5 (default: unlimited).' }),
@@ -36,7 +50,20 @@ killed by signal N, ${124} on timeout and ${125} when the sandbox ran out of mem
 
   async run(): Promise<void> {
     const { flags, argv } = await this.parse(Run);
-    const code = await runSandboxCommand(createCliContext(), { ...flags, cmd: argv as string[] });
-    process.exitCode = code;
+    const positionals = argv as string[];
+    const name = nameBeforeDashes(this.argv, positionals);
+    const projectMode = !flags.rm && (name !== undefined || existsSync(flags.file));
+    if (!projectMode) {
+      const [{ createCliContext }, { runSandboxCommand }] = await Promise.all([import('../cli/context.js'), import('../cli/run-sandbox.js')]);
+      process.exitCode = await runSandboxCommand(createCliContext(), { ...flags, cmd: positionals });
+      return;
+    }
+    const cmd = name === undefined ? positionals : positionals.slice(1);
+    const { runProjectCommand } = await import('../cli/run-project.js');
+    const { envFromFlags } = await import('../cli/sandbox-flags.js');
+    const env = await envFromFlags(flags.env);
+    process.exitCode = await this.withClient((c) =>
+      runProjectCommand(c, { ...(name ? { name } : {}), ...(cmd.length ? { cmd } : {}), configPath: flags.file, json: flags.json, ...(env ? { env } : {}) }),
+    );
   }
 }

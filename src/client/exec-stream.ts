@@ -1,0 +1,91 @@
+/**
+ * Streamed exec over the daemon's WebSocket (protocol: src/api/exec-stream.ts): stdin from a
+ * readable, stdout/stderr to writables, optional terminal with resize. Used by `bkg exec -t`
+ * and `bkg shell`.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { BkgError, ERRORS, type ErrorCode } from '../api/errors.js';
+import { STREAM_STDERR, STREAM_STDIN, STREAM_STDOUT } from '../api/exec-stream.js';
+import type { Endpoint } from './endpoint.js';
+
+export interface StreamExecRequest {
+  cmd: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  timeoutMs?: number;
+  tty?: { rows: number; cols: number };
+}
+
+export interface StreamExecIO {
+  stdin: Readable | null;
+  stdout: Writable;
+  stderr: Writable;
+  /** Called with a function to report terminal size changes (tty only). */
+  onResize?: (resize: (rows: number, cols: number) => void) => void;
+}
+
+export interface StreamExit {
+  exit_code: number | null;
+  signal: number | null;
+  timed_out: boolean;
+  oom_killed: boolean;
+  duration_ms: number;
+  exec_error?: string;
+}
+
+export function streamUrl(ep: Endpoint, id: string): string {
+  const path = `/api/v1/sandboxes/${encodeURIComponent(id)}/exec/ws`;
+  if (ep.socketPath) return `ws+unix://${ep.socketPath}:${path}`;
+  return `${ep.origin.replace(/^http/, 'ws')}${path}`;
+}
+
+export async function streamExec(ep: Endpoint, id: string, req: StreamExecRequest, io: StreamExecIO): Promise<StreamExit> {
+  const { default: WebSocket } = await import('ws');
+  const ws = new WebSocket(streamUrl(ep, id), { headers: ep.apiKey ? { authorization: `Bearer ${ep.apiKey}` } : {} });
+  return new Promise<StreamExit>((resolve, reject) => {
+    let exit: StreamExit | null = null;
+    let failure: BkgError | null = null;
+    ws.on('unexpected-response', (_req, res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        try {
+          const body = JSON.parse(Buffer.concat(chunks).toString()) as { error: { code: string; message: string; hint?: string } };
+          const code = (body.error.code in ERRORS ? body.error.code : 'INTERNAL') as ErrorCode;
+          reject(new BkgError(code, body.error.message, body.error.hint ? { hint: body.error.hint } : {}));
+        } catch {
+          reject(new BkgError('INTERNAL', `the daemon refused the exec stream (HTTP ${res.statusCode ?? '?'})`));
+        }
+      });
+    });
+    ws.on('error', (err) => reject(new BkgError('DAEMON_UNAVAILABLE', `exec stream failed: ${err.message}`)));
+    ws.on('open', () => {
+      ws.send(JSON.stringify({ type: 'start', cmd: req.cmd, ...(req.env ? { env: req.env } : {}), ...(req.cwd ? { cwd: req.cwd } : {}), ...(req.timeoutMs ? { timeout_ms: req.timeoutMs } : {}), ...(req.tty ? { tty: true, rows: req.tty.rows, cols: req.tty.cols } : {}) }));
+      if (io.stdin) {
+        io.stdin.on('data', (c: Buffer | string) => ws.send(Buffer.concat([Buffer.from([STREAM_STDIN]), Buffer.from(c)])));
+        io.stdin.on('end', () => ws.readyState === ws.OPEN && ws.send(JSON.stringify({ type: 'stdin_eof' })));
+      } else ws.send(JSON.stringify({ type: 'stdin_eof' }));
+      io.onResize?.((rows, cols) => ws.readyState === ws.OPEN && ws.send(JSON.stringify({ type: 'resize', rows, cols })));
+    });
+    ws.on('message', (data: Buffer, isBinary) => {
+      if (isBinary) {
+        if (data[0] === STREAM_STDOUT) io.stdout.write(data.subarray(1));
+        else if (data[0] === STREAM_STDERR) io.stderr.write(data.subarray(1));
+        return;
+      }
+      const msg = JSON.parse(data.toString()) as { type: string; error?: { code: string; message: string; hint?: string } } & StreamExit;
+      if (msg.type === 'exit') {
+        const { type: _t, ...rest } = msg;
+        exit = rest;
+      } else if (msg.type === 'error' && msg.error) {
+        const code = (msg.error.code in ERRORS ? msg.error.code : 'INTERNAL') as ErrorCode;
+        failure = new BkgError(code, msg.error.message, msg.error.hint ? { hint: msg.error.hint } : {});
+      }
+    });
+    ws.on('close', () => {
+      io.stdin?.pause();
+      if (exit) resolve(exit);
+      else reject(failure ?? new BkgError('DAEMON_UNAVAILABLE', 'the exec stream closed without an exit status'));
+    });
+  });
+}

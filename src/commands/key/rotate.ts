@@ -1,0 +1,17 @@
+import { Args } from '@oclif/core';
+import { DaemonCommand } from '../../cli/daemon-command.js';
+
+export default class KeyRotate extends DaemonCommand {
+  static override summary = 'Give an API key a new secret (printed once); the old secret stops working.';
+  static override examples = ['<%= config.bin %> key rotate KEY_ID'];
+  static override args = { id: Args.string({ description: 'The key\'s id (`bkg key ls`).', required: true }) };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(KeyRotate);
+    const rotated = await this.withClient((c) => c.rotateKey(args.id));
+    this.output(flags.json, rotated, () => {
+      process.stderr.write(`Rotated key ${rotated.key.id} (${rotated.key.name}). Its new secret, shown only now:\n`);
+      process.stdout.write(`${rotated.secret}\n`);
+    });
+  }
+}
