@@ -7,6 +7,7 @@ import { newSandboxId, type RunResult } from '../runtime/runtime.js';
 import { loadRuntime, runtimeCommand } from '../runtime/runtimes.js';
 import { loadSeccompProfileFile } from '../runtime/seccomp/index.js';
 import type { CliContext } from './context.js';
+import { parseEnv } from './env-flags.js';
 import { exitCodeOf } from './exit-codes.js';
 
 export { EXIT_OOM, EXIT_TIMEOUT, exitCodeOf } from './exit-codes.js';
@@ -30,18 +31,6 @@ export interface RunFlags {
   cmd: string[];
 }
 
-export function parseEnv(pairs: string[] = []): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const pair of pairs) {
-    const eq = pair.indexOf('=');
-    const key = pair.slice(0, eq);
-    if (eq <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) || pair.includes('\0')) {
-      throw new BkgError('INVALID_ARGUMENT', `--env: "${pair}" must look like KEY=VALUE`);
-    }
-    env[key] = pair.slice(eq + 1);
-  }
-  return env;
-}
 
 export function parseLimits(flags: RunFlags): Limits {
   return withDefaults({

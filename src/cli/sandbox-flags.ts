@@ -9,6 +9,7 @@ import { BkgError } from '../api/errors.js';
 import type { LimitsInput } from '../api/sandboxes.js';
 import { parseCpus, parseDuration, parsePositiveInt, parseSize } from '../api/units.js';
 import { validate } from '../api/validate.js';
+import { parseEnv } from './env-flags.js';
 
 export interface SandboxFlags {
   runtime?: string | undefined;
@@ -54,9 +55,7 @@ function wholeSeconds(value: string, flag: string): number {
 
 /** KEY=VALUE pairs; the same rules and messages as `bkg run --env`. */
 export async function envFromFlags(pairs: string[] | undefined): Promise<Record<string, string> | undefined> {
-  if (!pairs?.length) return undefined;
-  const { parseEnv } = await import('./run-sandbox.js');
-  return parseEnv(pairs);
+  return pairs?.length ? parseEnv(pairs) : undefined;
 }
 
 export function limitsFromFlags(flags: SandboxFlags): LimitsInput | undefined {
