@@ -8,6 +8,8 @@ export type Db = Database.Database;
 export function openDb(path: string, migrations: readonly Migration[] = MIGRATIONS): Db {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
+  // WAL + NORMAL: commits never corrupt the database; a power cut may lose the last ones. Saves an fsync per write.
+  db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db, migrations);
