@@ -9,10 +9,11 @@
 // Needs root (cgroups, id-mapped workspace), a built helper (make -C helper) and a compiled
 // dist/ (npx tsc -p tsconfig.build.json). See bench/README.md.
 import { spawnSync } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { cpus, release, tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import { mountCount, percentile, which } from './lib.mjs';
 
 const LIMITS = { memoryBytes: 256 << 20, cpus: 1, pids: 128, diskBytes: 64 << 20, timeoutMs: 30000 };
 
@@ -51,18 +52,6 @@ function parseArgs(argv) {
   return { iterations: positiveInt(opts.iterations, 'iterations'), warmup: positiveInt(opts.warmup, 'warmup'), breakdown: opts.breakdown };
 }
 
-function which(name) {
-  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
-    const p = join(dir, name);
-    try {
-      accessSync(p, constants.X_OK);
-      if (statSync(p).isFile()) return p;
-    } catch {
-      /* not here */
-    }
-  }
-  return null;
-}
 
 async function loadRuntime() {
   try {
@@ -79,9 +68,6 @@ async function loadRuntime() {
 }
 
 /** Nearest-rank percentile of a sorted array. */
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
 
 function summarize(samplesMs) {
   const s = [...samplesMs].sort((a, b) => a - b);
@@ -104,7 +90,6 @@ function cgroupChildren(layout) {
   return out;
 }
 
-const mountCount = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).length;
 
 function treeDigest(dir) {
   const h = createHash('sha256');

@@ -14,10 +14,11 @@
 // Needs root, a built helper (make -C helper) and a compiled dist/ (npx tsc -p tsconfig.build.json).
 // See bench/README.md. Exits 1 when anything leaked.
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mountCount, percentile, which } from './lib.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = dirname(dirname(SELF));
@@ -111,23 +112,8 @@ function parseArgs(argv) {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------------------------
-function which(name) {
-  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
-    const p = join(dir, name);
-    try {
-      accessSync(p, constants.X_OK);
-      if (statSync(p).isFile()) return p;
-    } catch {
-      /* not here */
-    }
-  }
-  return null;
-}
 
 /** Nearest-rank percentile of a sorted array. */
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
 
 function summarize(samples) {
   const s = [...samples].sort((a, b) => a - b);
@@ -208,7 +194,6 @@ function helperPids() {
   return out;
 }
 
-const mountCount = () => readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).length;
 
 /** Child directories of /sys/fs/cgroup/<controller>/bkg (v1) or /sys/fs/cgroup/bkg (v2), by full path. */
 function cgroupDirs() {

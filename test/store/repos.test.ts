@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BkgError } from '../../src/api/errors.js';
 import { openDb, type Db } from '../../src/store/db.js';
 import { ExecutionRepo, NamespaceRepo, PolicyRepo, ProjectRepo, SandboxRepo, type NewSandbox } from '../../src/store/repos/index.js';
+import { caught } from '../helpers/errors.js';
 
 let dir: string;
 let path: string;
@@ -24,15 +24,6 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function caught(fn: () => unknown): BkgError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(BkgError);
-    return err as BkgError;
-  }
-  throw new Error('expected a BkgError');
-}
 
 describe('projects and namespaces', () => {
   it('ensure by name: created once, then the same row', () => {

@@ -1,4 +1,5 @@
 /** Admin routes: API keys, the audit log, and the daemon itself. */
+import type { ApiKeyView, DaemonInfo } from '../../api/admin.js';
 import { BkgError } from '../../api/errors.js';
 import { parseDuration } from '../../api/units.js';
 import { validate } from '../../api/validate.js';
@@ -19,20 +20,12 @@ const CreateKeySchema = {
   },
 } as const;
 
-export interface DaemonInfo {
-  pid: number;
-  version: string;
-  home: string;
-  socket: string;
-  port: number | null;
-  started_at: string;
-}
 
 export function adminRoutes(
   router: Router<Principal>,
   d: { keys: ApiKeyStore; namespaces: NamespaceRepo; audit: AuditLog; metrics: Registry; info: () => DaemonInfo; shutdown: () => void; health: () => string[] },
 ): void {
-  const keyView = (k: ApiKeyInfo) => ({
+  const keyView = (k: ApiKeyInfo): ApiKeyView => ({
     id: k.id, name: k.name, role: k.role, namespace: k.namespaceId ? (d.namespaces.get(k.namespaceId)?.name ?? k.namespaceId) : null,
     sandbox_id: k.sandboxId, masked: k.masked, created_at: k.createdAt, revoked_at: k.revokedAt, last_used_at: k.lastUsedAt,
   });

@@ -1,5 +1,6 @@
 /** /api/v1/sandboxes: thin handlers over SandboxService. */
 import { Readable } from 'node:stream';
+import type { ExecutionView } from '../../api/admin.js';
 import { BkgError } from '../../api/errors.js';
 import { CreateSandboxSchema, ExecSchema, FILE_CAP } from '../../api/sandboxes.js';
 import { validate } from '../../api/validate.js';
@@ -61,7 +62,7 @@ export function sandboxRoutes(router: Router<Principal>, svc: SandboxService, ex
     })
     .add('GET', `${BASE}/:id/logs`, async (ctx) => {
       const s = svc.find(ctx.principal, ctx.params.id as string);
-      const list = executions.listForSandbox(s.id, { limit: 1000 }).map((e) => ({
+      const list = executions.listForSandbox(s.id, { limit: 1000 }).map((e): ExecutionView => ({
         id: e.id, cmd: e.cmd, exit_code: e.exitCode, signal: e.signal, timed_out: e.timedOut, oom_killed: e.oomKilled, duration_ms: e.durationMs, started_at: e.startedAt, actor: e.actor,
       }));
       return { status: 200, body: { executions: list } };

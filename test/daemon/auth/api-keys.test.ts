@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BkgError } from '../../../src/api/errors.js';
 import { ApiKeyStore } from '../../../src/daemon/auth/api-keys.js';
 import { openDb, type Db } from '../../../src/store/db.js';
 import { NamespaceRepo, SandboxRepo } from '../../../src/store/repos/index.js';
+import { caught } from '../../helpers/errors.js';
 
 const KEY_RE = /^bkg_[0-9A-Za-z]{43}$/;
 
@@ -35,15 +35,6 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function caught(fn: () => unknown): BkgError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(BkgError);
-    return err as BkgError;
-  }
-  throw new Error('expected a BkgError');
-}
 
 /** Every byte SQLite has written for this database: the main file, the WAL and its index. */
 function databaseBytes(): Buffer {

@@ -4,8 +4,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BkgError } from '../../../src/api/errors.js';
 import { loadMasterKey, parseMasterKey } from '../../../src/daemon/auth/master-key.js';
+import { caught } from '../../helpers/errors.js';
 
 let dir: string;
 let keyFile: string;
@@ -18,15 +18,6 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function caught(fn: () => unknown): BkgError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(BkgError);
-    return err as BkgError;
-  }
-  throw new Error('expected a BkgError');
-}
 
 describe('BKG_MASTER_KEY', () => {
   const raw = randomBytes(32);
