@@ -8,7 +8,7 @@ import pino from 'pino';
 import { ApiKeyStore } from './auth/api-keys.js';
 import { createAuthenticator } from './auth/authenticate.js';
 import { loadMasterKey } from './auth/master-key.js';
-import { RateLimiter, type RateLimitOverrides } from './auth/rate-limit.js';
+import { parseRateLimitsEnv, RateLimiter, type RateLimitOverrides } from './auth/rate-limit.js';
 import type { DaemonConfig } from './config.js';
 import { createDaemonMetrics } from './daemon-metrics.js';
 import { attachExecWebSocket } from './exec-ws.js';
@@ -46,7 +46,11 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
   const master = loadMasterKey({ keyFile: join(config.home, 'master.key') });
   const keys = new ApiKeyStore(db, master.key);
   const audit = new AuditLog(db);
-  const overrides: RateLimitOverrides = Object.fromEntries(new PolicyRepo(db).list().map((p) => [p.role, { ratePerSec: p.ratePerSec, burst: p.burst }]));
+  // the policies table, then BKG_RATE_LIMITS on top
+  const overrides: RateLimitOverrides = {
+    ...Object.fromEntries(new PolicyRepo(db).list().map((p) => [p.role, { ratePerSec: p.ratePerSec, burst: p.burst }])),
+    ...parseRateLimitsEnv(process.env.BKG_RATE_LIMITS),
+  };
   const limiter = new RateLimiter(overrides);
   const host = detectHost({ prepareCgroups: true });
   const runtime = new PersistentSandboxes({ host, log });

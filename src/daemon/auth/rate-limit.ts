@@ -28,6 +28,19 @@ export interface RateLimiterOptions {
   maxBuckets?: number;
 }
 
+/** BKG_RATE_LIMITS, e.g. `namespace=50/100,readonly=5/10` (role=requests-per-second/burst). */
+export function parseRateLimitsEnv(raw: string | undefined): RateLimitOverrides {
+  if (raw === undefined) return {};
+  const out: RateLimitOverrides = {};
+  for (const part of raw.split(',')) {
+    const m = /^\s*([a-z]+)=(\d+(?:\.\d+)?)\/(\d+)\s*$/.exec(part);
+    if (!m) throw new BkgError('INVALID_CONFIG', `BKG_RATE_LIMITS: "${part}" is not ROLE=RATE/BURST (example: namespace=50/100)`, { details: { setting: 'BKG_RATE_LIMITS' } });
+    out[m[1] as Role] = { ratePerSec: Number(m[2]), burst: Number(m[3]) };
+  }
+  resolveRateLimits(out);
+  return out;
+}
+
 /** The defaults with `overrides` applied, validated: anything invalid is INVALID_CONFIG, never ignored. */
 export function resolveRateLimits(overrides: RateLimitOverrides = {}): RateLimitConfig {
   if (typeof overrides !== 'object' || overrides === null) throw new BkgError('INVALID_CONFIG', 'rate limits must be an object keyed by role');

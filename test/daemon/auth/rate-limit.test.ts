@@ -1,7 +1,7 @@
 /** Token buckets per API key, on a fake clock. */
 import { describe, expect, it } from 'vitest';
 import { BkgError } from '../../../src/api/errors.js';
-import { DEFAULT_RATE_LIMITS, RateLimiter, resolveRateLimits } from '../../../src/daemon/auth/rate-limit.js';
+import { DEFAULT_RATE_LIMITS, parseRateLimitsEnv, RateLimiter, resolveRateLimits } from '../../../src/daemon/auth/rate-limit.js';
 
 const T0 = 1_750_000_000_000;
 
@@ -118,5 +118,15 @@ describe('RateLimiter', () => {
     const r = limiter.take('k', 'readonly');
     expect(r.ok).toBe(false);
     if (!r.ok) expect(Number.isInteger(r.retryAfterSeconds) && r.retryAfterSeconds >= 1).toBe(true);
+  });
+});
+
+describe('BKG_RATE_LIMITS', () => {
+  it('parses ROLE=RATE/BURST pairs and refuses anything else', () => {
+    expect(parseRateLimitsEnv(undefined)).toEqual({});
+    expect(parseRateLimitsEnv('namespace=50/100, readonly=0.5/2')).toEqual({ namespace: { ratePerSec: 50, burst: 100 }, readonly: { ratePerSec: 0.5, burst: 2 } });
+    for (const bad of ['namespace=50', 'god=1/1', 'namespace=0/5', 'namespace=5/0', '']) {
+      expect(() => parseRateLimitsEnv(bad), bad).toThrowError(/BKG_RATE_LIMITS|rate limits/);
+    }
   });
 });
