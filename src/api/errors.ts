@@ -80,3 +80,9 @@ export function toErrorBody(err: unknown): { status: number; body: ErrorBody } {
 export function exitCodeFor(err: unknown): number {
   return asBkgError(err).exitCode;
 }
+
+/** The same error as an MCP tool result: isError, our stable code in the text and structured content. */
+export function toMcpToolError(err: unknown): { isError: true; content: { type: 'text'; text: string }[]; structuredContent: ErrorBody } {
+  const { body } = toErrorBody(err);
+  return { isError: true, content: [{ type: 'text', text: `${body.error.code}: ${body.error.message}\nhint: ${body.error.hint}` }], structuredContent: body };
+}

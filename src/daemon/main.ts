@@ -18,6 +18,7 @@ import { Registry } from './metrics.js';
 import type { DaemonInfo } from '../api/admin.js';
 import { adminRoutes } from './routes/admin.js';
 import { sandboxRoutes } from './routes/sandboxes.js';
+import { mcpRoutes } from './mcp/http.js';
 import { SandboxService } from './sandbox-service.js';
 import type { Principal } from './auth/api-keys.js';
 import { detectHost, packageRoot } from '../runtime/host.js';
@@ -71,7 +72,8 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
   });
   const info: DaemonInfo = { pid: process.pid, version, home: config.home, socket: config.socketPath, port: null, started_at: new Date().toISOString() };
   const router = new Router<Principal>();
-  sandboxRoutes(router, svc, executions);
+  sandboxRoutes(router, svc);
+  const mcp = mcpRoutes(router, svc, registry, version);
   adminRoutes(router, {
     keys, namespaces, audit, metrics: registry, info: () => info, shutdown: () => stop(),
     health: () => (existsSync(host.helperPath) ? [] : [`sandbox helper missing at ${host.helperPath}`]),
@@ -116,6 +118,7 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
   const close = (): Promise<void> => {
     closing ??= (async () => {
       clearInterval(timer);
+      await mcp.close();
       for (const client of wss.clients) client.terminate();
       wss.close();
       await Promise.allSettled([main.close(), forSandboxes.close()]);

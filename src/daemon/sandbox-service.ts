@@ -3,6 +3,7 @@
  * REST and (later) MCP call this; it knows nothing of HTTP.
  */
 import { readFileSync } from 'node:fs';
+import type { ExecutionView } from '../api/admin.js';
 import { BkgError } from '../api/errors.js';
 import { ENV_NAME_PATTERN, EXEC_OUTPUT_CAP, FILE_CAP, type CreateSandboxRequest, type ExecRequest, type ExecResponse, type LimitsInput, type SandboxView } from '../api/sandboxes.js';
 import type { Logger } from '../log.js';
@@ -267,6 +268,14 @@ export class SandboxService {
     return { ...execSummary(r), stdout: o.text, stderr: e.text, truncated: o.truncated || e.truncated };
   }
 
+  /** The commands run in a sandbox (newest 1000), as the API shows them. */
+  executionsOf(p: Principal, idOrName: string): ExecutionView[] {
+    const s = this.find(p, idOrName);
+    return this.d.executions.listForSandbox(s.id, { limit: 1000 }).map((e) => ({
+      id: e.id, cmd: e.cmd, exit_code: e.exitCode, signal: e.signal, timed_out: e.timedOut, oom_killed: e.oomKilled, duration_ms: e.durationMs, started_at: e.startedAt, actor: e.actor,
+    }));
+  }
+
   async stop(p: Principal, idOrName: string, action = 'sandbox.stop'): Promise<SandboxView> {
     return this.audited(p, action, idOrName, async () => {
       this.requireWrite(p);
@@ -311,7 +320,7 @@ export class SandboxService {
   /** Read a file inside the sandbox. Paths resolve inside its root: '..' and symlinks cannot leave it. */
   async readFile(p: Principal, idOrName: string, path: string): Promise<Buffer> {
     if (!path.startsWith('/') || path.includes('\0')) throw new BkgError('INVALID_ARGUMENT', 'path: must be an absolute path inside the sandbox');
-    const r = await this.fileExec(p, idOrName, ['/bin/sh', '-c', 'test -f "$1" || { echo "not a regular file" >&2; exit 66; }; exec head -c "$2" -- "$1"', 'sh', path, String(FILE_CAP + 1)]);
+    const r = await this.fileExec(p, idOrName, path, ['/bin/sh', '-c', 'test -f "$1" || { echo "not a regular file" >&2; exit 66; }; exec head -c "$2" -- "$1"', 'sh', path, String(FILE_CAP + 1)]);
     if (r.code === 66) throw new BkgError('NOT_FOUND', `path: no regular file at ${path} in the sandbox`);
     if (r.code !== 0) throw new BkgError('INVALID_ARGUMENT', `path: cannot read ${path}: ${r.stderr.trim()}`);
     if (r.stdout.length > FILE_CAP) throw new BkgError('PAYLOAD_TOO_LARGE', `path: ${path} is larger than ${FILE_CAP} bytes`);
@@ -321,11 +330,24 @@ export class SandboxService {
   async writeFile(p: Principal, idOrName: string, path: string, data: Buffer): Promise<void> {
     if (!path.startsWith('/') || path.includes('\0')) throw new BkgError('INVALID_ARGUMENT', 'path: must be an absolute path inside the sandbox');
     if (data.length > FILE_CAP) throw new BkgError('PAYLOAD_TOO_LARGE', `the file is larger than ${FILE_CAP} bytes`);
-    const r = await this.fileExec(p, idOrName, ['/bin/sh', '-c', 'cat > "$1"', 'sh', path], data);
+    const r = await this.fileExec(p, idOrName, path, ['/bin/sh', '-c', 'cat > "$1"', 'sh', path], data);
     if (r.code !== 0) throw new BkgError('INVALID_ARGUMENT', `path: cannot write ${path}: ${r.stderr.trim()}`);
   }
 
-  private async fileExec(p: Principal, idOrName: string, argv: string[], input?: Buffer): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  /** The entries of a directory inside the sandbox (resolved inside its root, like files). */
+  async listFiles(p: Principal, idOrName: string, path: string): Promise<{ name: string; type: 'file' | 'dir' | 'symlink' | 'other'; size: number }[]> {
+    if (!path.startsWith('/') || path.includes('\0')) throw new BkgError('INVALID_ARGUMENT', 'path: must be an absolute path inside the sandbox');
+    const r = await this.fileExec(p, idOrName, path, ['/usr/bin/find', path, '-mindepth', '1', '-maxdepth', '1', '-printf', '%y\\t%s\\t%f\\0']);
+    if (r.code !== 0) throw new BkgError('NOT_FOUND', `path: cannot list ${path}: ${r.stderr.trim()}`);
+    const types: Record<string, 'file' | 'dir' | 'symlink'> = { f: 'file', d: 'dir', l: 'symlink' };
+    return r.stdout.toString('utf8').split('\0').filter(Boolean).map((line) => {
+      const [t, size, ...name] = line.split('\t');
+      const type: 'file' | 'dir' | 'symlink' | 'other' = types[t ?? ''] ?? 'other';
+      return { name: name.join('\t'), type, size: Number(size) };
+    }).sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  private async fileExec(p: Principal, idOrName: string, path: string, argv: string[], input?: Buffer): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
     const s = this.find(p, idOrName);
     const h = this.running(s);
     if (input) this.requireWrite(p);
@@ -334,7 +356,7 @@ export class SandboxService {
     const r = await this.d.runtime.exec(this.definition(s), h, { argv, timeoutMs: 60_000 }, {
       stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'], ...(input ? { input } : {}), onStdout: (c) => out.push(c), onStderr: (c) => err.push(c),
     });
-    this.auditOk(p, input ? 'sandbox.file.write' : 'sandbox.file.read', s, { path: argv[4] });
+    this.auditOk(p, input ? 'sandbox.file.write' : 'sandbox.file.read', s, { path });
     return { code: r.exitCode, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8').slice(0, 500) };
   }
 

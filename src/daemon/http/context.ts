@@ -1,5 +1,5 @@
 /** The types a route handler sees: its request context and the reply it returns. */
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../../log.js';
 
@@ -33,6 +33,8 @@ export interface Reply {
   readonly headers?: OutgoingHttpHeaders;
   /** Sent as is (e.g. a file download); set content-type in `headers`. */
   readonly stream?: Readable;
+  /** The handler writes the response itself (a protocol with its own framing, such as MCP's). */
+  readonly takeover?: (res: ServerResponse) => Promise<void>;
 }
 
 export type Handler<P = unknown> = (ctx: RequestContext<P>) => Promise<Reply>;

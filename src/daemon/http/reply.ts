@@ -46,6 +46,7 @@ export async function sendReply(req: IncomingMessage, res: ServerResponse, reply
   if (!Number.isInteger(reply.status) || reply.status < 200 || reply.status > 599) {
     throw new Error(`handler returned an invalid status ${String(reply.status)}`);
   }
+  if (reply.takeover) return reply.takeover(res);
   const payload = reply.stream || reply.body === undefined ? undefined : JSON.stringify(reply.body);
   baseHeaders(req, res);
   for (const [name, value] of Object.entries(reply.headers ?? {})) if (value !== undefined) res.setHeader(name, value);

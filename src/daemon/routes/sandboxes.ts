@@ -1,6 +1,5 @@
 /** /api/v1/sandboxes: thin handlers over SandboxService. */
 import { Readable } from 'node:stream';
-import type { ExecutionView } from '../../api/admin.js';
 import { BkgError } from '../../api/errors.js';
 import { CreateSandboxSchema, ExecSchema, FILE_CAP } from '../../api/sandboxes.js';
 import { validate } from '../../api/validate.js';
@@ -8,7 +7,6 @@ import type { Principal } from '../auth/api-keys.js';
 import type { RequestContext } from '../http/context.js';
 import type { Router } from '../http/router.js';
 import type { SandboxService } from '../sandbox-service.js';
-import type { ExecutionRepo } from '../../store/repos/index.js';
 
 const BASE = '/api/v1/sandboxes';
 
@@ -34,7 +32,7 @@ async function rawBody(ctx: RequestContext<Principal>, cap: number): Promise<Buf
   return Buffer.concat(chunks);
 }
 
-export function sandboxRoutes(router: Router<Principal>, svc: SandboxService, executions: ExecutionRepo): void {
+export function sandboxRoutes(router: Router<Principal>, svc: SandboxService): void {
   router
     .add('POST', BASE, async (ctx) => {
       const { sandbox, apiKey } = await svc.create(ctx.principal, validate(CreateSandboxSchema, await ctx.body()));
@@ -60,11 +58,5 @@ export function sandboxRoutes(router: Router<Principal>, svc: SandboxService, ex
       await svc.writeFile(ctx.principal, ctx.params.id as string, path, await rawBody(ctx, FILE_CAP));
       return { status: 204 };
     })
-    .add('GET', `${BASE}/:id/logs`, async (ctx) => {
-      const s = svc.find(ctx.principal, ctx.params.id as string);
-      const list = executions.listForSandbox(s.id, { limit: 1000 }).map((e): ExecutionView => ({
-        id: e.id, cmd: e.cmd, exit_code: e.exitCode, signal: e.signal, timed_out: e.timedOut, oom_killed: e.oomKilled, duration_ms: e.durationMs, started_at: e.startedAt, actor: e.actor,
-      }));
-      return { status: 200, body: { executions: list } };
-    });
+    .add('GET', `${BASE}/:id/logs`, async (ctx) => ({ status: 200, body: { executions: svc.executionsOf(ctx.principal, ctx.params.id as string) } }));
 }

@@ -1,0 +1,178 @@
+/**
+ * The MCP tools and resources: each a thin call into SandboxService, acting as the session's
+ * principal, so namespaces, audit and limits are exactly those of the REST API.
+ */
+import { randomBytes } from 'node:crypto';
+import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import { toMcpToolError } from '../../api/errors.js';
+import { EXEC_OUTPUT_CAP, NAME_PATTERN } from '../../api/sandboxes.js';
+import type { Principal } from '../auth/api-keys.js';
+import type { Counter } from '../metrics.js';
+import { execSummary, type SandboxService } from '../sandbox-service.js';
+import type { ExecControl } from '../../runtime/io.js';
+
+const sandbox = z.string().regex(NAME_PATTERN).describe('The sandbox name or id.');
+const env = z.record(z.string()).optional().describe('Extra environment variables.');
+const limits = z
+  .object({
+    memory_mb: z.number().int().min(16).optional(),
+    cpus: z.number().min(0.01).optional(),
+    pids: z.number().int().min(1).optional(),
+    disk_mb: z.number().int().min(1).optional(),
+    timeout_s: z.number().int().min(1).optional().describe('Lifetime: the sandbox is stopped after this long.'),
+    idle_timeout_s: z.number().int().min(1).optional().describe('Stopped after this long without an exec.'),
+  })
+  .strict()
+  .optional();
+
+const LANGUAGES = { python: ['python3', '-c'], node: ['node', '-e'], shell: ['/bin/sh', '-c'] } as const;
+
+type ToolResult = { content: { type: 'text'; text: string }[]; structuredContent: Record<string, unknown>; isError?: boolean };
+
+function ok(value: Record<string, unknown>, text?: string): ToolResult {
+  return { content: [{ type: 'text', text: text ?? JSON.stringify(value, null, 2) }], structuredContent: value };
+}
+
+function capped(chunks: Buffer[]): { text: string; truncated: boolean } {
+  const all = Buffer.concat(chunks);
+  return { text: all.subarray(0, EXEC_OUTPUT_CAP).toString('utf8'), truncated: all.length > EXEC_OUTPUT_CAP };
+}
+
+interface Extra {
+  signal: AbortSignal;
+  _meta?: { progressToken?: string | number };
+  sendNotification: (n: { method: 'notifications/progress'; params: { progressToken: string | number; progress: number; message?: string } }) => Promise<void>;
+}
+
+export function createMcpServer(svc: SandboxService, principal: Principal, calls: Counter, version: string): McpServer {
+  const server = new McpServer({ name: 'bkg', version }, { capabilities: { logging: {} } });
+
+  /** Every tool: counted by outcome, and failures as MCP tool errors with our stable codes. */
+  const tool = <A extends z.ZodRawShape>(name: string, description: string, shape: A, fn: (args: z.objectOutputType<A, z.ZodTypeAny>, extra: Extra) => Promise<ToolResult>): void => {
+    server.registerTool(name, { description, inputSchema: shape }, (async (args: z.objectOutputType<A, z.ZodTypeAny>, extra: Extra) => {
+      try {
+        const r = await fn(args, extra);
+        calls.inc({ tool: name, outcome: 'ok' });
+        return r;
+      } catch (err) {
+        calls.inc({ tool: name, outcome: 'error' });
+        return toMcpToolError(err);
+      }
+    }) as never);
+  };
+
+  /** Run a command with progress notifications (output as it comes) and cancellation. */
+  const run = async (name: string, cmd: string[], opts: { cwd?: string; env?: Record<string, string>; timeout_ms?: number }, extra: Extra): Promise<ToolResult> => {
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let progress = 0;
+    const token = extra._meta?.progressToken;
+    const notify = (chunk: Buffer): void => {
+      if (token === undefined) return;
+      progress += chunk.length;
+      void extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, message: chunk.toString('utf8').slice(0, 1000) } }).catch(() => {});
+    };
+    let ctl: ExecControl | null = null;
+    const abort = (): void => ctl?.stop();
+    extra.signal.addEventListener('abort', abort);
+    try {
+      const r = await svc.execWith(principal, name, { cmd, ...opts }, {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        onStdout: (c) => { out.push(c); notify(c); },
+        onStderr: (c) => { err.push(c); notify(c); },
+        onStarted: (c) => {
+          ctl = c;
+          if (extra.signal.aborted) c.stop();
+        },
+      });
+      const o = capped(out);
+      const e = capped(err);
+      const value = { ...execSummary(r), stdout: o.text, stderr: e.text, stdout_truncated: o.truncated, stderr_truncated: e.truncated, cancelled: extra.signal.aborted };
+      const text = `exit code ${r.exitCode ?? `none (signal ${r.signal})`}${r.timedOut ? ', timed out' : ''}${r.oomKilled ? ', out of memory' : ''}\n--- stdout ---\n${o.text}\n--- stderr ---\n${e.text}`;
+      return ok(value, text);
+    } finally {
+      extra.signal.removeEventListener('abort', abort);
+    }
+  };
+
+  tool('sandbox_create', 'Create an isolated Linux sandbox (not started yet). Use sandbox_start next, then sandbox_exec or sandbox_run_code.', {
+    name: z.string().regex(NAME_PATTERN).describe('A name, unique in your namespace (letters, digits, . _ -).'),
+    runtime: z.enum(['shell', 'python', 'node']).optional().describe('Interpreter available inside (default shell).'),
+    limits,
+    network: z.enum(['none', 'host']).optional().describe('none (default): loopback only; host: the host\'s network.'),
+    env,
+    workspace: z.string().startsWith('/').optional().describe('Admin keys only: a host directory mounted copy-on-write at /workspace (never modified; see sandbox_changes).'),
+  }, async (a) => ok({ sandbox: (await svc.create(principal, a)).sandbox }));
+
+  tool('sandbox_list', 'List the sandboxes you can see, with status and limits.', {}, async () => ok({ sandboxes: svc.list(principal) }));
+
+  tool('sandbox_start', 'Start a created or stopped sandbox; it stays up until stopped or its lifetime ends.', { sandbox }, async (a) => ok({ sandbox: await svc.start(principal, a.sandbox) }));
+  tool('sandbox_stop', 'Stop a running sandbox: every process in it ends. Files in /tmp are lost.', { sandbox }, async (a) => ok({ sandbox: await svc.stop(principal, a.sandbox) }));
+  tool('sandbox_delete', 'Delete a sandbox (stopping it first).', { sandbox }, async (a) => {
+    await svc.remove(principal, a.sandbox);
+    return ok({ deleted: a.sandbox });
+  });
+
+  tool('sandbox_exec', 'Run a command (argv array, no shell unless you call one) in a running sandbox. Returns exit code, stdout, stderr and truncation flags. Output streams as progress notifications; cancel the request to kill the command.', {
+    sandbox,
+    cmd: z.array(z.string()).min(1).describe('The command and its arguments, e.g. ["ls", "-la", "/tmp"].'),
+    cwd: z.string().startsWith('/').optional(),
+    env,
+    timeout_ms: z.number().int().min(1).max(86_400_000).optional(),
+  }, async (a, extra) => run(a.sandbox, a.cmd, { ...(a.cwd ? { cwd: a.cwd } : {}), ...(a.env ? { env: a.env } : {}), ...(a.timeout_ms ? { timeout_ms: a.timeout_ms } : {}) }, extra));
+
+  tool('sandbox_run_code', 'Run a snippet of Python, Node.js or shell code and return its output. In the given running sandbox, or, without one, in a fresh sandbox that is deleted afterwards.', {
+    language: z.enum(['python', 'node', 'shell']),
+    code: z.string().min(1).max(1_048_576),
+    sandbox: sandbox.optional(),
+    timeout_ms: z.number().int().min(1).max(86_400_000).optional(),
+  }, async (a, extra) => {
+    const cmd = [...LANGUAGES[a.language], a.code];
+    const opts = a.timeout_ms ? { timeout_ms: a.timeout_ms } : {};
+    if (a.sandbox) return run(a.sandbox, cmd, opts, extra);
+    const temp = `run-${randomBytes(4).toString('hex')}`;
+    await svc.create(principal, { name: temp, runtime: a.language });
+    try {
+      await svc.start(principal, temp);
+      return await run(temp, cmd, opts, extra);
+    } finally {
+      await svc.remove(principal, temp);
+    }
+  });
+
+  const path = z.string().startsWith('/').describe('An absolute path inside the sandbox.');
+  tool('file_read', 'Read a text file inside a running sandbox (up to 16 MiB).', { sandbox, path }, async (a) => {
+    const data = await svc.readFile(principal, a.sandbox, a.path);
+    const text = data.toString('utf8');
+    const binary = !Buffer.from(text, 'utf8').equals(data);
+    const value = { path: a.path, size: data.length, encoding: binary ? 'base64' : 'utf-8', content: binary ? data.toString('base64') : text };
+    return ok(value, binary ? `(binary, ${data.length} bytes, base64)\n${value.content}` : text);
+  });
+  tool('file_write', 'Write a file inside a running sandbox (parent directories must exist).', {
+    sandbox, path, content: z.string().max(16 * 1024 * 1024), encoding: z.enum(['utf-8', 'base64']).optional(),
+  }, async (a) => {
+    const data = Buffer.from(a.content, a.encoding === 'base64' ? 'base64' : 'utf8');
+    await svc.writeFile(principal, a.sandbox, a.path, data);
+    return ok({ path: a.path, size: data.length }, `wrote ${data.length} bytes to ${a.path}`);
+  });
+  tool('file_list', 'List a directory inside a running sandbox: names, types and sizes.', { sandbox, path }, async (a) => ok({ path: a.path, entries: await svc.listFiles(principal, a.sandbox, a.path) }));
+  tool('sandbox_changes', 'The sandbox\'s changes to its /workspace (added, modified, deleted) against the host directory, which stays untouched.', { sandbox }, async (a) => ok({ changes: await svc.changes(principal, a.sandbox) }));
+  tool('sandbox_metrics', 'Status, limits and current usage (memory, CPU seconds, processes) of a sandbox.', { sandbox }, async (a) => {
+    const v = svc.view(svc.find(principal, a.sandbox));
+    return ok({ name: v.name, status: v.status, limits: v.limits, usage: v.usage ?? null, started_at: v.started_at, expires_at: v.expires_at, idle_expires_at: v.idle_expires_at });
+  });
+
+  server.registerResource('sandbox-logs', new ResourceTemplate('bkg://sandboxes/{sandbox}/logs', {
+    list: async () => ({ resources: svc.list(principal).map((s) => ({ uri: `bkg://sandboxes/${s.name}/logs`, name: `${s.name} logs`, mimeType: 'application/json' })) }),
+  }), { description: 'The commands run in a sandbox, with exit codes and durations.', mimeType: 'application/json' }, async (uri, vars) => ({
+    contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(svc.executionsOf(principal, String(vars.sandbox)), null, 2) }],
+  }));
+  server.registerResource('sandbox-file', new ResourceTemplate('bkg://sandboxes/{sandbox}/files/{+path}', { list: undefined }), {
+    description: 'A file inside a running sandbox, e.g. bkg://sandboxes/web/files/workspace/main.py.',
+  }, async (uri, vars) => {
+    const data = await svc.readFile(principal, String(vars.sandbox), `/${String(vars.path)}`);
+    return { contents: [{ uri: uri.href, text: data.toString('utf8') }] };
+  });
+  return server;
+}

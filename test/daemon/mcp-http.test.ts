@@ -1,0 +1,150 @@
+/** MCP over Streamable HTTP with the official SDK client, against a real daemon. */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, removeHome, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { sandboxSkipReason } from '../helpers/sandbox.js';
+
+const skip = sandboxSkipReason();
+const TOOLS = ['file_list', 'file_read', 'file_write', 'sandbox_changes', 'sandbox_create', 'sandbox_delete', 'sandbox_exec', 'sandbox_list', 'sandbox_metrics', 'sandbox_run_code', 'sandbox_start', 'sandbox_stop'];
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+type Result = { isError?: boolean; structuredContent?: Record<string, unknown>; content: { type: string; text?: string }[] };
+
+describe.skipIf(skip)('MCP over Streamable HTTP', () => {
+  let d: TestDaemon;
+  let url: URL;
+  const keys: Record<string, string> = {};
+  const clients: Client[] = [];
+  let ws: string;
+
+  async function connect(key?: string): Promise<Client> {
+    const client = new Client({ name: 'bkg-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(url, key ? { requestInit: { headers: { Authorization: `Bearer ${key}` } } } : {}));
+    clients.push(client);
+    return client;
+  }
+  const tool = async (c: Client, name: string, args: Record<string, unknown> = {}): Promise<Result> => (await c.callTool({ name, arguments: args })) as Result;
+
+  beforeAll(async () => {
+    d = await startTestDaemon({ port: await freePort() });
+    url = new URL(`http://127.0.0.1:${d.daemon.info.port as number}/mcp`);
+    for (const [name, role, namespace] of [['admin', 'admin', undefined], ['a', 'namespace', 'team-a'], ['b', 'namespace', 'team-b']] as const) {
+      keys[name] = ((await call(d.local, 'POST', '/api/v1/keys', { name, role, ...(namespace ? { namespace } : {}) })).body as { secret: string }).secret;
+    }
+    ws = mkdtempSync(join(tmpdir(), 'bkg-mcp-ws-'));
+    chmodSync(ws, 0o755);
+    writeFileSync(join(ws, 'notes.txt'), 'original\n');
+  });
+  afterAll(async () => {
+    for (const c of clients) await c.close().catch(() => {});
+    for (const s of (((await call(d.local, 'GET', '/api/v1/sandboxes')).body as { sandboxes: { id: string }[] }).sandboxes)) await call(d.local, 'DELETE', `/api/v1/sandboxes/${s.id}`);
+    await d.stop();
+    removeHome(d.home);
+    rmSync(ws, { recursive: true, force: true });
+  });
+
+  it('lists the tools, each with a schema and a description', async () => {
+    const c = await connect(keys.admin);
+    const { tools } = await c.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(TOOLS);
+    for (const t of tools) {
+      expect(t.description?.length).toBeGreaterThan(20);
+      expect(t.inputSchema.type).toBe('object');
+    }
+  });
+
+  it('runs a whole session: create, write a file, run code that reads it, read the changes, delete', async () => {
+    const c = await connect(keys.admin);
+    expect((await tool(c, 'sandbox_create', { name: 'm1', runtime: 'python', workspace: ws })).structuredContent).toMatchObject({ sandbox: { name: 'm1', status: 'created' } });
+    expect((await tool(c, 'sandbox_start', { sandbox: 'm1' })).structuredContent).toMatchObject({ sandbox: { status: 'running' } });
+    expect((await tool(c, 'file_write', { sandbox: 'm1', path: '/workspace/in.txt', content: 'hello from mcp' })).isError).toBeFalsy();
+    const run = await tool(c, 'sandbox_run_code', { sandbox: 'm1', language: 'python', code: "print(open('/workspace/in.txt').read().upper())" });
+    expect(run.structuredContent).toMatchObject({ exit_code: 0, stdout: 'HELLO FROM MCP\n', stdout_truncated: false });
+    const read = await tool(c, 'file_read', { sandbox: 'm1', path: '/workspace/notes.txt' });
+    expect(read.structuredContent).toMatchObject({ content: 'original\n', encoding: 'utf-8' });
+    const list = await tool(c, 'file_list', { sandbox: 'm1', path: '/workspace' });
+    expect((list.structuredContent as { entries: { name: string }[] }).entries.map((e) => e.name)).toEqual(['in.txt', 'notes.txt']);
+    expect((await tool(c, 'sandbox_changes', { sandbox: 'm1' })).structuredContent).toEqual({ changes: [{ path: 'in.txt', kind: 'added', type: 'file' }] });
+    const metrics = await tool(c, 'sandbox_metrics', { sandbox: 'm1' });
+    expect((metrics.structuredContent as { usage: { memory_bytes: number } }).usage.memory_bytes).toBeGreaterThan(0);
+    const logs = await c.readResource({ uri: 'bkg://sandboxes/m1/logs' });
+    expect(JSON.parse((logs.contents[0] as { text: string }).text)).toHaveLength(1);
+    const file = await c.readResource({ uri: 'bkg://sandboxes/m1/files/workspace/in.txt' });
+    expect((file.contents[0] as { text: string }).text).toBe('hello from mcp');
+    expect((await tool(c, 'sandbox_delete', { sandbox: 'm1' })).isError).toBeFalsy();
+    const gone = await tool(c, 'sandbox_exec', { sandbox: 'm1', cmd: ['true'] });
+    expect(gone.isError).toBe(true);
+    expect(gone.structuredContent).toMatchObject({ error: { code: 'NOT_FOUND' } });
+  });
+
+  it('runs code in a throwaway sandbox when none is named', async () => {
+    const c = await connect(keys.a);
+    const r = await tool(c, 'sandbox_run_code', { language: 'node', code: 'console.log(6 * 7)' });
+    expect(r.structuredContent).toMatchObject({ exit_code: 0, stdout: '42\n' });
+    expect((await tool(c, 'sandbox_list')).structuredContent).toEqual({ sandboxes: [] });
+  });
+
+  it('streams progress and kills the command inside the sandbox when the client cancels', async () => {
+    const c = await connect(keys.a);
+    await tool(c, 'sandbox_create', { name: 'long' });
+    await tool(c, 'sandbox_start', { sandbox: 'long' });
+    const progress: string[] = [];
+    const abort = new AbortController();
+    const pending = c.callTool({ name: 'sandbox_exec', arguments: { sandbox: 'long', cmd: ['sh', '-c', 'echo tick; exec sleep 7.321'] } }, undefined, {
+      signal: abort.signal,
+      onprogress: (p) => progress.push(p.message ?? ''),
+      resetTimeoutOnProgress: true,
+    });
+    const running = (): boolean => spawnSync('pgrep', ['-f', '^sleep 7.321$']).stdout.toString().trim() !== '';
+    for (let i = 0; i < 100 && !running(); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(running()).toBe(true);
+    for (let i = 0; i < 50 && progress.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(progress.join('')).toContain('tick');
+    abort.abort();
+    await expect(pending).rejects.toThrow();
+    for (let i = 0; i < 100 && running(); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(running()).toBe(false);
+  });
+
+  it('refuses a missing or wrong key, and hides other namespaces', async () => {
+    await expect(connect()).rejects.toThrow(/401|UNAUTHENTICATED|Unauthorized/);
+    await expect(connect('bkg_' + 'y'.repeat(43))).rejects.toThrow(/401|UNAUTHENTICATED|Unauthorized/);
+    const b = await connect(keys.b);
+    expect((await tool(b, 'sandbox_list')).structuredContent).toEqual({ sandboxes: [] });
+    const other = await tool(b, 'sandbox_exec', { sandbox: 'long', cmd: ['true'] });
+    expect(other.structuredContent).toMatchObject({ error: { code: 'NOT_FOUND' } });
+    const ws2 = await tool(b, 'sandbox_create', { name: 'x', workspace: '/etc' });
+    expect(ws2.structuredContent).toMatchObject({ error: { code: 'FORBIDDEN' } });
+  });
+
+  it('handles ten concurrent sessions, audited and counted like REST', async () => {
+    const results = await Promise.all(Array.from({ length: 10 }, async (_, i) => {
+      const c = await connect(keys.admin);
+      const name = `par${i}`;
+      await tool(c, 'sandbox_create', { name });
+      await tool(c, 'sandbox_start', { sandbox: name });
+      const r = await tool(c, 'sandbox_exec', { sandbox: name, cmd: ['sh', '-c', `echo ${i}`] });
+      await tool(c, 'sandbox_delete', { sandbox: name });
+      return (r.structuredContent as { stdout: string }).stdout;
+    }));
+    expect(results).toEqual(Array.from({ length: 10 }, (_, i) => `${i}\n`));
+    const events = (await call(d.local, 'GET', '/api/v1/audit?limit=100000')).body as { events: { action: string; target: string }[] };
+    expect(events.events.filter((e) => e.action === 'sandbox.exec').length).toBeGreaterThanOrEqual(10);
+    const metrics = (await call(d.local, 'GET', '/metrics')).raw.toString();
+    expect(metrics).toMatch(/^bkg_mcp_tool_calls_total\{tool="sandbox_exec",outcome="ok"\} (\d+)$/m);
+    expect(metrics).toMatch(/^bkg_mcp_sessions \d+$/m);
+  });
+});
