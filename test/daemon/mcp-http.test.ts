@@ -147,4 +147,23 @@ describe.skipIf(skip)('MCP over Streamable HTTP', () => {
     expect(metrics).toMatch(/^bkg_mcp_tool_calls_total\{tool="sandbox_exec",outcome="ok"\} (\d+)$/m);
     expect(metrics).toMatch(/^bkg_mcp_sessions \d+$/m);
   });
+
+  it('survives whatever a client sends', async () => {
+    const c = await connect(keys.a);
+    const unknown = await c.callTool({ name: 'no_such_tool', arguments: {} }).then((r) => r as Result, (e: Error) => ({ isError: true, content: [{ type: 'text', text: e.message }] }) as Result);
+    expect(unknown.isError).toBe(true);
+    const badArgs = await c.callTool({ name: 'sandbox_exec', arguments: { sandbox: '../x', cmd: 'ls' } }).then((r) => r as Result, (e: Error) => ({ isError: true, content: [{ type: 'text', text: e.message }] }) as Result);
+    expect(badArgs.isError).toBe(true);
+    const port = d.daemon.info.port as number;
+    const auth = `Bearer ${keys.a as string}`;
+    for (const body of ['not json', '{"jsonrpc":"2.0"}', '[]', JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call' })]) {
+      const r = await fetch(`http://127.0.0.1:${port}/mcp`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body });
+      expect(r.status, body).toBeGreaterThanOrEqual(400);
+      expect(r.status, body).toBeLessThan(500);
+    }
+    const stale = await fetch(`http://127.0.0.1:${port}/mcp`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': 'nope' }, body: '{}' });
+    expect(stale.status).toBe(404);
+    expect((await tool(c, 'sandbox_list')).isError).toBeFalsy(); // the session still works
+    expect((await call(d.local, 'GET', '/healthz')).status).toBe(200);
+  });
 });
