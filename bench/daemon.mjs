@@ -18,7 +18,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSyn
 import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mountCount, percentile, which } from './lib.mjs';
+import { daemonChild, mountCount, nowMs, percentile, round3, sleep, stopPids, strayDaemons, which } from './lib.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = dirname(dirname(SELF));
@@ -33,26 +33,6 @@ const BWRAP_ARGS = ['--unshare-all', '--die-with-parent', '--ro-bind', '/', '/',
 // with the daemon's info, and closes on SIGTERM/SIGINT or when the parent's pipe to stdin closes.
 // Nothing else is imported here, so the child's RSS is the daemon's.
 // ---------------------------------------------------------------------------------------------
-async function daemonChild() {
-  const { loadDaemonConfig } = await import('../dist/daemon/config.js');
-  const { startDaemon } = await import('../dist/daemon/main.js');
-  const config = loadDaemonConfig({ BKG_HOME: process.env.BKG_HOME, BKG_PORT: '0' });
-  const daemon = await startDaemon({ config });
-  let closing = false;
-  const stop = () => {
-    if (closing) return;
-    closing = true;
-    daemon.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  process.stdin.on('end', stop).on('error', stop).resume();
-  void daemon.closed.then(stop);
-  process.stdout.write(`READY ${JSON.stringify(daemon.info)}\n`);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -123,15 +103,8 @@ function summarize(samples) {
 
 const fmt = (n, d = 3) => (n === null || n === undefined || Number.isNaN(n) ? '–' : n.toFixed(d));
 const mib = (bytes) => bytes / MiB;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 const verdict = (ok) => (ok ? 'met' : 'MISSED');
 
-function round3(o) {
-  if (Array.isArray(o)) return o.map(round3);
-  if (o && typeof o === 'object') return Object.fromEntries(Object.entries(o).map(([k, v]) => [k, round3(v)]));
-  return typeof o === 'number' && !Number.isInteger(o) ? Math.round(o * 1000) / 1000 : o;
-}
 
 /** MemAvailable, as the median of 5 readings 100 ms apart (it moves with everything on the host). */
 async function memAvailable() {
@@ -761,39 +734,7 @@ async function settle(pid, before) {
  * Daemons running on `home` other than ours: `bkg exec` starts one (`bin/run.js daemon start
  * --foreground`, detached) when nothing answers on the socket, e.g. after our daemon died.
  */
-function strayDaemons(home, ours) {
-  const out = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid || ours.includes(Number(name))) continue;
-    try {
-      if (!readFileSync(`/proc/${name}/environ`, 'utf8').split('\0').includes(`BKG_HOME=${home}`)) continue;
-      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
-      if (argv.some((a) => a.endsWith('bin/run.js')) && argv.includes('daemon')) out.push(Number(name));
-    } catch {
-      /* gone, or not readable */
-    }
-  }
-  return out;
-}
 
-async function stopPids(pids) {
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      /* already gone */
-    }
-  }
-  const deadline = nowMs() + 10_000;
-  while (pids.some((p) => existsSync(`/proc/${p}`)) && nowMs() < deadline) await sleep(50);
-  for (const pid of pids.filter((p) => existsSync(`/proc/${p}`))) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-}
 
 async function cleanup({ home, names, ownsId, getDaemon, setDaemon, client, setClient }) {
   const errors = [];
