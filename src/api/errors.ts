@@ -31,6 +31,8 @@ export const ERRORS = {
   RATE_LIMITED: { status: 429, exitCode: 5, hint: 'Too many requests; retry after the number of seconds in the Retry-After header.' },
   DAEMON_UNAVAILABLE: { status: 503, exitCode: 3, hint: 'Check $BKG_HOME/logs/daemon.out; `bkg daemon start --foreground` shows why it cannot start.' },
   AUDIT_TAMPERED: { status: 409, exitCode: 6, hint: 'The audit log was modified outside bkg; the row named was edited, deleted or reordered.' },
+  MODEL_VERIFICATION_FAILED: { status: 422, exitCode: 2, hint: 'The model file failed verification in a sandbox (digest, signature or GGUF structure); the message names the check. Nothing was added to the cache.' },
+  DOWNLOAD_FAILED: { status: 502, exitCode: 3, hint: 'The model source could not be fetched (after retries); check the URL or path and the network, then pull again.' },
   INTERNAL: { status: 500, exitCode: 1, hint: 'This is a bug in bkg; please report it with the command you ran.' },
 } as const satisfies Record<string, ErrorSpec>;
 

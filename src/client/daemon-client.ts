@@ -247,7 +247,57 @@ export class DaemonClient {
     return r;
   }
 
-  // --- transport ---
+  // --- admin LLM (shapes in src/llm/types.ts and the daemon's llm routes) ---
+
+  llmRequestAccess(modelId: string, caveNamespace: string): Promise<Record<string, unknown>> {
+    return this.call('POST', `${API}/llm/requests`, { json: { model_id: modelId, cave_namespace: caveNamespace } });
+  }
+
+  async llmRequests(): Promise<Record<string, unknown>[]> {
+    return (await this.call<{ requests: Record<string, unknown>[] }>('GET', `${API}/admin/llm/requests`)).requests;
+  }
+
+  llmApprove(id: string, opts: { scopes?: string[]; ttl_s?: number; rpm?: number }): Promise<Record<string, unknown>> {
+    return this.call('POST', `${API}/admin/llm/requests/${encodeURIComponent(id)}/approve`, { json: opts });
+  }
+
+  llmDeny(id: string): Promise<Record<string, unknown>> {
+    return this.call('POST', `${API}/admin/llm/requests/${encodeURIComponent(id)}/deny`);
+  }
+
+  async llmTokens(): Promise<Record<string, unknown>[]> {
+    return (await this.call<{ tokens: Record<string, unknown>[] }>('GET', `${API}/admin/llm/tokens`)).tokens;
+  }
+
+  llmRevoke(modelId: string, tokenId: string): Promise<Record<string, unknown>> {
+    return this.call('POST', `${API}/admin/llm/models/${encodeURIComponent(modelId)}/revoke_key`, { json: { token_id: tokenId } });
+  }
+
+  llmPull(req: { source: string; name?: string; sha256?: string; sig_base64?: string }): Promise<{ job_id: string; model_id?: string }> {
+    return this.call('POST', `${API}/admin/llm/models`, { json: req });
+  }
+
+  llmJob(id: string): Promise<Record<string, unknown>> {
+    return this.call('GET', `${API}/admin/llm/jobs/${encodeURIComponent(id)}`);
+  }
+
+  async llmModels(): Promise<Record<string, unknown>[]> {
+    return (await this.call<{ models: Record<string, unknown>[] }>('GET', `${API}/admin/llm/models`)).models;
+  }
+
+  llmRemove(id: string): Promise<void> {
+    return this.call('DELETE', `${API}/admin/llm/models/${encodeURIComponent(id)}`);
+  }
+
+  llmGc(): Promise<Record<string, unknown>> {
+    return this.call('POST', `${API}/admin/llm/gc`);
+  }
+
+  llmTrustAdd(name: string, publicKey: string): Promise<Record<string, unknown>> {
+    return this.call('POST', `${API}/admin/llm/trust`, { json: { name, public_key: publicKey } });
+  }
+
+    // --- transport ---
 
   private healthOf(r: RawResponse): HealthResult {
     let body: unknown;

@@ -19,6 +19,12 @@ import type { DaemonInfo } from '../api/admin.js';
 import { adminRoutes } from './routes/admin.js';
 import { sandboxRoutes } from './routes/sandboxes.js';
 import { mcpRoutes } from './mcp/http.js';
+import { llmRoutes } from './routes/llm.js';
+import { llmModelRoutes } from './routes/llm-models.js';
+import { loadSigningKey, ModelAccess } from '../llm/access.js';
+import { ModelRegistry } from '../llm/registry/index.js';
+import type { InferenceEngine } from '../llm/types.js';
+import { SandboxRuntime } from '../runtime/runtime.js';
 import { SandboxService } from './sandbox-service.js';
 import type { Principal } from './auth/api-keys.js';
 import { detectHost, packageRoot } from '../runtime/host.js';
@@ -73,6 +79,17 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
   const info: DaemonInfo = { pid: process.pid, version, home: config.home, socket: config.socketPath, port: null, started_at: new Date().toISOString() };
   const router = new Router<Principal>();
   sandboxRoutes(router, svc);
+  const models = new ModelRegistry({ db, home: config.home, runtime: new SandboxRuntime({ host, log }), log });
+  llmModelRoutes(router, models, { audit });
+  let engine: Promise<InferenceEngine> | null = null;
+  llmRoutes(router, {
+    access: new ModelAccess(db, await loadSigningKey(join(config.home, 'llm-signing.key'))),
+    models,
+    // node-llama-cpp loads on the first inference, not at start
+    engine: () => (engine ??= import('../llm/engine-llama.js').then((m) => new m.LlamaEngine({ log }))),
+    audit,
+    namespaces,
+  });
   const mcp = mcpRoutes(router, svc, registry, version);
   adminRoutes(router, {
     keys, namespaces, audit, metrics: registry, info: () => info, shutdown: () => stop(),
@@ -119,6 +136,8 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
     closing ??= (async () => {
       clearInterval(timer);
       await mcp.close();
+      await models.close();
+      if (engine) await (await engine).close();
       for (const client of wss.clients) client.terminate();
       wss.close();
       await Promise.allSettled([main.close(), forSandboxes.close()]);

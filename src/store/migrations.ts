@@ -118,4 +118,67 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE sandboxes ADD COLUMN helper_start_time TEXT;
       ALTER TABLE sandboxes ADD COLUMN scratch_fd INTEGER;`,
   },
+  {
+    version: 4,
+    name: 'llm model registry: models, trusted signing keys, download jobs',
+    sql: `
+      CREATE TABLE models (
+        id           TEXT PRIMARY KEY,
+        name         TEXT NOT NULL,
+        sha256       TEXT NOT NULL UNIQUE CHECK (length(sha256) = 64),
+        size_bytes   INTEGER NOT NULL CHECK (size_bytes >= 0),
+        source       TEXT NOT NULL,
+        signed_by    TEXT,
+        created_at   TEXT NOT NULL,
+        last_used_at TEXT
+      );
+
+      CREATE TABLE trusted_keys (
+        fingerprint TEXT PRIMARY KEY,
+        name        TEXT NOT NULL,
+        public_key  TEXT NOT NULL UNIQUE,
+        created_at  TEXT NOT NULL
+      );
+
+      CREATE TABLE download_jobs (
+        id          TEXT PRIMARY KEY,
+        model_id    TEXT,
+        source      TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('queued', 'downloading', 'verifying', 'done', 'failed')),
+        bytes_done  INTEGER NOT NULL DEFAULT 0,
+        bytes_total INTEGER,
+        error       TEXT,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+      );
+      CREATE INDEX download_jobs_status ON download_jobs(status);`,
+  },
+  {
+    version: 5,
+    name: 'model-access requests and keys',
+    sql: `
+      CREATE TABLE llm_access_requests (
+        id             TEXT PRIMARY KEY,
+        model_id       TEXT NOT NULL,
+        cave_namespace TEXT NOT NULL,
+        requested_by   TEXT NOT NULL,
+        status         TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied')),
+        created_at     TEXT NOT NULL,
+        decided_at     TEXT,
+        decided_by     TEXT,
+        token_id       TEXT
+      );
+      CREATE TABLE llm_access_tokens (
+        jti        TEXT PRIMARY KEY,
+        request_id TEXT NOT NULL REFERENCES llm_access_requests(id),
+        model_id   TEXT NOT NULL,
+        cave_ns    TEXT NOT NULL,
+        scopes     TEXT NOT NULL,
+        rpm        INTEGER NOT NULL CHECK (rpm >= 1),
+        expires_at TEXT NOT NULL,
+        revoked_at TEXT,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX llm_access_tokens_model ON llm_access_tokens(model_id);`,
+  },
 ];

@@ -39,7 +39,7 @@ describe('migrations', () => {
 
   it('build the whole schema from an empty file', () => {
     db = openDb(path);
-    expect(versions(db)).toEqual([1, 2, 3]);
+    expect(versions(db)).toEqual([1, 2, 3, 4, 5]);
     expect(tables(db)).toEqual(expect.arrayContaining(['audit_events', 'schema_migrations', ...DAEMON_TABLES]));
     expect(db.pragma('foreign_key_check')).toEqual([]);
     const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map((r) => r.name);
@@ -54,7 +54,7 @@ describe('migrations', () => {
     v1.close();
 
     db = openDb(path);
-    expect(versions(db)).toEqual([1, 2, 3]);
+    expect(versions(db)).toEqual([1, 2, 3, 4, 5]);
     expect(tables(db)).toEqual(expect.arrayContaining(DAEMON_TABLES));
     expect(new AuditLog(db).verify()).toEqual({ ok: true, count: 1 });
     expect(migrate(db)).toEqual([]);

@@ -1,0 +1,167 @@
+/**
+ * Model-access keys: a request for a model from a namespace, an admin's approval that yields a JWT
+ * signed by the daemon (EdDSA; claims model_id, cave_ns, scopes, exp, jti), its use, and revocation.
+ */
+import { randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { exportPKCS8, generateKeyPair, importPKCS8, jwtVerify, SignJWT, type CryptoKey, type KeyObject } from 'jose';
+import { BkgError } from '../api/errors.js';
+import type { Db } from '../store/db.js';
+
+export const SCOPES = ['chat', 'completion', 'embed'] as const;
+export type Scope = (typeof SCOPES)[number];
+const ISSUER = 'bkg';
+
+export interface AccessRequest {
+  id: string;
+  model_id: string;
+  cave_namespace: string;
+  requested_by: string;
+  status: 'pending' | 'approved' | 'denied';
+  created_at: string;
+  decided_at: string | null;
+  decided_by: string | null;
+  token_id: string | null;
+}
+
+export interface AccessClaims {
+  jti: string;
+  model_id: string;
+  cave_ns: string;
+  scopes: Scope[];
+  rpm: number;
+  exp: number;
+}
+
+type SigningKey = CryptoKey | KeyObject | Uint8Array;
+
+/** The daemon's Ed25519 signing key, kept in a 0600 file under BKG_HOME (created on first use). */
+export async function loadSigningKey(path: string): Promise<{ privateKey: SigningKey; publicKey: SigningKey }> {
+  if (!existsSync(path)) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+    writeFileSync(path, await exportPKCS8(privateKey), { mode: 0o600, flag: 'wx' });
+  }
+  chmodSync(path, 0o600);
+  const privateKey = await importPKCS8(readFileSync(path, 'utf8'), 'EdDSA', { extractable: true });
+  const { createPublicKey } = await import('node:crypto');
+  const publicKey = createPublicKey(readFileSync(path, 'utf8'));
+  return { privateKey, publicKey };
+}
+
+export class ModelAccess {
+  /** jti → revoked: answers from memory, the table keeps it across restarts. */
+  private readonly revoked = new Set<string>();
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly keys: { privateKey: SigningKey; publicKey: SigningKey },
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    for (const r of db.prepare('SELECT jti FROM llm_access_tokens WHERE revoked_at IS NOT NULL').all() as { jti: string }[]) this.revoked.add(r.jti);
+  }
+
+  request(input: { modelId: string; caveNamespace: string; requestedBy: string }): AccessRequest {
+    const r: AccessRequest = { id: `req_${randomUUID().slice(0, 12)}`, model_id: input.modelId, cave_namespace: input.caveNamespace, requested_by: input.requestedBy, status: 'pending', created_at: this.now().toISOString(), decided_at: null, decided_by: null, token_id: null };
+    this.db.prepare('INSERT INTO llm_access_requests (id, model_id, cave_namespace, requested_by, status, created_at) VALUES (@id, @model_id, @cave_namespace, @requested_by, @status, @created_at)').run(r);
+    return r;
+  }
+
+  requests(opts: { status?: string; namespace?: string } = {}): AccessRequest[] {
+    const rows = this.db.prepare('SELECT * FROM llm_access_requests ORDER BY created_at, id').all() as AccessRequest[];
+    return rows.filter((r) => (!opts.status || r.status === opts.status) && (!opts.namespace || r.cave_namespace === opts.namespace));
+  }
+
+  getRequest(id: string): AccessRequest {
+    const r = this.db.prepare('SELECT * FROM llm_access_requests WHERE id = ?').get(id) as AccessRequest | undefined;
+    if (!r) throw new BkgError('NOT_FOUND', `no model-access request "${id}"`);
+    return r;
+  }
+
+  async approve(id: string, by: string, opts: { scopes: Scope[]; ttlSeconds: number; rpm: number }): Promise<{ token: string; claims: AccessClaims }> {
+    const r = this.getRequest(id);
+    if (r.status !== 'pending') throw new BkgError('CONFLICT', `request ${id} is already ${r.status}`);
+    const jti = `tok_${randomUUID()}`;
+    const now = this.now();
+    const exp = Math.floor(now.getTime() / 1000) + opts.ttlSeconds;
+    const claims: AccessClaims = { jti, model_id: r.model_id, cave_ns: r.cave_namespace, scopes: opts.scopes, rpm: opts.rpm, exp };
+    const token = await new SignJWT({ model_id: claims.model_id, cave_ns: claims.cave_ns, scopes: claims.scopes, rpm: claims.rpm })
+      .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT' })
+      .setIssuer(ISSUER)
+      .setJti(jti)
+      .setIssuedAt(Math.floor(now.getTime() / 1000))
+      .setExpirationTime(exp)
+      .sign(this.keys.privateKey);
+    this.db.transaction(() => {
+      this.db.prepare('INSERT INTO llm_access_tokens (jti, request_id, model_id, cave_ns, scopes, rpm, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
+        jti, id, r.model_id, r.cave_namespace, JSON.stringify(opts.scopes), opts.rpm, new Date(exp * 1000).toISOString(), now.toISOString(),
+      );
+      this.db.prepare("UPDATE llm_access_requests SET status = 'approved', decided_at = ?, decided_by = ?, token_id = ? WHERE id = ?").run(now.toISOString(), by, jti, id);
+    })();
+    return { token, claims };
+  }
+
+  deny(id: string, by: string): AccessRequest {
+    const r = this.getRequest(id);
+    if (r.status !== 'pending') throw new BkgError('CONFLICT', `request ${id} is already ${r.status}`);
+    this.db.prepare("UPDATE llm_access_requests SET status = 'denied', decided_at = ?, decided_by = ? WHERE id = ?").run(this.now().toISOString(), by, id);
+    return this.getRequest(id);
+  }
+
+  tokens(): { jti: string; model_id: string; cave_ns: string; scopes: Scope[]; rpm: number; expires_at: string; revoked_at: string | null; created_at: string }[] {
+    return (this.db.prepare('SELECT jti, model_id, cave_ns, scopes, rpm, expires_at, revoked_at, created_at FROM llm_access_tokens ORDER BY created_at').all() as { scopes: string }[]).map((r) => ({
+      ...(r as unknown as { jti: string; model_id: string; cave_ns: string; rpm: number; expires_at: string; revoked_at: string | null; created_at: string }),
+      scopes: JSON.parse(r.scopes) as Scope[],
+    }));
+  }
+
+  /** Revoke a token of `modelId`: the next request with it gets 403, also after a restart. */
+  revoke(modelId: string, jti: string): void {
+    const r = this.db.prepare('UPDATE llm_access_tokens SET revoked_at = ? WHERE jti = ? AND model_id = ?').run(this.now().toISOString(), jti, modelId);
+    if (r.changes === 0) throw new BkgError('NOT_FOUND', `no access key "${jti}" for model "${modelId}"`);
+    this.revoked.add(jti);
+  }
+
+  /**
+   * Check a bearer token for one use: signature and expiry (401), then model, scope, revocation and
+   * the namespace header (403), then the key's rate (429).
+   */
+  async authorize(token: string | null, use: { namespace: string | undefined; modelId: string; scope: Scope }): Promise<AccessClaims> {
+    const claims = await this.peek(token);
+    if (claims.model_id !== use.modelId) throw new BkgError('FORBIDDEN', `this key is for model "${claims.model_id}", not "${use.modelId}"`);
+    if (!claims.scopes.includes(use.scope)) throw new BkgError('FORBIDDEN', `this key does not allow ${use.scope}`);
+    if (use.namespace !== claims.cave_ns) throw new BkgError('FORBIDDEN', 'the X-Cave-Namespace header must name the namespace the key was issued to');
+    this.take(claims);
+    return claims;
+  }
+
+  /** A valid, unrevoked key's claims (signature and expiry: 401; revoked: 403), without a use. */
+  async peek(token: string | null): Promise<AccessClaims> {
+    if (!token) throw new BkgError('UNAUTHENTICATED', 'a model-access key is required (Authorization: Bearer <key>)');
+    let payload: Record<string, unknown>;
+    try {
+      payload = (await jwtVerify(token, this.keys.publicKey, { issuer: ISSUER, algorithms: ['EdDSA'], currentDate: this.now() })).payload as Record<string, unknown>;
+    } catch (err) {
+      throw new BkgError('UNAUTHENTICATED', `invalid model-access key: ${(err as Error).message}`);
+    }
+    const claims = payload as unknown as AccessClaims;
+    if (this.revoked.has(claims.jti)) throw new BkgError('FORBIDDEN', 'this model-access key was revoked');
+    return claims;
+  }
+
+  private take(c: AccessClaims): void {
+    const now = this.now().getTime();
+    const perMs = c.rpm / 60_000;
+    const b = this.buckets.get(c.jti) ?? { tokens: c.rpm, at: now };
+    b.tokens = Math.min(c.rpm, b.tokens + (now - b.at) * perMs);
+    b.at = now;
+    if (b.tokens < 1) {
+      this.buckets.set(c.jti, b);
+      throw new BkgError('RATE_LIMITED', `this key allows ${c.rpm} requests per minute`, { details: { retry_after_s: Math.max(1, Math.ceil((1 - b.tokens) / perMs / 1000)) } });
+    }
+    b.tokens -= 1;
+    this.buckets.set(c.jti, b);
+  }
+}

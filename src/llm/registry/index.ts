@@ -1,0 +1,18 @@
+/** The admin LLM's model registry: verified, content-addressed GGUF models. */
+export {
+  ModelRegistry,
+  type ModelRegistryOptions,
+  type PullOptions,
+  type PullProgress,
+  type PullPhase,
+  type StartDownloadOptions,
+  type StartedDownload,
+  type GcResult,
+  type GcRemoved,
+  type TrustStore,
+} from './registry.js';
+export { JOB_STATUSES, type DownloadJob, type JobStatus, type TrustedKey } from './store.js';
+export { verifyInSandbox, verifyTimeoutMs, type VerifyReport, type GgufSummary, type VerifyOptions } from './verify.js';
+export { fingerprintOf, parsePublicKey, parseSignature } from './keys.js';
+export { modelIdFrom, parseSource, parseSha256 } from './names.js';
+export { downloadHttp, copyLocal, parseContentRange, type DownloadTuning, type DownloadResult } from './download.js';

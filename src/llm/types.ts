@@ -1,0 +1,66 @@
+/** The admin LLM's interfaces: the model registry and the inference engine behind the daemon's routes. */
+
+/** A verified model in the cache. */
+export interface ModelManifest {
+  /** Stable id, e.g. "stories260k" (from the name) — unique. */
+  id: string;
+  name: string;
+  /** Hex sha256 of the GGUF file; the blob is stored content-addressed by it. */
+  sha256: string;
+  size_bytes: number;
+  /** Where it was pulled from (URL or local path). */
+  source: string;
+  /** Fingerprint of the trusted Ed25519 key that signed it, when it was signed. */
+  signed_by: string | null;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+/** What inference needs from the registry. */
+export interface ModelLookup {
+  get(id: string): ModelManifest | null;
+  /** Absolute path of the verified blob. */
+  blobPath(m: ModelManifest): string;
+  /** Record a use (for least-recently-used eviction). */
+  touch(id: string): void;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface ChatRequest {
+  modelId: string;
+  modelPath: string;
+  messages: ChatMessage[];
+  maxTokens: number;
+  temperature: number;
+  /** Aborts generation (client went away, request cancelled). */
+  signal?: AbortSignal;
+  /** Each piece of text as it is generated; awaited, so a slow consumer slows generation (backpressure). */
+  onText?: (text: string) => void | Promise<void>;
+}
+
+export interface ChatResult {
+  text: string;
+  promptTokens: number;
+  completionTokens: number;
+  finishReason: 'stop' | 'length' | 'cancelled';
+  /** From the call to the first generated text, ms. */
+  firstTokenMs: number | null;
+  durationMs: number;
+}
+
+export interface CompletionRequest extends Omit<ChatRequest, 'messages'> {
+  prompt: string;
+}
+
+export interface InferenceEngine {
+  chat(req: ChatRequest): Promise<ChatResult>;
+  complete(req: CompletionRequest): Promise<ChatResult>;
+  embed(req: { modelId: string; modelPath: string; input: string[] }): Promise<{ vectors: number[][]; promptTokens: number }>;
+  /** Models currently loaded (kept warm; unloaded after idling). */
+  loaded(): string[];
+  close(): Promise<void>;
+}

@@ -1,0 +1,144 @@
+/**
+ * The seed's second sequence diagram end to end: a sandbox asks for a model with its own key, an
+ * admin approves, the sandbox chats with the signed key, a revoke stops it at once (and for good).
+ * Real inference (node-llama-cpp) on stories260K, the official openai client against /v1.
+ */
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, removeHome, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { sandboxSkipReason } from '../helpers/sandbox.js';
+
+const MODEL_FILE = join(import.meta.dirname, '..', '..', '..', 'shared', 'models', 'stories260K.gguf');
+const skip = sandboxSkipReason() ?? (existsSync(MODEL_FILE) ? null : `no test model at ${MODEL_FILE}`);
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Python run inside the sandbox: calls the daemon over /run/bkg/api.sock. */
+const CLIENT = `
+import http.client, json, os, socket, sys
+class C(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX); self.sock.connect(os.environ["BKG_API_URL"][len("unix://"):])
+def call(method, path, body, headers):
+    c = C("bkg"); c.request(method, path, json.dumps(body), {"content-type": "application/json", **headers}); r = c.getresponse()
+    return {"status": r.status, "body": json.loads(r.read() or b"null")}
+args = json.loads(sys.argv[1])
+print(json.dumps(call(args["method"], args["path"], args["body"], args["headers"])))
+`;
+
+describe.skipIf(skip)('model-access flow', () => {
+  let d: TestDaemon;
+  let dir: string;
+  let port: number;
+  let token = '';
+  let tokenId = '';
+  /** POST from inside the sandbox; ownKey: authenticate with the sandbox's own API key (BKG_API_KEY). */
+  const inside = async (path: string, body: unknown, headers: Record<string, string>, ownKey = false): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const script = ownKey ? CLIENT.replace('args = json.loads(sys.argv[1])', 'args = json.loads(sys.argv[1]); args["headers"]["authorization"] = "Bearer " + os.environ["BKG_API_KEY"]') : CLIENT;
+    const r = await call(d.local, 'POST', '/api/v1/sandboxes/asker/exec', { cmd: ['python3', '-c', script, JSON.stringify({ method: 'POST', path, body, headers })] });
+    const out = r.body as { stdout: string; stderr: string };
+    expect(out.stderr).toBe('');
+    return JSON.parse(out.stdout) as { status: number; body: Record<string, unknown> };
+  };
+
+  beforeAll(async () => {
+    port = await freePort();
+    d = await startTestDaemon({ port });
+    dir = mkdtempSync(join(tmpdir(), 'bkg-llm-'));
+    copyFileSync(MODEL_FILE, join(dir, 'stories260K.gguf'));
+    const pulled = await call(d.local, 'POST', '/api/v1/admin/llm/models', { source: join(dir, 'stories260K.gguf'), name: 'stories', sha256: '270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d' });
+    expect(pulled.status).toBe(202);
+    const job = (pulled.body as { job_id: string }).job_id;
+    for (let i = 0; i < 300; i++) {
+      const j = (await call(d.local, 'GET', `/api/v1/admin/llm/jobs/${job}`)).body as { status: string; error?: unknown };
+      if (j.status === 'done') break;
+      if (j.status === 'failed') throw new Error(`pull failed: ${JSON.stringify(j)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await call(d.local, 'GET', '/api/v1/admin/llm/models/stories')).status).toBe(200);
+    expect((await call(d.local, 'POST', '/api/v1/sandboxes', { name: 'asker', runtime: 'python' })).status).toBe(201);
+    expect((await call(d.local, 'POST', '/api/v1/sandboxes/asker/start')).status).toBe(200);
+  }, 120_000);
+  afterAll(async () => {
+    await call(d.local, 'DELETE', '/api/v1/sandboxes/asker');
+    await d.stop();
+    removeHome(d.home);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('request from inside the sandbox → approve → chat from inside', async () => {
+    const created = (await inside('/api/v1/llm/requests', { model_id: 'stories', cave_namespace: 'default' }, {}, true)) as { status: number; body: { id: string; status: string } };
+    expect(created.status).toBe(201);
+    expect(created.body.status).toBe('pending');
+    expect(await inside('/api/v1/llm/requests', { model_id: 'stories', cave_namespace: 'someone-else' }, {}, true)).toMatchObject({ status: 403 });
+
+    const approved = (await call(d.local, 'POST', `/api/v1/admin/llm/requests/${created.body.id}/approve`, { scopes: ['chat'], ttl_s: 600, rpm: 120 })).body as { token: string; token_id: string };
+    token = approved.token;
+    tokenId = approved.token_id;
+    expect(token.split('.')).toHaveLength(3);
+
+    const chat = await inside('/api/v1/llm/chat', { model: 'stories', messages: [{ role: 'user', content: 'Once upon a time' }], max_tokens: 24, temperature: 0 }, { authorization: `Bearer ${token}`, 'x-cave-namespace': 'default' });
+    expect(chat.status).toBe(200);
+    expect(JSON.stringify(chat.body)).toMatch(/[A-Za-z]{3,}/);
+    expect(chat.body).toMatchObject({ model: 'stories', usage: { completion_tokens: expect.any(Number) } });
+    const wrongNs = await inside('/api/v1/llm/chat', { model: 'stories', messages: [{ role: 'user', content: 'hi' }] }, { authorization: `Bearer ${token}`, 'x-cave-namespace': 'team-x' });
+    expect(wrongNs.status).toBe(403);
+    const noKey = await inside('/api/v1/llm/chat', { model: 'stories', messages: [{ role: 'user', content: 'hi' }] }, { 'x-cave-namespace': 'default' });
+    expect(noKey.status).toBe(401);
+  });
+
+  it('streams through /api/v1/llm/chat (SSE)', async () => {
+    const r = await fetch(`http://127.0.0.1:${port}/api/v1/llm/chat`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'x-cave-namespace': 'default', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'stories', messages: [{ role: 'user', content: 'Once upon a time' }], max_tokens: 20, temperature: 0, stream: true }),
+    });
+    expect(r.headers.get('content-type')).toContain('text/event-stream');
+    const events = (await r.text()).split('\n\n').filter(Boolean).map((e) => JSON.parse(e.replace(/^data: /, '')) as { text?: string; done?: boolean });
+    expect(events.filter((e) => e.text).length).toBeGreaterThan(3);
+    expect(events.at(-1)).toMatchObject({ done: true, finish_reason: 'length' });
+  });
+
+  it('works with the official openai client against /v1, streamed and not', async () => {
+    const openai = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: token, defaultHeaders: { 'X-Cave-Namespace': 'default' } });
+    const models = await openai.models.list();
+    expect(models.data.map((m) => m.id)).toEqual(['stories']);
+    const done = await openai.chat.completions.create({ model: 'stories', messages: [{ role: 'user', content: 'Once upon a time' }], max_tokens: 16, temperature: 0 });
+    expect(done.choices[0]?.message.content?.length).toBeGreaterThan(5);
+    expect(done.usage?.completion_tokens).toBeGreaterThan(0);
+    const stream = await openai.chat.completions.create({ model: 'stories', messages: [{ role: 'user', content: 'Once upon a time' }], max_tokens: 16, temperature: 0, stream: true });
+    let text = '';
+    let chunks = 0;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? '';
+      chunks++;
+    }
+    expect(chunks).toBeGreaterThan(3);
+    expect(text).toBe(done.choices[0]?.message.content);
+  });
+
+  it('revoke: the next request gets 403 at once, from inside the sandbox, and after a daemon restart', async () => {
+    expect((await call(d.local, 'POST', '/api/v1/admin/llm/models/stories/revoke_key', { token_id: tokenId })).status).toBe(200);
+    const after = await inside('/api/v1/llm/chat', { model: 'stories', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 }, { authorization: `Bearer ${token}`, 'x-cave-namespace': 'default' });
+    expect(after.status).toBe(403);
+    await d.stop();
+    d = await startTestDaemon({ port, home: d.home });
+    const restarted = await fetch(`http://127.0.0.1:${port}/api/v1/llm/chat`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'x-cave-namespace': 'default', 'content-type': 'application/json' }, body: JSON.stringify({ model: 'stories', messages: [{ role: 'user', content: 'hi' }] }) });
+    expect(restarted.status).toBe(403);
+    const audit = (await call(d.local, 'GET', '/api/v1/audit?limit=100000')).body as { events: { action: string; outcome: string; details: Record<string, unknown> | null }[] };
+    const uses = audit.events.filter((e) => e.action === 'llm.chat');
+    expect(uses.some((e) => e.outcome === 'ok' && typeof e.details?.completion_tokens === 'number')).toBe(true);
+    expect(uses.some((e) => e.outcome === 'denied')).toBe(true);
+    expect(audit.events.map((e) => e.action)).toEqual(expect.arrayContaining(['llm.request', 'llm.approve', 'llm.revoke']));
+  });
+});

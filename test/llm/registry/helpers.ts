@@ -1,0 +1,178 @@
+/** Test helpers for the model registry: the shared test model, a Range-capable HTTP server, a registry on a temp home. */
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createLogger } from '../../../src/log.js';
+import { ModelRegistry, type ModelRegistryOptions } from '../../../src/llm/registry/index.js';
+import { openDb, type Db } from '../../../src/store/db.js';
+import { makeRuntime } from '../../helpers/sandbox.js';
+
+export const MODEL_SHA256 = '270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d';
+export const MODEL_SIZE = 1_185_376;
+
+/** The read-only shared test model, wherever this checkout sees shared/. */
+export function sharedModelPath(): string | null {
+  const candidates = [resolve('shared/models/stories260K.gguf'), resolve('../shared/models/stories260K.gguf'), '/work/shared/models/stories260K.gguf'];
+  return candidates.find((p) => existsSync(p)) ?? null;
+}
+
+/** Copy the shared model into `dir` (never touch shared/). */
+export async function copyModel(dir: string, name = 'stories260K.gguf'): Promise<string> {
+  const src = sharedModelPath();
+  if (!src) throw new Error('shared/models/stories260K.gguf is missing');
+  const dest = join(dir, name);
+  await copyFile(src, dest);
+  return dest;
+}
+
+export interface ServerBehaviour {
+  /** Drop the connection after this many body bytes ... */
+  dropAfterBytes?: number;
+  /** ... on this many of the next requests. */
+  drops?: number;
+  /** Send this many body bytes, then go silent (connection left open) ... */
+  stallAfterBytes?: number;
+  /** ... on this many of the next requests. */
+  stalls?: number;
+  /** Answer every request 200 with the whole file, as if Range were unsupported. */
+  ignoreRange?: boolean;
+  /** Answer every request with this status and no file. */
+  status?: number;
+}
+
+export interface ModelServer {
+  readonly base: string;
+  readonly requests: { path: string; range: string | undefined; status: number }[];
+  behaviour: ServerBehaviour;
+  url(path: string): string;
+  close(): Promise<void>;
+}
+
+/** Serves `files` (url path → file) with Range support; can drop connections mid-body. */
+export async function startModelServer(files: Record<string, string>): Promise<ModelServer> {
+  const requests: ModelServer['requests'] = [];
+  const state: { behaviour: ServerBehaviour } = { behaviour: {} };
+  const server: Server = createServer((req: IncomingMessage, res) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const file = files[path];
+    const range = req.headers.range;
+    const b = state.behaviour;
+    const log = (status: number) => requests.push({ path, range, status });
+    if (b.status) {
+      log(b.status);
+      res.writeHead(b.status, { 'content-type': 'text/plain' }).end('nope');
+      return;
+    }
+    if (!file) {
+      log(404);
+      res.writeHead(404).end();
+      return;
+    }
+    const size = statSync(file).size;
+    let start = 0;
+    let status = 200;
+    const m = /^bytes=(\d+)-$/.exec(range ?? '');
+    if (m && !b.ignoreRange) {
+      start = Number(m[1]);
+      if (start >= size) {
+        log(416);
+        res.writeHead(416, { 'content-range': `bytes */${size}` }).end();
+        return;
+      }
+      status = 206;
+    }
+    log(status);
+    const headers: Record<string, string | number> = { 'content-type': 'application/octet-stream', 'content-length': size - start, 'accept-ranges': 'bytes' };
+    if (status === 206) headers['content-range'] = `bytes ${start}-${size - 1}/${size}`;
+    res.writeHead(status, headers);
+    const stream = createReadStream(file, { start });
+    const drop = Boolean(b.drops && b.dropAfterBytes !== undefined);
+    const stall = !drop && Boolean(b.stalls && b.stallAfterBytes !== undefined);
+    if (drop || stall) {
+      if (drop) b.drops = (b.drops ?? 1) - 1;
+      else b.stalls = (b.stalls ?? 1) - 1;
+      let sent = 0;
+      const limit = (drop ? b.dropAfterBytes : b.stallAfterBytes) ?? 0;
+      stream.on('data', (chunk) => {
+        const buf = chunk as Buffer;
+        const take = Math.min(buf.length, limit - sent);
+        sent += take;
+        if (take > 0) res.write(buf.subarray(0, take));
+        if (sent >= limit) {
+          stream.destroy();
+          if (drop) res.write('', () => res.socket?.destroy());
+        }
+      });
+      return;
+    }
+    stream.pipe(res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  const base = `http://127.0.0.1:${port}`;
+  return {
+    base,
+    requests,
+    get behaviour() {
+      return state.behaviour;
+    },
+    set behaviour(v: ServerBehaviour) {
+      state.behaviour = v;
+    },
+    url: (p: string) => `${base}${p}`,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+export interface TestRegistry {
+  home: string;
+  db: Db;
+  registry: ModelRegistry;
+  blobsDir: string;
+  partialDir: string;
+  close(): Promise<void>;
+}
+
+export async function makeRegistry(opts: Partial<Omit<ModelRegistryOptions, 'db' | 'home' | 'runtime' | 'log'>> = {}): Promise<TestRegistry> {
+  const home = await mkdtemp(join(tmpdir(), 'bkg-models-'));
+  const db = openDb(join(home, 'bkg.db'));
+  const { runtime } = makeRuntime();
+  const registry = new ModelRegistry({
+    db,
+    home,
+    runtime,
+    log: createLogger({ level: 'silent' }),
+    download: { retries: 3, retryDelayMs: 10, idleTimeoutMs: 5000 },
+    ...opts,
+  });
+  return {
+    home,
+    db,
+    registry,
+    blobsDir: join(home, 'models', 'blobs'),
+    partialDir: join(home, 'models', 'partial'),
+    async close() {
+      await registry.close();
+      db.close();
+      await rm(home, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Poll until `fn` returns a truthy value. */
+export async function until<T>(fn: () => T | null | undefined | false | Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() - start > timeoutMs) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
