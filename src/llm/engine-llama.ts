@@ -121,6 +121,7 @@ export class LlamaEngine implements InferenceEngine {
   chat(req: ChatRequest): Promise<ChatResult> {
     return this.track(async () => {
       const t0 = performance.now();
+      validateGeneration(req);
       const prompt = formatChatPrompt(req.messages);
       return this.withModel(req.modelId, req.modelPath, (model) => this.generate(model, prompt, req, CHAT_STOP_STRINGS, t0));
     });
@@ -129,6 +130,7 @@ export class LlamaEngine implements InferenceEngine {
   complete(req: CompletionRequest): Promise<ChatResult> {
     return this.track(async () => {
       const t0 = performance.now();
+      validateGeneration(req);
       if (req.prompt === '') throw new BkgError('INVALID_ARGUMENT', 'prompt must not be empty');
       return this.withModel(req.modelId, req.modelPath, (model) => this.generate(model, req.prompt, req, [], t0));
     });
@@ -193,7 +195,6 @@ export class LlamaEngine implements InferenceEngine {
         e.timer = null;
         e.retired = true;
       }
-      // One at a time: llama.cpp's backend is process-wide, and parallel disposals can deadlock.
       for (const e of entries) await this.disposeEntry(e);
       const llama = this.llamaPromise;
       this.llamaPromise = null;
@@ -218,12 +219,6 @@ export class LlamaEngine implements InferenceEngine {
   // ---- generation --------------------------------------------------------
 
   private async generate(model: LlamaModel, promptText: string, req: GenerateRequest, stops: readonly string[], t0: number): Promise<ChatResult> {
-    if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1) {
-      throw new BkgError('INVALID_ARGUMENT', `maxTokens must be a positive integer (got ${req.maxTokens})`);
-    }
-    if (!Number.isFinite(req.temperature) || req.temperature < 0) {
-      throw new BkgError('INVALID_ARGUMENT', `temperature must be a number >= 0 (got ${req.temperature})`);
-    }
     const bos = model.tokens.shouldPrependBosToken ? model.tokens.bos : null;
     const prompt: Token[] = bos === null ? model.tokenize(promptText) : [bos, ...model.tokenize(promptText)];
     const contextSize = this.contextSizeFor(model);
@@ -551,6 +546,16 @@ export class StopScanner {
  */
 function isEndOfText(model: LlamaModel, token: Token): boolean {
   return model.isEogToken(token) || (model.tokens.bos !== null && token === model.tokens.bos);
+}
+
+/** Checked before the model loads. */
+function validateGeneration(req: GenerateRequest): void {
+  if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1) {
+    throw new BkgError('INVALID_ARGUMENT', `maxTokens must be a positive integer (got ${req.maxTokens})`);
+  }
+  if (!Number.isFinite(req.temperature) || req.temperature < 0) {
+    throw new BkgError('INVALID_ARGUMENT', `temperature must be a number >= 0 (got ${req.temperature})`);
+  }
 }
 
 function positiveInt(v: number, name: string): number {

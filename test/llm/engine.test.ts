@@ -48,12 +48,7 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  // One at a time: llama.cpp's backend is process-wide.
-  for (const [i, e] of engines.entries()) {
-    console.log('closing', i, e.loaded());
-    await e.close();
-    console.log('closed', i);
-  }
+  for (const e of engines) await e.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
