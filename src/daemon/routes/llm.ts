@@ -44,11 +44,12 @@ export interface LlmDeps {
   namespaces: NamespaceRepo;
 }
 
-/** Aborts when the client goes away before a (non-streamed) answer is complete. */
-function disconnectSignal(req: IncomingMessage): AbortSignal {
+/** Aborts when the client goes away before a (non-streamed) answer is complete; release() when done. */
+function disconnectSignal(req: IncomingMessage): { signal: AbortSignal; release(): void } {
   const ac = new AbortController();
-  req.socket.once('close', () => ac.abort());
-  return ac.signal;
+  const abort = (): void => ac.abort();
+  req.socket.once('close', abort);
+  return { signal: ac.signal, release: () => req.socket.off('close', abort) };
 }
 
 export function llmRoutes(router: Router<Principal>, d: LlmDeps): void {
@@ -81,7 +82,8 @@ export function llmRoutes(router: Router<Principal>, d: LlmDeps): void {
     const base = { modelId: m.id, modelPath: d.models.blobPath(m), messages: body.messages, maxTokens: body.max_tokens ?? 256, temperature: body.temperature ?? 0.7 };
     const native = (r: ChatResult) => ({ finish_reason: r.finishReason, usage: { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens }, duration_ms: r.durationMs, first_token_ms: r.firstTokenMs });
     if (!body.stream) {
-      const r = await engine.chat({ ...base, signal: disconnectSignal(ctx.req) });
+      const gone = disconnectSignal(ctx.req);
+      const r = await engine.chat({ ...base, signal: gone.signal }).finally(gone.release);
       auditUse(claims, 'chat', r);
       return { status: 200, body: openai ? chatCompletion(r, meta) : { model: m.id, message: { role: 'assistant', content: r.text }, ...native(r) } };
     }
