@@ -7,6 +7,7 @@ import { BkgError } from '../../src/api/errors.js';
 import { DaemonClient, errorFromResponse } from '../../src/client/daemon-client.js';
 import { resolveEndpoint } from '../../src/client/endpoint.js';
 import { FakeDaemon } from './fake-server.js';
+import { rejection as caught } from '../helpers/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bkg-client-'));
 const fake = new FakeDaemon(join(dir, 'api.sock'));
@@ -17,15 +18,6 @@ const VIEW = {
   env: [], workspace: null, api_key: 'bkg_ab…cd', created_at: '2024-01-01T00:00:00Z', started_at: null, expires_at: null, idle_expires_at: null, last_activity_at: null,
 };
 
-async function caught(p: Promise<unknown>): Promise<BkgError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(BkgError);
-    return err as BkgError;
-  }
-  throw new Error('expected a BkgError');
-}
 
 beforeAll(async () => {
   await fake.start();

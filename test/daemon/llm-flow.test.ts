@@ -4,24 +4,16 @@
  * Real inference (node-llama-cpp) on stories260K, the official openai client against /v1.
  */
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, removeHome, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { call, freePort, removeHome, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { sandboxSkipReason } from '../helpers/sandbox.js';
 
 const MODEL_FILE = join(import.meta.dirname, '..', '..', '..', 'shared', 'models', 'stories260K.gguf');
 const skip = sandboxSkipReason() ?? (existsSync(MODEL_FILE) ? null : `no test model at ${MODEL_FILE}`);
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 /** Python run inside the sandbox: calls the daemon over /run/bkg/api.sock. */
 const CLIENT = `

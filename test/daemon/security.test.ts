@@ -1,20 +1,12 @@
 /** Keys, namespaces, rate limits, audit integrity and malformed input, against a real daemon. */
-import { createServer } from 'node:net';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, removeHome, startTestDaemon, type Target, type TestDaemon } from '../helpers/daemon.js';
+import { call, freePort, removeHome, startTestDaemon, type Target, type TestDaemon } from '../helpers/daemon.js';
 import { sandboxSkipReason } from '../helpers/sandbox.js';
 
 const skip = sandboxSkipReason();
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe.skipIf(skip)('daemon security', () => {
   let d: TestDaemon;

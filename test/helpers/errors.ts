@@ -11,3 +11,14 @@ export function caught(fn: () => unknown): BkgError {
   }
   throw new Error('expected a BkgError');
 }
+
+/** The BkgError a promise rejects with (fails the test when it resolves or rejects otherwise). */
+export async function rejection(p: Promise<unknown>): Promise<BkgError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(BkgError);
+    return err as BkgError;
+  }
+  throw new Error('expected a BkgError');
+}

@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { BkgError } from '../../src/api/errors.js';
 import { formatChatPrompt, LlamaEngine, StopScanner, StreamingDecoder } from '../../src/llm/engine-llama.js';
 import type { ChatResult } from '../../src/llm/types.js';
 import type { LlamaModel } from 'node-llama-cpp';
 import { createLogger } from '../../src/log.js';
+import { rejection } from '../helpers/errors.js';
 
 const SHARED_MODEL = new URL('../../../shared/models/stories260K.gguf', import.meta.url);
 const LILY = 'there was a little girl named Lily';
@@ -30,15 +30,6 @@ function newEngine(opts: { idleUnloadMs?: number; contextSize?: number } = {}): 
   return e;
 }
 
-async function rejection(p: Promise<unknown>): Promise<BkgError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(BkgError);
-    return err as BkgError;
-  }
-  throw new Error('expected a BkgError');
-}
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'bkg-llm-'));

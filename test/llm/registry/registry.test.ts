@@ -12,21 +12,13 @@ import { BkgError } from '../../../src/api/errors.js';
 import type { VerifyReport } from '../../../src/llm/registry/index.js';
 import { sandboxSkipReason } from '../../helpers/sandbox.js';
 import { copyModel, makeRegistry, MODEL_SHA256, MODEL_SIZE, sharedModelPath, startModelServer, until, type ModelServer, type TestRegistry } from './helpers.js';
+import { rejection } from '../../helpers/errors.js';
 
 const skip = sandboxSkipReason() ?? (sharedModelPath() ? null : 'shared/models/stories260K.gguf is missing');
 if (skip) console.warn(`skipping model registry tests: ${skip}`);
 
 const sha256File = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
-async function rejection(p: Promise<unknown>): Promise<BkgError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(BkgError);
-    return err as BkgError;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 function expectCacheClean(t: TestRegistry): void {
   expect(readdirSync(t.blobsDir)).toEqual([]);
