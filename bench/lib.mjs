@@ -1,5 +1,6 @@
 // Helpers shared by the bench scripts.
 import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 
 /** An executable on PATH, or null. */
@@ -89,4 +90,13 @@ export async function stopPids(pids) {
       /* already gone */
     }
   }
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export async function freePort() {
+  const s = createServer();
+  await new Promise((resolve, reject) => s.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = s.address();
+  await new Promise((r) => s.close(() => r()));
+  return port;
 }

@@ -22,12 +22,11 @@ import { spawn } from 'node:child_process';
 import { createHash, createPublicKey } from 'node:crypto';
 import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { createServer as createHttpServer, get as httpGet } from 'node:http';
-import { createServer } from 'node:net';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { daemonChild, nowMs, percentile, round3, sleep, stopPids, strayDaemons } from './lib.mjs';
+import { daemonChild, freePort, nowMs, percentile, round3, sleep, stopPids, strayDaemons } from './lib.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = dirname(dirname(SELF));
@@ -112,13 +111,6 @@ const signed = (n, d = 2) => `${n >= 0 ? '+' : '−'}${fmt(Math.abs(n), d)}`;
 const verdict = (ok) => (ok ? 'met' : 'missed');
 
 /** A TCP port that was free a moment ago on 127.0.0.1 (the daemon binds it right after). */
-async function freePort() {
-  const s = createServer();
-  await new Promise((resolve, reject) => s.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const { port } = s.address();
-  await new Promise((r) => s.close(() => r()));
-  return port;
-}
 
 /** undici (a dependency of bkg) with one keep-alive connection: over the unix socket (the host admin) or TCP. */
 async function makeClient({ socketPath, origin = 'http://localhost' } = {}) {

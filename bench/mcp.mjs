@@ -18,11 +18,10 @@
 // See bench/README.md. Exits 1 when it fails or cannot clean up.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { daemonChild, nowMs, percentile, round3, sleep, stopPids, strayDaemons } from './lib.mjs';
+import { daemonChild, freePort, nowMs, percentile, round3, sleep, stopPids, strayDaemons } from './lib.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = dirname(dirname(SELF));
@@ -91,13 +90,6 @@ const firstLine = (s) => String(s ?? '').trim().split('\n').filter(Boolean).slic
 
 
 /** A TCP port that was free a moment ago on 127.0.0.1 (the daemon binds it right after). */
-async function freePort() {
-  const s = createServer();
-  await new Promise((resolve, reject) => s.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const { port } = s.address();
-  await new Promise((r) => s.close(() => r()));
-  return port;
-}
 
 /** Cgroup directories named after `id` under bkg's parents (v1: per controller; v2: unified). */
 function cgroupDirsOf(id) {
