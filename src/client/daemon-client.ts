@@ -289,8 +289,8 @@ export class DaemonClient {
     return this.call('DELETE', `${API}/admin/llm/models/${encodeURIComponent(id)}`);
   }
 
-  llmGc(): Promise<Record<string, unknown>> {
-    return this.call('POST', `${API}/admin/llm/gc`);
+  llmGc(capBytes?: number): Promise<Record<string, unknown>> {
+    return this.call('POST', `${API}/admin/llm/gc`, capBytes === undefined ? {} : { json: { cap_bytes: capBytes } });
   }
 
   llmTrustAdd(name: string, publicKey: string): Promise<Record<string, unknown>> {

@@ -16,6 +16,7 @@ import { createHttpServer, type DaemonHttpServer } from './http/server.js';
 import { Router } from './http/router.js';
 import { Registry } from './metrics.js';
 import type { DaemonInfo } from '../api/admin.js';
+import { parseSize } from '../api/units.js';
 import { adminRoutes } from './routes/admin.js';
 import { sandboxRoutes } from './routes/sandboxes.js';
 import { mcpRoutes } from './mcp/http.js';
@@ -79,7 +80,11 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
   const info: DaemonInfo = { pid: process.pid, version, home: config.home, socket: config.socketPath, port: null, started_at: new Date().toISOString() };
   const router = new Router<Principal>();
   sandboxRoutes(router, svc);
-  const models = new ModelRegistry({ db, home: config.home, runtime: new SandboxRuntime({ host, log }), log });
+  const cacheMax = process.env.BKG_MODEL_CACHE_MAX;
+  const models = new ModelRegistry({
+    db, home: config.home, runtime: new SandboxRuntime({ host, log }), log,
+    ...(cacheMax === undefined ? {} : { capBytes: parseSize(cacheMax, 'BKG_MODEL_CACHE_MAX') }),
+  });
   llmModelRoutes(router, models, { audit });
   let engine: Promise<InferenceEngine> | null = null;
   llmRoutes(router, {

@@ -42,6 +42,9 @@ describe.skipIf(skip)('bkg llm', () => {
     expect((await json(['llm', 'requests'])).body).toMatchObject({ requests: [{ status: 'approved' }] });
     expect((await run(['llm', 'revoke', String(approved.body.token_id)])).code).toBe(0);
     expect((await run(['llm', 'revoke', 'tok_nope'])).code).toBe(2);
+    expect((await run(['llm', 'gc', '--max', '1k'])).code).toBe(0); // least recently used goes first: the only one
+    expect((await json(['llm', 'ls'])).body).toEqual({ models: [] });
+    expect((await run(['llm', 'pull', join(dir, 'stories260K.gguf'), '--name', 'stories'])).code).toBe(0);
     expect((await run(['llm', 'rm', 'stories'])).code).toBe(0);
     expect((await json(['llm', 'ls'])).body).toEqual({ models: [] });
   });
