@@ -1,13 +1,13 @@
 /** `bkg llm …` through bin/run.js against a daemon it starts: pull, ls, request, approve, revoke, rm. */
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bkg } from '../helpers/cli.js';
 import { sandboxSkipReason } from '../helpers/sandbox.js';
+import { modelSkipReason, TEST_MODEL } from '../helpers/model.js';
 
-const MODEL_FILE = join(import.meta.dirname, '..', '..', '..', 'shared', 'models', 'stories260K.gguf');
-const skip = sandboxSkipReason() ?? (existsSync(MODEL_FILE) ? null : `no test model at ${MODEL_FILE}`);
+const skip = sandboxSkipReason() ?? modelSkipReason();
 
 describe.skipIf(skip)('bkg llm', () => {
   let dir: string;
@@ -21,7 +21,7 @@ describe.skipIf(skip)('bkg llm', () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'bkg-llmcli-'));
     env = { BKG_HOME: join(dir, 'home'), BKG_PORT: '0' };
-    copyFileSync(MODEL_FILE, join(dir, 'stories260K.gguf'));
+    copyFileSync(TEST_MODEL, join(dir, 'stories260K.gguf'));
   });
   afterAll(async () => {
     await run(['daemon', 'stop']);

@@ -3,16 +3,16 @@
  * admin approves, the sandbox chats with the signed key, a revoke stops it at once (and for good).
  * Real inference (node-llama-cpp) on stories260K, the official openai client against /v1.
  */
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, freePort, removeHome, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { sandboxSkipReason } from '../helpers/sandbox.js';
+import { modelSkipReason, TEST_MODEL } from '../helpers/model.js';
 
-const MODEL_FILE = join(import.meta.dirname, '..', '..', '..', 'shared', 'models', 'stories260K.gguf');
-const skip = sandboxSkipReason() ?? (existsSync(MODEL_FILE) ? null : `no test model at ${MODEL_FILE}`);
+const skip = sandboxSkipReason() ?? modelSkipReason();
 
 
 /** Python run inside the sandbox: calls the daemon over /run/bkg/api.sock. */
@@ -47,7 +47,7 @@ describe.skipIf(skip)('model-access flow', () => {
     port = await freePort();
     d = await startTestDaemon({ port });
     dir = mkdtempSync(join(tmpdir(), 'bkg-llm-'));
-    copyFileSync(MODEL_FILE, join(dir, 'stories260K.gguf'));
+    copyFileSync(TEST_MODEL, join(dir, 'stories260K.gguf'));
     const pulled = await call(d.local, 'POST', '/api/v1/admin/llm/models', { source: join(dir, 'stories260K.gguf'), name: 'stories', sha256: '270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d' });
     expect(pulled.status).toBe(202);
     const job = (pulled.body as { job_id: string }).job_id;

@@ -1,21 +1,21 @@
 /** Test helpers for the model registry: the shared test model, a Range-capable HTTP server, a registry on a temp home. */
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createLogger } from '../../../src/log.js';
 import { ModelRegistry, type ModelRegistryOptions } from '../../../src/llm/registry/index.js';
 import { openDb, type Db } from '../../../src/store/db.js';
 import { makeRuntime } from '../../helpers/sandbox.js';
+import { modelSkipReason, TEST_MODEL, TEST_MODEL_SHA256 } from '../../helpers/model.js';
 
-export const MODEL_SHA256 = '270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d';
+export const MODEL_SHA256 = TEST_MODEL_SHA256;
 export const MODEL_SIZE = 1_185_376;
 
 /** The read-only shared test model, wherever this checkout sees shared/. */
 export function sharedModelPath(): string | null {
-  const candidates = [resolve('shared/models/stories260K.gguf'), resolve('../shared/models/stories260K.gguf'), '/work/shared/models/stories260K.gguf'];
-  return candidates.find((p) => existsSync(p)) ?? null;
+  return modelSkipReason() === null ? TEST_MODEL : null;
 }
 
 /** Copy the shared model into `dir` (never touch shared/). */
