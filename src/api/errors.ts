@@ -29,6 +29,7 @@ export const ERRORS = {
   PAYLOAD_TOO_LARGE: { status: 413, exitCode: 2, hint: 'Send a smaller request body; the daemon\'s limit is BKG_MAX_BODY.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, exitCode: 2, hint: 'Send the request body as JSON with `Content-Type: application/json`.' },
   RATE_LIMITED: { status: 429, exitCode: 5, hint: 'Too many requests; retry after the number of seconds in the Retry-After header.' },
+  QUOTA_EXCEEDED: { status: 403, exitCode: 5, hint: 'The namespace\'s policy caps this (the message names the quota): delete or stop sandboxes you no longer need (`bkg ls`, `bkg rm NAME`), or ask an admin to raise it (`bkg policy set NAMESPACE ...`).' },
   DAEMON_UNAVAILABLE: { status: 503, exitCode: 3, hint: 'Check $BKG_HOME/logs/daemon.out; `bkg daemon start --foreground` shows why it cannot start.' },
   AUDIT_TAMPERED: { status: 409, exitCode: 6, hint: 'The audit log was modified outside bkg; the row named was edited, deleted or reordered.' },
   MODEL_VERIFICATION_FAILED: { status: 422, exitCode: 2, hint: 'The model file failed verification in a sandbox (digest, signature or GGUF structure); the message names the check. Nothing was added to the cache.' },

@@ -35,6 +35,10 @@ export const CreateSandboxSchema = {
     network: { type: 'enum', values: NETWORKS },
     env,
     workspace: { type: 'string', minLength: 1, maxLength: 4096 },
+    /** Let the sandbox create nested namespaces (a privilege). */
+    allow_nested_namespaces: { type: 'boolean' },
+    /** An OCI seccomp profile (the "seccomp" object of an OCI runtime spec) instead of the default (a privilege). */
+    seccomp: { type: 'object', additionalProperties: true },
   },
 } as const;
 
@@ -65,6 +69,9 @@ export interface SandboxView {
   limits: LimitsInput;
   env: string[];
   workspace: string | null;
+  allow_nested_namespaces: boolean;
+  /** Which seccomp profile confines it: bkg's default, or a custom one given at create. */
+  seccomp: 'default' | 'custom';
   /** The sandbox's own API key, masked (shown in full only once, in the create response's `api_key_secret`). */
   api_key: string;
   created_at: string;

@@ -1,6 +1,6 @@
 /**
  * A minimal, strict schema validator for JSON request bodies. Objects reject unknown fields unless
- * `additionalProperties` says otherwise; null is never a valid value; the first problem is
+ * `additionalProperties` says otherwise; null is never a valid value (unless `nullable`); the first problem is
  * reported as INVALID_ARGUMENT naming the field path (`limits.memory_mb`, `argv[2]`).
  *
  *   const CreateSandbox = { type: 'object', properties: { name: { type: 'string', required: true, maxLength: 64 } } } as const;
@@ -11,6 +11,8 @@ import { BkgError } from './errors.js';
 interface Base {
   /** Only meaningful for object properties: the field must be present. */
   readonly required?: boolean;
+  /** null is accepted as a value (e.g. "no limit"); otherwise null is never valid. */
+  readonly nullable?: boolean;
 }
 export interface StringSchema extends Base {
   readonly type: 'string';
@@ -51,7 +53,8 @@ type InferProps<Props> = Simplify<
 >;
 type InferExtra<A> = A extends Schema ? Record<string, Infer<A>> : A extends true ? Record<string, unknown> : unknown;
 /** The TypeScript type a schema accepts (declare schemas `as const`). */
-export type Infer<S> = S extends { type: 'string' }
+export type Infer<S> = S extends { nullable: true } ? InferValue<S> | null : InferValue<S>;
+type InferValue<S> = S extends { type: 'string' }
   ? string
   : S extends { type: 'number' | 'integer' }
     ? number
@@ -86,6 +89,7 @@ function join(path: string, key: string): string {
 }
 
 function check(schema: Schema, v: unknown, path: string): void {
+  if (v === null && schema.nullable) return;
   switch (schema.type) {
     case 'string':
       if (typeof v !== 'string') fail(path, `must be a string, not ${describe(v)}`);

@@ -6,6 +6,7 @@
  */
 import type { Client, Dispatcher } from 'undici';
 import { BkgError, ERRORS, type ErrorCode } from '../api/errors.js';
+import type { PolicyPatch, PolicyView } from '../api/policies.js';
 import type { CreateSandboxRequest, ExecRequest, ExecResponse, SandboxView } from '../api/sandboxes.js';
 import { resolveEndpoint, type Endpoint } from './endpoint.js';
 import { ensureDaemon, type EnsureDaemonResult } from './ensure-daemon.js';
@@ -187,6 +188,20 @@ export class DaemonClient {
 
   rotateKey(id: string): Promise<KeyWithSecret> {
     return this.call('POST', `${API}/keys/${encodeURIComponent(id)}/rotate`);
+  }
+
+  // --- namespace policies ---
+
+  async listPolicies(): Promise<PolicyView[]> {
+    return (await this.call<{ policies: PolicyView[] }>('GET', `${API}/policies`)).policies;
+  }
+
+  getPolicy(namespace: string): Promise<PolicyView> {
+    return this.call('GET', `${API}/policies/${encodeURIComponent(namespace)}`);
+  }
+
+  setPolicy(namespace: string, patch: PolicyPatch): Promise<PolicyView> {
+    return this.call('PATCH', `${API}/policies/${encodeURIComponent(namespace)}`, { json: patch });
   }
 
   // --- audit log ---

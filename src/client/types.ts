@@ -15,3 +15,5 @@ export interface CreateSandboxResult {
 export type {
   ApiKeyView, AuditEventView, AuditQuery, AuditVerifyResult, CreateKeyRequest, DaemonInfo, ExecutionView, HealthResult, KeyRole, KeyWithSecret,
 } from '../api/admin.js';
+
+export type { NamespacePolicy, NamespaceUsage, PolicyPatch, PolicyView } from '../api/policies.js';

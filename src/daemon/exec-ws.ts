@@ -8,6 +8,7 @@ import type { ExecControl } from '../runtime/io.js';
 import { validate } from '../api/validate.js';
 import type { Logger } from '../log.js';
 import type { Principal } from './auth/api-keys.js';
+import type { Action } from './auth/rights.js';
 import type { Transport } from './http/context.js';
 import { execSummary, type SandboxService } from './sandbox-service.js';
 
@@ -100,10 +101,14 @@ async function session(ws: WebSocket, principal: Principal, id: string, svc: San
   ws.close(1000);
 }
 
-/** Serve exec streams on each server; authentication is the same as for REST on that transport. */
+/**
+ * Serve exec streams on each server; authentication is the same as for REST on that transport, and
+ * the action is authorised before the upgrade (the sandbox itself by the service, as for REST).
+ */
 export function attachExecWebSocket(
   servers: { server: Server; transport: Transport; authenticate: (req: IncomingMessage, t: Transport) => Principal }[],
   svc: SandboxService,
+  authorize: (p: Principal, action: Action, route: string) => void,
   log: Logger,
 ): WebSocketServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
@@ -114,6 +119,7 @@ export function attachExecWebSocket(
         const m = PATH.exec(new URL(req.url ?? '/', 'http://bkg').pathname);
         if (!m?.[1]) throw new BkgError('NOT_FOUND', 'no WebSocket endpoint here');
         const principal = authenticate(req, transport);
+        authorize(principal, 'sandbox.exec', 'GET /api/v1/sandboxes/:id/exec/ws');
         const id = m[1];
         wss.handleUpgrade(req, socket, head, (ws) => {
           session(ws, principal, id, svc, log).catch((err: unknown) => {

@@ -32,7 +32,11 @@ import { detectHost, packageRoot } from '../runtime/host.js';
 import { PersistentSandboxes } from '../runtime/persistent.js';
 import { AuditLog } from '../store/audit.js';
 import { openDb } from '../store/db.js';
-import { ExecutionRepo, NamespaceRepo, PolicyRepo, ProjectRepo, SandboxRepo } from '../store/repos/index.js';
+import { ExecutionRepo, NamespacePolicyRepo, NamespaceRepo, ProjectRepo, RateLimitRepo, SandboxRepo } from '../store/repos/index.js';
+import { Authorizer } from './auth/authorize.js';
+import { Quotas } from './auth/quotas.js';
+import type { Action } from './auth/rights.js';
+import { policyRoutes } from './routes/policies.js';
 import { existsSync } from 'node:fs';
 
 export interface RunningDaemon {
@@ -54,9 +58,9 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
   const master = loadMasterKey({ keyFile: join(config.home, 'master.key') });
   const keys = new ApiKeyStore(db, master.key);
   const audit = new AuditLog(db);
-  // the policies table, then BKG_RATE_LIMITS on top
+  // the rate_limits table, then BKG_RATE_LIMITS on top
   const overrides: RateLimitOverrides = {
-    ...Object.fromEntries(new PolicyRepo(db).list().map((p) => [p.role, { ratePerSec: p.ratePerSec, burst: p.burst }])),
+    ...Object.fromEntries(new RateLimitRepo(db).list().map((p) => [p.role, { ratePerSec: p.ratePerSec, burst: p.burst }])),
     ...parseRateLimitsEnv(process.env.BKG_RATE_LIMITS),
   };
   const limiter = new RateLimiter(overrides);
@@ -67,8 +71,12 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
   const executions = new ExecutionRepo(db);
   const registry = new Registry();
   const sandboxSocket = join(config.home, 'sandbox.sock');
+  const policies = new NamespacePolicyRepo(db);
+  // the one authorisation function of every door (router, WebSocket, service: REST, MCP)
+  const authz = new Authorizer({ audit, namespaces, policies });
+  const quotas = new Quotas({ sandboxes, authz });
   const svc = new SandboxService({
-    log, host, runtime, sandboxes, namespaces, projects: new ProjectRepo(db), executions, keys, audit,
+    log, host, runtime, sandboxes, namespaces, projects: new ProjectRepo(db), executions, keys, audit, authz, quotas,
     metrics: createDaemonMetrics(registry, sandboxes), sandboxSocket,
   });
 
@@ -78,8 +86,9 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
     stop = resolve;
   });
   const info: DaemonInfo = { pid: process.pid, version, home: config.home, socket: config.socketPath, port: null, started_at: new Date().toISOString() };
-  const router = new Router<Principal>();
+  const router = new Router<Principal, Action>();
   sandboxRoutes(router, svc);
+  policyRoutes(router, { authz, policies, namespaces, sandboxes, audit });
   const cacheMax = process.env.BKG_MODEL_CACHE_MAX;
   const models = new ModelRegistry({
     db, home: config.home, runtime: new SandboxRuntime({ host, log }), log,
@@ -93,7 +102,7 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
     // node-llama-cpp loads on the first inference, not at start
     engine: () => (engine ??= import('../llm/engine-llama.js').then((m) => new m.LlamaEngine({ log }))),
     audit,
-    namespaces,
+    authz,
   });
   const mcp = mcpRoutes(router, svc, registry, version);
   adminRoutes(router, {
@@ -106,8 +115,9 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
 
   const authMain = createAuthenticator(keys, limiter, { trustUnix: true });
   const authSandbox = createAuthenticator(keys, limiter, { trustUnix: false });
-  const main: DaemonHttpServer = createHttpServer({ router, log, authenticate: authMain, metrics: registry, maxBodyBytes: config.maxBodyBytes });
-  const forSandboxes: DaemonHttpServer = createHttpServer({ router, log, authenticate: authSandbox, metrics: new Registry(), maxBodyBytes: config.maxBodyBytes });
+  const authorize = (p: Principal, action: Action, route: string): void => authz.require(p, action, route);
+  const main: DaemonHttpServer = createHttpServer({ router, log, authenticate: authMain, authorize, metrics: registry, maxBodyBytes: config.maxBodyBytes });
+  const forSandboxes: DaemonHttpServer = createHttpServer({ router, log, authenticate: authSandbox, authorize, metrics: new Registry(), maxBodyBytes: config.maxBodyBytes });
   const wss = attachExecWebSocket(
     [
       { server: main.unix, transport: 'unix', authenticate: authMain },
@@ -115,6 +125,7 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
       { server: forSandboxes.unix, transport: 'unix', authenticate: authSandbox },
     ],
     svc,
+    authorize,
     log,
   );
   const bound = await main.listen({ socketPath: config.socketPath, port: config.port, host: config.host });

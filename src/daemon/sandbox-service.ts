@@ -5,22 +5,27 @@
 import { readFileSync } from 'node:fs';
 import type { ExecutionView } from '../api/admin.js';
 import { BkgError } from '../api/errors.js';
-import { ENV_NAME_PATTERN, EXEC_OUTPUT_CAP, FILE_CAP, type CreateSandboxRequest, type ExecRequest, type ExecResponse, type LimitsInput, type SandboxView } from '../api/sandboxes.js';
+import { ENV_NAME_PATTERN, EXEC_OUTPUT_CAP, FILE_CAP, type CreateSandboxRequest, type ExecRequest, type ExecResponse, type SandboxView } from '../api/sandboxes.js';
 import type { Logger } from '../log.js';
+import { resolve } from 'node:path';
 import { planCgroups } from '../runtime/cgroups.js';
 import type { Change } from '../runtime/changes.js';
 import type { SandboxDefinition } from '../runtime/definition.js';
 import type { HostInfo } from '../runtime/host.js';
-import { DEFAULT_LIMITS, type Limits } from '../runtime/limits.js';
 import type { ExecResult, PersistentSandboxes, SandboxHandle } from '../runtime/persistent.js';
 import type { RunIO } from '../runtime/io.js';
 import { loadRuntime, runtimeCommand } from '../runtime/runtimes.js';
-import { validateWorkspace } from '../runtime/runtime.js';
-import { newSandboxId } from '../runtime/runtime.js';
+import { newSandboxId, validateWorkspace } from '../runtime/runtime.js';
+import { compileSeccomp, parseSeccompProfile } from '../runtime/seccomp/index.js';
 import type { AuditLog } from '../store/audit.js';
-import type { NamespaceRepo, ProjectRepo, Sandbox, SandboxRepo, ExecutionRepo } from '../store/repos/index.js';
+import type { Namespace, NamespaceRepo, ProjectRepo, Sandbox, SandboxRepo, ExecutionRepo } from '../store/repos/index.js';
 import type { ApiKeyStore, Principal } from './auth/api-keys.js';
+import type { Authorizer } from './auth/authorize.js';
+import type { SandboxAsk } from './auth/privileges.js';
+import type { Quotas } from './auth/quotas.js';
+import { keyKind, type Action } from './auth/rights.js';
 import type { DaemonMetrics } from './daemon-metrics.js';
+import { limitsFromInput, limitsToView, limitsUnderPolicy } from './sandbox-limits.js';
 
 /** Inside every sandbox: the daemon's sandbox socket, and the variables that point at it. */
 export const SANDBOX_API_SOCKET = '/run/bkg/api.sock';
@@ -35,34 +40,12 @@ export interface ServiceDeps {
   executions: ExecutionRepo;
   keys: ApiKeyStore;
   audit: AuditLog;
+  authz: Authorizer;
+  quotas: Quotas;
   metrics: DaemonMetrics;
   /** Host path of the socket bind-mounted into sandboxes (always needs a bearer key). */
   sandboxSocket: string;
   now?: () => Date;
-}
-
-export function limitsFromInput(l: LimitsInput = {}): Limits {
-  const MiB = 1024 * 1024;
-  return {
-    memoryBytes: l.memory_mb === undefined ? DEFAULT_LIMITS.memoryBytes : l.memory_mb * MiB,
-    pids: l.pids ?? DEFAULT_LIMITS.pids,
-    diskBytes: l.disk_mb === undefined ? DEFAULT_LIMITS.diskBytes : l.disk_mb * MiB,
-    ...(l.cpus === undefined ? {} : { cpus: l.cpus }),
-    ...(l.timeout_s === undefined ? {} : { timeoutMs: l.timeout_s * 1000 }),
-    ...(l.idle_timeout_s === undefined ? {} : { idleTimeoutMs: l.idle_timeout_s * 1000 }),
-  };
-}
-
-function limitsToView(l: Limits): LimitsInput {
-  const MiB = 1024 * 1024;
-  return {
-    ...(l.memoryBytes === undefined ? {} : { memory_mb: Math.round(l.memoryBytes / MiB) }),
-    ...(l.cpus === undefined ? {} : { cpus: l.cpus }),
-    ...(l.pids === undefined ? {} : { pids: l.pids }),
-    ...(l.diskBytes === undefined ? {} : { disk_mb: Math.round(l.diskBytes / MiB) }),
-    ...(l.timeoutMs === undefined ? {} : { timeout_s: Math.round(l.timeoutMs / 1000) }),
-    ...(l.idleTimeoutMs === undefined ? {} : { idle_timeout_s: Math.round(l.idleTimeoutMs / 1000) }),
-  };
 }
 
 function capped(chunks: Buffer[], cap: number): { text: string; truncated: boolean } {
@@ -87,45 +70,53 @@ export function execSummary(r: ExecResult): Omit<ExecResponse, 'stdout' | 'stder
   };
 }
 
+/** The daemon itself, for what it does on its own (expiry). */
+const DAEMON: Principal = { id: 'daemon', name: 'daemon', role: 'admin', namespaceId: null, sandboxId: null };
+
 export class SandboxService {
   private readonly now: () => Date;
+  /** Sandboxes whose start is in flight: a second start is a CONFLICT, not a second helper. */
+  private readonly starting = new Set<string>();
 
   constructor(private readonly d: ServiceDeps) {
     this.now = d.now ?? (() => new Date());
   }
 
-  /** The namespace a caller acts in: its key's, or (admins) the one named, or 'default'. */
-  private namespaceFor(p: Principal, requested?: string): string {
-    if (p.role === 'admin') return this.d.namespaces.ensure(requested ?? 'default').id;
-    if (p.namespaceId === null) throw new BkgError('FORBIDDEN', 'this key is not bound to a namespace');
-    const own = this.d.namespaces.get(p.namespaceId);
-    if (requested !== undefined && own?.name !== requested) throw new BkgError('FORBIDDEN', `this key may not act in namespace "${requested}"`);
-    return p.namespaceId;
-  }
-
-  private requireWrite(p: Principal): void {
-    if (p.role === 'readonly') throw new BkgError('FORBIDDEN', 'read-only keys cannot change sandboxes');
-  }
-
-  /** A sandbox the caller may see; another namespace's sandbox is NOT_FOUND, never FORBIDDEN. */
-  find(p: Principal, idOrName: string): Sandbox {
-    const scope = p.role === 'admin' || (p.role === 'readonly' && p.namespaceId === null) ? null : p.namespaceId;
-    const s = this.d.sandboxes.getByIdOrName(scope, idOrName);
-    if (!s || (p.sandboxId !== null && p.sandboxId !== s.id)) throw new BkgError('NOT_FOUND', `no sandbox "${idOrName}"`);
+  /**
+   * A sandbox the caller may take `action` on: refused (FORBIDDEN, audited) when its kind of key
+   * may not take the action at all; NOT_FOUND, never FORBIDDEN, when the sandbox is outside what
+   * the key can see (another namespace's, or another sandbox for a sandbox's own key).
+   */
+  find(p: Principal, idOrName: string, action: Action = 'sandbox.read'): Sandbox {
+    this.d.authz.require(p, action, idOrName);
+    const s = this.d.sandboxes.getByIdOrName(this.d.authz.scope(p).namespaceId, idOrName);
+    if (!s || !this.d.authz.sees(p, s)) throw new BkgError('NOT_FOUND', `no sandbox "${idOrName}"`);
     return s;
+  }
+
+  private namespaceOf(s: Sandbox): Namespace {
+    const ns = this.d.namespaces.get(s.namespaceId);
+    if (!ns) throw new BkgError('INTERNAL', `sandbox ${s.id} belongs to namespace ${s.namespaceId}, which does not exist`);
+    return ns;
+  }
+
+  /** The privileges a sandbox holds, as the authorizer checks them. */
+  private ask(s: Sandbox): SandboxAsk {
+    return { network: s.network, workspace: s.workspace, allowNestedNamespaces: s.allowNestedNamespaces, customSeccomp: s.seccomp !== null, limits: s.limits };
   }
 
   private auditOk(p: Principal, action: string, s: Sandbox, details?: Record<string, unknown>): void {
     this.d.audit.append({ actor: p.id, namespace: s.namespaceId, action, target: s.id, outcome: 'ok', ...(details ? { details } : {}) });
   }
 
-  /** Record a refused or failed state change too, then rethrow. */
+  /** Record a failed state change too, then rethrow (refusals of the authorizer are audited there, with what was asked). */
   private async audited<T>(p: Principal, action: string, target: string | null, fn: () => Promise<T> | T): Promise<T> {
     try {
       return await fn();
     } catch (err) {
       const e = err instanceof BkgError ? err : null;
-      this.d.audit.append({ actor: p.id, namespace: p.namespaceId, action, target, outcome: e && ['FORBIDDEN', 'NOT_FOUND', 'UNAUTHENTICATED'].includes(e.code) ? 'denied' : 'error', details: { code: e?.code ?? 'INTERNAL' } });
+      if (e?.code === 'FORBIDDEN' || e?.code === 'QUOTA_EXCEEDED') throw err;
+      this.d.audit.append({ actor: p.id, namespace: p.namespaceId, action, target, outcome: e?.code === 'NOT_FOUND' ? 'denied' : 'error', details: { code: e?.code ?? 'INTERNAL' } });
       throw err;
     }
   }
@@ -136,7 +127,8 @@ export class SandboxService {
     const project = s.projectId ? this.d.projects.get(s.projectId) : null;
     const v: SandboxView = {
       id: s.id, name: s.name, namespace: ns?.name ?? s.namespaceId, project: project?.name ?? null, status: s.status, runtime: s.runtime, network: s.network,
-      limits: limitsToView(s.limits), env: Object.keys(s.env).sort(), workspace: s.workspace, api_key: key?.masked ?? '',
+      limits: limitsToView(s.limits), env: Object.keys(s.env).sort(), workspace: s.workspace,
+      allow_nested_namespaces: s.allowNestedNamespaces, seccomp: s.seccomp === null ? 'default' : 'custom', api_key: key?.masked ?? '',
       created_at: s.createdAt, started_at: s.startedAt, expires_at: s.expiresAt, idle_expires_at: s.idleExpiresAt, last_activity_at: s.lastActivityAt,
     };
     if (s.status === 'running') v.usage = this.usage(s);
@@ -170,6 +162,8 @@ export class SandboxService {
     return {
       id: s.id, argv: [], env, limits: s.limits, network: s.network, hostname: s.name.toLowerCase().slice(0, 63),
       ...(s.workspace ? { workspace: s.workspace } : {}), apiSocket: { host: this.d.sandboxSocket, inside: SANDBOX_API_SOCKET },
+      ...(s.allowNestedNamespaces ? { allowNestedNamespaces: true } : {}),
+      ...(s.seccomp ? { seccomp: parseSeccompProfile(s.seccomp) } : {}),
     };
   }
 
@@ -180,51 +174,68 @@ export class SandboxService {
 
   async create(p: Principal, req: CreateSandboxRequest): Promise<{ sandbox: SandboxView; apiKey: string }> {
     return this.audited(p, 'sandbox.create', req.name, () => {
-      this.requireWrite(p);
+      this.d.authz.require(p, 'sandbox.create', req.name);
       for (const k of Object.keys(req.env ?? {})) if (!ENV_NAME_PATTERN.test(k)) throw new BkgError('INVALID_ARGUMENT', `env: "${k}" is not a valid variable name`);
       const runtime = req.runtime ?? 'shell';
       runtimeCommand(loadRuntime(runtime), []); // the interpreter must exist now, not at first exec
-      const namespaceId = this.namespaceFor(p, req.namespace);
-      const projectId = req.project ? this.d.projects.ensure(req.project).id : null;
-      if (req.workspace !== undefined && p.role !== 'admin') throw new BkgError('FORBIDDEN', 'only admin keys may mount host directories as workspaces');
+      const ns = this.d.authz.namespaceFor(p, 'sandbox.create', req.namespace);
+      const limits = keyKind(p) === 'admin' ? limitsFromInput(req.limits) : limitsUnderPolicy(req.limits ?? {}, this.d.authz.policy(ns.id));
+      const network = req.network ?? 'none';
+      const allowNestedNamespaces = req.allow_nested_namespaces === true;
+      // privileges first: a key without them learns nothing about host paths or profiles
+      this.d.authz.requirePrivileges(p, 'sandbox.create', ns, {
+        network, workspace: req.workspace === undefined ? null : resolve(req.workspace), allowNestedNamespaces, customSeccomp: req.seccomp !== undefined, limits,
+      }, req.name);
       const workspace = req.workspace === undefined ? null : validateWorkspace(req.workspace);
-      const limits = limitsFromInput(req.limits);
+      if (req.seccomp !== undefined) compileSeccomp(parseSeccompProfile(req.seccomp), { allowNestedNamespaces }); // refuse a bad profile now
       planCgroups(this.d.host.cgroups, 'probe', limits); // refuse unenforceable limits at create time
-      const s = this.d.sandboxes.insert({ id: newSandboxId(), name: req.name, namespaceId, projectId, runtime, limits, network: req.network ?? 'none', env: req.env ?? {}, workspace });
-      const key = this.d.keys.create({ name: `sandbox ${s.name}`, role: 'namespace', namespaceId, sandboxId: s.id });
+      const projectId = req.project ? this.d.projects.ensure(req.project).id : null;
+      const s = this.d.quotas.insert(p, ns, {
+        id: newSandboxId(), name: req.name, namespaceId: ns.id, projectId, runtime, limits, network, env: req.env ?? {}, workspace,
+        allowNestedNamespaces, seccomp: req.seccomp ?? null,
+      });
+      const key = this.d.keys.create({ name: `sandbox ${s.name}`, role: 'namespace', namespaceId: ns.id, sandboxId: s.id });
       this.auditOk(p, 'sandbox.create', s);
       return { sandbox: this.view(s), apiKey: key.key };
     });
   }
 
   list(p: Principal): SandboxView[] {
-    const scope = p.role === 'admin' || (p.role === 'readonly' && p.namespaceId === null) ? null : p.namespaceId;
-    return this.d.sandboxes.list(scope).filter((s) => p.sandboxId === null || s.id === p.sandboxId).map((s) => this.view(s));
+    this.d.authz.require(p, 'sandbox.list');
+    return this.d.sandboxes.list(this.d.authz.scope(p).namespaceId).filter((s) => this.d.authz.sees(p, s)).map((s) => this.view(s));
   }
 
   async start(p: Principal, idOrName: string): Promise<SandboxView> {
     return this.audited(p, 'sandbox.start', idOrName, async () => {
-      this.requireWrite(p);
-      const s = this.find(p, idOrName);
+      const s = this.find(p, idOrName, 'sandbox.start');
       const h = this.handle(s);
-      if (s.status === 'running' && h && this.d.runtime.isRunning(h)) throw new BkgError('CONFLICT', `sandbox "${s.name}" is already running`);
-      let started: SandboxHandle;
+      if ((s.status === 'running' && h && this.d.runtime.isRunning(h)) || this.starting.has(s.id)) throw new BkgError('CONFLICT', `sandbox "${s.name}" is already running`);
+      const ns = this.namespaceOf(s);
+      this.d.authz.requirePrivileges(p, 'sandbox.start', ns, this.ask(s), s.name); // the policy may have narrowed since create
+      const release = this.d.quotas.reserveStart(p, ns, s);
+      this.starting.add(s.id);
       try {
-        started = await this.d.runtime.start(this.definition(s));
-      } catch (err) {
-        this.d.sandboxes.updateStatus(s.id, 'failed');
-        throw err;
+        let started: SandboxHandle;
+        try {
+          started = await this.d.runtime.start(this.definition(s));
+        } catch (err) {
+          this.d.sandboxes.updateStatus(s.id, 'failed');
+          throw err;
+        }
+        const now = this.now();
+        const limits = s.limits;
+        this.d.sandboxes.setRuntimeInfo(s.id, {
+          pid: started.initPid, helperPid: started.helperPid, helperStartTime: started.helperStartTime, scratchFd: started.scratchFd,
+          startedAt: now, expiresAt: limits.timeoutMs ? new Date(now.getTime() + limits.timeoutMs) : null,
+        });
+        this.d.sandboxes.touch(s.id, now, limits.idleTimeoutMs ? new Date(now.getTime() + limits.idleTimeoutMs) : null);
+        const running = this.d.sandboxes.updateStatus(s.id, 'running');
+        this.auditOk(p, 'sandbox.start', running);
+        return this.view(running);
+      } finally {
+        this.starting.delete(s.id);
+        release();
       }
-      const now = this.now();
-      const limits = s.limits;
-      this.d.sandboxes.setRuntimeInfo(s.id, {
-        pid: started.initPid, helperPid: started.helperPid, helperStartTime: started.helperStartTime, scratchFd: started.scratchFd,
-        startedAt: now, expiresAt: limits.timeoutMs ? new Date(now.getTime() + limits.timeoutMs) : null,
-      });
-      this.d.sandboxes.touch(s.id, now, limits.idleTimeoutMs ? new Date(now.getTime() + limits.idleTimeoutMs) : null);
-      const running = this.d.sandboxes.updateStatus(s.id, 'running');
-      this.auditOk(p, 'sandbox.start', running);
-      return this.view(running);
     });
   }
 
@@ -237,8 +248,7 @@ export class SandboxService {
   /** Run a command in a running sandbox with the caller's I/O; recorded, audited and counted. */
   async execWith(p: Principal, idOrName: string, req: Omit<ExecRequest, 'stdin'> & { tty?: { rows: number; cols: number } }, io: RunIO): Promise<ExecResult> {
     return this.audited(p, 'sandbox.exec', idOrName, async () => {
-      this.requireWrite(p);
-      const s = this.find(p, idOrName);
+      const s = this.find(p, idOrName, 'sandbox.exec');
       const h = this.running(s);
       if (req.cmd.length === 0) throw new BkgError('INVALID_ARGUMENT', 'cmd: must name a command');
       for (const k of Object.keys(req.env ?? {})) if (!ENV_NAME_PATTERN.test(k)) throw new BkgError('INVALID_ARGUMENT', `env: "${k}" is not a valid variable name`);
@@ -278,8 +288,7 @@ export class SandboxService {
 
   async stop(p: Principal, idOrName: string, action = 'sandbox.stop'): Promise<SandboxView> {
     return this.audited(p, action, idOrName, async () => {
-      this.requireWrite(p);
-      const s = this.find(p, idOrName);
+      const s = this.find(p, idOrName, 'sandbox.stop');
       const h = this.handle(s);
       if (h) await this.d.runtime.stop(h);
       this.d.sandboxes.setRuntimeInfo(s.id, { pid: null, helperPid: null, helperStartTime: null, scratchFd: null, startedAt: null, expiresAt: null });
@@ -291,8 +300,7 @@ export class SandboxService {
 
   async remove(p: Principal, idOrName: string): Promise<void> {
     await this.audited(p, 'sandbox.delete', idOrName, async () => {
-      this.requireWrite(p);
-      const s = this.find(p, idOrName);
+      const s = this.find(p, idOrName, 'sandbox.delete');
       const h = this.handle(s);
       if (h) await this.d.runtime.stop(h);
       this.d.sandboxes.delete(s.id);
@@ -308,9 +316,9 @@ export class SandboxService {
 
   async apply(p: Principal, idOrName: string): Promise<Change[]> {
     return this.audited(p, 'sandbox.apply', idOrName, async () => {
-      this.requireWrite(p);
-      const s = this.find(p, idOrName);
+      const s = this.find(p, idOrName, 'sandbox.apply');
       if (!s.workspace) throw new BkgError('INVALID_ARGUMENT', `sandbox "${s.name}" has no workspace`);
+      this.d.authz.requirePrivileges(p, 'sandbox.apply', this.namespaceOf(s), this.ask(s), s.name); // writing to the host directory
       const applied = await this.d.runtime.apply(this.definition(s), this.running(s));
       this.auditOk(p, 'sandbox.apply', s, { changes: applied.length });
       return applied;
@@ -348,9 +356,8 @@ export class SandboxService {
   }
 
   private async fileExec(p: Principal, idOrName: string, path: string, argv: string[], input?: Buffer): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
-    const s = this.find(p, idOrName);
+    const s = this.find(p, idOrName, input ? 'sandbox.files.write' : 'sandbox.read');
     const h = this.running(s);
-    if (input) this.requireWrite(p);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const r = await this.d.runtime.exec(this.definition(s), h, { argv, timeoutMs: 60_000 }, {
@@ -383,10 +390,9 @@ export class SandboxService {
   async expire(): Promise<string[]> {
     const now = this.now();
     const done: string[] = [];
-    const daemon: Principal = { id: 'daemon', name: 'daemon', role: 'admin', namespaceId: null, sandboxId: null };
     for (const s of this.d.sandboxes.listExpired(now)) {
       if (s.status !== 'running') continue;
-      await this.stop(daemon, s.id, 'sandbox.expire');
+      await this.stop(DAEMON, s.id, 'sandbox.expire');
       done.push(s.id);
     }
     return done;

@@ -1,5 +1,6 @@
 /** What a caller asks for: one sandbox running one command. */
 import type { Limits } from './limits.js';
+import type { SeccompProfile } from './seccomp/profile.js';
 
 export type NetworkMode = 'none' | 'host';
 
@@ -16,6 +17,8 @@ export interface SandboxDefinition {
   hostname?: string;
   /** Let the sandbox create nested namespaces (off by default). */
   allowNestedNamespaces?: boolean;
+  /** A custom seccomp profile instead of bkg's default (persistent sandboxes: for every exec). */
+  seccomp?: SeccompProfile;
   /** Keep the sandbox up with no command of its own (argv is ignored); commands arrive by exec.
       It then outlives its starter: only a stop or its lifetime (limits.timeoutMs) ends it. */
   persist?: boolean;

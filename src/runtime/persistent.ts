@@ -17,7 +17,7 @@ import { parseStatusLine, spawnHelper, type ErrorEvent, type ExitedEvent, type H
 import type { HostInfo } from './host.js';
 import { attachIO, type RunIO } from './io.js';
 import type { RunResult } from './runtime.js';
-import { compileSeccomp, defaultSeccompProfile } from './seccomp/index.js';
+import { compileSeccomp, defaultSeccompProfile, sandboxSeccompProfile } from './seccomp/index.js';
 import { buildExecSpec, buildHelperSpec, encodeSpec } from './spec.js';
 
 /** What must be remembered (e.g. in the database) to find a running sandbox again. */
@@ -57,7 +57,8 @@ export class PersistentSandboxes {
   constructor(private readonly deps: { host: HostInfo; log: Logger }) {}
 
   private program(def: SandboxDefinition): Buffer {
-    if (def.allowNestedNamespaces) return compileSeccomp(defaultSeccompProfile(), { allowNestedNamespaces: true });
+    const nested = def.allowNestedNamespaces === true;
+    if (def.seccomp || nested) return compileSeccomp(sandboxSeccompProfile(def.seccomp, nested), { allowNestedNamespaces: nested });
     this.seccomp ??= compileSeccomp(defaultSeccompProfile());
     return this.seccomp;
   }

@@ -11,7 +11,7 @@ import { helperFailure } from './errors-from-helper.js';
 import { attachIO, type RunIO } from './io.js';
 import { spawnHelper, type ErrorEvent, type ExitedEvent } from './helper-process.js';
 import type { HostInfo } from './host.js';
-import { compileSeccomp, defaultSeccompProfile, type SeccompProfile } from './seccomp/index.js';
+import { compileSeccomp, defaultSeccompProfile, sandboxSeccompProfile, type SeccompProfile } from './seccomp/index.js';
 import { buildHelperSpec, encodeSpec } from './spec.js';
 
 export type { RunIO } from './io.js';
@@ -57,7 +57,7 @@ export class SandboxRuntime {
 
   private seccompProgram(def: SandboxDefinition, profile?: SeccompProfile): Buffer {
     const nested = def.allowNestedNamespaces === true;
-    if (profile || nested) return compileSeccomp(profile ?? defaultSeccompProfile(), { allowNestedNamespaces: nested });
+    if (profile || nested) return compileSeccomp(sandboxSeccompProfile(profile, nested), { allowNestedNamespaces: nested });
     this.defaultProgram ??= compileSeccomp(defaultSeccompProfile());
     return this.defaultProgram;
   }

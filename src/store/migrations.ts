@@ -181,4 +181,34 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX llm_access_tokens_model ON llm_access_tokens(model_id);`,
   },
+  {
+    version: 6,
+    name: 'namespace policies and quotas; per-role rate limits move to rate_limits; sandbox privileges',
+    sql: `
+      ALTER TABLE policies RENAME TO rate_limits;
+
+      -- One row per namespace with a policy of its own (others get the built-in defaults).
+      -- NULL in a max_* column: no cap. Lists are JSON arrays.
+      CREATE TABLE policies (
+        namespace_id            TEXT PRIMARY KEY REFERENCES namespaces(id) ON DELETE CASCADE,
+        networks_json           TEXT NOT NULL,
+        workspace_roots_json    TEXT NOT NULL,
+        allow_nested_namespaces INTEGER NOT NULL CHECK (allow_nested_namespaces IN (0, 1)),
+        allow_custom_seccomp    INTEGER NOT NULL CHECK (allow_custom_seccomp IN (0, 1)),
+        max_memory_mb           INTEGER CHECK (max_memory_mb >= 0),
+        max_cpus                REAL    CHECK (max_cpus > 0),
+        max_pids                INTEGER CHECK (max_pids >= 0),
+        max_disk_mb             INTEGER CHECK (max_disk_mb >= 0),
+        max_sandboxes           INTEGER CHECK (max_sandboxes >= 0),
+        max_running             INTEGER CHECK (max_running >= 0),
+        max_total_memory_mb     INTEGER CHECK (max_total_memory_mb >= 0),
+        max_total_pids          INTEGER CHECK (max_total_pids >= 0),
+        updated_at              TEXT NOT NULL,
+        updated_by              TEXT NOT NULL
+      );
+
+      ALTER TABLE sandboxes ADD COLUMN allow_nested_namespaces INTEGER NOT NULL DEFAULT 0 CHECK (allow_nested_namespaces IN (0, 1));
+      ALTER TABLE sandboxes ADD COLUMN seccomp_json TEXT;
+      CREATE INDEX sandboxes_namespace_status ON sandboxes(namespace_id, status);`,
+  },
 ];

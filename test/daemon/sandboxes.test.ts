@@ -1,5 +1,5 @@
 /** The daemon's sandbox API end to end: real daemon, real helper, real SQLite. */
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +22,25 @@ describe.skipIf(skip)('daemon: sandbox lifecycle over REST', () => {
     await d.stop();
     removeHome(d.home);
     rmSync(ws, { recursive: true, force: true });
+  });
+
+  it('starts a sandbox once when two starts race: the other is a CONFLICT, and one helper supervises it', async () => {
+    const isHelper = (pid: string): boolean => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('bkg-helper\0--args');
+      } catch {
+        return false;
+      }
+    };
+    const parent = (pid: string): string => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1] ?? '0';
+    /** Supervising helpers: not the sandbox's init, a fork of its helper that carries the same command line. */
+    const supervisors = (): number => readdirSync('/proc').filter((p) => /^\d+$/.test(p) && isHelper(p) && !isHelper(parent(p))).length;
+    expect((await call(d.local, 'POST', '/api/v1/sandboxes', { name: 'race' })).status).toBe(201);
+    const before = supervisors();
+    const both = await Promise.all([0, 1].map(() => call(d.local, 'POST', '/api/v1/sandboxes/race/start')));
+    expect(both.map((r) => r.status).sort()).toEqual([200, 409]);
+    expect(supervisors()).toBe(before + 1);
+    expect((await call(d.local, 'DELETE', '/api/v1/sandboxes/race')).status).toBe(204);
   });
 
   it('create → start → exec → stop → delete', async () => {

@@ -8,7 +8,8 @@ import { AuditLog } from '../../src/store/audit.js';
 import { migrate, openDb, type Db } from '../../src/store/db.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 
-const DAEMON_TABLES = ['api_keys', 'executions', 'namespaces', 'policies', 'projects', 'sandboxes'];
+const DAEMON_TABLES = ['api_keys', 'executions', 'namespaces', 'policies', 'projects', 'rate_limits', 'sandboxes'];
+const ALL_VERSIONS = MIGRATIONS.map((m) => m.version);
 
 let dir: string;
 let path: string;
@@ -39,7 +40,7 @@ describe('migrations', () => {
 
   it('build the whole schema from an empty file', () => {
     db = openDb(path);
-    expect(versions(db)).toEqual([1, 2, 3, 4, 5]);
+    expect(versions(db)).toEqual(ALL_VERSIONS);
     expect(tables(db)).toEqual(expect.arrayContaining(['audit_events', 'schema_migrations', ...DAEMON_TABLES]));
     expect(db.pragma('foreign_key_check')).toEqual([]);
     const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[]).map((r) => r.name);
@@ -54,10 +55,20 @@ describe('migrations', () => {
     v1.close();
 
     db = openDb(path);
-    expect(versions(db)).toEqual([1, 2, 3, 4, 5]);
+    expect(versions(db)).toEqual(ALL_VERSIONS);
     expect(tables(db)).toEqual(expect.arrayContaining(DAEMON_TABLES));
     expect(new AuditLog(db).verify()).toEqual({ ok: true, count: 1 });
     expect(migrate(db)).toEqual([]);
+  });
+
+  it('move version 5\'s per-role rate limits to rate_limits and add namespace policies', () => {
+    const v5 = new Database(path);
+    migrate(v5, MIGRATIONS.filter((m) => m.version <= 5));
+    v5.prepare("INSERT INTO policies (role, rate_per_sec, burst) VALUES ('namespace', 7, 9)").run();
+    v5.close();
+    db = openDb(path);
+    expect(db.prepare('SELECT role, rate_per_sec, burst FROM rate_limits').all()).toEqual([{ role: 'namespace', rate_per_sec: 7, burst: 9 }]);
+    expect(db.prepare('SELECT count(*) AS n FROM policies').get()).toEqual({ n: 0 });
   });
 
   it('enforce the invariants the code relies on in SQLite itself', () => {
@@ -79,7 +90,13 @@ describe('migrations', () => {
     expect(() => key('superuser', null, null, 'h4')).toThrow(/CHECK constraint/);
     key('namespace', 'ns1', 's1', 'h5');
     expect(() => key('namespace', 'ns1', null, 'h5')).toThrow(/UNIQUE constraint/);
-    expect(() => d.prepare("INSERT INTO policies (role, rate_per_sec, burst) VALUES ('admin', 0, 1)").run()).toThrow(/CHECK constraint/);
+    expect(() => d.prepare("INSERT INTO rate_limits (role, rate_per_sec, burst) VALUES ('admin', 0, 1)").run()).toThrow(/CHECK constraint/);
+    const policy = (ns: string, maxSandboxes: number) =>
+      d.prepare(`INSERT INTO policies (namespace_id, networks_json, workspace_roots_json, allow_nested_namespaces, allow_custom_seccomp, max_sandboxes, updated_at, updated_by)
+                 VALUES (?, '["none"]', '[]', 0, 0, ?, ?, 'admin')`).run(ns, maxSandboxes, now);
+    expect(() => policy('ns_missing', 1)).toThrow(/FOREIGN KEY/);
+    expect(() => policy('ns1', -1)).toThrow(/CHECK constraint/);
+    policy('ns1', 5);
     // A sandbox's own key goes with it rather than outliving it with namespace-wide reach.
     d.prepare("DELETE FROM sandboxes WHERE id = 's1'").run();
     expect(d.prepare('SELECT count(*) AS n FROM api_keys').get()).toEqual({ n: 0 });

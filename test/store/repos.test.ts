@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openDb, type Db } from '../../src/store/db.js';
-import { ExecutionRepo, NamespaceRepo, PolicyRepo, ProjectRepo, SandboxRepo, type NewSandbox } from '../../src/store/repos/index.js';
+import { DEFAULT_NAMESPACE_POLICY, type NamespacePolicy } from '../../src/api/policies.js';
+import { ExecutionRepo, NamespacePolicyRepo, NamespaceRepo, ProjectRepo, RateLimitRepo, SandboxRepo, type NewSandbox } from '../../src/store/repos/index.js';
 import { caught } from '../helpers/errors.js';
 
 let dir: string;
@@ -77,7 +78,7 @@ describe('sandboxes', () => {
     const created = sandboxes.insert(spec({ id: 'sbx1', name: 'web', namespaceId: nsA, workspace: '/srv/ws', idleExpiresAt: new Date('2026-03-01T01:00:00Z') }));
     expect(created).toEqual({
       id: 'sbx1', name: 'web', namespaceId: nsA, projectId: null, runtime: 'python',
-      limits: { memoryBytes: 256 * 1024 ** 2, pids: 64 }, network: 'none', env: { FOO: 'bar' }, workspace: '/srv/ws',
+      limits: { memoryBytes: 256 * 1024 ** 2, pids: 64 }, network: 'none', env: { FOO: 'bar' }, workspace: '/srv/ws', allowNestedNamespaces: false, seccomp: null,
       status: 'created', pid: null, helperPid: null, helperStartTime: null, scratchFd: null, startedAt: null, expiresAt: null,
       idleExpiresAt: '2026-03-01T01:00:00.000Z', lastActivityAt: null, createdAt: created.createdAt,
     });
@@ -181,9 +182,9 @@ describe('executions', () => {
   });
 });
 
-describe('policies', () => {
+describe('rate limits', () => {
   it('stores per-role overrides and refuses invalid ones', () => {
-    const policies = new PolicyRepo(db);
+    const policies = new RateLimitRepo(db);
     policies.set({ role: 'namespace', ratePerSec: 5, burst: 10 });
     policies.set({ role: 'namespace', ratePerSec: 2.5, burst: 4 });
     policies.set({ role: 'admin', ratePerSec: 1000, burst: 2000 });
@@ -196,5 +197,46 @@ describe('policies', () => {
     expect(caught(() => policies.set({ role: 'root' as never, ratePerSec: 1, burst: 1 })).code).toBe('INVALID_CONFIG');
     expect(policies.delete('admin')).toBe(true);
     expect(policies.list().map((p) => p.role)).toEqual(['namespace']);
+  });
+});
+
+describe('namespace policies', () => {
+  it('stores a namespace\'s own policy, replaces it, and forgets it with the namespace', () => {
+    const ns = new NamespaceRepo(db, clock).ensure('ci').id;
+    const policies = new NamespacePolicyRepo(db, clock);
+    expect(policies.get(ns)).toBeNull();
+    const policy = { ...DEFAULT_NAMESPACE_POLICY, networks: ['none', 'host'] as NamespacePolicy['networks'], workspace_roots: ['/srv/ci'], max_memory_mb: null, max_cpus: 1.5 };
+    const stored = policies.set(ns, policy, 'key_admin');
+    expect(stored).toEqual({ namespaceId: ns, policy, updatedAt: expect.any(String), updatedBy: 'key_admin' });
+    expect(policies.get(ns)).toEqual(stored);
+    policies.set(ns, { ...policy, max_sandboxes: 3 }, 'host');
+    expect(policies.get(ns)?.policy.max_sandboxes).toBe(3);
+    expect(policies.list()).toHaveLength(1);
+    expect(policies.delete(ns)).toBe(true);
+    expect(policies.get(ns)).toBeNull();
+    expect(policies.delete(ns)).toBe(false);
+  });
+});
+
+describe('namespace usage and the create guard', () => {
+  it('counts sandboxes, running ones and their limits; the guard sees the count inside the insert\'s transaction', () => {
+    const ns = new NamespaceRepo(db, clock).ensure('ci').id;
+    const sandboxes = new SandboxRepo(db, clock);
+    const mk = (id: string) => ({ id, name: id, namespaceId: ns, runtime: 'shell', limits: { memoryBytes: 64 * 1024 ** 2, pids: 10 }, network: 'none' as const });
+    expect(sandboxes.usage(ns)).toEqual({ sandboxes: 0, running: 0, memoryBytes: 0, pids: 0 });
+    const seen: number[] = [];
+    const max2 = (u: { sandboxes: number }) => {
+      seen.push(u.sandboxes);
+      if (u.sandboxes >= 2) throw new Error('full');
+    };
+    sandboxes.insert(mk('a'), max2);
+    sandboxes.insert(mk('b'), max2);
+    expect(() => sandboxes.insert(mk('c'), max2)).toThrow('full');
+    expect(seen).toEqual([0, 1, 2]);
+    expect(sandboxes.get('c')).toBeNull();
+    sandboxes.updateStatus('a', 'running');
+    expect(sandboxes.usage(ns)).toEqual({ sandboxes: 2, running: 1, memoryBytes: 64 * 1024 ** 2, pids: 10 });
+    sandboxes.delete('b');
+    expect(sandboxes.usage(ns).sandboxes).toBe(1);
   });
 });

@@ -2,31 +2,35 @@
  * A tiny router: `add('GET', '/api/v1/sandboxes/:id', handler)`. Paths are matched on their raw
  * (still percent-encoded) segments, so an encoded '/' can never create a segment, and never
  * normalised, so '..' never climbs; parameters are then decoded and checked. A literal segment
- * beats a parameter in the same position. HEAD is answered by the GET handler.
+ * beats a parameter in the same position. HEAD is answered by the GET handler. Every route that is
+ * not public declares the action it takes (`access`): the server asks the one authorisation
+ * function about it before the handler runs, so handlers never decide who may call them.
  */
 import { BkgError } from '../../api/errors.js';
 import type { Handler, HttpMethod } from './context.js';
 
-export interface Route<P = unknown> {
+export interface Route<P = unknown, A extends string = string> {
   readonly method: HttpMethod;
   /** The pattern as registered, e.g. /api/v1/sandboxes/:id (the route label of logs and metrics). */
   readonly pattern: string;
-  /** Public routes skip authentication; their handlers get an undefined principal. */
+  /** Public routes skip authentication and authorisation; their handlers get an undefined principal. */
   readonly public: boolean;
+  /** The action the route takes, authorised before the handler runs (null for public routes). */
+  readonly access: A | null;
   readonly handler: Handler<P | undefined>;
 }
 
-export type RouteMatch<P = unknown> =
-  | { readonly ok: true; readonly route: Route<P>; readonly params: Record<string, string>; readonly query: URLSearchParams }
+export type RouteMatch<P = unknown, A extends string = string> =
+  | { readonly ok: true; readonly route: Route<P, A>; readonly params: Record<string, string>; readonly query: URLSearchParams }
   /** NOT_FOUND, METHOD_NOT_ALLOWED (details.allow) or INVALID_ARGUMENT; `route` when the path and method matched. */
-  | { readonly ok: false; readonly error: BkgError; readonly pattern?: string; readonly route?: Route<P> };
+  | { readonly ok: false; readonly error: BkgError; readonly pattern?: string; readonly route?: Route<P, A> };
 
 type Segment = { readonly literal: string } | { readonly param: string };
 
-interface PatternEntry<P> {
+interface PatternEntry<P, A extends string> {
   readonly pattern: string;
   readonly segments: readonly Segment[];
-  readonly methods: Map<HttpMethod, Route<P>>;
+  readonly methods: Map<HttpMethod, Route<P, A>>;
 }
 
 const LITERAL = /^[A-Za-z0-9._~-]+$/;
@@ -85,20 +89,20 @@ function decodeParam(name: string, raw: string): string {
   return value;
 }
 
-export class Router<P = unknown> {
-  private readonly entries: PatternEntry<P>[] = [];
+export class Router<P = unknown, A extends string = string> {
+  private readonly entries: PatternEntry<P, A>[] = [];
 
-  /** A route that requires authentication: its handler always gets the principal. */
-  add(method: HttpMethod, pattern: string, handler: Handler<P>): this {
-    return this.register(method, pattern, handler as Handler<P | undefined>, false);
+  /** A route that requires authentication and `access`: its handler always gets the principal. */
+  add(method: HttpMethod, pattern: string, access: A, handler: Handler<P>): this {
+    return this.register(method, pattern, handler as Handler<P | undefined>, access);
   }
 
   /** A route served without authentication (e.g. /healthz). */
   addPublic(method: HttpMethod, pattern: string, handler: Handler<undefined>): this {
-    return this.register(method, pattern, handler as Handler<P | undefined>, true);
+    return this.register(method, pattern, handler as Handler<P | undefined>, null);
   }
 
-  private register(method: HttpMethod, pattern: string, handler: Handler<P | undefined>, isPublic: boolean): this {
+  private register(method: HttpMethod, pattern: string, handler: Handler<P | undefined>, access: A | null): this {
     const segments = compile(pattern);
     let entry = this.entries.find((e) => shape(e.segments) === shape(segments));
     if (entry && entry.pattern !== pattern) throw new Error(`route pattern ${pattern} clashes with ${entry.pattern}`);
@@ -107,12 +111,12 @@ export class Router<P = unknown> {
       this.entries.push(entry);
     }
     if (entry.methods.has(method)) throw new Error(`route ${method} ${pattern} is already registered`);
-    entry.methods.set(method, { method, pattern, public: isPublic, handler });
+    entry.methods.set(method, { method, pattern, public: access === null, access, handler });
     return this;
   }
 
   /** Resolve a request line's method and target (req.method, req.url). Never throws. */
-  match(method: string, target: string): RouteMatch<P> {
+  match(method: string, target: string): RouteMatch<P, A> {
     if (!target.startsWith('/')) {
       return { ok: false, error: new BkgError('INVALID_ARGUMENT', 'the request target must be a path starting with /') };
     }

@@ -1,7 +1,7 @@
 /**
  * The daemon's HTTP server: one node:http server on the unix socket and one on loopback TCP,
- * sharing a router. Per request: route → authenticate (unless the route is public) → handler →
- * reply; every failure is rendered by `sendError`. Requests are logged (method, route pattern,
+ * sharing a router. Per request: route → authenticate and authorise the route's action (unless the
+ * route is public) → handler → reply; every failure is rendered by `sendError`. Requests are logged (method, route pattern,
  * status, ms — never bodies, query strings or headers) and counted in the metrics registry.
  */
 import { randomUUID } from 'node:crypto';
@@ -16,11 +16,13 @@ import { listenTcp, listenUnix } from './listen.js';
 import { sendError, sendReply } from './reply.js';
 import type { Router } from './router.js';
 
-export interface HttpServerOptions<P> {
-  readonly router: Router<P>;
+export interface HttpServerOptions<P, A extends string = string> {
+  readonly router: Router<P, A>;
   readonly log: Logger;
   /** The caller's principal, or throw BkgError UNAUTHENTICATED. Not called for public routes. */
   readonly authenticate: (req: IncomingMessage, transport: Transport) => P | Promise<P>;
+  /** May the principal take the route's action? Throw (FORBIDDEN) if not. Not called for public routes. */
+  readonly authorize: (principal: P, access: A, route: string) => void;
   readonly metrics: Registry;
   readonly maxBodyBytes: number;
 }
@@ -52,7 +54,7 @@ function methodLabel(method: string): string {
   return (HTTP_METHODS as readonly string[]).includes(method) ? method : 'OTHER';
 }
 
-export function createHttpServer<P>(opts: HttpServerOptions<P>): DaemonHttpServer {
+export function createHttpServer<P, A extends string = string>(opts: HttpServerOptions<P, A>): DaemonHttpServer {
   const requests = opts.metrics.counter('bkg_api_requests_total', 'API requests, by route pattern, method and status.', ['route', 'method', 'status']);
   const duration = opts.metrics.histogram('bkg_api_request_duration_seconds', 'API request duration in seconds, by route pattern and method.', ['route', 'method'], DURATION_BUCKETS);
   const log = opts.log.child({ component: 'http' });
@@ -78,6 +80,7 @@ export function createHttpServer<P>(opts: HttpServerOptions<P>): DaemonHttpServe
       // Unauthenticated callers learn nothing about routes: authenticate before reporting 404/405.
       const principal = matched?.public ? undefined : await opts.authenticate(req, transport);
       if (!match.ok) throw match.error;
+      if (principal !== undefined && match.route.access !== null) opts.authorize(principal, match.route.access, `${match.route.method} ${route}`);
       let body: Promise<unknown> | undefined;
       const ctx: RequestContext<P | undefined> = {
         req,

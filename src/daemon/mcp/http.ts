@@ -7,6 +7,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { BkgError } from '../../api/errors.js';
 import type { Principal } from '../auth/api-keys.js';
+import type { Action } from '../auth/rights.js';
 import type { Handler } from '../http/context.js';
 import type { Router } from '../http/router.js';
 import type { Registry } from '../metrics.js';
@@ -21,7 +22,7 @@ interface Session {
   principalId: string;
 }
 
-export function mcpRoutes(router: Router<Principal>, svc: SandboxService, registry: Registry, version: string): { close(): Promise<void> } {
+export function mcpRoutes(router: Router<Principal, Action>, svc: SandboxService, registry: Registry, version: string): { close(): Promise<void> } {
   const sessions = new Map<string, Session>();
   const calls = registry.counter('bkg_mcp_tool_calls_total', 'MCP tool calls, by tool and outcome.', ['tool', 'outcome']);
   registry.gauge('bkg_mcp_sessions', 'Open MCP sessions.', [], () => sessions.size);
@@ -54,7 +55,7 @@ export function mcpRoutes(router: Router<Principal>, svc: SandboxService, regist
     const { transport } = session;
     return { status: 200, takeover: (res) => transport.handleRequest(ctx.req, res, body) };
   };
-  router.add('POST', MCP_PATH, handler).add('GET', MCP_PATH, handler).add('DELETE', MCP_PATH, handler);
+  router.add('POST', MCP_PATH, 'mcp.session', handler).add('GET', MCP_PATH, 'mcp.session', handler).add('DELETE', MCP_PATH, 'mcp.session', handler);
   return {
     async close() {
       await Promise.allSettled([...sessions.values()].map((s) => s.transport.close()));

@@ -100,9 +100,11 @@ export function createMcpServer(svc: SandboxService, principal: Principal, calls
     name: z.string().regex(NAME_PATTERN).describe('A name, unique in your namespace (letters, digits, . _ -).'),
     runtime: z.enum(['shell', 'python', 'node']).optional().describe('Interpreter available inside (default shell).'),
     limits,
-    network: z.enum(['none', 'host']).optional().describe('none (default): loopback only; host: the host\'s network.'),
+    network: z.enum(['none', 'host']).optional().describe('none (default): loopback only; host: the host\'s network (a privilege: admin keys, or namespaces whose policy allows it).'),
     env,
-    workspace: z.string().startsWith('/').optional().describe('Admin keys only: a host directory mounted copy-on-write at /workspace (never modified; see sandbox_changes).'),
+    workspace: z.string().startsWith('/').optional().describe('A privilege (admin keys, or namespaces whose policy lists the directory): a host directory mounted copy-on-write at /workspace (never modified; see sandbox_changes).'),
+    allow_nested_namespaces: z.boolean().optional().describe('A privilege: let code inside create namespaces of its own (e.g. to run containers).'),
+    seccomp: z.record(z.unknown()).optional().describe('A privilege: an OCI seccomp profile (the "seccomp" object of an OCI runtime spec) instead of the default allowlist.'),
   }, async (a) => ok({ sandbox: (await svc.create(principal, a)).sandbox }));
 
   tool('sandbox_list', 'List the sandboxes you can see, with status and limits.', {}, async () => ok({ sandboxes: svc.list(principal) }));

@@ -6,7 +6,7 @@ import { validate } from '../../api/validate.js';
 import type { AuditLog } from '../../store/audit.js';
 import type { NamespaceRepo } from '../../store/repos/index.js';
 import type { ApiKeyInfo, ApiKeyStore, Principal } from '../auth/api-keys.js';
-import { requireAdmin } from '../auth/authenticate.js';
+import type { Action } from '../auth/rights.js';
 import type { Router } from '../http/router.js';
 import type { Registry } from '../metrics.js';
 import { textReply } from '../http/reply.js';
@@ -22,7 +22,7 @@ const CreateKeySchema = {
 
 
 export function adminRoutes(
-  router: Router<Principal>,
+  router: Router<Principal, Action>,
   d: { keys: ApiKeyStore; namespaces: NamespaceRepo; audit: AuditLog; metrics: Registry; info: () => DaemonInfo; shutdown: () => void; health: () => string[] },
 ): void {
   const keyView = (k: ApiKeyInfo): ApiKeyView => ({
@@ -35,29 +35,24 @@ export function adminRoutes(
     return r;
   };
   router
-    .add('POST', '/api/v1/keys', async (ctx) => {
-      requireAdmin(ctx.principal);
+    .add('POST', '/api/v1/keys', 'key.manage', async (ctx) => {
       const body = validate(CreateKeySchema, await ctx.body());
       if (body.role === 'namespace' && !body.namespace) throw new BkgError('INVALID_ARGUMENT', 'namespace: required for role "namespace"');
       const namespaceId = body.namespace ? d.namespaces.ensure(body.namespace).id : null;
       const created = audited(ctx.principal, 'key.create', body.name, () => d.keys.create({ name: body.name, role: body.role, namespaceId }));
       return { status: 201, body: { key: keyView(created), secret: created.key } };
     })
-    .add('GET', '/api/v1/keys', async (ctx) => {
-      requireAdmin(ctx.principal);
+    .add('GET', '/api/v1/keys', 'key.manage', async () => {
       return { status: 200, body: { keys: d.keys.list().map(keyView) } };
     })
-    .add('POST', '/api/v1/keys/:id/revoke', async (ctx) => {
-      requireAdmin(ctx.principal);
+    .add('POST', '/api/v1/keys/:id/revoke', 'key.manage', async (ctx) => {
       return { status: 200, body: keyView(audited(ctx.principal, 'key.revoke', ctx.params.id as string, () => d.keys.revoke(ctx.params.id as string))) };
     })
-    .add('POST', '/api/v1/keys/:id/rotate', async (ctx) => {
-      requireAdmin(ctx.principal);
+    .add('POST', '/api/v1/keys/:id/rotate', 'key.manage', async (ctx) => {
       const rotated = audited(ctx.principal, 'key.rotate', ctx.params.id as string, () => d.keys.rotate(ctx.params.id as string));
       return { status: 200, body: { key: keyView(rotated), secret: rotated.key } };
     })
-    .add('GET', '/api/v1/audit', async (ctx) => {
-      requireAdmin(ctx.principal);
+    .add('GET', '/api/v1/audit', 'audit.read', async (ctx) => {
       const since = ctx.query.get('since');
       const limit = ctx.query.get('limit');
       let sinceDate: Date | undefined;
@@ -68,13 +63,11 @@ export function adminRoutes(
       if (limit !== null && !/^\d{1,6}$/.test(limit)) throw new BkgError('INVALID_ARGUMENT', 'limit: expected a whole number');
       return { status: 200, body: { events: d.audit.list({ ...(sinceDate ? { since: sinceDate } : {}), ...(limit ? { limit: Number(limit) } : {}) }) } };
     })
-    .add('GET', '/api/v1/audit/verify', async (ctx) => {
-      requireAdmin(ctx.principal);
+    .add('GET', '/api/v1/audit/verify', 'audit.read', async () => {
       return { status: 200, body: d.audit.verify() };
     })
-    .add('GET', '/api/v1/daemon', async () => ({ status: 200, body: d.info() }))
-    .add('POST', '/api/v1/daemon/shutdown', async (ctx) => {
-      requireAdmin(ctx.principal);
+    .add('GET', '/api/v1/daemon', 'daemon.read', async () => ({ status: 200, body: d.info() }))
+    .add('POST', '/api/v1/daemon/shutdown', 'daemon.shutdown', async () => {
       setImmediate(d.shutdown);
       return { status: 202, body: { stopping: true } };
     })

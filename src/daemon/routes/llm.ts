@@ -13,9 +13,10 @@ import { chatChunk, chatCompletion, completionId, modelsList, unixSeconds } from
 import { writeSse } from '../../llm/sse.js';
 import type { ChatMessage, ChatResult, InferenceEngine, ModelLookup } from '../../llm/types.js';
 import type { AuditLog } from '../../store/audit.js';
-import type { NamespaceRepo } from '../../store/repos/index.js';
 import type { Principal } from '../auth/api-keys.js';
-import { bearer, requireAdmin } from '../auth/authenticate.js';
+import { bearer } from '../auth/authenticate.js';
+import type { Authorizer } from '../auth/authorize.js';
+import type { Action } from '../auth/rights.js';
 import type { Reply, RequestContext } from '../http/context.js';
 import type { Router } from '../http/router.js';
 
@@ -41,7 +42,7 @@ export interface LlmDeps {
   models: ModelLookup;
   engine: () => Promise<InferenceEngine>;
   audit: AuditLog;
-  namespaces: NamespaceRepo;
+  authz: Authorizer;
 }
 
 /** Aborts when the client goes away before a (non-streamed) answer is complete; release() when done. */
@@ -52,7 +53,7 @@ function disconnectSignal(req: IncomingMessage): { signal: AbortSignal; release(
   return { signal: ac.signal, release: () => req.socket.off('close', abort) };
 }
 
-export function llmRoutes(router: Router<Principal>, d: LlmDeps): void {
+export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
   /** Authorize a model-access key for one use of `model` (denials audited). */
   async function authorize(req: IncomingMessage, model: string, scope: Scope): Promise<AccessClaims> {
     const ns = req.headers['x-cave-namespace'];
@@ -104,42 +105,33 @@ export function llmRoutes(router: Router<Principal>, d: LlmDeps): void {
   }
 
   router
-    .add('POST', '/api/v1/llm/requests', async (ctx) => {
+    .add('POST', '/api/v1/llm/requests', 'llm.request', async (ctx) => {
       const body = validate(RequestSchema, await ctx.body());
       const p = ctx.principal;
-      if (p.role === 'readonly') throw new BkgError('FORBIDDEN', 'read-only keys cannot request model access');
-      if (p.role !== 'admin') {
-        const own = p.namespaceId ? d.namespaces.get(p.namespaceId)?.name : undefined;
-        if (own !== body.cave_namespace) throw new BkgError('FORBIDDEN', `this key may only request access for namespace "${own ?? '?'}"`);
-      }
+      d.authz.namespaceFor(p, 'llm.request', body.cave_namespace);
       if (!d.models.get(body.model_id)) throw new BkgError('NOT_FOUND', `no model "${body.model_id}" in the registry`);
       const r = d.access.request({ modelId: body.model_id, caveNamespace: body.cave_namespace, requestedBy: p.id });
       d.audit.append({ actor: p.id, namespace: body.cave_namespace, action: 'llm.request', target: body.model_id, outcome: 'ok', details: { request: r.id } });
       return { status: 201, body: r };
     })
-    .add('GET', '/api/v1/admin/llm/requests', async (ctx) => {
-      requireAdmin(ctx.principal);
+    .add('GET', '/api/v1/admin/llm/requests', 'llm.manage', async () => {
       return { status: 200, body: { requests: d.access.requests() } };
     })
-    .add('POST', '/api/v1/admin/llm/requests/:id/approve', async (ctx) => {
-      requireAdmin(ctx.principal);
+    .add('POST', '/api/v1/admin/llm/requests/:id/approve', 'llm.manage', async (ctx) => {
       const body = validate(ApproveSchema, (await ctx.body()) ?? {});
       const { token, claims } = await d.access.approve(ctx.params.id as string, ctx.principal.id, { scopes: body.scopes ?? ['chat'], ttlSeconds: body.ttl_s ?? 3600, rpm: body.rpm ?? 60 });
       d.audit.append({ actor: ctx.principal.id, namespace: claims.cave_ns, action: 'llm.approve', target: claims.model_id, outcome: 'ok', details: { request: ctx.params.id, token_id: claims.jti } });
       return { status: 200, body: { request: d.access.getRequest(ctx.params.id as string), token, token_id: claims.jti, expires_at: new Date(claims.exp * 1000).toISOString(), scopes: claims.scopes, rpm: claims.rpm } };
     })
-    .add('POST', '/api/v1/admin/llm/requests/:id/deny', async (ctx) => {
-      requireAdmin(ctx.principal);
+    .add('POST', '/api/v1/admin/llm/requests/:id/deny', 'llm.manage', async (ctx) => {
       const r = d.access.deny(ctx.params.id as string, ctx.principal.id);
       d.audit.append({ actor: ctx.principal.id, namespace: r.cave_namespace, action: 'llm.deny', target: r.model_id, outcome: 'ok' });
       return { status: 200, body: r };
     })
-    .add('GET', '/api/v1/admin/llm/tokens', async (ctx) => {
-      requireAdmin(ctx.principal);
+    .add('GET', '/api/v1/admin/llm/tokens', 'llm.manage', async () => {
       return { status: 200, body: { tokens: d.access.tokens() } };
     })
-    .add('POST', '/api/v1/admin/llm/models/:id/revoke_key', async (ctx) => {
-      requireAdmin(ctx.principal);
+    .add('POST', '/api/v1/admin/llm/models/:id/revoke_key', 'llm.manage', async (ctx) => {
       const { token_id } = validate(RevokeSchema, await ctx.body());
       d.access.revoke(ctx.params.id as string, token_id);
       d.audit.append({ actor: ctx.principal.id, namespace: null, action: 'llm.revoke', target: ctx.params.id as string, outcome: 'ok', details: { token_id } });

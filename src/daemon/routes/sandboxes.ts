@@ -4,6 +4,7 @@ import { BkgError } from '../../api/errors.js';
 import { CreateSandboxSchema, ExecSchema, FILE_CAP } from '../../api/sandboxes.js';
 import { validate } from '../../api/validate.js';
 import type { Principal } from '../auth/api-keys.js';
+import type { Action } from '../auth/rights.js';
 import type { RequestContext } from '../http/context.js';
 import type { Router } from '../http/router.js';
 import type { SandboxService } from '../sandbox-service.js';
@@ -32,31 +33,31 @@ async function rawBody(ctx: RequestContext<Principal>, cap: number): Promise<Buf
   return Buffer.concat(chunks);
 }
 
-export function sandboxRoutes(router: Router<Principal>, svc: SandboxService): void {
+export function sandboxRoutes(router: Router<Principal, Action>, svc: SandboxService): void {
   router
-    .add('POST', BASE, async (ctx) => {
+    .add('POST', BASE, 'sandbox.create', async (ctx) => {
       const { sandbox, apiKey } = await svc.create(ctx.principal, validate(CreateSandboxSchema, await ctx.body()));
       return { status: 201, body: { ...sandbox, api_key_secret: apiKey } };
     })
-    .add('GET', BASE, async (ctx) => ({ status: 200, body: { sandboxes: svc.list(ctx.principal) } }))
-    .add('GET', `${BASE}/:id`, async (ctx) => ({ status: 200, body: svc.view(svc.find(ctx.principal, ctx.params.id as string)) }))
-    .add('POST', `${BASE}/:id/start`, async (ctx) => ({ status: 200, body: await svc.start(ctx.principal, ctx.params.id as string) }))
-    .add('POST', `${BASE}/:id/stop`, async (ctx) => ({ status: 200, body: await svc.stop(ctx.principal, ctx.params.id as string) }))
-    .add('DELETE', `${BASE}/:id`, async (ctx) => {
+    .add('GET', BASE, 'sandbox.list', async (ctx) => ({ status: 200, body: { sandboxes: svc.list(ctx.principal) } }))
+    .add('GET', `${BASE}/:id`, 'sandbox.read', async (ctx) => ({ status: 200, body: svc.view(svc.find(ctx.principal, ctx.params.id as string)) }))
+    .add('POST', `${BASE}/:id/start`, 'sandbox.start', async (ctx) => ({ status: 200, body: await svc.start(ctx.principal, ctx.params.id as string) }))
+    .add('POST', `${BASE}/:id/stop`, 'sandbox.stop', async (ctx) => ({ status: 200, body: await svc.stop(ctx.principal, ctx.params.id as string) }))
+    .add('DELETE', `${BASE}/:id`, 'sandbox.delete', async (ctx) => {
       await svc.remove(ctx.principal, ctx.params.id as string);
       return { status: 204 };
     })
-    .add('POST', `${BASE}/:id/exec`, async (ctx) => ({ status: 200, body: await svc.exec(ctx.principal, ctx.params.id as string, validate(ExecSchema, await ctx.body())) }))
-    .add('GET', `${BASE}/:id/changes`, async (ctx) => ({ status: 200, body: { changes: await svc.changes(ctx.principal, ctx.params.id as string) } }))
-    .add('POST', `${BASE}/:id/apply`, async (ctx) => ({ status: 200, body: { applied: await svc.apply(ctx.principal, ctx.params.id as string) } }))
-    .add('GET', `${BASE}/:id/files`, async (ctx) => {
+    .add('POST', `${BASE}/:id/exec`, 'sandbox.exec', async (ctx) => ({ status: 200, body: await svc.exec(ctx.principal, ctx.params.id as string, validate(ExecSchema, await ctx.body())) }))
+    .add('GET', `${BASE}/:id/changes`, 'sandbox.read', async (ctx) => ({ status: 200, body: { changes: await svc.changes(ctx.principal, ctx.params.id as string) } }))
+    .add('POST', `${BASE}/:id/apply`, 'sandbox.apply', async (ctx) => ({ status: 200, body: { applied: await svc.apply(ctx.principal, ctx.params.id as string) } }))
+    .add('GET', `${BASE}/:id/files`, 'sandbox.read', async (ctx) => {
       const data = await svc.readFile(ctx.principal, ctx.params.id as string, pathParam(ctx));
       return { status: 200, stream: Readable.from([data]), headers: { 'content-type': 'application/octet-stream', 'content-length': data.length } };
     })
-    .add('PUT', `${BASE}/:id/files`, async (ctx) => {
+    .add('PUT', `${BASE}/:id/files`, 'sandbox.files.write', async (ctx) => {
       const path = pathParam(ctx);
       await svc.writeFile(ctx.principal, ctx.params.id as string, path, await rawBody(ctx, FILE_CAP));
       return { status: 204 };
     })
-    .add('GET', `${BASE}/:id/logs`, async (ctx) => ({ status: 200, body: { executions: svc.executionsOf(ctx.principal, ctx.params.id as string) } }));
+    .add('GET', `${BASE}/:id/logs`, 'sandbox.read', async (ctx) => ({ status: 200, body: { executions: svc.executionsOf(ctx.principal, ctx.params.id as string) } }));
 }

@@ -1,6 +1,7 @@
 /** bkg's bundled default seccomp profile (templates/seccomp/default.json). */
 import { fileURLToPath } from 'node:url';
 import { BkgError } from '../../api/errors.js';
+import { NAMESPACE_SYSCALLS } from './hard-deny.js';
 import { loadSeccompProfileFile, type SeccompProfile } from './profile.js';
 
 // src/runtime/seccomp/*.ts and dist/runtime/seccomp/*.js both sit three levels below the package root.
@@ -18,4 +19,16 @@ export function defaultSeccompProfile(): SeccompProfile {
     const message = err instanceof Error ? err.message : String(err);
     throw new BkgError('INTERNAL', `bkg's bundled default seccomp profile is unusable: ${message}`, { cause: err });
   }
+}
+
+/**
+ * The profile a sandbox runs under: its own (custom), or bkg's default — which, when the sandbox
+ * may create nested namespaces, also allows unshare and setns (bkg stops denying them and
+ * namespace-creating clone flags; a custom profile decides about them itself).
+ */
+export function sandboxSeccompProfile(custom: SeccompProfile | undefined, allowNestedNamespaces: boolean): SeccompProfile {
+  if (custom) return custom;
+  const base = defaultSeccompProfile();
+  if (!allowNestedNamespaces) return base;
+  return { ...base, syscalls: [...(base.syscalls ?? []), { names: [...NAMESPACE_SYSCALLS], action: 'SCMP_ACT_ALLOW' }] };
 }

@@ -11,7 +11,7 @@ export {
   type SeccompSyscallRule,
 } from './profile.js';
 export { compileSeccomp, syscallNumber, type CompileSeccompOptions } from './compile.js';
-export { defaultSeccompProfile, defaultSeccompProfilePath } from './default-profile.js';
+export { defaultSeccompProfile, defaultSeccompProfilePath, sandboxSeccompProfile } from './default-profile.js';
 export { runSeccompFilter, type SeccompDataInput } from './bpf-interpreter.js';
 export { AUDIT_ARCH_X86_64, BPF_MAXINSNS, SECCOMP_RET, SOCK_FILTER_SIZE, decodeProgram, type SockFilter } from './bpf.js';
 export { CLONE_NAMESPACE_FLAGS, HARD_DENIED_SYSCALLS, NAMESPACE_SYSCALLS } from './hard-deny.js';

@@ -18,6 +18,9 @@ export interface NewSandbox {
   network: NetworkMode;
   env?: Record<string, string>;
   workspace?: string | null;
+  allowNestedNamespaces?: boolean;
+  /** A custom OCI seccomp profile, as given (null: bkg's default). */
+  seccomp?: Record<string, unknown> | null;
   status?: SandboxStatus;
   expiresAt?: Date | null;
   idleExpiresAt?: Date | null;
@@ -34,6 +37,8 @@ export interface Sandbox {
   network: NetworkMode;
   env: Record<string, string>;
   workspace: string | null;
+  allowNestedNamespaces: boolean;
+  seccomp: Record<string, unknown> | null;
   status: SandboxStatus;
   pid: number | null;
   helperPid: number | null;
@@ -44,6 +49,14 @@ export interface Sandbox {
   idleExpiresAt: string | null;
   lastActivityAt: string | null;
   createdAt: string;
+}
+
+export interface NamespaceUsageCounts {
+  sandboxes: number;
+  running: number;
+  /** Sums of the running sandboxes' memory and pids limits. */
+  memoryBytes: number;
+  pids: number;
 }
 
 export interface RuntimeInfo {
@@ -65,6 +78,8 @@ interface Row {
   network: string;
   env_json: string;
   workspace: string | null;
+  allow_nested_namespaces: number;
+  seccomp_json: string | null;
   status: SandboxStatus;
   pid: number | null;
   helper_pid: number | null;
@@ -88,6 +103,8 @@ function toSandbox(r: Row): Sandbox {
     network: r.network as NetworkMode,
     env: JSON.parse(r.env_json) as Record<string, string>,
     workspace: r.workspace,
+    allowNestedNamespaces: r.allow_nested_namespaces === 1,
+    seccomp: r.seccomp_json === null ? null : (JSON.parse(r.seccomp_json) as Record<string, unknown>),
     status: r.status,
     pid: r.pid,
     helperPid: r.helper_pid,
@@ -112,8 +129,16 @@ function checkStatus(status: string): asserts status is SandboxStatus {
 export class SandboxRepo {
   constructor(private readonly db: Db, private readonly now: () => Date = () => new Date()) {}
 
-  /** Record a new sandbox. A name already used in its namespace is a CONFLICT naming the name. */
-  insert(input: NewSandbox): Sandbox {
+  /**
+   * Record a new sandbox. A name already used in its namespace is a CONFLICT naming the name.
+   * `admit` sees the namespace's usage in the same transaction as the insert, so a quota it
+   * checks holds however many creates race (it throws to refuse).
+   */
+  insert(input: NewSandbox, admit?: (usage: NamespaceUsageCounts) => void): Sandbox {
+    if (admit) return this.db.transaction(() => {
+      admit(this.usage(input.namespaceId));
+      return this.insert(input);
+    }).immediate();
     const status = input.status ?? 'created';
     checkStatus(status);
     const row: Row = {
@@ -126,6 +151,8 @@ export class SandboxRepo {
       network: input.network,
       env_json: JSON.stringify(input.env ?? {}),
       workspace: input.workspace ?? null,
+      allow_nested_namespaces: input.allowNestedNamespaces ? 1 : 0,
+      seccomp_json: input.seccomp ? JSON.stringify(input.seccomp) : null,
       status,
       pid: null,
       helper_pid: null,
@@ -140,10 +167,10 @@ export class SandboxRepo {
     try {
       this.db
         .prepare(
-          `INSERT INTO sandboxes (id, name, namespace_id, project_id, runtime, limits_json, network, env_json, workspace, status, pid, helper_pid,
-             started_at, expires_at, idle_expires_at, last_activity_at, created_at)
-           VALUES (@id, @name, @namespace_id, @project_id, @runtime, @limits_json, @network, @env_json, @workspace, @status, @pid, @helper_pid,
-             @started_at, @expires_at, @idle_expires_at, @last_activity_at, @created_at)`,
+          `INSERT INTO sandboxes (id, name, namespace_id, project_id, runtime, limits_json, network, env_json, workspace, allow_nested_namespaces, seccomp_json,
+             status, pid, helper_pid, started_at, expires_at, idle_expires_at, last_activity_at, created_at)
+           VALUES (@id, @name, @namespace_id, @project_id, @runtime, @limits_json, @network, @env_json, @workspace, @allow_nested_namespaces, @seccomp_json,
+             @status, @pid, @helper_pid, @started_at, @expires_at, @idle_expires_at, @last_activity_at, @created_at)`,
         )
         .run(row);
     } catch (err) {
@@ -207,6 +234,19 @@ export class SandboxRepo {
       .prepare('SELECT * FROM sandboxes WHERE (? IS NULL OR namespace_id = ?) AND (? IS NULL OR status = ?) ORDER BY created_at, id')
       .all(namespaceId, namespaceId, opts.status ?? null, opts.status ?? null) as Row[];
     return rows.map(toSandbox);
+  }
+
+  /** How many sandboxes a namespace has, how many run, and what the running ones' limits add up to. */
+  usage(namespaceId: string): NamespaceUsageCounts {
+    const r = this.db
+      .prepare(
+        `SELECT count(*) AS sandboxes, coalesce(sum(status = 'running'), 0) AS running,
+           coalesce(sum(CASE WHEN status = 'running' THEN json_extract(limits_json, '$.memoryBytes') END), 0) AS memory_bytes,
+           coalesce(sum(CASE WHEN status = 'running' THEN json_extract(limits_json, '$.pids') END), 0) AS pids
+         FROM sandboxes WHERE namespace_id = ?`,
+      )
+      .get(namespaceId) as { sandboxes: number; running: number; memory_bytes: number; pids: number };
+    return { sandboxes: r.sandboxes, running: r.running, memoryBytes: r.memory_bytes, pids: r.pids };
   }
 
   /** Running sandboxes whose wall-clock or idle deadline is at or before `now`. */

@@ -35,6 +35,11 @@ export interface Principal {
   readonly kind: 'local' | 'token';
 }
 
+/** Routes with access 'local' are for the unix socket's caller only. */
+function authorize(p: Principal, access: string): void {
+  if (access === 'local' && p.kind !== 'local') throw new BkgError('FORBIDDEN', 'local callers only');
+}
+
 function authenticate(req: IncomingMessage, transport: Transport): Principal {
   if (transport === 'unix') return { kind: 'local' };
   if (req.headers.authorization === 'Bearer good') return { kind: 'token' };
@@ -67,21 +72,22 @@ export async function startHarness(): Promise<Harness> {
   const router = new Router<Principal>()
     .addPublic('GET', '/healthz', async () => ({ status: 200, body: { ok: true } }))
     .addPublic('GET', '/metrics', async () => textReply(registry.render(), Registry.contentType))
-    .add('GET', '/api/v1/sandboxes/stats', async () => ({ status: 200, body: { stats: true } }))
-    .add('GET', '/api/v1/sandboxes/:id', async (ctx) => ({ status: 200, body: { id: ctx.params.id, principal: ctx.principal, transport: ctx.transport } }))
-    .add('DELETE', '/api/v1/sandboxes/:id', async () => ({ status: 204 }))
-    .add('POST', '/api/v1/sandboxes', async (ctx) => ({ status: 201, body: validate(CreateSandbox, await ctx.body()) }))
-    .add('POST', '/api/v1/sandboxes/:id/exec', async (ctx) => ({ status: 200, body: { id: ctx.params.id, body: (await ctx.body()) ?? null } }))
-    .add('GET', '/api/v1/echo-query', async (ctx) => ({ status: 200, body: Object.fromEntries(ctx.query) }))
-    .add('GET', '/api/v1/files/download', async () => ({ status: 200, headers: { 'content-type': 'text/plain' }, stream: createReadStream(file) }))
-    .add('GET', '/api/v1/files/missing', async () => ({ status: 200, stream: createReadStream(join(dir, 'nope')) }))
-    .add('GET', '/api/v1/boom', async () => {
+    .add('GET', '/api/v1/sandboxes/stats', 'any', async () => ({ status: 200, body: { stats: true } }))
+    .add('GET', '/api/v1/sandboxes/:id', 'any', async (ctx) => ({ status: 200, body: { id: ctx.params.id, principal: ctx.principal, transport: ctx.transport } }))
+    .add('DELETE', '/api/v1/sandboxes/:id', 'any', async () => ({ status: 204 }))
+    .add('POST', '/api/v1/sandboxes', 'any', async (ctx) => ({ status: 201, body: validate(CreateSandbox, await ctx.body()) }))
+    .add('POST', '/api/v1/sandboxes/:id/exec', 'any', async (ctx) => ({ status: 200, body: { id: ctx.params.id, body: (await ctx.body()) ?? null } }))
+    .add('GET', '/api/v1/echo-query', 'any', async (ctx) => ({ status: 200, body: Object.fromEntries(ctx.query) }))
+    .add('GET', '/api/v1/files/download', 'any', async () => ({ status: 200, headers: { 'content-type': 'text/plain' }, stream: createReadStream(file) }))
+    .add('GET', '/api/v1/files/missing', 'any', async () => ({ status: 200, stream: createReadStream(join(dir, 'nope')) }))
+    .add('GET', '/api/v1/boom', 'any', async () => {
       throw new Error('secret: db password hunter2');
     })
-    .add('GET', '/api/v1/limited', async () => {
+    .add('GET', '/api/v1/limited', 'any', async () => {
       throw new BkgError('RATE_LIMITED', 'too many requests', { details: { retry_after_s: 7 } });
-    });
-  const server = createHttpServer({ router, log, authenticate, metrics: registry, maxBodyBytes: MAX_BODY });
+    })
+    .add('POST', '/api/v1/local-only', 'local', async () => ({ status: 200, body: { ran: true } }));
+  const server = createHttpServer({ router, log, authenticate, authorize, metrics: registry, maxBodyBytes: MAX_BODY });
   const socketPath = join(dir, 'bkg.sock');
   const bound = await server.listen({ socketPath, port: 'ephemeral', host: '127.0.0.1' });
   return {

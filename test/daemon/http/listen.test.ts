@@ -22,7 +22,7 @@ afterEach(async () => {
 
 function server() {
   const router = new Router().addPublic('GET', '/healthz', async () => ({ status: 200, body: { ok: true } }));
-  return createHttpServer({ router, log: pino({ level: 'silent' }), authenticate: () => ({}), metrics: new Registry(), maxBodyBytes: 1024 });
+  return createHttpServer({ router, log: pino({ level: 'silent' }), authenticate: () => ({}), authorize: () => {}, metrics: new Registry(), maxBodyBytes: 1024 });
 }
 
 async function errorOf(p: Promise<unknown>): Promise<BkgError> {

@@ -6,12 +6,12 @@ const ok = async (): Promise<Reply> => ({ status: 200 });
 
 function router(): Router {
   return new Router()
-    .add('GET', '/api/v1/sandboxes/:id', ok)
-    .add('DELETE', '/api/v1/sandboxes/:id', ok)
-    .add('GET', '/api/v1/sandboxes/stats', ok)
-    .add('POST', '/api/v1/sandboxes/:id/exec', ok)
+    .add('GET', '/api/v1/sandboxes/:id', 'any', ok)
+    .add('DELETE', '/api/v1/sandboxes/:id', 'any', ok)
+    .add('GET', '/api/v1/sandboxes/stats', 'any', ok)
+    .add('POST', '/api/v1/sandboxes/:id/exec', 'any', ok)
     .addPublic('GET', '/healthz', ok)
-    .add('GET', '/', ok);
+    .add('GET', '/', 'any', ok);
 }
 
 describe('Router', () => {
@@ -51,11 +51,11 @@ describe('Router', () => {
   });
 
   it('refuses bad or clashing registrations', () => {
-    expect(() => new Router().add('GET', 'no-slash', ok)).toThrow();
-    expect(() => new Router().add('GET', '/a/:id/:id', ok)).toThrow(/repeats/);
-    expect(() => new Router().add('GET', '/a/../b', ok)).toThrow(/invalid segment/);
-    expect(() => new Router().add('GET', '/a//b', ok)).toThrow(/invalid segment/);
-    expect(() => new Router().add('GET', '/a/:id', ok).add('GET', '/a/:id', ok)).toThrow(/already registered/);
-    expect(() => new Router().add('GET', '/a/:id', ok).add('PUT', '/a/:name', ok)).toThrow(/clashes/);
+    expect(() => new Router().add('GET', 'no-slash', 'any', ok)).toThrow();
+    expect(() => new Router().add('GET', '/a/:id/:id', 'any', ok)).toThrow(/repeats/);
+    expect(() => new Router().add('GET', '/a/../b', 'any', ok)).toThrow(/invalid segment/);
+    expect(() => new Router().add('GET', '/a//b', 'any', ok)).toThrow(/invalid segment/);
+    expect(() => new Router().add('GET', '/a/:id', 'any', ok).add('GET', '/a/:id', 'any', ok)).toThrow(/already registered/);
+    expect(() => new Router().add('GET', '/a/:id', 'any', ok).add('PUT', '/a/:name', 'any', ok)).toThrow(/clashes/);
   });
 });

@@ -121,6 +121,14 @@ describe('authentication', () => {
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ ok: true });
   });
+
+  it('authorises the route\'s declared action before the handler runs', async () => {
+    const refused = await request(h, 'tcp', authed({ method: 'POST', path: '/api/v1/local-only' }));
+    expect(refused.status).toBe(403);
+    expect(refused.json.error.code).toBe('FORBIDDEN');
+    expect(refused.json).not.toHaveProperty('ran');
+    expect((await request(h, 'unix', { method: 'POST', path: '/api/v1/local-only' })).json).toEqual({ ran: true });
+  });
 });
 
 describe('the unix socket', () => {

@@ -9,6 +9,7 @@ import {
   decodeProgram,
   defaultSeccompProfile,
   defaultSeccompProfilePath,
+  sandboxSeccompProfile,
 } from '../../../src/runtime/seccomp/index.js';
 import { ALLOW, ENOSYS, EPERM, errno, referenceVerdict, verdict } from './helpers.js';
 
@@ -72,6 +73,16 @@ describe('default seccomp profile', () => {
     expect(verdict(nested, 'clone3')).toBe(ENOSYS);
     expect(verdict(nested, 'unshare', [0x10000000])).toBe(EPERM);
     expect(verdict(nested, 'clone', [0x10000000 | 0x11])).toBe(ALLOW);
+  });
+
+  it('with nested namespaces, the default profile also allows unshare and setns; a custom profile decides itself', () => {
+    const withNs = compileSeccomp(sandboxSeccompProfile(undefined, true), { allowNestedNamespaces: true });
+    expect(verdict(withNs, 'unshare', [0x10000000])).toBe(ALLOW);
+    expect(verdict(withNs, 'setns', [3, 0])).toBe(ALLOW);
+    expect(verdict(withNs, 'clone3')).toBe(ENOSYS);
+    expect(verdict(withNs, 'mount')).toBe(EPERM);
+    expect(verdict(compileSeccomp(sandboxSeccompProfile(undefined, false)), 'unshare', [0x10000000])).toBe(EPERM);
+    expect(sandboxSeccompProfile(profile, true)).toBe(profile);
   });
 
   it('allows personality only for the values Docker allows', () => {
