@@ -1,7 +1,9 @@
-/** Build the helper and dist/ once, so CLI tests run exactly what `npm ci` produces. */
+/** Build the helper, dist/, the command manifest and the default seccomp programs once, so CLI tests run exactly what `npm ci` produces. */
 import { execFileSync } from 'node:child_process';
 
 export default function setup(): void {
   execFileSync('make', ['-s', '-C', 'helper'], { stdio: 'inherit' });
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  execFileSync(process.execPath, ['scripts/gen-manifest.mjs'], { stdio: 'inherit' });
+  execFileSync(process.execPath, ['scripts/gen-seccomp.mjs'], { stdio: 'inherit' });
 }

@@ -39,6 +39,58 @@ static int is_opaque(int dirfd) {
   return n > 0 && v[0] == 'y';
 }
 
+/* Whether two regular files (same size, checked by the caller) have the same bytes; any error
+   counts as a difference. */
+static int same_content(int upper, int lower, const char *name) {
+  static char a[65536], b[65536];
+  int fa = openat(upper, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  int fb = fa < 0 ? -1 : openat(lower, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  struct stat sa, sb;
+  int same = fb >= 0 && fstat(fa, &sa) == 0 && fstat(fb, &sb) == 0 && S_ISREG(sa.st_mode) && S_ISREG(sb.st_mode);
+  while (same) {
+    ssize_t n = read(fa, a, sizeof a);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      same = 0;
+      break;
+    }
+    /* the same number of bytes from the other file, or a difference */
+    ssize_t got = 0;
+    while (got < n) {
+      ssize_t m = read(fb, b + got, (size_t)(n - got));
+      if (m < 0 && errno == EINTR) continue;
+      if (m <= 0) break;
+      got += m;
+    }
+    if (got != n || memcmp(a, b, (size_t)n)) same = 0;
+    if (n == 0) { /* end of the first: the second must end too */
+      char c;
+      ssize_t m;
+      while ((m = read(fb, &c, 1)) < 0 && errno == EINTR) {
+      }
+      if (m != 0) same = 0;
+      break;
+    }
+  }
+  if (fa >= 0) (void)close(fa);
+  if (fb >= 0) (void)close(fb);
+  return same;
+}
+
+/* Whether an upper entry is only a copy of its lower counterpart (copied up, or written back by
+   the caller): a regular file with the same permission bits, size and bytes, or a symlink with the
+   same target. */
+static int unchanged(int upper, int lower, const char *name, const struct stat *st, const struct stat *ls) {
+  if (S_ISREG(st->st_mode) && S_ISREG(ls->st_mode))
+    return (st->st_mode & 07777) == (ls->st_mode & 07777) && st->st_size == ls->st_size && same_content(upper, lower, name);
+  if (S_ISLNK(st->st_mode) && S_ISLNK(ls->st_mode)) {
+    char a[4097], b[4097];
+    ssize_t na = readlinkat(upper, name, a, sizeof a), nb = readlinkat(lower, name, b, sizeof b);
+    return na >= 0 && na == nb && (size_t)na < sizeof a && !memcmp(a, b, (size_t)na);
+  }
+  return 0;
+}
+
 /* A directory stream over a copy of dirfd, rewound (the caller keeps dirfd). */
 static DIR *open_stream(int dirfd) {
   int fd = dup(dirfd);
@@ -102,6 +154,7 @@ static int walk(int upper, int lower, const char *rel, int depth, int status_fd)
       if (lsub >= 0) (void)close(lsub);
       continue;
     }
+    if (in_lower && unchanged(upper, lower, e->d_name, &st, &ls)) continue;
     rc = emit(status_fd, path, in_lower ? "modified" : "added", file_type(st.st_mode));
   }
   (void)closedir(d);

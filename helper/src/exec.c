@@ -95,10 +95,12 @@ static int recv_int(int sock, char type, int *v, int *fd) {
   return 0;
 }
 
-/* Terminal relay: our stdin to the master, the master to our stdout, "resize R C" lines from the
-   control descriptor to the terminal's window size. */
+/* Terminal relay: our stdin to the master, the master to our stdout. The control descriptor
+   (with or without a terminal) carries lines: "resize ROWS COLS" sets the terminal's window size,
+   "signal N" sends signal N (1..64) to the command's process group and to the command. */
 struct relay {
   int master, in_open, control;
+  pid_t cmd;
   char line[64];
   size_t line_len;
 };
@@ -123,10 +125,15 @@ static void relay_control(struct relay *r) {
     }
     r->line[r->line_len] = '\0';
     r->line_len = 0;
-    unsigned rows, cols;
+    unsigned rows, cols, sig;
+    char end;
     if (sscanf(r->line, "resize %u %u", &rows, &cols) == 2 && rows && cols && rows < 10000 && cols < 10000) {
       struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
-      (void)ioctl(r->master, TIOCSWINSZ, &ws);
+      if (r->master >= 0) (void)ioctl(r->master, TIOCSWINSZ, &ws);
+    } else if (sscanf(r->line, "signal %u%c", &sig, &end) == 1 && sig >= 1 && sig <= 64 && r->cmd > 0) {
+      /* the command leads its own session and decides what the signal means; we keep waiting */
+      (void)kill(-r->cmd, (int)sig);
+      (void)kill(r->cmd, (int)sig);
     }
   }
 }
@@ -178,11 +185,12 @@ int exec_into(const struct spec *s, pid_t target, int status_fd, int control_fd,
     fail_set(f, "monitor", errno, "start exec");
     goto out;
   }
-  struct relay relay = {.master = -1, .in_open = 1, .control = control_fd};
+  struct relay relay = {.master = -1, .in_open = 1, .control = control_fd, .cmd = -1};
   if (recv_int(info[0], MSG_READY, &cmd, &relay.master) < 0) {
     f->stage = NULL; /* the joiner reported why on the status descriptor */
     goto out;
   }
+  relay.cmd = cmd;
   {
     int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
     if (pidfd < 0) {
@@ -199,7 +207,7 @@ int exec_into(const struct spec *s, pid_t target, int status_fd, int control_fd,
       }
       p[2].fd = relay.master;
       p[3].fd = relay.master >= 0 && relay.in_open ? 0 : -1;
-      p[4].fd = relay.master >= 0 ? relay.control : -1;
+      p[4].fd = relay.control;
       int r = poll(p, 5, wait_ms);
       if (r > 0 && (p[2].revents & POLLIN)) relay_copy(relay.master, 1);
       if (r > 0 && (p[3].revents & (POLLIN | POLLHUP))) {

@@ -10,7 +10,9 @@
 /* Join the namespaces, root and cgroups (--cgroup dirs, which must exist) of the sandbox whose
    init is `target`, run the spec's command there and report "exited". Returns the helper's exit
    code, or -1 with f set when the command could not be started. With --pty the command gets a
-   terminal, relayed to our stdin/stdout; control_fd (or -1) carries "resize ROWS COLS" lines. */
+   terminal, relayed to our stdin/stdout. control_fd (or -1), with or without a terminal, carries
+   "resize ROWS COLS" (terminal only) and "signal N" lines (N sent to the command's process group
+   and the command; the exit then reports what the command made of it); at EOF it is ignored. */
 int exec_into(const struct spec *s, pid_t target, int status_fd, int control_fd, const struct seccomp_prog *prog, struct fail *f);
 
 #endif

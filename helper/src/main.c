@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,6 +25,7 @@
 #include "exec.h"
 #include "monitor.h"
 #include "changes.h"
+#include "persist.h"
 #include "sandbox.h"
 #include "spec.h"
 #include "util.h"
@@ -36,6 +38,7 @@ struct options {
   int args_fd, seccomp_fd, status_fd, hold_fd, control_fd, list_changes;
   int exec_into;                        /* pid of a running sandbox's init, or 0 */
   const char *changes_of, *changes_lower; /* --changes SCRATCH LOWER: list and exit */
+  const char *save_of, *save_to;          /* --save SRC DEST: copy a scratch layer and exit */
 };
 
 
@@ -51,7 +54,7 @@ static int parse_fd(const char *s, int *out) {
 
 /* argv options of the helper itself; the remaining argv tokens are appended to the spec. */
 static int parse_options(int argc, char **argv, struct options *o, int *first_spec, struct fail *f) {
-  *o = (struct options){-1, -1, -1, -1, -1, 0, 0, NULL, NULL};
+  *o = (struct options){-1, -1, -1, -1, -1, 0, 0, NULL, NULL, NULL, NULL};
   int i = 1;
   for (; i < argc; i++) {
     if (!strcmp(argv[i], "--list-changes")) {
@@ -62,6 +65,12 @@ static int parse_options(int argc, char **argv, struct options *o, int *first_sp
       if (i + 2 >= argc) return fail_set(f, "options", EINVAL, "--changes needs SCRATCH and LOWER paths");
       o->changes_of = argv[++i];
       o->changes_lower = argv[++i];
+      continue;
+    }
+    if (!strcmp(argv[i], "--save")) {
+      if (i + 2 >= argc) return fail_set(f, "options", EINVAL, "--save needs SRC and DEST paths");
+      o->save_of = argv[++i];
+      o->save_to = argv[++i];
       continue;
     }
     if (!strcmp(argv[i], "--exec-into")) {
@@ -128,14 +137,21 @@ static int write_maps(const struct spec *s, pid_t pid, struct fail *f) {
   return 0;
 }
 
-/* The trees the sandbox cannot open itself, opened here with the caller's rights: host binds, and
-   the workspace as a detached copy whose owners appear shifted into the sandbox's id range. */
+/* The trees the sandbox cannot open itself, opened here with the caller's rights: host binds, saved
+   scratch layers to restore (a plain directory descriptor), and the workspace as a detached copy
+   whose owners appear shifted into the sandbox's id range. */
 static int open_host_trees(const struct spec *s, pid_t pid, int *fds, size_t *n, struct fail *f) {
   *n = 0;
   int userns = -1;
   for (size_t i = 0; i < s->n_ops; i++) {
     if (!spec_op_has_tree(s, i)) continue;
     const struct mount_op *op = &s->ops[i];
+    if (op->kind == M_RESTORE) {
+      int fd = open(op->a, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0) return fail_set(f, "restore", errno, "open %s", op->a);
+      fds[(*n)++] = fd;
+      continue;
+    }
     int fd = (int)syscall(SYS_open_tree, AT_FDCWD, op->a, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     if (fd < 0) return fail_set(f, op->kind == M_OVERLAY ? "overlay" : "mount", errno, "open %s", op->a);
     fds[(*n)++] = fd;
@@ -304,6 +320,14 @@ static int run(const struct spec *s, const struct options *o, const struct secco
       report_fail(o->status_fd, &lf);
     }
   }
+  if (oc.scratch_fd >= 0) {
+    /* a full scratch layer explains many failures (ENOSPC in /tmp or the workspace) */
+    struct statfs sf;
+    if (fstatfs(oc.scratch_fd, &sf) == 0) {
+      oc.has_disk = 1;
+      oc.disk_full = sf.f_bavail == 0 || sf.f_bfree == 0;
+    }
+  }
   rc = report_exit(o->status_fd, s, &oc, now_ms() - t0);
   goto out;
 kill_child:
@@ -346,6 +370,10 @@ int main(int argc, char **argv) {
       fail_set(&f, "changes", errno, "list changes of %s", o.changes_of);
       goto fail;
     }
+    return 0;
+  }
+  if (o.save_of) {
+    if (persist_save(o.save_of, o.save_to, &f)) goto fail;
     return 0;
   }
   if (load_tokens(&o, argc, argv, first, &tokens, &n, &f) || spec_parse(&s, tokens, n, &f)) goto fail;

@@ -50,6 +50,7 @@ int report_exit(int status_fd, const struct spec *s, const struct outcome *oc, d
           : buf_printf(&b, ",\"timed_out\":%s,\"killed_by\":%d,\"duration_ms\":%.3f", oc->timed_out ? "true" : "false",
                        oc->killed_by, ms);
   rc = rc ? rc : oc->scratch_fd >= 0 ? buf_printf(&b, ",\"scratch_fd\":%d", oc->scratch_fd) : 0;
+  rc = rc ? rc : oc->has_disk ? buf_printf(&b, ",\"disk_full\":%s", oc->disk_full ? "true" : "false") : 0;
   rc = rc ? rc : cgroups_report(s, &b);
   rc = rc ? rc : buf_puts(&b, "}");
   rc = rc ? rc : status_line(status_fd, &b);

@@ -11,12 +11,14 @@ struct outcome {
   int status;          /* wait status of the command, valid when have_status */
   int have_status, ready, timed_out, killed_by;
   int scratch_fd;
+  int has_disk, disk_full; /* the scratch tmpfs was checked (run only), and it had no space left */
 };
 
 double now_ms(void);
 /* Block SIGTERM/SIGINT/SIGHUP into a signalfd; optionally receive SIGTERM when the parent dies. */
 int block_signals(int die_with_parent, int *sigfd, struct fail *f);
-/* Emit the "exited" line (with the spec's --report files) and return the helper's exit code. */
+/* Emit the "exited" line (with the spec's --report files, and "disk_full" when has_disk) and return
+   the helper's exit code. */
 int report_exit(int status_fd, const struct spec *s, const struct outcome *oc, double ms);
 
 #endif

@@ -13,6 +13,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "persist.h"
+
 #define OLDROOT "/oldroot"
 #define NEWROOT "/newroot"
 #define SCRATCH "/scratch"
@@ -150,8 +152,37 @@ static int attach_tree(int tree, const char *dst, const char *what, struct fail 
   return 0;
 }
 
+/* The saved scratch tree (opened by the monitor) into /scratch, merged with upper/ and work/ there;
+   the saved work/ is left out: the overlay needs an empty workdir. */
+static int restore_scratch(const struct mount_op *op, int tree, struct fail *f) {
+  if (tree < 0) return fail_set(f, "restore", EBADF, "%s arrived without its tree", op->a);
+  int dst = open(SCRATCH, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dst < 0) return fail_set(f, "restore", errno, "open scratch");
+  int rc = persist_copy(tree, dst, "work", "restore", f);
+  (void)close(dst);
+  return rc;
+}
+
+/* A directory of the scratch tmpfs bound at dst. home: created 0700, an existing one keeps its
+   mode; otherwise world-writable and sticky like /tmp. */
+static int scratch_bind(const struct mount_op *op, const char *dst, bool home, struct fail *f) {
+  char src[4096];
+  if (join(src, sizeof src, SCRATCH "/", op->a)) return fail_set(f, "mount", errno, "scratch path");
+  mode_t mode = home ? 0700 : 01777;
+  bool created = mkdir(src, mode) == 0;
+  if (!created && errno != EEXIST) return fail_set(f, "mount", errno, "mkdir scratch %s", op->a);
+  struct stat st;
+  if (lstat(src, &st) < 0) return fail_set(f, "mount", errno, "stat scratch %s", op->a);
+  if (!S_ISDIR(st.st_mode)) return fail_set(f, "mount", ENOTDIR, "scratch %s", op->a); /* never a restored symlink */
+  if ((created || !home) && chmod(src, mode) < 0) return fail_set(f, "mount", errno, "chmod scratch %s", op->a);
+  if (mkdir_p(dst, 0755) < 0) return fail_set(f, "mount", errno, "mkdir %s", op->b);
+  if (mount(src, dst, NULL, MS_BIND, NULL) < 0) return fail_set(f, "mount", errno, "bind scratch on %s", op->b);
+  return 0;
+}
+
 static int apply_op(const struct spec *s, const struct mount_op *op, int tree, struct fail *f) {
   char dst[4096], src[4096];
+  if (op->kind == M_RESTORE) return restore_scratch(op, tree, f);
   if (join(dst, sizeof dst, NEWROOT, op->b)) return fail_set(f, "mount", errno, "path %s", op->b);
   switch (op->kind) {
     case M_RO_BIND:
@@ -182,12 +213,10 @@ static int apply_op(const struct spec *s, const struct mount_op *op, int tree, s
     case M_DEV:
       return setup_dev(dst, f);
     case M_SCRATCH_DIR:
-      if (join(src, sizeof src, SCRATCH "/", op->a)) return fail_set(f, "mount", errno, "scratch path");
-      if ((mkdir(src, 01777) < 0 && errno != EEXIST) || chmod(src, 01777) < 0)
-        return fail_set(f, "mount", errno, "mkdir scratch %s", op->a);
-      if (mkdir_p(dst, 0755) < 0) return fail_set(f, "mount", errno, "mkdir %s", op->b);
-      if (mount(src, dst, NULL, MS_BIND, NULL) < 0) return fail_set(f, "mount", errno, "bind scratch on %s", op->b);
-      return 0;
+    case M_SCRATCH_HOME:
+      return scratch_bind(op, dst, op->kind == M_SCRATCH_HOME, f);
+    case M_RESTORE:
+      break; /* handled above */
     case M_OVERLAY:
       return setup_overlay(op, dst, tree, f);
     case M_HOST_BIND:

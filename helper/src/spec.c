@@ -45,7 +45,7 @@ static int add_map(struct id_map *maps, size_t *n, char **t, const char *opt, st
 }
 
 bool spec_op_has_tree(const struct spec *s, size_t i) {
-  return s->ops[i].kind == M_HOST_BIND || (s->ops[i].kind == M_OVERLAY && s->idmap_lower);
+  return s->ops[i].kind == M_HOST_BIND || s->ops[i].kind == M_RESTORE || (s->ops[i].kind == M_OVERLAY && s->idmap_lower);
 }
 
 int spec_parse(struct spec *s, char **t, size_t n, struct fail *f) {
@@ -127,12 +127,20 @@ int spec_parse(struct spec *s, char **t, size_t n, struct fail *f) {
       enum mount_kind k = o[2] == 'r' ? M_RO_BIND : o[2] == 'b' ? M_BIND : o[2] == 'h' ? M_HOST_BIND : M_OVERLAY;
       if (add_op(s, k, t[i + 1], t[i + 2], strstr(o, "-try") != NULL, f)) return -1;
       i += 2;
-    } else if (!strcmp(o, "--symlink") || !strcmp(o, "--tmpfs") || !strcmp(o, "--scratch-dir")) {
+    } else if (!strcmp(o, "--restore")) {
+      if (need(i, 1, n, o, f) || abs_path(t[i + 1], o, f)) return -1;
+      for (size_t k = 0; k < s->n_ops; k++)
+        if (s->ops[k].kind == M_SCRATCH_DIR || s->ops[k].kind == M_SCRATCH_HOME || s->ops[k].kind == M_OVERLAY)
+          return fail_set(f, "spec", EINVAL, "--restore must come before --scratch-dir, --scratch-home and --overlay");
+      if (add_op(s, M_RESTORE, t[i + 1], NULL, false, f)) return -1;
+      i += 1;
+    } else if (!strcmp(o, "--symlink") || !strcmp(o, "--tmpfs") || !strcmp(o, "--scratch-dir") ||
+               !strcmp(o, "--scratch-home")) {
       if (need(i, 2, n, o, f) || abs_path(t[i + 2], o, f)) return -1;
-      enum mount_kind k = o[3] == 'y' ? M_SYMLINK : o[2] == 't' ? M_TMPFS : M_SCRATCH_DIR;
+      enum mount_kind k = o[3] == 'y' ? M_SYMLINK : o[2] == 't' ? M_TMPFS : o[10] == 'h' ? M_SCRATCH_HOME : M_SCRATCH_DIR;
       if (k == M_TMPFS && parse_ull(t[i + 1], &v)) return fail_set(f, "spec", EINVAL, "--tmpfs: bad size");
-      if (k == M_SCRATCH_DIR && (strchr(t[i + 1], '/') || t[i + 1][0] == '.' || !t[i + 1][0]))
-        return fail_set(f, "spec", EINVAL, "--scratch-dir: bad name");
+      if ((k == M_SCRATCH_DIR || k == M_SCRATCH_HOME) && (strchr(t[i + 1], '/') || t[i + 1][0] == '.' || !t[i + 1][0]))
+        return fail_set(f, "spec", EINVAL, "%s: bad name", o);
       if (add_op(s, k, t[i + 1], t[i + 2], false, f)) return -1;
       i += 2;
     } else if (!strcmp(o, "--dir") || !strcmp(o, "--proc") || !strcmp(o, "--dev")) {
@@ -146,13 +154,15 @@ int spec_parse(struct spec *s, char **t, size_t n, struct fail *f) {
   }
   size_t trees = 0;
   for (size_t k = 0; k < s->n_ops; k++) trees += spec_op_has_tree(s, k);
-  if (trees > 16) return fail_set(f, "spec", E2BIG, "too many host binds and idmapped overlays (at most 16)");
+  if (trees > 16) return fail_set(f, "spec", E2BIG, "too many host binds, restores and idmapped overlays (at most 16)");
   if (i >= n && !s->persist) return fail_set(f, "spec", EINVAL, "no command given (expected '-- CMD [ARGS...]')");
   if (i < n && s->persist) return fail_set(f, "spec", EINVAL, "--persist takes no command (run commands with --exec-into)");
   s->argv = &t[i];
   s->env[s->n_env] = NULL;
-  for (size_t k = 0; k < s->n_ops; k++)
-    if ((s->ops[k].kind == M_OVERLAY || s->ops[k].kind == M_SCRATCH_DIR) && !s->scratch_bytes)
-      return fail_set(f, "spec", EINVAL, "--overlay and --scratch-dir need --scratch SIZE");
+  for (size_t k = 0; k < s->n_ops; k++) {
+    enum mount_kind kind = s->ops[k].kind;
+    if ((kind == M_OVERLAY || kind == M_SCRATCH_DIR || kind == M_SCRATCH_HOME || kind == M_RESTORE) && !s->scratch_bytes)
+      return fail_set(f, "spec", EINVAL, "--overlay, --scratch-dir, --scratch-home and --restore need --scratch SIZE");
+  }
   return 0;
 }

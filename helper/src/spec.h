@@ -17,6 +17,10 @@ enum mount_kind {
   M_SCRATCH_DIR, /* subdir dst: bind a directory of the scratch tmpfs */
   M_OVERLAY,     /* lower dst: copy-on-write overlay, upper on scratch */
   M_HOST_BIND,   /* src dst: read-write bind of a host path the monitor opens (the sandbox's uid may not reach it) */
+  M_SCRATCH_HOME, /* subdir dst: like M_SCRATCH_DIR, but created 0700 and an existing (restored) one keeps its mode */
+  M_RESTORE,     /* dir: copy a tree saved by --save into the scratch tmpfs (the monitor opens dir). Must come
+                    before every --scratch-dir, --scratch-home and --overlay, which then find their restored
+                    directories (the top-level `work` of the saved tree is not restored). */
 };
 
 struct mount_op {

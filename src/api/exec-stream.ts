@@ -6,7 +6,9 @@
  *   client → daemon: {"type":"start", cmd, env?, cwd?, timeout_ms?, tty?, rows?, cols?}   exactly once, first
  *                    {"type":"stdin_eof"}                              close the command's stdin
  *                    {"type":"resize", rows, cols}                     tty only: the terminal's new size
- *                    {"type":"signal"}                                 end the command (SIGKILL to its process group)
+ *                    {"type":"signal", "signal"?}                      signal the command and its process group: "INT",
+ *                                                                      "TERM", "HUP", "QUIT", "USR1", "USR2" (it decides
+ *                                                                      what happens); absent or "KILL": end it now
  * With tty the command runs on a terminal (its own devpts inside the sandbox): stdout frames carry
  * everything it writes, and Ctrl-C etc. arrive as bytes on stdin, as on any terminal.
  *   daemon → client: {"type":"exit", exit_code, signal, timed_out, oom_killed, duration_ms}   last, then close 1000
@@ -15,6 +17,18 @@
 export const STREAM_STDIN = 0;
 export const STREAM_STDOUT = 1;
 export const STREAM_STDERR = 2;
+
+/** The signals a client may send (Linux numbers); anything else is refused. */
+export const SIGNALS = { HUP: 1, INT: 2, QUIT: 3, KILL: 9, USR1: 10, USR2: 12, TERM: 15 } as const;
+export type SignalName = keyof typeof SIGNALS;
+
+export const SignalFrameSchema = {
+  type: 'object',
+  properties: {
+    type: { type: 'enum', values: ['signal'], required: true },
+    signal: { type: 'enum', values: Object.keys(SIGNALS) as SignalName[] },
+  },
+} as const;
 
 export const StartFrameSchema = {
   type: 'object',

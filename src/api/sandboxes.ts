@@ -83,6 +83,9 @@ export interface SandboxView {
   usage?: { memory_bytes: number | null; cpu_seconds: number | null; pids: number | null };
 }
 
+/** A limit a command ran into: memory (OOM kill), pids (a fork refused), disk (writable space full), time (killed at its timeout). */
+export type LimitHit = 'memory' | 'pids' | 'disk' | 'time';
+
 export interface ExecResponse {
   exit_code: number | null;
   signal: number | null;
@@ -91,7 +94,13 @@ export interface ExecResponse {
   timed_out: boolean;
   oom_killed: boolean;
   duration_ms: number;
+  /** Output past 1 MiB per stream was dropped (REST exec only; streamed execs are never cut): either stream, */
   truncated: boolean;
+  /** ... stdout, and stderr. */
+  stdout_truncated?: boolean;
+  stderr_truncated?: boolean;
+  /** The limits the command ran into (empty when none). */
+  limits_hit: LimitHit[];
   exec_error?: string;
 }
 

@@ -9,17 +9,44 @@ export function parseSize(value: string, field: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
   const unit = m?.[2]?.toLowerCase() ?? '';
   const mult = SIZE_UNITS[unit];
-  if (!m || mult === undefined) throw new BkgError('INVALID_ARGUMENT', `${field}: "${value}" is not a size (examples: 64m, 1g, 524288)`);
+  if (!m || mult === undefined) throw new BkgError('INVALID_ARGUMENT', `${field}: "${value}" is not a size (examples: 64m, 1g, 524288)`, { hint: 'Sizes take a binary unit: k, m, g, t (1m = 1024k; 1.5g works); a number without a unit is bytes.', details: { field } });
   const bytes = Math.floor(Number(m[1]) * mult);
   if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new BkgError('INVALID_ARGUMENT', `${field}: "${value}" must be a positive size`);
   return bytes;
+}
+
+/** The smallest limits a sandbox can have: below them nothing runs, so they are refused up front. */
+export const MIN_MEMORY_BYTES = 16 * 1024 ** 2;
+export const MIN_DISK_BYTES = 1024 ** 2;
+
+const SIZE_HINT = 'Sizes take a binary unit: k, m, g, t (1m = 1024k; 1.5g works); a number without a unit is bytes.';
+
+/** A size limit (--memory, --disk): parsed, and at least `min` bytes. */
+export function parseLimitSize(value: string, field: string, min: number): number {
+  const bytes = parseSize(value, field);
+  if (bytes < min) {
+    const bare = /^\s*\d+\s*$/.test(value);
+    throw new BkgError('INVALID_ARGUMENT', `${field}: "${value}" is ${formatBytes(bytes)}, below the minimum of ${formatBytes(min)}`, {
+      hint: `${SIZE_HINT}${bare ? ` Did you mean ${value.trim()}m?` : ''}`,
+      details: { field, minimum_bytes: min },
+    });
+  }
+  return bytes;
+}
+
+export function parseMemory(value: string, field = '--memory'): number {
+  return parseLimitSize(value, field, MIN_MEMORY_BYTES);
+}
+
+export function parseDisk(value: string, field = '--disk'): number {
+  return parseLimitSize(value, field, MIN_DISK_BYTES);
 }
 
 /** "30s", "500ms", "2m", "1h", "10" (seconds) → milliseconds. */
 export function parseDuration(value: string, field: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|)\s*$/i.exec(value);
   const mult = DURATION_UNITS[m?.[2]?.toLowerCase() ?? 'x'];
-  if (!m || mult === undefined) throw new BkgError('INVALID_ARGUMENT', `${field}: "${value}" is not a duration (examples: 500ms, 30s, 2m)`);
+  if (!m || mult === undefined) throw new BkgError('INVALID_ARGUMENT', `${field}: "${value}" is not a duration (examples: 500ms, 30s, 2m)`, { hint: 'Durations take a unit: ms, s, m, h (1.5s works); a number without a unit is seconds.', details: { field } });
   const ms = Math.round(Number(m[1]) * mult);
   if (!Number.isSafeInteger(ms) || ms <= 0) throw new BkgError('INVALID_ARGUMENT', `${field}: "${value}" must be a positive duration`);
   return ms;
@@ -50,5 +77,5 @@ export function formatBytes(n: number): string {
     v /= 1024;
     i++;
   }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+  return `${i === 0 || Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`;
 }

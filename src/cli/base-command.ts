@@ -1,6 +1,7 @@
 /** Base for every bkg command: one place that renders errors (human or --json) and sets exit codes. */
 import { Command, Flags } from '@oclif/core';
-import { BkgError, toErrorBody } from '../api/errors.js';
+import { fromOclif, reportError } from './errors.js';
+import { output } from './client.js';
 
 export abstract class BkgCommand extends Command {
   static override baseFlags = {
@@ -9,17 +10,14 @@ export abstract class BkgCommand extends Command {
 
   /** Print a result: JSON on stdout with --json, otherwise the human rendering. */
   protected output(json: boolean, value: unknown, human: () => void): void {
-    if (json) process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-    else human();
+    output(json, value, human);
   }
 
   override async catch(err: Error & { oclif?: { exit?: number } }): Promise<void> {
     if (err.oclif?.exit === 0) return;
-    // oclif's own parse errors (unknown flag, bad value) become INVALID_ARGUMENT
-    const e = err instanceof BkgError || err.oclif?.exit === undefined ? err : new BkgError('INVALID_ARGUMENT', err.message.split('\n')[0] ?? err.message);
-    const { body } = toErrorBody(e);
-    if (this.argv.includes('--json')) process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
-    else process.stderr.write(`bkg: ${body.error.message}\n  hint: ${body.error.hint}\n`);
-    process.exitCode = e instanceof BkgError ? e.exitCode : 1;
+    const ctor = this.constructor as unknown as { id?: string; strict?: boolean; args?: Record<string, { description?: string }> };
+    const cmd = { id: this.id ?? ctor.id ?? '', strict: ctor.strict, args: Object.fromEntries(Object.entries(ctor.args ?? {}).map(([name, a]) => [name, { name, ...(a.description ? { description: a.description } : {}) }])) };
+    const dashes = this.argv.indexOf('--');
+    process.exitCode = reportError(fromOclif(err, this.config.bin, cmd, this.argv), (dashes === -1 ? this.argv : this.argv.slice(0, dashes)).includes('--json'));
   }
 }

@@ -7,7 +7,11 @@ import { loadCaveConfig, type CaveSandbox, type LoadedCaveConfig } from '../api/
 import { BkgError } from '../api/errors.js';
 import type { ExecResponse, SandboxView } from '../api/sandboxes.js';
 import type { DaemonClient } from '../client/daemon-client.js';
-import { execExitCode, renderExec } from './exec-output.js';
+import type { ExecInput } from './exec-command.js';
+import { explainExec } from './exec-output.js';
+
+/** Runs CMD in a sandbox: bkg's exit code, and the result (with the output when collected). */
+export type ExecFn = (client: DaemonClient, input: ExecInput) => Promise<{ exitCode: number; result: ExecResponse }>;
 
 export interface RunProjectOptions {
   /** The sandbox to start (and run CMD in); default every sandbox of the file. */
@@ -19,8 +23,11 @@ export interface RunProjectOptions {
   /** Passed to exec. */
   env?: Record<string, string> | undefined;
   cwd?: string | undefined;
-  stdin?: string | undefined;
   timeoutMs?: number | undefined;
+  /** Collect the command's output (for --json) instead of streaming it to this process's stdout and stderr. */
+  collect?: boolean | undefined;
+  /** How CMD runs; default: streamed over the daemon's WebSocket (exec-command.ts). */
+  exec?: ExecFn | undefined;
   /** Progress ("created web", "started web"), e.g. to stderr; default silent. */
   onProgress?: ((line: string) => void) | undefined;
 }
@@ -116,14 +123,9 @@ export async function runProject(client: DaemonClient, opts: RunProjectOptions):
   const sandboxes: ProjectSandboxResult[] = [];
   for (const s of up) sandboxes.push(await bringUp(client, config.project, s, progress));
   if (execIn === undefined || !opts.cmd?.length) return { project: config.project, sandboxes, exitCode: 0 };
-  const exec = await client.exec(execIn, {
-    cmd: [...opts.cmd],
-    ...(opts.env ? { env: opts.env } : {}),
-    ...(opts.cwd ? { cwd: opts.cwd } : {}),
-    ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}),
-    ...(opts.timeoutMs ? { timeout_ms: opts.timeoutMs } : {}),
-  });
-  return { project: config.project, sandboxes, exec, exitCode: execExitCode(exec) };
+  const run = opts.exec ?? (await import('./exec-command.js')).streamedExec;
+  const { exitCode, result } = await run(client, { name: execIn, cmd: [...opts.cmd], env: opts.env, cwd: opts.cwd, timeoutMs: opts.timeoutMs, json: opts.collect === true });
+  return { project: config.project, sandboxes, exec: result, exitCode };
 }
 
 /**
@@ -131,12 +133,15 @@ export async function runProject(client: DaemonClient, opts: RunProjectOptions):
  * stdout; with CMD its output on stdout/stderr; with --json one object. Returns the exit code.
  */
 export async function runProjectCommand(client: DaemonClient, opts: RunProjectOptions & { json: boolean }): Promise<number> {
-  const r = await runProject(client, { ...opts, ...(opts.json ? {} : { onProgress: (line: string) => process.stderr.write(`bkg: ${line}\n`) }) });
+  const r = await runProject(client, { ...opts, collect: opts.json, ...(opts.json ? {} : { onProgress: (line: string) => process.stderr.write(`bkg: ${line}\n`) }) });
   if (opts.json) {
     process.stdout.write(`${JSON.stringify({ project: r.project, sandboxes: r.sandboxes, ...(r.exec ? { exec: r.exec } : {}), bkg_exit_code: r.exitCode }, null, 2)}\n`);
     return r.exitCode;
   }
-  if (r.exec) return renderExec(r.exec, { json: false, cmd: opts.cmd ?? [], ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
+  if (r.exec) {
+    for (const line of explainExec(r.exec, opts.cmd ?? [], opts.timeoutMs)) process.stderr.write(`${line}\n`);
+    return r.exitCode;
+  }
   for (const s of r.sandboxes) {
     const what = s.created ? 'created and started' : s.started ? 'started' : `already ${s.sandbox.status}`;
     process.stdout.write(`${s.name}: ${what}\n`);

@@ -1,14 +1,15 @@
 /** `bkg run`: flags → sandbox definition → run → render. */
 import { BkgError } from '../api/errors.js';
-import { formatBytes, parseCpus, parseDuration, parsePositiveInt, parseSize } from '../api/units.js';
+import { formatBytes, parseCpus, parseDisk, parseDuration, parseMemory, parsePositiveInt } from '../api/units.js';
 import type { NetworkMode, SandboxDefinition } from '../runtime/definition.js';
 import { withDefaults, type Limits } from '../runtime/limits.js';
 import { newSandboxId, type RunResult } from '../runtime/runtime.js';
 import { loadRuntime, runtimeCommand } from '../runtime/runtimes.js';
-import { loadSeccompProfileFile } from '../runtime/seccomp/index.js';
+import { loadSeccompProfileFile } from '../runtime/seccomp/profile.js';
 import type { CliContext } from './context.js';
 import { parseEnv } from './env-flags.js';
 import { exitCodeOf } from './exit-codes.js';
+import { explainLimits } from './exec-output.js';
 
 export { EXIT_OOM, EXIT_TIMEOUT, exitCodeOf } from './exit-codes.js';
 
@@ -34,10 +35,10 @@ export interface RunFlags {
 
 export function parseLimits(flags: RunFlags): Limits {
   return withDefaults({
-    memoryBytes: flags.memory === undefined ? undefined : parseSize(flags.memory, '--memory'),
+    memoryBytes: flags.memory === undefined ? undefined : parseMemory(flags.memory),
     cpus: flags.cpus === undefined ? undefined : parseCpus(flags.cpus, '--cpus'),
     pids: flags.pids === undefined ? undefined : parsePositiveInt(flags.pids, '--pids', 4_194_304),
-    diskBytes: flags.disk === undefined ? undefined : parseSize(flags.disk, '--disk'),
+    diskBytes: flags.disk === undefined ? undefined : parseDisk(flags.disk),
     timeoutMs: flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout'),
   });
 }
@@ -84,12 +85,17 @@ function explain(r: RunResult, def: SandboxDefinition): string[] {
   if (r.execError) lines.push(`bkg: cannot run ${def.argv[0]}: ${r.execError.replace(/^[^:]*: /, '')}`);
   if (r.timedOut) lines.push(`bkg: timed out after ${def.limits.timeoutMs} ms; every process of the sandbox was killed`);
   if (r.oomKilled) lines.push(`bkg: out of memory: a process exceeded the ${formatBytes(def.limits.memoryBytes ?? 0)} limit and was killed`);
+  lines.push(...explainLimits(r.limitsHit, def.limits));
   if (r.changes.length && !r.applied) lines.push(`bkg: ${r.changes.length} workspace change(s) discarded (use --apply to keep them)`);
   if (r.applied) lines.push(`bkg: applied ${r.changes.length} workspace change(s) to ${def.workspace}`);
   return lines;
 }
 
 export async function runSandboxCommand(ctx: CliContext, flags: RunFlags): Promise<number> {
+  if (flags.cmd.length === 0) {
+    const { wantsInteractiveShell, runInteractiveShell } = await import('./run-shell.js');
+    if (wantsInteractiveShell(flags)) return runInteractiveShell(ctx, flags);
+  }
   const def = definitionFromFlags(flags);
   const seccomp = flags.seccomp ? loadSeccompProfileFile(flags.seccomp) : undefined;
   const opts = { apply: flags.apply === true, ...(seccomp ? { seccomp } : {}) };
@@ -109,6 +115,7 @@ export async function runSandboxCommand(ctx: CliContext, flags: RunFlags): Promi
     bkg_exit_code: code,
     timed_out: r.timedOut,
     oom_killed: r.oomKilled,
+    limits_hit: r.limitsHit,
     duration_ms: r.durationMs,
     peak_memory_bytes: r.peakMemoryBytes,
     stdout: out.text(),

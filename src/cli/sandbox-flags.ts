@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { CaveSandboxSchema, type CaveSandbox } from '../api/cave-config.js';
 import { BkgError } from '../api/errors.js';
 import type { LimitsInput } from '../api/sandboxes.js';
-import { parseCpus, parseDuration, parsePositiveInt, parseSize } from '../api/units.js';
+import { MIN_DISK_BYTES, MIN_MEMORY_BYTES, parseCpus, parseDuration, parseLimitSize, parsePositiveInt } from '../api/units.js';
 import { validate } from '../api/validate.js';
 import { parseEnv } from './env-flags.js';
 
@@ -41,8 +41,8 @@ const FLAG_OF: Record<string, keyof SandboxFlags | 'NAME'> = {
   'limits.idle_timeout_s': 'idle-timeout',
 };
 
-function wholeMiB(value: string, flag: string): number {
-  const bytes = parseSize(value, flag);
+function wholeMiB(value: string, flag: string, min: number): number {
+  const bytes = parseLimitSize(value, flag, min);
   if (bytes % MiB !== 0) throw new BkgError('INVALID_ARGUMENT', `${flag}: "${value}" is not a whole number of MiB (examples: 256m, 1g)`);
   return bytes / MiB;
 }
@@ -60,10 +60,10 @@ export async function envFromFlags(pairs: string[] | undefined): Promise<Record<
 
 export function limitsFromFlags(flags: SandboxFlags): LimitsInput | undefined {
   const limits: LimitsInput = {
-    ...(flags.memory === undefined ? {} : { memory_mb: wholeMiB(flags.memory, '--memory') }),
+    ...(flags.memory === undefined ? {} : { memory_mb: wholeMiB(flags.memory, '--memory', MIN_MEMORY_BYTES) }),
     ...(flags.cpus === undefined ? {} : { cpus: parseCpus(flags.cpus, '--cpus') }),
     ...(flags.pids === undefined ? {} : { pids: parsePositiveInt(flags.pids, '--pids', 4_194_304) }),
-    ...(flags.disk === undefined ? {} : { disk_mb: wholeMiB(flags.disk, '--disk') }),
+    ...(flags.disk === undefined ? {} : { disk_mb: wholeMiB(flags.disk, '--disk', MIN_DISK_BYTES) }),
     ...(flags.timeout === undefined ? {} : { timeout_s: wholeSeconds(flags.timeout, '--timeout') }),
     ...(flags['idle-timeout'] === undefined ? {} : { idle_timeout_s: wholeSeconds(flags['idle-timeout'], '--idle-timeout') }),
   };

@@ -1,15 +1,16 @@
 /**
- * The typed client of the daemon's REST API, over undici (loaded on the first request, so commands
- * that never talk to the daemon do not pay for it). Every non-2xx answer becomes the BkgError the
+ * The typed client of the daemon's REST API, over node:http (src/client/http.ts: nothing to load
+ * but Node's own modules, so every command starts fast). Every non-2xx answer becomes the BkgError the
  * daemon reported; a daemon that cannot be reached is DAEMON_UNAVAILABLE. When the endpoint is the
  * host's own socket and nothing answers there, the daemon is started once (see ensure-daemon.ts).
  */
-import type { Client, Dispatcher } from 'undici';
+import type { Agent } from 'node:http';
 import { BkgError, ERRORS, type ErrorCode } from '../api/errors.js';
 import type { PolicyPatch, PolicyView } from '../api/policies.js';
 import type { CreateSandboxRequest, ExecRequest, ExecResponse, SandboxView } from '../api/sandboxes.js';
 import { resolveEndpoint, type Endpoint } from './endpoint.js';
 import { ensureDaemon, type EnsureDaemonResult } from './ensure-daemon.js';
+import { keepAliveAgent, openHttp, sendHttp } from './http.js';
 import type {
   ApiKeyView, AuditEventView, AuditQuery, AuditVerifyResult, Change, CreateKeyRequest, CreateSandboxResult, DaemonInfo, ExecutionView,
   HealthResult, KeyWithSecret,
@@ -32,7 +33,7 @@ interface SendOptions {
   query?: Record<string, string | number | undefined>;
   json?: unknown;
   raw?: Uint8Array;
-  /** Per-request timeout in ms for headers and body; 0 waits forever (exec); default undici's. */
+  /** Give up when the connection is idle this long (ms); 0 or absent: wait as long as it takes. */
   timeoutMs?: number;
   /** Close the connection after this request (probes: never hold a stopping daemon open). */
   reset?: boolean;
@@ -41,6 +42,15 @@ interface SendOptions {
 interface RawResponse {
   status: number;
   body: Buffer;
+}
+
+type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface LlmChatRequest {
+  model: string;
+  messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
+  max_tokens?: number;
+  temperature?: number;
 }
 
 const API = '/api/v1';
@@ -91,7 +101,7 @@ function sandboxPath(idOrName: string, action = ''): string {
 export class DaemonClient {
   readonly endpoint: Endpoint;
   private readonly opts: DaemonClientOptions;
-  private client: Promise<Client> | undefined;
+  private agent: Agent | undefined;
   private startAttempted = false;
   /** Set when this client started the daemon. */
   started: EnsureDaemonResult | undefined;
@@ -107,9 +117,8 @@ export class DaemonClient {
   }
 
   async close(): Promise<void> {
-    const c = this.client;
-    this.client = undefined;
-    if (c) await (await c).close();
+    this.agent?.destroy();
+    this.agent = undefined;
   }
 
   // --- sandboxes ---
@@ -308,6 +317,48 @@ export class DaemonClient {
     return this.call('POST', `${API}/admin/llm/gc`, capBytes === undefined ? {} : { json: { cap_bytes: capBytes } });
   }
 
+  /**
+   * Chat with a model, the reply streamed to `onText` as it is generated: with the caller's admin
+   * key, or with a model-access key (`key`) for `namespace`. Resolves with the final event (usage).
+   */
+  async llmChat(req: LlmChatRequest, opts: { onText: (text: string) => void; key?: string; namespace?: string }): Promise<Record<string, unknown>> {
+    const path = opts.key ? `${API}/llm/chat` : `${API}/admin/llm/chat`;
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'text/event-stream', ...(opts.key ? { authorization: `Bearer ${opts.key}` } : {}), ...(opts.namespace ? { 'x-cave-namespace': opts.namespace } : {}) };
+    const body = JSON.stringify({ ...req, stream: true });
+    let res: Awaited<ReturnType<typeof openHttp>>;
+    try {
+      res = await openHttp(this.endpoint, { method: 'POST', path, headers, body });
+    } catch (err) {
+      if (!NOT_LISTENING.has(errCode(err) ?? '') || !this.canAutoStart || this.startAttempted) throw this.unreachable(err);
+      await this.ensureDaemon();
+      res = await openHttp(this.endpoint, { method: 'POST', path, headers, body }).catch((e: unknown) => Promise.reject(this.unreachable(e)));
+    }
+    if ((res.statusCode ?? 0) !== 200) {
+      const chunks: Buffer[] = [];
+      for await (const c of res as AsyncIterable<Buffer>) chunks.push(c);
+      throw errorFromResponse(res.statusCode ?? 0, Buffer.concat(chunks));
+    }
+    let buffered = '';
+    let last: Record<string, unknown> = {};
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      buffered += chunk.toString('utf8');
+      let end: number;
+      while ((end = buffered.indexOf('\n\n')) !== -1) {
+        const event = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        for (const line of event.split('\n')) {
+          if (!line.startsWith('data: ')) continue;
+          const data = JSON.parse(line.slice(6)) as Record<string, unknown>;
+          if (typeof data.text === 'string') opts.onText(data.text);
+          else last = data;
+        }
+      }
+    }
+    if (last.error) throw errorFromResponse(500, Buffer.from(JSON.stringify({ error: last.error })));
+    if (last.done !== true) throw new BkgError('INTERNAL', 'the model\'s reply ended before it was complete', { hint: 'Check $BKG_HOME/logs/daemon.log for why.' });
+    return last;
+  }
+
   llmTrustAdd(name: string, publicKey: string): Promise<Record<string, unknown>> {
     return this.call('POST', `${API}/admin/llm/trust`, { json: { name, public_key: publicKey } });
   }
@@ -325,7 +376,7 @@ export class DaemonClient {
     return { ok: r.status === 200, ...(Array.isArray(problems) ? { problems: problems.map(String) } : {}) };
   }
 
-  private async call<T>(method: Dispatcher.HttpMethod, path: string, opts: SendOptions = {}): Promise<T> {
+  private async call<T>(method: HttpMethod, path: string, opts: SendOptions = {}): Promise<T> {
     const r = await this.send(method, path, opts);
     if (r.status < 200 || r.status >= 300) throw errorFromResponse(r.status, r.body);
     if (r.status === 204 || r.body.length === 0) return undefined as T;
@@ -337,7 +388,7 @@ export class DaemonClient {
   }
 
   /** One request; when nothing listens on the host socket, start the daemon once and retry. */
-  private async send(method: Dispatcher.HttpMethod, path: string, opts: SendOptions = {}): Promise<RawResponse> {
+  private async send(method: HttpMethod, path: string, opts: SendOptions = {}): Promise<RawResponse> {
     try {
       return await this.sendOnce(method, path, opts);
     } catch (err) {
@@ -351,17 +402,8 @@ export class DaemonClient {
     }
   }
 
-  private dispatcher(): Promise<Client> {
-    this.client ??= import('undici').then(({ Client }) =>
-      new Client(this.endpoint.origin, this.endpoint.socketPath === undefined ? {} : { socketPath: this.endpoint.socketPath }),
-    );
-    return this.client;
-  }
-
-  private async sendOnce(method: Dispatcher.HttpMethod, path: string, opts: SendOptions): Promise<RawResponse> {
-    const client = await this.dispatcher();
+  private async sendOnce(method: HttpMethod, path: string, opts: SendOptions): Promise<RawResponse> {
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.endpoint.apiKey) headers.authorization = `Bearer ${this.endpoint.apiKey}`;
     let body: string | Uint8Array | undefined;
     if (opts.json !== undefined) {
       headers['content-type'] = 'application/json';
@@ -373,9 +415,11 @@ export class DaemonClient {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) params.set(k, String(v));
     const qs = params.size > 0 ? `?${params.toString()}` : '';
-    const timeouts = opts.timeoutMs === undefined ? {} : { headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs };
-    const res = await client.request({ method, path: path + qs, headers, ...(body === undefined ? {} : { body }), ...timeouts, ...(opts.reset ? { reset: true } : {}) });
-    return { status: res.statusCode, body: Buffer.from(await res.body.arrayBuffer()) };
+    const res = await sendHttp(this.endpoint, {
+      method, path: path + qs, headers, ...(body === undefined ? {} : { body }), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+      ...(opts.reset ? {} : { agent: (this.agent ??= keepAliveAgent()) }),
+    });
+    return { status: res.status, body: res.body };
   }
 
   private unreachable(err: unknown): unknown {

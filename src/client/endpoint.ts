@@ -8,7 +8,7 @@ import { isAbsolute, join, normalize } from 'node:path';
 import { BkgError } from '../api/errors.js';
 
 export interface Endpoint {
-  /** The origin undici talks to; http://localhost for a unix socket. */
+  /** The origin requests go to; http://localhost for a unix socket. */
   readonly origin: string;
   /** Set for unix sockets. */
   readonly socketPath?: string;

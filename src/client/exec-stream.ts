@@ -1,11 +1,14 @@
 /**
  * Streamed exec over the daemon's WebSocket (protocol: src/api/exec-stream.ts): stdin from a
- * readable, stdout/stderr to writables, optional terminal with resize. Used by `bkg exec -t`
- * and `bkg shell`.
+ * readable, stdout/stderr to writables as they arrive (no size cap), signals to the command,
+ * optional terminal with resize. Used by `bkg exec`, `bkg run NAME -- CMD` and `bkg shell`.
  */
+import { createRequire } from 'node:module';
+import type WebSocketClass from 'ws';
 import type { Readable, Writable } from 'node:stream';
 import { BkgError, ERRORS, type ErrorCode } from '../api/errors.js';
-import { STREAM_STDERR, STREAM_STDIN, STREAM_STDOUT } from '../api/exec-stream.js';
+import type { LimitHit } from '../api/sandboxes.js';
+import { STREAM_STDERR, STREAM_STDIN, STREAM_STDOUT, type SignalName } from '../api/exec-stream.js';
 import type { Endpoint } from './endpoint.js';
 
 export interface StreamExecRequest {
@@ -30,6 +33,7 @@ export interface StreamExit {
   timed_out: boolean;
   oom_killed: boolean;
   duration_ms: number;
+  limits_hit?: LimitHit[];
   exec_error?: string;
 }
 
@@ -39,10 +43,25 @@ export function streamUrl(ep: Endpoint, id: string): string {
   return `${ep.origin.replace(/^http/, 'ws')}${path}`;
 }
 
+export interface ExecStream {
+  /** The command's end; rejects with the daemon's error (or DAEMON_UNAVAILABLE when the stream broke). */
+  done: Promise<StreamExit>;
+  /** Signal the command and its process group; without a name (or KILL), end it now. */
+  signal(name?: SignalName): void;
+}
+
 export async function streamExec(ep: Endpoint, id: string, req: StreamExecRequest, io: StreamExecIO): Promise<StreamExit> {
-  const { default: WebSocket } = await import('ws');
+  return (await openExecStream(ep, id, req, io)).done;
+}
+
+export async function openExecStream(ep: Endpoint, id: string, req: StreamExecRequest, io: StreamExecIO): Promise<ExecStream> {
+  // required, not imported: loading a CommonJS package through ESM costs the CLI ~20 ms of export scanning
+  const WebSocket = createRequire(import.meta.url)('ws') as typeof WebSocketClass;
   const ws = new WebSocket(streamUrl(ep, id), { headers: ep.apiKey ? { authorization: `Bearer ${ep.apiKey}` } : {} });
-  return new Promise<StreamExit>((resolve, reject) => {
+  const signal = (name?: SignalName): void => {
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'signal', ...(name ? { signal: name } : {}) }));
+  };
+  const done = new Promise<StreamExit>((resolve, reject) => {
     let exit: StreamExit | null = null;
     let failure: BkgError | null = null;
     ws.on('unexpected-response', (_req, res) => {
@@ -88,4 +107,5 @@ export async function streamExec(ep: Endpoint, id: string, req: StreamExecReques
       else reject(failure ?? new BkgError('DAEMON_UNAVAILABLE', 'the exec stream closed without an exit status'));
     });
   });
+  return { done, signal };
 }

@@ -1,26 +1,18 @@
 import { Args, Flags } from '@oclif/core';
-import { BkgError } from '../api/errors.js';
 import { DaemonCommand } from '../cli/daemon-command.js';
+import { rmCommand } from '../cli/sandbox-commands.js';
 
 export default class Rm extends DaemonCommand {
-  static override summary = 'Remove a sandbox and its state (its workspace changes are lost unless applied).';
+  static override summary = 'Remove a sandbox and all its state (the only command that deletes a sandbox\'s files).';
+  static override description = 'Refused while it runs or holds workspace changes not applied to the host (`bkg diff NAME` lists them, `bkg apply NAME` copies them); --force removes it anyway.';
   static override examples = ['<%= config.bin %> rm web', '<%= config.bin %> rm --force web'];
   static override args = { name: Args.string({ description: 'Sandbox name or id.', required: true }) };
   static override flags = {
-    force: Flags.boolean({ char: 'f', description: 'Stop it first when it is running.', default: false }),
+    force: Flags.boolean({ char: 'f', description: 'Stop it if it runs, and discard unapplied workspace changes.', default: false }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Rm);
-    const view = await this.withClient(async (c) => {
-      const s = await c.getSandbox(args.name);
-      if (s.status === 'running') {
-        if (!flags.force) throw new BkgError('CONFLICT', `sandbox "${s.name}" is running`, { hint: `Stop it first (\`bkg stop ${s.name}\`), or pass --force.` });
-        await c.stopSandbox(s.id);
-      }
-      await c.removeSandbox(s.id);
-      return s;
-    });
-    this.output(flags.json, { removed: true, id: view.id, name: view.name }, () => process.stdout.write(`Removed ${view.name}.\n`));
+    process.exitCode = await this.withClient((c) => rmCommand(c, args.name, { json: flags.json, force: flags.force }));
   }
 }

@@ -1,14 +1,9 @@
 import { Args, Flags } from '@oclif/core';
-import { existsSync } from 'node:fs';
 import { DaemonCommand } from '../cli/daemon-command.js';
 import { EXIT_OOM, EXIT_TIMEOUT } from '../cli/exit-codes.js';
+import { runFromArgs } from '../cli/run-command.js';
 
-/** The NAME in `bkg run NAME [-- CMD]`: a positional that came before `--` (everything after it is CMD). */
-export function nameBeforeDashes(rawArgv: string[], positionals: string[]): string | undefined {
-  const dashes = rawArgv.indexOf('--');
-  const afterDashes = dashes === -1 ? 0 : rawArgv.length - dashes - 1;
-  return positionals.length > afterDashes ? positionals[0] : undefined;
-}
+export { nameBeforeDashes } from '../cli/run-command.js';
 
 export default class Run extends DaemonCommand {
   static override summary = 'Run the project\'s sandboxes (cave.yaml), or one command in a fresh sandbox (--rm).';
@@ -50,20 +45,6 @@ ${EXIT_OOM} when the sandbox ran out of memory.`;
 
   async run(): Promise<void> {
     const { flags, argv } = await this.parse(Run);
-    const positionals = argv as string[];
-    const name = nameBeforeDashes(this.argv, positionals);
-    const projectMode = !flags.rm && (name !== undefined || existsSync(flags.file));
-    if (!projectMode) {
-      const [{ createCliContext }, { runSandboxCommand }] = await Promise.all([import('../cli/context.js'), import('../cli/run-sandbox.js')]);
-      process.exitCode = await runSandboxCommand(createCliContext(), { ...flags, cmd: positionals });
-      return;
-    }
-    const cmd = name === undefined ? positionals : positionals.slice(1);
-    const { runProjectCommand } = await import('../cli/run-project.js');
-    const { envFromFlags } = await import('../cli/sandbox-flags.js');
-    const env = await envFromFlags(flags.env);
-    process.exitCode = await this.withClient((c) =>
-      runProjectCommand(c, { ...(name ? { name } : {}), ...(cmd.length ? { cmd } : {}), configPath: flags.file, json: flags.json, ...(env ? { env } : {}) }),
-    );
+    process.exitCode = await runFromArgs({ flags, argv: argv as string[], raw: this.argv });
   }
 }

@@ -3,7 +3,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex, Writable } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { BkgError, toErrorBody } from '../api/errors.js';
-import { ResizeFrameSchema, STREAM_STDERR, STREAM_STDIN, STREAM_STDOUT, StartFrameSchema } from '../api/exec-stream.js';
+import { ResizeFrameSchema, SIGNALS, SignalFrameSchema, STREAM_STDERR, STREAM_STDIN, STREAM_STDOUT, StartFrameSchema, type SignalName } from '../api/exec-stream.js';
 import type { ExecControl } from '../runtime/io.js';
 import { validate } from '../api/validate.js';
 import type { Logger } from '../log.js';
@@ -57,7 +57,16 @@ async function session(ws: WebSocket, principal: Principal, id: string, svc: San
     if (msg.type === 'stdin_eof') {
       eof = true;
       stdin?.end();
-    } else if (msg.type === 'signal') ctl?.stop();
+    } else if (msg.type === 'signal') {
+      let name: SignalName | undefined;
+      try {
+        name = validate(SignalFrameSchema, msg).signal;
+      } catch {
+        return; /* an unknown signal changes nothing */
+      }
+      if (name === undefined || name === 'KILL') ctl?.stop();
+      else ctl?.signal(SIGNALS[name]);
+    }
     else if (msg.type === 'resize') {
       try {
         const size = validate(ResizeFrameSchema, msg);

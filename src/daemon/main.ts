@@ -77,7 +77,7 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
   const quotas = new Quotas({ sandboxes, authz });
   const svc = new SandboxService({
     log, host, runtime, sandboxes, namespaces, projects: new ProjectRepo(db), executions, keys, audit, authz, quotas,
-    metrics: createDaemonMetrics(registry, sandboxes), sandboxSocket,
+    metrics: createDaemonMetrics(registry, sandboxes), sandboxSocket, stateDir: join(config.home, 'sandboxes'),
   });
 
   const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;

@@ -2,12 +2,13 @@
  * Sandbox lifecycle behind the API: namespace scoping, persistence, the runtime, audit and metrics.
  * REST and (later) MCP call this; it knows nothing of HTTP.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import type { ExecutionView } from '../api/admin.js';
 import { BkgError } from '../api/errors.js';
 import { ENV_NAME_PATTERN, EXEC_OUTPUT_CAP, FILE_CAP, type CreateSandboxRequest, type ExecRequest, type ExecResponse, type SandboxView } from '../api/sandboxes.js';
 import type { Logger } from '../log.js';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { planCgroups } from '../runtime/cgroups.js';
 import type { Change } from '../runtime/changes.js';
 import type { SandboxDefinition } from '../runtime/definition.js';
@@ -45,6 +46,8 @@ export interface ServiceDeps {
   metrics: DaemonMetrics;
   /** Host path of the socket bind-mounted into sandboxes (always needs a bearer key). */
   sandboxSocket: string;
+  /** Where stopped sandboxes keep their files ($BKG_HOME/sandboxes/ID/files): deleted only with the sandbox. */
+  stateDir: string;
   now?: () => Date;
 }
 
@@ -65,7 +68,7 @@ function readNumber(path: string): number | null {
 /** The verdict of an exec, without its output. */
 export function execSummary(r: ExecResult): Omit<ExecResponse, 'stdout' | 'stderr' | 'truncated'> {
   return {
-    exit_code: r.exitCode, signal: r.signal, timed_out: r.timedOut, oom_killed: r.oomKilled, duration_ms: r.durationMs,
+    exit_code: r.exitCode, signal: r.signal, timed_out: r.timedOut, oom_killed: r.oomKilled, duration_ms: r.durationMs, limits_hit: r.limitsHit,
     ...(r.execError ? { exec_error: r.execError } : {}),
   };
 }
@@ -167,6 +170,28 @@ export class SandboxService {
     };
   }
 
+  /** The files a stopped sandbox keeps (its writable layer as saved on stop), or null when it has none. */
+  private saved(s: Sandbox): string | null {
+    const dir = join(this.d.stateDir, s.id, 'files');
+    return existsSync(dir) ? dir : null;
+  }
+
+  /**
+   * Save a running sandbox's writable layer before it stops; the previous copy is replaced only
+   * once the new one is complete, so a failed save loses nothing.
+   */
+  private async save(s: Sandbox, h: SandboxHandle): Promise<void> {
+    const dir = join(this.d.stateDir, s.id);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const [files, next, old] = ['files', 'files.new', 'files.old'].map((n) => join(dir, n)) as [string, string, string];
+    await rm(next, { recursive: true, force: true });
+    await this.d.runtime.save(h, next);
+    await rm(old, { recursive: true, force: true });
+    if (existsSync(files)) await rename(files, old);
+    await rename(next, files);
+    await rm(old, { recursive: true, force: true });
+  }
+
   handle(s: Sandbox): SandboxHandle | null {
     if (s.pid === null || s.helperPid === null || s.helperStartTime === null) return null;
     return { id: s.id, initPid: s.pid, helperPid: s.helperPid, helperStartTime: s.helperStartTime, scratchFd: s.scratchFd };
@@ -217,7 +242,8 @@ export class SandboxService {
       try {
         let started: SandboxHandle;
         try {
-          started = await this.d.runtime.start(this.definition(s));
+          const restoreFrom = this.saved(s);
+          started = await this.d.runtime.start({ ...this.definition(s), ...(restoreFrom ? { restoreFrom } : {}) });
         } catch (err) {
           this.d.sandboxes.updateStatus(s.id, 'failed');
           throw err;
@@ -275,7 +301,7 @@ export class SandboxService {
     });
     const o = capped(out, EXEC_OUTPUT_CAP);
     const e = capped(err, EXEC_OUTPUT_CAP);
-    return { ...execSummary(r), stdout: o.text, stderr: e.text, truncated: o.truncated || e.truncated };
+    return { ...execSummary(r), stdout: o.text, stderr: e.text, truncated: o.truncated || e.truncated, stdout_truncated: o.truncated, stderr_truncated: e.truncated };
   }
 
   /** The commands run in a sandbox (newest 1000), as the API shows them. */
@@ -290,6 +316,15 @@ export class SandboxService {
     return this.audited(p, action, idOrName, async () => {
       const s = this.find(p, idOrName, 'sandbox.stop');
       const h = this.handle(s);
+      if (h && this.d.runtime.isRunning(h)) {
+        try {
+          await this.save(s, h);
+        } catch (err) {
+          if (action !== 'sandbox.expire') throw err; // a stop that would lose files does not happen; it says why
+          this.d.log.error({ err, id: s.id }, 'could not save the files of an expiring sandbox; stopping it anyway');
+          this.d.audit.append({ actor: p.id, namespace: s.namespaceId, action: 'sandbox.save', target: s.id, outcome: 'error', details: { message: err instanceof Error ? err.message : String(err) } });
+        }
+      }
       if (h) await this.d.runtime.stop(h);
       this.d.sandboxes.setRuntimeInfo(s.id, { pid: null, helperPid: null, helperStartTime: null, scratchFd: null, startedAt: null, expiresAt: null });
       const stopped = this.d.sandboxes.updateStatus(s.id, s.status === 'created' ? 'created' : 'stopped');
@@ -304,14 +339,24 @@ export class SandboxService {
       const h = this.handle(s);
       if (h) await this.d.runtime.stop(h);
       this.d.sandboxes.delete(s.id);
+      await rm(join(this.d.stateDir, s.id), { recursive: true, force: true }); // the only place a sandbox's files go
       this.auditOk(p, 'sandbox.delete', s);
     });
   }
 
+  /** The workspace changes not yet applied: of the running sandbox, or of the files a stopped one kept. */
   async changes(p: Principal, idOrName: string): Promise<Change[]> {
     const s = this.find(p, idOrName);
     if (!s.workspace) return [];
-    return this.d.runtime.changes(this.definition(s), this.running(s));
+    const scratch = this.scratchOf(s);
+    return scratch ? this.d.runtime.changesIn(scratch, s.workspace) : [];
+  }
+
+  /** The writable layer of a sandbox: live while it runs, else the copy saved when it stopped (null: none). */
+  private scratchOf(s: Sandbox): string | null {
+    const h = this.handle(s);
+    if (s.status === 'running' && h && this.d.runtime.isRunning(h)) return this.d.runtime.scratchOf(h);
+    return this.saved(s);
   }
 
   async apply(p: Principal, idOrName: string): Promise<Change[]> {
@@ -319,7 +364,8 @@ export class SandboxService {
       const s = this.find(p, idOrName, 'sandbox.apply');
       if (!s.workspace) throw new BkgError('INVALID_ARGUMENT', `sandbox "${s.name}" has no workspace`);
       this.d.authz.requirePrivileges(p, 'sandbox.apply', this.namespaceOf(s), this.ask(s), s.name); // writing to the host directory
-      const applied = await this.d.runtime.apply(this.definition(s), this.running(s));
+      const scratch = this.scratchOf(s);
+      const applied = scratch ? await this.d.runtime.applyFrom(scratch, s.workspace) : [];
       this.auditOk(p, 'sandbox.apply', s, { changes: applied.length });
       return applied;
     });

@@ -120,6 +120,7 @@ export function planCgroups(layout: CgroupLayout, id: string, limits: Limits): C
     }
     if (useCpu && quota !== undefined) plan.sets.push([join(dir, 'cpu.max'), `${quota} ${PERIOD_US}`]);
     if (usePids && limits.pids !== undefined) plan.sets.push([join(dir, 'pids.max'), String(limits.pids)]);
+    if (usePids) plan.reports.pids_events = join(dir, 'pids.events');
     return plan;
   }
   if (layout.version === 1) {
@@ -144,14 +145,16 @@ export function planCgroups(layout: CgroupLayout, id: string, limits: Limits): C
       const dir = dirOf('pids');
       plan.dirs.push(dir);
       if (limits.pids !== undefined) plan.sets.push([join(dir, 'pids.max'), String(limits.pids)]);
+      plan.reports.pids_events = join(dir, 'pids.events');
     }
   }
   return plan;
 }
 
 /** Parse the helper's read-back of the plan's report files. */
-export function readCgroupReport(files: Record<string, string | null>): { peakMemoryBytes: number | null; oomKills: number } {
+export function readCgroupReport(files: Record<string, string | null>): { peakMemoryBytes: number | null; oomKills: number; pidsRefusals: number } {
   const peak = files.memory_peak?.trim();
   const oom = /(?:^|\n)oom_kill (\d+)/.exec(files.memory_events ?? '');
-  return { peakMemoryBytes: peak && /^\d+$/.test(peak) ? Number(peak) : null, oomKills: oom ? Number(oom[1]) : 0 };
+  const pids = /(?:^|\n)max (\d+)/.exec(files.pids_events ?? ''); // forks refused at pids.max
+  return { peakMemoryBytes: peak && /^\d+$/.test(peak) ? Number(peak) : null, oomKills: oom ? Number(oom[1]) : 0, pidsRefusals: pids ? Number(pids[1]) : 0 };
 }

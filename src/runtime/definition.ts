@@ -1,4 +1,5 @@
 /** What a caller asks for: one sandbox running one command. */
+import type { LimitHit } from '../api/sandboxes.js';
 import type { Limits } from './limits.js';
 import type { SeccompProfile } from './seccomp/profile.js';
 
@@ -24,6 +25,10 @@ export interface SandboxDefinition {
   persist?: boolean;
   /** Bind a host unix socket into the sandbox (the daemon's API, for code that calls bkg from inside). */
   apiSocket?: { host: string; inside: string };
+  /** Persistent sandboxes: a host directory saved by a previous stop, copied into the new writable layer. */
+  restoreFrom?: string;
+  /** Persistent sandboxes: end with the process that started it all the same (an interactive `bkg run`). */
+  dieWithParent?: boolean;
 }
 
 /** One command run inside a running sandbox. */
@@ -36,4 +41,12 @@ export interface ExecDefinition {
   tty?: { rows: number; cols: number };
 }
 
+export type { LimitHit } from '../api/sandboxes.js';
+
 export const WORKSPACE_MOUNT = '/workspace';
+
+
+/** The limits a finished command ran into, from what the helper and the cgroups report. */
+export function limitsHit(r: { oomKilled: boolean; timedOut: boolean; pidsRefused: boolean; diskFull: boolean }): LimitHit[] {
+  return [...(r.oomKilled ? ['memory' as const] : []), ...(r.pidsRefused ? ['pids' as const] : []), ...(r.diskFull ? ['disk' as const] : []), ...(r.timedOut ? ['time' as const] : [])];
+}

@@ -27,6 +27,8 @@ export interface ExitedEvent {
   killed_by: number;
   duration_ms: number;
   scratch_fd?: number;
+  /** Run (not exec): whether the scratch tmpfs (the disk limit) was full when the command ended. */
+  disk_full?: boolean;
   files: Record<string, string | null>;
 }
 export interface ReadyEvent {
@@ -46,6 +48,9 @@ export function parseStatusLine(line: string): HelperEvent {
 
 export type StdioMode = 'inherit' | 'pipe' | 'ignore';
 
+/** How long an exec's output may still arrive once its command has exited. */
+const EXIT_GRACE_MS = 200;
+
 export interface HelperRun {
   pid: number;
   stdin: Writable | null;
@@ -58,8 +63,10 @@ export interface HelperRun {
   /** The status events received so far. */
   events(): HelperEvent[];
   kill(signal?: NodeJS.Signals): void;
-  /** Set the terminal size (only with `control`). */
+  /** Set the terminal size (only with `control` and a terminal). */
   resize(rows: number, cols: number): void;
+  /** Send signal `n` to the command and its process group (only with `control`). */
+  signal(n: number): void;
 }
 
 export function spawnHelper(opts: {
@@ -70,7 +77,7 @@ export function spawnHelper(opts: {
   listChanges: boolean;
   /** Run the spec's command inside the running sandbox whose init has this pid. */
   execInto?: number;
-  /** Open descriptor 7 for terminal control ("resize ROWS COLS" lines). */
+  /** Open descriptor 7 for control lines ("resize ROWS COLS", "signal N"). */
   control?: boolean;
 }): HelperRun {
   const argv = ['--args', '3', '--json-status-fd', '5', '--hold-fd', '6'];
@@ -104,6 +111,14 @@ export function spawnHelper(opts: {
       );
     }
   });
+  if (opts.execInto !== undefined) {
+    // The exec ends with its command: processes it left running in the sandbox may hold our pipes
+    // open; what they write after the command ended is not this exec's output.
+    child.on('exit', () => setTimeout(() => {
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+    }, EXIT_GRACE_MS).unref());
+  }
   const done = new Promise<{ events: HelperEvent[]; code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.on('error', (err: NodeJS.ErrnoException) => {
       hold.end();
@@ -135,6 +150,9 @@ export function spawnHelper(opts: {
     },
     resize(rows, cols) {
       if (control && !control.destroyed) control.write(`resize ${Math.floor(rows)} ${Math.floor(cols)}\n`);
+    },
+    signal(n) {
+      if (control && !control.destroyed && Number.isInteger(n) && n >= 1 && n <= 64) control.write(`signal ${n}\n`);
     },
   };
 }

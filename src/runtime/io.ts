@@ -10,17 +10,20 @@ export interface RunIO {
   onStderr?: (chunk: Buffer) => void;
   /** Receives the live stdin stream when stdio[0] is 'pipe' and no `input` is given. */
   onStdin?: (stdin: Writable) => void;
-  /** Receives controls for the running command: end it (and its process group), resize its terminal. */
+  /** Receives controls for the running command: end it (and its process group), signal it, resize its terminal. */
   onStarted?: (ctl: ExecControl) => void;
 }
 
 export interface ExecControl {
+  /** End the command and its process group now (SIGKILL). */
   stop(): void;
+  /** Deliver a signal to the command and its process group; the command decides what happens (exec into a running sandbox only). */
+  signal(n: number): void;
   resize(rows: number, cols: number): void;
 }
 
 export function attachIO(run: HelperRun, io: RunIO): void {
-  io.onStarted?.({ stop: () => run.kill('SIGTERM'), resize: (rows, cols) => run.resize(rows, cols) });
+  io.onStarted?.({ stop: () => run.kill('SIGTERM'), signal: (n) => run.signal(n), resize: (rows, cols) => run.resize(rows, cols) });
   if (run.stdin) {
     run.stdin.on('error', () => {});
     if (io.input !== undefined) run.stdin.end(io.input);

@@ -4,20 +4,20 @@
  * daemon restart re-adopts running sandboxes from their recorded handles.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, rmdirSync } from 'node:fs';
+import { readFileSync, rmdirSync, statfsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { BkgError } from '../api/errors.js';
 import type { Logger } from '../log.js';
 import { planCgroups, readCgroupReport } from './cgroups.js';
 import { applyChanges, changesOf, sortChanges, UPPER_DIR, type Change } from './changes.js';
-import type { ExecDefinition, SandboxDefinition } from './definition.js';
+import { limitsHit, type ExecDefinition, type SandboxDefinition } from './definition.js';
 import { helperFailure } from './errors-from-helper.js';
 import { parseStatusLine, spawnHelper, type ErrorEvent, type ExitedEvent, type HelperEvent } from './helper-process.js';
 import type { HostInfo } from './host.js';
 import { attachIO, type RunIO } from './io.js';
 import type { RunResult } from './runtime.js';
-import { compileSeccomp, defaultSeccompProfile, sandboxSeccompProfile } from './seccomp/index.js';
+import { SeccompPrograms } from './seccomp/programs.js';
 import { buildExecSpec, buildHelperSpec, encodeSpec } from './spec.js';
 
 /** What must be remembered (e.g. in the database) to find a running sandbox again. */
@@ -52,16 +52,9 @@ export function processStartTime(pid: number): string | null {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export class PersistentSandboxes {
-  private seccomp: Buffer | null = null;
+  private readonly programs = new SeccompPrograms();
 
   constructor(private readonly deps: { host: HostInfo; log: Logger }) {}
-
-  private program(def: SandboxDefinition): Buffer {
-    const nested = def.allowNestedNamespaces === true;
-    if (def.seccomp || nested) return compileSeccomp(sandboxSeccompProfile(def.seccomp, nested), { allowNestedNamespaces: nested });
-    this.seccomp ??= compileSeccomp(defaultSeccompProfile());
-    return this.seccomp;
-  }
 
   /** Start a sandbox that stays up; resolves once its filesystem is built. */
   async start(def: SandboxDefinition): Promise<SandboxHandle> {
@@ -132,8 +125,8 @@ export class PersistentSandboxes {
     if (exec.argv.length === 0) throw new BkgError('INVALID_ARGUMENT', 'cmd: no command to run');
     const plan = planCgroups(host.cgroups, def.id, def.limits);
     const spec = encodeSpec(buildExecSpec(def, exec, host, plan));
-    const before = readCgroupReport(readReports(plan.reports)).oomKills;
-    const run = spawnHelper({ helperPath: host.helperPath, spec, seccomp: this.program(def), stdio: io.stdio, listChanges: false, execInto: h.initPid, control: exec.tty !== undefined });
+    const before = readCgroupReport(readReports(plan.reports));
+    const run = spawnHelper({ helperPath: host.helperPath, spec, seccomp: await this.programs.program(def.seccomp, def.allowNestedNamespaces === true), stdio: io.stdio, listChanges: false, execInto: h.initPid, control: true });
     attachIO(run, io);
     const { events } = await run.done;
     const exited = events.find((e): e is ExitedEvent => e.type === 'exited');
@@ -141,46 +134,82 @@ export class PersistentSandboxes {
     const execError = errors.find((e) => e.stage === 'exec');
     if (!exited) throw helperFailure(errors.find((e) => e.stage !== 'exec') ?? execError ?? { type: 'error', stage: 'exec', errno: 0, message: 'the helper exited without a result' });
     const after = readCgroupReport(readReports(plan.reports));
+    const oomKilled = after.oomKills > before.oomKills;
     return {
       id: def.id,
       exitCode: exited.exit_code,
       signal: exited.signal,
       timedOut: exited.timed_out,
-      oomKilled: after.oomKills > before,
+      oomKilled,
       durationMs: exited.duration_ms,
       peakMemoryBytes: after.peakMemoryBytes,
+      limitsHit: limitsHit({ oomKilled, timedOut: exited.timed_out, pidsRefused: after.pidsRefusals > before.pidsRefusals, diskFull: this.scratchFull(h) }),
       ...(execError ? { execError: execError.message } : {}),
     };
   }
 
-  private upper(h: SandboxHandle): string {
+  /** Whether the sandbox's writable space (its scratch tmpfs, capped at limits.diskBytes) is full. */
+  private scratchFull(h: SandboxHandle): boolean {
+    if (h.scratchFd === null) return false;
+    try {
+      const st = statfsSync(`/proc/${h.helperPid}/fd/${h.scratchFd}`);
+      return st.bavail === 0 || st.bfree === 0;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The running sandbox's writable layer (its scratch tmpfs), as the host reaches it. */
+  scratchOf(h: SandboxHandle): string {
     this.requireRunning(h);
     if (h.scratchFd === null) throw new BkgError('HELPER_FAILED', `sandbox ${h.id} has no scratch layer`);
     return `/proc/${h.helperPid}/fd/${h.scratchFd}`;
   }
 
-  /** The workspace changes so far (added / modified / deleted), listed by the helper. */
-  async changes(def: SandboxDefinition, h: SandboxHandle): Promise<Change[]> {
-    if (!def.workspace) return [];
-    const scratch = this.upper(h);
+  /** One job of the helper outside any sandbox (--changes, --save): its status lines, or the error it reported. */
+  private async helperJob(args: string[], what: string): Promise<HelperEvent[]> {
     const out: Buffer[] = [];
     const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(this.deps.host.helperPath, ['--json-status-fd', '2', '--changes', scratch, def.workspace as string], { stdio: ['ignore', 'pipe', 'pipe'], env: {} });
+      const child = spawn(this.deps.host.helperPath, ['--json-status-fd', '1', ...args], { stdio: ['ignore', 'pipe', 'ignore'], env: {} });
       child.stdout.on('data', (c: Buffer) => out.push(c));
-      child.stderr.resume();
       child.on('error', reject);
       child.on('close', resolve);
     });
-    if (code !== 0) throw new BkgError('HELPER_FAILED', `could not list the changes of sandbox ${h.id}`);
     const events = Buffer.concat(out).toString('utf8').split('\n').filter(Boolean).map(parseStatusLine);
-    return sortChanges(changesOf(events));
+    if (code !== 0) {
+      const err = events.find((e): e is ErrorEvent => e.type === 'error');
+      throw new BkgError('HELPER_FAILED', `could not ${what}${err ? `: ${err.message}${err.errno ? ` (errno ${err.errno})` : ''}` : ''}`);
+    }
+    return events;
   }
 
-  /** Copy the workspace changes back to the host directory. */
-  async apply(def: SandboxDefinition, h: SandboxHandle): Promise<Change[]> {
-    const changes = await this.changes(def, h);
-    if (def.workspace) await applyChanges(`${this.upper(h)}/${UPPER_DIR}`, def.workspace, changes);
+  /** The workspace changes in a writable layer (a running sandbox's, or one saved on stop), listed by the helper. */
+  async changesIn(scratch: string, workspace: string): Promise<Change[]> {
+    return sortChanges(changesOf(await this.helperJob(['--changes', scratch, workspace], 'list the workspace changes')));
+  }
+
+  /** The workspace changes so far (added / modified / deleted). */
+  async changes(def: SandboxDefinition, h: SandboxHandle): Promise<Change[]> {
+    return def.workspace ? this.changesIn(this.scratchOf(h), def.workspace) : [];
+  }
+
+  /** Copy the workspace changes of a writable layer back to the host directory. */
+  async applyFrom(scratch: string, workspace: string): Promise<Change[]> {
+    const changes = await this.changesIn(scratch, workspace);
+    await applyChanges(`${scratch}/${UPPER_DIR}`, workspace, changes);
     return changes;
+  }
+
+  async apply(def: SandboxDefinition, h: SandboxHandle): Promise<Change[]> {
+    return def.workspace ? this.applyFrom(this.scratchOf(h), def.workspace) : [];
+  }
+
+  /**
+   * Copy a running sandbox's whole writable layer (workspace changes, /tmp, /dev/shm, HOME) to
+   * `dest` on the host (which must not exist), for a later start to restore.
+   */
+  async save(h: SandboxHandle, dest: string): Promise<void> {
+    await this.helperJob(['--save', this.scratchOf(h), dest], `save the files of sandbox ${h.id}`);
   }
 
   /** Remove cgroups a sandbox left behind when its helper could not (it was SIGKILLed). */

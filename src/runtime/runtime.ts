@@ -6,12 +6,13 @@ import { BkgError } from '../api/errors.js';
 import type { Logger } from '../log.js';
 import { planCgroups, readCgroupReport } from './cgroups.js';
 import { applyChanges, changesOf, sortChanges, UPPER_DIR, type Change } from './changes.js';
-import type { SandboxDefinition } from './definition.js';
+import { limitsHit, type LimitHit, type SandboxDefinition } from './definition.js';
 import { helperFailure } from './errors-from-helper.js';
 import { attachIO, type RunIO } from './io.js';
 import { spawnHelper, type ErrorEvent, type ExitedEvent } from './helper-process.js';
 import type { HostInfo } from './host.js';
-import { compileSeccomp, defaultSeccompProfile, sandboxSeccompProfile, type SeccompProfile } from './seccomp/index.js';
+import { SeccompPrograms } from './seccomp/programs.js';
+import type { SeccompProfile } from './seccomp/profile.js';
 import { buildHelperSpec, encodeSpec } from './spec.js';
 
 export type { RunIO } from './io.js';
@@ -31,6 +32,8 @@ export interface RunResult {
   oomKilled: boolean;
   durationMs: number;
   peakMemoryBytes: number | null;
+  /** The limits the command ran into. */
+  limitsHit: LimitHit[];
   changes: Change[];
   applied: boolean;
   /** Why the command could not be started (e.g. not found), when it could not. */
@@ -51,16 +54,9 @@ export function validateWorkspace(dir: string): string {
 
 
 export class SandboxRuntime {
-  private defaultProgram: Buffer | null = null;
+  private readonly programs = new SeccompPrograms();
 
   constructor(private readonly deps: { host: HostInfo; log: Logger }) {}
-
-  private seccompProgram(def: SandboxDefinition, profile?: SeccompProfile): Buffer {
-    const nested = def.allowNestedNamespaces === true;
-    if (profile || nested) return compileSeccomp(sandboxSeccompProfile(profile, nested), { allowNestedNamespaces: nested });
-    this.defaultProgram ??= compileSeccomp(defaultSeccompProfile());
-    return this.defaultProgram;
-  }
 
   async run(def: SandboxDefinition, io: RunIO, opts: RunOptions = {}): Promise<RunResult> {
     const { host, log } = this.deps;
@@ -71,7 +67,7 @@ export class SandboxRuntime {
     const sandbox: SandboxDefinition = { ...def, workspace };
     const plan = planCgroups(host.cgroups, def.id, def.limits);
     const spec = encodeSpec(buildHelperSpec(sandbox, host, plan));
-    const seccomp = this.seccompProgram(def, opts.seccomp);
+    const seccomp = await this.programs.program(opts.seccomp ?? def.seccomp, def.allowNestedNamespaces === true);
     log.debug({ id: def.id, argv: def.argv, limits: def.limits }, 'sandbox run');
 
     const run = spawnHelper({ helperPath: host.helperPath, spec, seccomp, stdio: io.stdio, listChanges: workspace !== undefined });
@@ -96,14 +92,16 @@ export class SandboxRuntime {
     const setupError = errors.find((e) => e.stage !== 'exec' && e.stage !== 'changes');
     if (setupError && exited.exit_code === 125) throw helperFailure(setupError);
     const report = readCgroupReport(exited.files);
+    const oomKilled = report.oomKills > 0 && !exited.timed_out;
     return {
       id: def.id,
       exitCode: exited.exit_code,
       signal: exited.signal,
       timedOut: exited.timed_out,
-      oomKilled: report.oomKills > 0 && !exited.timed_out,
+      oomKilled,
       durationMs: exited.duration_ms,
       peakMemoryBytes: report.peakMemoryBytes,
+      limitsHit: limitsHit({ oomKilled, timedOut: exited.timed_out, pidsRefused: report.pidsRefusals > 0, diskFull: exited.disk_full === true }),
       changes: sortChanges(changesOf(events)),
       applied,
       ...(execError ? { execError: execError.message } : {}),

@@ -21,10 +21,16 @@ export const KEPT_CAPABILITIES: Record<string, number> = {
 
 export const SANDBOX_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+/** HOME inside: root's own directory on the writable layer, outside /workspace (dot files never land in the diff). */
+export const HOME_DIR = '/root';
+
+/** A persistent sandbox's lifetime is ended (with its files saved) by the daemon; its helper ends it this much later if nobody did. */
+export const PERSIST_DEADLINE_GRACE_MS = 10_000;
+
 export function sandboxEnv(def: SandboxDefinition): Record<string, string> {
   return {
     PATH: SANDBOX_PATH,
-    HOME: def.workspace ? WORKSPACE_MOUNT : '/tmp',
+    HOME: HOME_DIR,
     LANG: 'C.UTF-8',
     HOSTNAME: hostnameOf(def),
     ...(def.env ?? {}),
@@ -41,22 +47,23 @@ export function buildHelperSpec(def: SandboxDefinition, host: HostInfo, cgroups:
   t.push('--uid-map', String(u.inside), String(u.outside), String(u.count));
   t.push('--gid-map', String(g.inside), String(g.outside), String(g.count));
   if (!host.privileged) t.push('--setgroups-deny');
-  if (!def.persist) t.push('--die-with-parent');
+  if (!def.persist || def.dieWithParent) t.push('--die-with-parent');
   t.push('--hostname', hostnameOf(def));
   if (def.network === 'host') t.push('--share-net');
   for (const dir of cgroups.dirs) t.push('--cgroup', dir);
   for (const [file, value] of cgroups.sets) t.push('--cgroup-set', file, value);
   for (const [name, file] of Object.entries(cgroups.reports)) t.push('--report', name, file);
-  if (def.limits.timeoutMs !== undefined) t.push('--timeout-ms', String(def.limits.timeoutMs));
+  if (def.limits.timeoutMs !== undefined) t.push('--timeout-ms', String(def.limits.timeoutMs + (def.persist ? PERSIST_DEADLINE_GRACE_MS : 0)));
   if (def.limits.diskBytes === undefined) throw new Error('buildHelperSpec: limits.diskBytes is required (writable space is always capped)');
   t.push('--scratch', String(def.limits.diskBytes));
+  if (def.restoreFrom) t.push('--restore', def.restoreFrom); // before the scratch dirs and the overlay that use what it restores
 
   for (const entry of host.rootEntries) {
     if (entry.kind === 'bind') t.push('--ro-bind', entry.path, entry.path);
     else t.push('--symlink', entry.target, entry.path);
   }
   for (const path of ETC_ENTRIES) t.push('--ro-bind-try', path, path);
-  t.push('--proc', '/proc', '--dev', '/dev', '--scratch-dir', 'tmp', '/tmp', '--scratch-dir', 'shm', '/dev/shm');
+  t.push('--proc', '/proc', '--dev', '/dev', '--scratch-dir', 'tmp', '/tmp', '--scratch-dir', 'shm', '/dev/shm', '--scratch-home', 'home', HOME_DIR);
   if (def.apiSocket) t.push('--host-bind', def.apiSocket.host, def.apiSocket.inside);
   if (def.workspace) {
     if (host.privileged) t.push('--idmap-lower');

@@ -108,8 +108,8 @@ describe('bkg add', () => {
   });
 
   it.each([
-    [['add', 'web', '--memory', '8m'], 'INVALID_ARGUMENT', '--memory: "8m" gives memory_mb = 8, which must be at least 16'],
-    [['add', 'web', '--memory', '1500k'], 'INVALID_ARGUMENT', '--memory: "1500k" is not a whole number of MiB'],
+    [['add', 'web', '--memory', '8m'], 'INVALID_ARGUMENT', '--memory: "8m" is 8 MiB, below the minimum of 16 MiB'],
+    [['add', 'web', '--memory', '1500k'], 'INVALID_ARGUMENT', '--memory: "1500k" is 1.5 MiB, below the minimum of 16 MiB'],
     [['add', 'web', '--memory', 'lots'], 'INVALID_ARGUMENT', '--memory: "lots" is not a size'],
     [['add', 'web', '--timeout', '500ms'], 'INVALID_ARGUMENT', '--timeout: "500ms" is not a whole number of seconds'],
     [['add', 'web', '--cpus', '0'], 'INVALID_ARGUMENT', '--cpus'],

@@ -91,6 +91,16 @@ describe.skipIf(skip)('bkg lifecycle commands', () => {
     const revoked = await bkg(['ls', '--json'], { cwd: dir, env: { BKG_API_URL: `unix://${join(dir, 'home', 'sandbox.sock')}`, BKG_API_KEY: secret } });
     expect(revoked.code).toBe(4);
     expect(JSON.parse(revoked.stdout)).toMatchObject({ error: { code: 'UNAUTHENTICATED' } });
+    // by name too, as the hint says; two live keys of one name need the id
+    await json(['key', 'create', 'twice', '--role', 'readonly']);
+    await json(['key', 'create', 'twice', '--role', 'readonly']);
+    const ambiguous = await run(['key', 'revoke', 'twice']);
+    expect(ambiguous.code).toBe(2);
+    expect(ambiguous.stderr).toContain('2 keys are named "twice"');
+    const once = await json(['key', 'create', 'once', '--role', 'readonly']);
+    expect((await run(['key', 'rotate', 'once'])).code).toBe(0);
+    expect((await json(['key', 'revoke', 'once'])).body).toMatchObject({ id: (once.body as { key: { id: string } }).key.id, revoked_at: expect.any(String) });
+    expect((await run(['key', 'revoke', 'once'])).stderr).toContain('no API key named "once" that is not revoked');
     expect((await run(['audit', 'verify'])).code).toBe(0);
     const audit = await json(['audit', 'ls', '--since', '1h']);
     expect(JSON.stringify(audit.body)).toContain('sandbox.exec');

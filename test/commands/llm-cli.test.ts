@@ -40,9 +40,28 @@ describe.skipIf(skip)('bkg llm', () => {
     const approved = await json(['llm', 'approve', String(req.body.id), '--scopes', 'chat', '--ttl', '10m', '--rpm', '30']);
     expect(String(approved.body.token).split('.')).toHaveLength(3);
     expect((await json(['llm', 'requests'])).body).toMatchObject({ requests: [{ status: 'approved' }] });
+    // without --json: stdout carries only the key, the words go to stderr
+    const req2 = await json(['llm', 'request-access', 'stories', '--namespace', 'default']);
+    const plain = await run(['llm', 'approve', String(req2.body.id)]);
+    expect(plain.stdout.trim().split('.')).toHaveLength(3);
+    expect(plain.stdout.trim()).not.toContain(' ');
+    expect(plain.stderr).toContain('shown only now');
+    // chat, streamed: as the admin, and with the model-access key for its namespace
+    const told = await run(['llm', 'chat', 'stories', 'Once upon a time', '--max-tokens', '20', '--temperature', '0']);
+    expect(told.code).toBe(0);
+    expect(told.stdout.trim().length).toBeGreaterThan(10);
+    const viaKey = await bkg(['llm', 'chat', 'stories', '--max-tokens', '20', '--temperature', '0', '--key', plain.stdout.trim(), '--namespace', 'default'], { cwd: dir, env, input: 'Once upon a time' });
+    expect(viaKey.code).toBe(0);
+    expect(viaKey.stdout).toBe(told.stdout); // the same greedy reply
+    const asJson = await json(['llm', 'chat', 'stories', 'Once upon a time', '--max-tokens', '20', '--temperature', '0']);
+    expect(asJson.body).toMatchObject({ reply: told.stdout.trimEnd(), done: true, usage: { completion_tokens: expect.any(Number) } });
+    const wrongNs = await bkg(['llm', 'chat', 'stories', 'hi', '--key', plain.stdout.trim(), '--namespace', 'other'], { cwd: dir, env });
+    expect(wrongNs.code).toBe(4);
     expect((await run(['llm', 'revoke', String(approved.body.token_id)])).code).toBe(0);
     expect((await run(['llm', 'revoke', 'tok_nope'])).code).toBe(2);
-    expect((await run(['llm', 'gc', '--max', '1k'])).code).toBe(0); // least recently used goes first: the only one
+    const gc = await run(['llm', 'gc', '--max', '1k']); // least recently used goes first: the only one
+    expect(gc.code).toBe(0);
+    expect(gc.stdout).toMatch(/^removed model evicted \(least recently used\) stories \(\d+(\.\d)? [KM]iB\)\nfreed /);
     expect((await json(['llm', 'ls'])).body).toEqual({ models: [] });
     expect((await run(['llm', 'pull', join(dir, 'stories260K.gguf'), '--name', 'stories'])).code).toBe(0);
     expect((await run(['llm', 'rm', 'stories'])).code).toBe(0);

@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BkgError } from '../../src/api/errors.js';
 import type { ExecResponse, SandboxView } from '../../src/api/sandboxes.js';
-import { runProject } from '../../src/cli/run-project.js';
+import { execExitCode } from '../../src/cli/exec-output.js';
+import { runProject, type ExecFn } from '../../src/cli/run-project.js';
+
+/** CMD through the REST exec the fake daemon answers (the real CLI streams it over the WebSocket; daily.test.ts). */
+const restExec: ExecFn = async (c, i) => {
+  const r = await c.exec(i.name, { cmd: i.cmd, ...(i.env ? { env: i.env } : {}) });
+  return { exitCode: execExitCode(r), result: r };
+};
 import { DaemonClient } from '../../src/client/daemon-client.js';
 import { resolveEndpoint } from '../../src/client/endpoint.js';
 import { FakeDaemon, type Reply } from '../client/fake-server.js';
@@ -88,7 +95,7 @@ describe('runProject', () => {
   it('creates and starts a missing sandbox, then runs the command and returns its exit code', async () => {
     execResult = { exit_code: 3, stdout: 'out\n' };
     const progress: string[] = [];
-    const r = await runProject(client, { name: 'web', cmd: ['sh', '-c', 'exit 3'], configPath, env: { A: '1' }, onProgress: (l) => progress.push(l) });
+    const r = await runProject(client, { exec: restExec, name: 'web', cmd: ['sh', '-c', 'exit 3'], configPath, env: { A: '1' }, onProgress: (l) => progress.push(l) });
     expect(r.exitCode).toBe(3);
     expect(r.exec?.stdout).toBe('out\n');
     expect(r.sandboxes.map((s) => [s.name, s.created, s.started, s.sandbox.status])).toEqual([['web', true, true, 'running']]);
@@ -101,7 +108,7 @@ describe('runProject', () => {
 
   it('leaves a running sandbox alone', async () => {
     sandboxes.set('web', view('web', 'running'));
-    const r = await runProject(client, { name: 'web', cmd: ['true'], configPath });
+    const r = await runProject(client, { exec: restExec, name: 'web', cmd: ['true'], configPath });
     expect(r.exitCode).toBe(0);
     expect(r.sandboxes[0]).toMatchObject({ created: false, started: false });
     expect(calls()).toEqual(['GET /api/v1/sandboxes/web', 'POST /api/v1/sandboxes/web/exec']);
@@ -109,7 +116,7 @@ describe('runProject', () => {
 
   it('brings up every sandbox of the file without a name, starting stopped ones', async () => {
     sandboxes.set('db', view('db', 'stopped'));
-    const r = await runProject(client, { configPath });
+    const r = await runProject(client, { exec: restExec, configPath });
     expect(r.exitCode).toBe(0);
     expect(r.exec).toBeUndefined();
     expect(r.sandboxes.map((s) => [s.name, s.created, s.started])).toEqual([['web', true, true], ['db', false, true]]);
@@ -123,7 +130,7 @@ describe('runProject', () => {
       return gets === 1 ? notFound('web') : { status: 200, body: view('web', 'stopped') };
     });
     sandboxes.set('web', view('web', 'running'));
-    const r = await runProject(client, { name: 'web', configPath });
+    const r = await runProject(client, { exec: restExec, name: 'web', configPath });
     expect(r.sandboxes[0]).toMatchObject({ created: false, started: false });
     expect(calls()).toEqual([
       'GET /api/v1/sandboxes/web', 'POST /api/v1/sandboxes', 'GET /api/v1/sandboxes/web', 'POST /api/v1/sandboxes/web/start', 'GET /api/v1/sandboxes/web',
@@ -138,12 +145,12 @@ describe('runProject', () => {
   ])('exec %j → exit %i', async (result, code) => {
     sandboxes.set('web', view('web', 'running'));
     execResult = result;
-    expect((await runProject(client, { name: 'web', cmd: ['x'], configPath })).exitCode).toBe(code);
+    expect((await runProject(client, { exec: restExec, name: 'web', cmd: ['x'], configPath })).exitCode).toBe(code);
   });
 
   it('refuses a same-named sandbox of another project (CONFLICT)', async () => {
     sandboxes.set('web', view('web', 'running', 'other'));
-    const err = await runProject(client, { name: 'web', cmd: ['true'], configPath }).catch((e: unknown) => e);
+    const err = await runProject(client, { exec: restExec, name: 'web', cmd: ['true'], configPath }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BkgError);
     expect((err as BkgError).code).toBe('CONFLICT');
     expect((err as BkgError).message).toContain('project "other"');
@@ -163,19 +170,19 @@ describe('runProject', () => {
     );
 
   it('needs a name from the file, and one to run a command in when there are several', async () => {
-    const missing = await failure(runProject(client, { name: 'cache', configPath }));
+    const missing = await failure(runProject(client, { exec: restExec, name: 'cache', configPath }));
     expect(missing.code).toBe('NOT_FOUND');
     expect(missing.hint).toContain('web, db');
-    const ambiguous = await failure(runProject(client, { cmd: ['true'], configPath }));
+    const ambiguous = await failure(runProject(client, { exec: restExec, cmd: ['true'], configPath }));
     expect(ambiguous.code).toBe('INVALID_ARGUMENT');
     expect(calls()).toEqual([]);
 
     config('project: demo\nversion: 1\nsandboxes:\n  - name: db\n');
-    const only = await runProject(client, { cmd: ['true'], configPath });
+    const only = await runProject(client, { exec: restExec, cmd: ['true'], configPath });
     expect(only.sandboxes.map((s) => s.name)).toEqual(['db']);
     expect(only.exec).toBeDefined();
 
     config('project: demo\nversion: 1\n');
-    expect((await failure(runProject(client, { configPath }))).code).toBe('INVALID_ARGUMENT');
+    expect((await failure(runProject(client, { exec: restExec, configPath }))).code).toBe('INVALID_ARGUMENT');
   });
 });

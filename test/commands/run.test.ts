@@ -97,7 +97,8 @@ describe('bkg run input errors', () => {
     [['run', '--workspace', '/', '--', 'true'], 'WORKSPACE_INVALID', 2, '/'],
     [['run', '--seccomp', '/nonexistent.json', '--', 'true'], 'INVALID_SECCOMP_PROFILE', 2, 'nonexistent'],
   ])('%j → %s', async (args, code, exit, mention) => {
-    const r = await bkg([...args, '--json']);
+    const dashes = args.indexOf('--');
+    const r = await bkg([...args.slice(0, dashes), '--json', ...args.slice(dashes)]);
     expect(r.code).toBe(exit);
     const body = JSON.parse(r.stdout) as { error: { code: string; message: string; hint: string } };
     expect(body.error.code).toBe(code);

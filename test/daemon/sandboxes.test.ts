@@ -62,6 +62,10 @@ describe.skipIf(skip)('daemon: sandbox lifecycle over REST', () => {
     expect(ex.body).toMatchObject({ exit_code: 4, stdout: 'unix:///run/bkg/api.sock\n', stderr: 'e', timed_out: false, oom_killed: false, truncated: false });
     const withStdin = await call(d.local, 'POST', '/api/v1/sandboxes/web/exec', { cmd: ['cat'], stdin: 'piped' });
     expect((withStdin.body as { stdout: string }).stdout).toBe('piped');
+    // the one-shot REST exec keeps 1 MiB per stream and says which one it cut (streamed execs are never cut)
+    const big = await call(d.local, 'POST', '/api/v1/sandboxes/web/exec', { cmd: ['sh', '-c', 'head -c 1500000 /dev/zero | tr "\\0" x; echo small >&2'] });
+    expect(big.body).toMatchObject({ exit_code: 0, truncated: true, stdout_truncated: true, stderr_truncated: false, stderr: 'small\n', limits_hit: [] });
+    expect((big.body as { stdout: string }).stdout).toHaveLength(1024 * 1024);
 
     const got = await call(d.local, 'GET', `/api/v1/sandboxes/${c.id as string}`);
     expect(got.body).toMatchObject({ name: 'web', status: 'running' });
@@ -70,7 +74,7 @@ describe.skipIf(skip)('daemon: sandbox lifecycle over REST', () => {
     const list = await call(d.local, 'GET', '/api/v1/sandboxes');
     expect((list.body as { sandboxes: { name: string }[] }).sandboxes.map((s) => s.name)).toContain('web');
     const logs = await call(d.local, 'GET', '/api/v1/sandboxes/web/logs');
-    expect((logs.body as { executions: unknown[] }).executions).toHaveLength(2);
+    expect((logs.body as { executions: unknown[] }).executions).toHaveLength(3);
 
     const stopped = await call(d.local, 'POST', '/api/v1/sandboxes/web/stop');
     expect(stopped.body).toMatchObject({ status: 'stopped' });

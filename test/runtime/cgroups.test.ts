@@ -19,7 +19,7 @@ describe('cgroup v2 writer', () => {
         ['/sys/fs/cgroup/bkg/abc/cpu.max', '50000 100000'],
         ['/sys/fs/cgroup/bkg/abc/pids.max', '128'],
       ],
-      reports: { memory_peak: '/sys/fs/cgroup/bkg/abc/memory.peak', memory_events: '/sys/fs/cgroup/bkg/abc/memory.events' },
+      reports: { memory_peak: '/sys/fs/cgroup/bkg/abc/memory.peak', memory_events: '/sys/fs/cgroup/bkg/abc/memory.events', pids_events: '/sys/fs/cgroup/bkg/abc/pids.events' },
     });
   });
 
@@ -91,8 +91,9 @@ describe('cgroup v1 writer', () => {
 
 describe('cgroup reports', () => {
   it('reads peak memory and OOM kills from v1 and v2 files', () => {
-    expect(readCgroupReport({ memory_peak: '1234\n', memory_events: 'oom_kill_disable 0\nunder_oom 0\noom_kill 2\n' })).toEqual({ peakMemoryBytes: 1234, oomKills: 2 });
-    expect(readCgroupReport({ memory_peak: '99\n', memory_events: 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n' })).toEqual({ peakMemoryBytes: 99, oomKills: 1 });
-    expect(readCgroupReport({})).toEqual({ peakMemoryBytes: null, oomKills: 0 });
+    expect(readCgroupReport({ memory_peak: '1234\n', memory_events: 'oom_kill_disable 0\nunder_oom 0\noom_kill 2\n' })).toEqual({ peakMemoryBytes: 1234, oomKills: 2, pidsRefusals: 0 });
+    expect(readCgroupReport({ memory_peak: '99\n', memory_events: 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n' })).toEqual({ peakMemoryBytes: 99, oomKills: 1, pidsRefusals: 0 });
+    expect(readCgroupReport({})).toEqual({ peakMemoryBytes: null, oomKills: 0, pidsRefusals: 0 });
+    expect(readCgroupReport({ pids_events: 'max 17\n' }).pidsRefusals).toBe(17);
   });
 });

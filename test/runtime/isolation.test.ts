@@ -26,11 +26,12 @@ function snapshot(dir: string): Record<string, string> {
 }
 
 describe.skipIf(skip)('sandbox filesystem', () => {
-  it('hides /etc/shadow, /root and /home of the host', async () => {
-    const r = await sh(runtime, 'for p in /etc/shadow /etc/gshadow /root /home; do if [ -e "$p" ]; then echo "VISIBLE $p"; else echo "absent $p"; fi; done; id -u');
+  it('hides /etc/shadow, /root and /home of the host (/root is the sandbox\'s own empty HOME)', async () => {
+    const r = await sh(runtime, 'for p in /etc/shadow /etc/gshadow /home; do if [ -e "$p" ]; then echo "VISIBLE $p"; else echo "absent $p"; fi; done; echo "home=$HOME entries=$(ls -A /root | wc -l) mode=$(stat -c %a /root)"; id -u');
     expect(r.exitCode).toBe(0);
     expect(r.stdout).not.toContain('VISIBLE');
     expect(r.stdout).toContain('absent /etc/shadow');
+    expect(r.stdout).toContain('home=/root entries=0 mode=700');
     expect(r.stdout.trim().split('\n').at(-1)).toBe('0');
   });
 

@@ -61,7 +61,7 @@ describe('buildHelperSpec', () => {
     expect(pairs(t, '--overlay', 2)).toEqual([['/src/proj', '/workspace']]);
     expect(t).toContain('--idmap-lower');
     expect(pairs(t, '--chdir', 1)).toEqual([['/workspace']]);
-    expect(pairs(t, '--setenv', 1).map(([e]) => e)).toContain('HOME=/workspace');
+    expect(pairs(t, '--setenv', 1).map(([e]) => e)).toContain('HOME=/root');
   });
 
   it('keeps a small capability bounding set and lets user env override defaults', () => {

@@ -19,6 +19,9 @@ export default class LlmApprove extends DaemonCommand {
     if (ttlMs % 1000) throw new BkgError('INVALID_ARGUMENT', '--ttl: use whole seconds');
     const scopes = flags.scopes.split(',').map((s) => s.trim()).filter(Boolean);
     const r = await this.withClient((c) => c.llmApprove(args.id, { scopes, ttl_s: ttlMs / 1000, rpm: parsePositiveInt(flags.rpm, '--rpm', 1_000_000) }));
-    this.output(flags.json, r, () => process.stdout.write(`Approved ${args.id}. Model-access key (shown once; id ${String(r.token_id)}, expires ${String(r.expires_at)}):\n${String(r.token)}\n`));
+    this.output(flags.json, r, () => {
+      process.stderr.write(`Approved ${args.id}. Its model-access key (id ${String(r.token_id)}, expires ${String(r.expires_at)}), shown only now:\n`);
+      process.stdout.write(`${String(r.token)}\n`); // stdout carries only the key: KEY=$(bkg llm approve ...)
+    });
   }
 }

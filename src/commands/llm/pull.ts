@@ -31,7 +31,7 @@ export default class LlmPull extends DaemonCommand {
         if (tty) {
           const pct = total ? Math.floor((done / total) * 100) : 0;
           const bar = '#'.repeat(Math.floor(pct / 5)).padEnd(20, '.');
-          process.stderr.write(`\r[${bar}] ${pct}% ${String(job.status)}   `);
+          process.stderr.write(`\r\x1b[2K[${bar}] ${pct}% ${String(job.status)}`); // clear the line: no leftovers of a longer one
         }
         if (job.status === 'done') {
           if (tty) process.stderr.write('\n');

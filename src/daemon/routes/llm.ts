@@ -66,15 +66,22 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
     }
   }
 
-  function auditUse(claims: AccessClaims, scope: Scope, r: ChatResult): void {
+  /** Who a use of a model is billed to: a model-access key (its jti and namespace), or an admin's API key. */
+  interface User {
+    actor: string;
+    namespace: string | null;
+  }
+  const keyUser = (claims: AccessClaims): User => ({ actor: claims.jti, namespace: claims.cave_ns });
+
+  function auditUse(user: User, model: string, scope: Scope, r: ChatResult): void {
     d.audit.append({
-      actor: claims.jti, namespace: claims.cave_ns, action: `llm.${scope}`, target: claims.model_id, outcome: 'ok',
+      actor: user.actor, namespace: user.namespace, action: `llm.${scope}`, target: model, outcome: 'ok',
       details: { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, duration_ms: Math.round(r.durationMs), finish: r.finishReason },
     });
   }
 
-  async function chat(ctx: RequestContext<undefined>, body: { model: string; messages: ChatMessage[]; max_tokens?: number; temperature?: number; stream?: boolean }, openai: boolean): Promise<Reply> {
-    const claims = await authorize(ctx.req, body.model, 'chat');
+  async function chat(ctx: RequestContext<unknown>, body: { model: string; messages: ChatMessage[]; max_tokens?: number; temperature?: number; stream?: boolean }, openai: boolean, admin?: User): Promise<Reply> {
+    const user = admin ?? keyUser(await authorize(ctx.req, body.model, 'chat'));
     const m = d.models.get(body.model);
     if (!m) throw new BkgError('NOT_FOUND', `no model "${body.model}" in the registry`);
     d.models.touch(m.id);
@@ -85,7 +92,7 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
     if (!body.stream) {
       const gone = disconnectSignal(ctx.req);
       const r = await engine.chat({ ...base, signal: gone.signal }).finally(gone.release);
-      auditUse(claims, 'chat', r);
+      auditUse(user, m.id, 'chat', r);
       return { status: 200, body: openai ? chatCompletion(r, meta) : { model: m.id, message: { role: 'assistant', content: r.text }, ...native(r) } };
     }
     return {
@@ -94,7 +101,7 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
         const sse = writeSse(res);
         if (openai) await sse.sendEvent(chatChunk({ role: 'assistant' }, meta));
         const r = await engine.chat({ ...base, signal: sse.signal, onText: async (text) => void (await sse.sendEvent(openai ? chatChunk({ content: text }, meta) : { text })) });
-        auditUse(claims, 'chat', r);
+        auditUse(user, m.id, 'chat', r);
         if (openai) {
           await sse.sendEvent(chatChunk({}, meta, r.finishReason));
           await sse.sendEvent('[DONE]');
@@ -138,6 +145,8 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
       return { status: 200, body: { revoked: token_id } };
     })
     .addPublic('POST', '/api/v1/llm/chat', async (ctx) => chat(ctx, validate(ChatSchema, await ctx.body()), false))
+    // an admin's own chat with any model (`bkg llm chat`), with its API key instead of a model-access key
+    .add('POST', '/api/v1/admin/llm/chat', 'llm.manage', async (ctx) => chat(ctx, validate(ChatSchema, await ctx.body()), false, { actor: ctx.principal.id, namespace: null }))
     .addPublic('POST', '/v1/chat/completions', async (ctx) => chat(ctx, validate(OpenAiChatSchema, await ctx.body()), true))
     .addPublic('GET', '/v1/models', async (ctx) => {
       // the models a key may use: its own

@@ -1,0 +1,92 @@
+/**
+ * The CLI's front door (bin/run.js): answers --version and the root help, runs the everyday
+ * commands (exec, run, ls, start, stop, rm) without loading oclif, suggests the nearest command for
+ * a slip, and hands everything else to oclif — with `help CMD` and `-h` rewritten to `CMD --help`.
+ */
+import type { DaemonClient } from '../../client/daemon-client.js';
+import { reportError } from '../errors.js';
+import { findCommand, loadManifest, versionLine, type Manifest } from './manifest.js';
+import { parseArgs, type Parsed } from './parse.js';
+
+type Action = (p: Parsed) => Promise<number>;
+
+async function withClient(fn: (c: DaemonClient) => Promise<number>): Promise<number> {
+  const { withDaemonClient } = await import('../client.js');
+  return withDaemonClient(fn);
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+/** The commands the fast path runs itself; each is the same code its oclif command runs. */
+const FAST: Record<string, () => Promise<Action>> = {
+  ls: async () => {
+    const { lsCommand } = await import('../sandbox-commands.js');
+    return (p) => withClient((c) => lsCommand(c, p.flags.json === true));
+  },
+  stop: async () => {
+    const { stopCommand } = await import('../sandbox-commands.js');
+    return (p) => withClient((c) => stopCommand(c, p.args.name as string, p.flags.json === true));
+  },
+  start: async () => {
+    const { startCommand } = await import('../sandbox-commands.js');
+    return (p) => withClient((c) => startCommand(c, p.argv, { json: p.flags.json === true, configPath: str(p.flags.file) ?? 'cave.yaml' }));
+  },
+  rm: async () => {
+    const { rmCommand } = await import('../sandbox-commands.js');
+    return (p) => withClient((c) => rmCommand(c, p.args.name as string, { json: p.flags.json === true, force: p.flags.force === true }));
+  },
+  exec: async () => {
+    const { execFromArgs } = await import('../exec-command.js');
+    return (p) => execFromArgs(p);
+  },
+  run: async () => {
+    const { runFromArgs } = await import('../run-command.js');
+    return (p) => runFromArgs(p);
+  },
+};
+
+/** `help X` → `X --help`; `-h` → `--help` (never after `--`: that belongs to the sandboxed command). */
+export function rewriteHelp(argv: string[]): string[] {
+  const dashes = argv.indexOf('--');
+  const head = dashes === -1 ? argv : argv.slice(0, dashes);
+  const tail = dashes === -1 ? [] : argv.slice(dashes);
+  const words = head[0] === 'help' ? [...head.slice(1), ...(head.length > 1 ? ['--help'] : [])] : head;
+  return [...(head[0] === 'help' && head.length === 1 ? ['--help'] : words.map((w) => (w === '-h' ? '--help' : w))), ...tail];
+}
+
+/** The exit code when handled here; otherwise the arguments to give oclif. */
+export async function fastCli(input: string[]): Promise<number | string[]> {
+  const argv = rewriteHelp(input);
+  const m: Manifest | null = loadManifest();
+  if (!m) return argv;
+  const first = argv[0];
+  if (first === undefined || first === '--help') {
+    process.stdout.write((await import('./help.js')).rootHelp(m));
+    return 0;
+  }
+  if (first === '--version' || first === '-v' || first === 'version') {
+    process.stdout.write(`${versionLine(m)}\n`);
+    return 0;
+  }
+  const words: string[] = [];
+  for (const w of argv) {
+    if (w.startsWith('-')) break;
+    words.push(w);
+  }
+  const found = findCommand(m, words);
+  const dashes = argv.indexOf('--');
+  const json = (dashes === -1 ? argv : argv.slice(0, dashes)).includes('--json');
+  if (!found) {
+    if (words[0] !== undefined && m.topics[words[0]] && words.length === 1) return argv; // oclif shows the topic's commands
+    return reportError((await import('./help.js')).unknownCommand(m, words.length ? words : [first], argv), json);
+  }
+  const rest = argv.slice(found.used);
+  const load = FAST[found.command.id];
+  if (!load || rest.slice(0, rest.indexOf('--') === -1 ? undefined : rest.indexOf('--')).includes('--help')) return argv;
+  try {
+    const action = await load();
+    return await action(parseArgs(found.command, rest, m.bin));
+  } catch (err) {
+    return reportError(err, json);
+  }
+}

@@ -1,0 +1,26 @@
+/** `bkg run`: a project's sandboxes through the daemon, or one command in a throwaway sandbox (--rm). */
+import { existsSync } from 'node:fs';
+
+/** The NAME in `bkg run NAME [-- CMD]`: a positional that came before `--` (everything after it is CMD). */
+export function nameBeforeDashes(rawArgv: string[], positionals: string[]): string | undefined {
+  const dashes = rawArgv.indexOf('--');
+  const afterDashes = dashes === -1 ? 0 : rawArgv.length - dashes - 1;
+  return positionals.length > afterDashes ? positionals[0] : undefined;
+}
+
+/** From parsed arguments (the fast path and the oclif command alike). */
+export async function runFromArgs(p: { flags: Record<string, unknown>; argv: string[]; raw: string[] }): Promise<number> {
+  const flags = p.flags as Record<string, unknown> & { rm?: boolean; file: string; json?: boolean; env?: string[] };
+  const name = nameBeforeDashes(p.raw, p.argv);
+  const projectMode = !flags.rm && (name !== undefined || existsSync(flags.file));
+  if (!projectMode) {
+    const [{ createCliContext }, { runSandboxCommand }] = await Promise.all([import('./context.js'), import('./run-sandbox.js')]);
+    return runSandboxCommand(createCliContext(), { ...flags, cmd: p.argv });
+  }
+  const cmd = name === undefined ? p.argv : p.argv.slice(1);
+  const [{ runProjectCommand }, { withDaemonClient }, { parseEnv }] = await Promise.all([import('./run-project.js'), import('./client.js'), import('./env-flags.js')]);
+  const env = flags.env?.length ? parseEnv(flags.env) : undefined;
+  return withDaemonClient((c) =>
+    runProjectCommand(c, { ...(name ? { name } : {}), ...(cmd.length ? { cmd } : {}), configPath: flags.file, json: flags.json === true, ...(env ? { env } : {}) }),
+  );
+}
