@@ -1,14 +1,63 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Who may import whom (README "Architecture"): each layer of src/ lists the layers it must not
+ * reach, by the relative import paths that would reach them. Static and dynamic imports alike.
+ */
+const LAYERS = ['api', 'client', 'cli', 'commands', 'daemon', 'runtime', 'store', 'llm'];
+const FORBIDDEN = {
+  api: ['client', 'cli', 'commands', 'daemon', 'runtime', 'store', 'llm', 'log.js'],
+  client: ['cli', 'commands', 'daemon', 'runtime', 'store', 'llm'],
+  cli: ['commands', 'daemon', 'store', 'llm'],
+  // commands: the thin layer over cli/ and client/; `bkg daemon start` runs the composition root, `bkg doctor` the host checks
+  commands: ['daemon(?!/(main|config)\\.js$)', 'runtime(?!/doctor)', 'store', 'llm'],
+  daemon: ['client', 'cli', 'commands'],
+  runtime: ['client', 'cli', 'commands', 'daemon', 'store', 'llm'],
+  store: ['client', 'cli', 'commands', 'daemon', 'llm'],
+  llm: ['client', 'cli', 'commands', 'daemon'],
+};
+
+function layerRules(layer) {
+  const reach = `^(\\.\\./)+(${FORBIDDEN[layer].join('|')})(/|$)`;
+  const message = `src/${layer} must not import this layer (README, "Architecture": who may import whom).`;
+  // esquery regexes cannot hold '/': \W stands in for it
+  const dynamic = reach.replaceAll('/', '\\W');
+  const patterns = [{ regex: reach, message }];
+  // the store keeps the runtime's limits in its rows: their types only
+  if (layer === 'store') patterns.push({ regex: '^(\\.\\./)+runtime/', message: 'src/store takes only types from src/runtime.', allowTypeImports: true });
+  return {
+    files: [`src/${layer}/**/*.ts`],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns }],
+      'no-restricted-syntax': ['error', { selector: `ImportExpression[source.value=/${dynamic}/]`, message }],
+    },
+  };
+}
+
+/** The CLI's fast path loads these without zod (100+ ms): they must stay zod-free. */
+const ZOD_FREE = ['actions', 'admin', 'errors', 'exec-stream', 'names', 'paths', 'policies', 'sandboxes', 'units'].map((f) => `src/api/${f}.ts`);
+
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'helper/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'helper/**', 'coverage/**', 'web/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
     languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', URL: 'readonly' } },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  ...LAYERS.map(layerRules),
+  {
+    files: ZOD_FREE,
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [
+          { regex: '^(\\.\\./)+(client|cli|commands|daemon|runtime|store|llm|log\\.js)(/|$)', message: 'src/api imports nothing of ours.' },
+          { regex: '^zod|/schema/', message: 'The CLI\'s fast path loads this file: no zod here (types only: `import type`).', allowTypeImports: true },
+        ],
+      }],
     },
   },
 );

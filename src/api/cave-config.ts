@@ -17,36 +17,27 @@ import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import type { Document } from 'yaml';
 import { BkgError } from './errors.js';
-import { ENV_NAME_PATTERN, LimitsSchema, NAME_PATTERN, NETWORKS, RUNTIMES } from './sandboxes.js';
-import { validate, type Infer } from './validate.js';
+import { parse } from './parse.js';
+import { Name, z } from './schema/common.js';
+import { CreateSandboxRequest } from './schema/sandboxes.js';
 
 export const CAVE_FILE = 'cave.yaml';
 export const CAVE_VERSION = 1;
 export const MAX_CAVE_SANDBOXES = 256;
 
-export const CaveSandboxSchema = {
-  type: 'object',
-  properties: {
-    name: { type: 'string', required: true, pattern: NAME_PATTERN },
-    runtime: { type: 'enum', values: RUNTIMES },
-    limits: LimitsSchema,
-    network: { type: 'enum', values: NETWORKS },
-    env: { type: 'object', additionalProperties: { type: 'string', maxLength: 32_768 } },
-    workspace: { type: 'string', minLength: 1, maxLength: 4096 },
-  },
-} as const;
+/** One sandbox of the file: a create request's own fields (the file names its project); `seccomp` is a profile file's path. */
+export const CaveSandboxSchema = CreateSandboxRequest.pick({ name: true, runtime: true, limits: true, network: true, env: true, workspace: true, allow_nested_namespaces: true })
+  .extend({ seccomp: z.string().min(1).max(4096).optional().describe('An OCI seccomp profile file, relative to cave.yaml.') })
+  .strict();
 
-export const CaveConfigSchema = {
-  type: 'object',
-  properties: {
-    project: { type: 'string', required: true, pattern: NAME_PATTERN },
-    version: { type: 'integer', required: true },
-    sandboxes: { type: 'array', items: CaveSandboxSchema, maxLength: MAX_CAVE_SANDBOXES },
-  },
-} as const;
+export const CaveConfigSchema = z.object({
+  project: Name,
+  version: z.int(),
+  sandboxes: z.array(CaveSandboxSchema).max(MAX_CAVE_SANDBOXES).optional(),
+}).strict();
 
-/** One sandbox of the file; once loaded, `workspace` is absolute. */
-export type CaveSandbox = Infer<typeof CaveSandboxSchema>;
+/** One sandbox of the file; once loaded, `workspace` and `seccomp` are absolute. */
+export type CaveSandbox = z.infer<typeof CaveSandboxSchema>;
 
 export interface CaveConfig {
   project: string;
@@ -71,8 +62,8 @@ function invalid(abs: string, message: string, details: Record<string, unknown> 
   return new BkgError('INVALID_CONFIG', `${display(abs)}: ${message}`, { details: { file: abs, ...details } });
 }
 
-/** Checks beyond the schema: the version, variable names, unique sandbox names. */
-function checkSemantics(raw: Infer<typeof CaveConfigSchema>): void {
+/** Checks beyond the schema: the version, unique sandbox names. */
+function checkSemantics(raw: z.infer<typeof CaveConfigSchema>): void {
   const fail = (field: string, problem: string): never => {
     throw new BkgError('INVALID_ARGUMENT', `${field}: ${problem}`, { details: { field } });
   };
@@ -82,20 +73,17 @@ function checkSemantics(raw: Infer<typeof CaveConfigSchema>): void {
     const first = seen.get(s.name);
     if (first !== undefined) fail(`sandboxes[${i}].name`, `"${s.name}" is already the name of sandboxes[${first}]`);
     seen.set(s.name, i);
-    for (const key of Object.keys(s.env ?? {})) {
-      if (!ENV_NAME_PATTERN.test(key)) fail(`sandboxes[${i}].env[${JSON.stringify(key)}]`, `is not a valid variable name (must match ${ENV_NAME_PATTERN.source})`);
-    }
   });
 }
 
 /** Validate a plain value as the file's contents; `abs` names the file in errors. */
-function check(abs: string, value: unknown): Infer<typeof CaveConfigSchema> {
+function check(abs: string, value: unknown): z.infer<typeof CaveConfigSchema> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     const what = value === null || value === undefined ? 'empty' : Array.isArray(value) ? 'a list' : `a ${typeof value}`;
     throw invalid(abs, `must be a mapping with project, version and sandboxes, but it is ${what}`);
   }
   try {
-    const raw = validate(CaveConfigSchema, value);
+    const raw = parse(CaveConfigSchema, value);
     checkSemantics(raw);
     return raw;
   } catch (err) {
@@ -104,19 +92,21 @@ function check(abs: string, value: unknown): Infer<typeof CaveConfigSchema> {
   }
 }
 
-/** Relative workspaces → absolute (against the file's directory), in the API's field order. */
+/** Relative paths (workspace, seccomp) → absolute, against the file's directory, in the API's field order. */
 function fromFile(s: CaveSandbox, dir: string): CaveSandbox {
-  return canonical({ ...s, ...(s.workspace === undefined ? {} : { workspace: resolve(dir, s.workspace) }) });
+  const abs = (p: string | undefined) => (p === undefined ? undefined : resolve(dir, p));
+  return canonical({ ...s, workspace: abs(s.workspace), seccomp: abs(s.seccomp) });
 }
 
-/** Absolute workspaces → relative to the file's directory ('.' for the directory itself). */
+/** Absolute paths → relative to the file's directory ('.' for the directory itself). */
 function toFile(s: CaveSandbox, dir: string): CaveSandbox {
-  return canonical({ ...s, ...(s.workspace === undefined ? {} : { workspace: relative(dir, resolve(dir, s.workspace)) || '.' }) });
+  const rel = (p: string | undefined) => (p === undefined ? undefined : relative(dir, resolve(dir, p)) || '.');
+  return canonical({ ...s, workspace: rel(s.workspace), seccomp: rel(s.seccomp) });
 }
 
-/** A stable key order for new entries: name, runtime, network, workspace, env, limits. */
+/** A stable key order for new entries: name, runtime, network, workspace, env, limits, then the privileges. */
 function canonical(s: CaveSandbox): CaveSandbox {
-  const { name, runtime, network, workspace, env, limits } = s;
+  const { name, runtime, network, workspace, env, limits, allow_nested_namespaces, seccomp } = s;
   return {
     name,
     ...(runtime === undefined ? {} : { runtime }),
@@ -124,6 +114,8 @@ function canonical(s: CaveSandbox): CaveSandbox {
     ...(workspace === undefined ? {} : { workspace }),
     ...(env === undefined ? {} : { env }),
     ...(limits === undefined ? {} : { limits }),
+    ...(allow_nested_namespaces === undefined ? {} : { allow_nested_namespaces }),
+    ...(seccomp === undefined ? {} : { seccomp }),
   };
 }
 

@@ -84,8 +84,11 @@ export function exitCodeFor(err: unknown): number {
   return asBkgError(err).exitCode;
 }
 
-/** The same error as an MCP tool result: isError, our stable code in the text and structured content. */
-export function toMcpToolError(err: unknown): { isError: true; content: { type: 'text'; text: string }[]; structuredContent: ErrorBody } {
+/** Where an MCP tool error carries the error body (`structuredContent` is the tool's declared output, for successes). */
+export const MCP_ERROR_META = 'bkg/error';
+
+/** The same error as an MCP tool result: isError, our stable code in the text, and the whole body in `_meta["bkg/error"]`. */
+export function toMcpToolError(err: unknown): { isError: true; content: { type: 'text'; text: string }[]; _meta: Record<string, ErrorBody['error']> } {
   const { body } = toErrorBody(err);
-  return { isError: true, content: [{ type: 'text', text: `${body.error.code}: ${body.error.message}\nhint: ${body.error.hint}` }], structuredContent: body };
+  return { isError: true, content: [{ type: 'text', text: `${body.error.code}: ${body.error.message}\nhint: ${body.error.hint}` }], _meta: { [MCP_ERROR_META]: body.error } };
 }

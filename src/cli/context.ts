@@ -1,16 +1,16 @@
 /** The CLI's composition root: builds {log, host, runtime} once per invocation and passes it down. */
 import { createLogger, type Logger } from '../log.js';
 import { detectHost, type HostInfo } from '../runtime/host.js';
-import { SandboxRuntime } from '../runtime/runtime.js';
+import { SandboxEngine } from '../runtime/engine.js';
 
 export interface CliContext {
   log: Logger;
   host: HostInfo;
-  runtime: SandboxRuntime;
+  runtime: SandboxEngine;
 }
 
 export function createCliContext(): CliContext {
   const log = createLogger();
   const host = detectHost();
-  return { log, host, runtime: new SandboxRuntime({ host, log }) };
+  return { log, host, runtime: new SandboxEngine({ host, log }) };
 }

@@ -1,5 +1,7 @@
 /** `bkg run`: a project's sandboxes through the daemon, or one command in a throwaway sandbox (--rm). */
 import { existsSync } from 'node:fs';
+import { BkgError } from '../api/errors.js';
+import { SANDBOX_FLAGS } from './sandbox-request.js';
 
 /** The NAME in `bkg run NAME [-- CMD]`: a positional that came before `--` (everything after it is CMD). */
 export function nameBeforeDashes(rawArgv: string[], positionals: string[]): string | undefined {
@@ -16,6 +18,16 @@ export async function runFromArgs(p: { flags: Record<string, unknown>; argv: str
   if (!projectMode) {
     const [{ createCliContext }, { runSandboxCommand }] = await Promise.all([import('./context.js'), import('./run-sandbox.js')]);
     return runSandboxCommand(createCliContext(), { ...flags, cmd: p.argv });
+  }
+  // a project's sandboxes are what cave.yaml says: a flag that would change one is an error, not ignored
+  const given = SANDBOX_FLAGS.filter((f) => flags[f] !== undefined && flags[f] !== false);
+  if (given.length || flags.apply) {
+    const flag = `--${given[0] ?? 'apply'}`;
+    const target = name ?? 'the project\'s sandboxes';
+    throw new BkgError('INVALID_ARGUMENT', `${flag} does not apply to ${name ? `"bkg run ${name}"` : '"bkg run" with cave.yaml'}: ${target === name ? `${name}'s` : 'their'} settings come from ${flags.file}`, {
+      hint: `For a throwaway sandbox with these settings use \`bkg run --rm ${flag} ... -- CMD\`; to change ${name ?? 'a sandbox'} edit ${flags.file} (\`bkg add\` writes new entries) and run it again.`,
+      details: { flag },
+    });
   }
   const cmd = name === undefined ? p.argv : p.argv.slice(1);
   const [{ runProjectCommand }, { withDaemonClient }, { parseEnv }] = await Promise.all([import('./run-project.js'), import('./client.js'), import('./env-flags.js')]);

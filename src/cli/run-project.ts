@@ -3,6 +3,7 @@
  * file) exist and run, then run CMD in the named one. Idempotent: an existing sandbox is reused and
  * a running one left alone (a 409 from a concurrent run means the same).
  */
+import { readFile } from 'node:fs/promises';
 import { loadCaveConfig, type CaveSandbox, type LoadedCaveConfig } from '../api/cave-config.js';
 import { BkgError } from '../api/errors.js';
 import type { ExecResponse, SandboxView } from '../api/sandboxes.js';
@@ -89,7 +90,9 @@ async function bringUp(client: DaemonClient, project: string, s: CaveSandbox, pr
   let view = await find(client, s.name);
   if (view === null) {
     try {
-      view = (await client.createSandbox({ ...s, project })).sandbox;
+      const { seccomp, ...rest } = s;
+      // cave.yaml names a profile file; the API takes the profile itself
+      view = (await client.createSandbox({ ...rest, project, ...(seccomp ? { seccomp: JSON.parse(await readFile(seccomp, 'utf8')) as Record<string, unknown> } : {}) })).sandbox;
       created = true;
       progress(`created ${s.name}`);
     } catch (err) {

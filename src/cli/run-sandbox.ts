@@ -1,15 +1,15 @@
 /** `bkg run`: flags → sandbox definition → run → render. */
 import { BkgError } from '../api/errors.js';
-import { formatBytes, parseCpus, parseDisk, parseDuration, parseMemory, parsePositiveInt } from '../api/units.js';
-import type { NetworkMode, SandboxDefinition } from '../runtime/definition.js';
-import { withDefaults, type Limits } from '../runtime/limits.js';
-import { newSandboxId, type RunResult } from '../runtime/runtime.js';
+import { formatBytes, parseDuration } from '../api/units.js';
+import { newSandboxId, type SandboxDefinition } from '../runtime/definition.js';
+import type { RunResult } from '../runtime/engine.js';
+import { settingsFromRequest } from '../runtime/from-request.js';
 import { loadRuntime, runtimeCommand } from '../runtime/runtimes.js';
 import { loadSeccompProfileFile } from '../runtime/seccomp/profile.js';
 import type { CliContext } from './context.js';
-import { parseEnv } from './env-flags.js';
 import { exitCodeOf } from './exit-codes.js';
 import { explainLimits } from './exec-output.js';
+import { requestFromFlags } from './sandbox-request.js';
 
 export { EXIT_OOM, EXIT_TIMEOUT, exitCodeOf } from './exit-codes.js';
 
@@ -33,32 +33,29 @@ export interface RunFlags {
 }
 
 
-export function parseLimits(flags: RunFlags): Limits {
-  return withDefaults({
-    memoryBytes: flags.memory === undefined ? undefined : parseMemory(flags.memory),
-    cpus: flags.cpus === undefined ? undefined : parseCpus(flags.cpus, '--cpus'),
-    pids: flags.pids === undefined ? undefined : parsePositiveInt(flags.pids, '--pids', 4_194_304),
-    diskBytes: flags.disk === undefined ? undefined : parseDisk(flags.disk),
-    timeoutMs: flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout'),
-  });
-}
-
+/**
+ * The throwaway sandbox of `bkg run --rm`: the flags become a create request (sandbox-request.ts)
+ * and that a definition, through the same conversion the daemon uses; --timeout is the command's
+ * deadline here (any duration), not a persistent sandbox's lifetime in whole seconds.
+ */
 export function definitionFromFlags(flags: RunFlags): SandboxDefinition {
   const runtime = flags.runtime === undefined && flags.cmd.length === 0 ? 'shell' : flags.runtime;
   const template = runtime === undefined ? undefined : loadRuntime(runtime);
   const argv = template ? runtimeCommand(template, flags.cmd) : flags.cmd;
   if (flags.apply && !flags.workspace) throw new BkgError('INVALID_ARGUMENT', '--apply needs --workspace');
+  const req = requestFromFlags(flags, { timeout: false });
+  const settings = settingsFromRequest(req);
+  const timeoutMs = flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout');
   return {
     id: newSandboxId(),
     argv,
-    env: { ...(template?.env ?? {}), ...parseEnv(flags.env) },
-    limits: parseLimits(flags),
-    network: (flags.network ?? 'none') as NetworkMode,
-    ...(flags.workspace ? { workspace: flags.workspace } : {}),
-    allowNestedNamespaces: flags['allow-nested-namespaces'] === true,
+    env: { ...(template?.env ?? {}), ...req.env },
+    ...settings,
+    limits: { ...settings.limits, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
+    ...(req.workspace ? { workspace: req.workspace } : {}),
+    ...(req.seccomp ? { seccomp: loadSeccompProfileFile(req.seccomp) } : {}),
   };
 }
-
 
 function capture(): { push: (c: Buffer) => void; text: () => string; truncated: () => boolean } {
   const chunks: Buffer[] = [];
@@ -97,8 +94,7 @@ export async function runSandboxCommand(ctx: CliContext, flags: RunFlags): Promi
     if (wantsInteractiveShell(flags)) return runInteractiveShell(ctx, flags);
   }
   const def = definitionFromFlags(flags);
-  const seccomp = flags.seccomp ? loadSeccompProfileFile(flags.seccomp) : undefined;
-  const opts = { apply: flags.apply === true, ...(seccomp ? { seccomp } : {}) };
+  const opts = { apply: flags.apply === true };
   if (!flags.json) {
     const r = await ctx.runtime.run(def, { stdio: ['inherit', 'inherit', 'inherit'] }, opts);
     for (const line of explain(r, def)) process.stderr.write(`${line}\n`);

@@ -4,7 +4,6 @@
  * persistent-sandbox mechanism: the sandbox starts, the shell is exec'd into it with a terminal,
  * and the sandbox ends with this process whatever happens.
  */
-import { PersistentSandboxes } from '../runtime/persistent.js';
 import { runtimeCommand, loadRuntime } from '../runtime/runtimes.js';
 import type { CliContext } from './context.js';
 import { exitCodeOf } from './exit-codes.js';
@@ -20,13 +19,13 @@ export function wantsInteractiveShell(flags: RunFlags): boolean {
 export async function runInteractiveShell(ctx: CliContext, flags: RunFlags): Promise<number> {
   runtimeCommand(loadRuntime('shell'), []); // the host has a shell to offer
   const def = { ...definitionFromFlags({ ...flags, cmd: ['sh'] }), persist: true, dieWithParent: true };
-  const sandboxes = new PersistentSandboxes({ host: ctx.host, log: ctx.log });
+  const sandboxes = ctx.runtime;
   const h = await sandboxes.start(def);
   try {
     const code = await onRawTerminal(async (size) => {
       let onResize: (() => void) | null = null;
       try {
-        const r = await sandboxes.exec(def, h, { argv: INTERACTIVE_SHELL, tty: size(), env: { TERM: process.env.TERM || 'xterm-256color' } }, {
+        const r = await sandboxes.exec(h, { argv: INTERACTIVE_SHELL, tty: size(), env: { TERM: process.env.TERM || 'xterm-256color' } }, {
           stdio: ['inherit', 'inherit', 'inherit'],
           onStarted: (ctl) => {
             onResize = () => ctl.resize(size().rows, size().cols);
@@ -39,7 +38,7 @@ export async function runInteractiveShell(ctx: CliContext, flags: RunFlags): Pro
       }
     });
     if (def.workspace) {
-      const changes = flags.apply ? await sandboxes.apply(def, h) : await sandboxes.changes(def, h);
+      const changes = flags.apply ? await sandboxes.apply(h) : await sandboxes.changes(h);
       if (changes.length) process.stderr.write(`${renderChanges(changes)}bkg: ${changes.length} workspace change(s) ${flags.apply ? `applied to ${def.workspace}` : 'discarded (use --apply to keep them)'}\n`);
     }
     return code;

@@ -1,20 +1,25 @@
 /**
  * The typed client of the daemon's REST API, over node:http (src/client/http.ts: nothing to load
- * but Node's own modules, so every command starts fast). Every non-2xx answer becomes the BkgError the
- * daemon reported; a daemon that cannot be reached is DAEMON_UNAVAILABLE. When the endpoint is the
- * host's own socket and nothing answers there, the daemon is started once (see ensure-daemon.ts).
+ * but Node's own modules, so every command starts fast). Requests and answers are typed from the
+ * wire contract (`request(routeId, …)`, types in contract.ts; paths from src/api/paths.ts). Every
+ * non-2xx answer becomes the BkgError the daemon reported; a daemon that cannot be reached is
+ * DAEMON_UNAVAILABLE. When the endpoint is the host's own socket and nothing answers there, the
+ * daemon is started once (see ensure-daemon.ts).
  */
 import type { Agent } from 'node:http';
-import { BkgError, ERRORS, type ErrorCode } from '../api/errors.js';
+import { BkgError } from '../api/errors.js';
+import { at, pathOf, RAW_ANSWERS, type Method, type RouteId } from '../api/paths.js';
 import type { PolicyPatch, PolicyView } from '../api/policies.js';
+import type { ChatRequest } from '../api/schema/llm.js';
 import type { CreateSandboxRequest, ExecRequest, ExecResponse, SandboxView } from '../api/sandboxes.js';
+import type { AnswerOf, RequestOf } from './contract.js';
 import { resolveEndpoint, type Endpoint } from './endpoint.js';
 import { ensureDaemon, type EnsureDaemonResult } from './ensure-daemon.js';
+import { errCode, errorFromResponse, NOT_LISTENING, snippet, unreachable } from './errors.js';
 import { keepAliveAgent, openHttp, sendHttp } from './http.js';
-import type {
-  ApiKeyView, AuditEventView, AuditQuery, AuditVerifyResult, Change, CreateKeyRequest, CreateSandboxResult, DaemonInfo, ExecutionView,
-  HealthResult, KeyWithSecret,
-} from './types.js';
+import type { ApiKeyView, AuditEventView, AuditQuery, AuditVerifyResult, Change, CreateKeyRequest, CreateSandboxResult, DaemonInfo, ExecutionView, HealthResult, KeyWithSecret } from './types.js';
+
+export { errorFromResponse } from './errors.js';
 
 export interface DaemonClientOptions {
   /** Default: from BKG_API_URL / BKG_API_KEY / BKG_HOME (resolveEndpoint). */
@@ -30,7 +35,7 @@ export interface DaemonClientOptions {
 }
 
 interface SendOptions {
-  query?: Record<string, string | number | undefined>;
+  query?: Readonly<Record<string, string | number | undefined>>;
   json?: unknown;
   raw?: Uint8Array;
   /** Give up when the connection is idle this long (ms); 0 or absent: wait as long as it takes. */
@@ -41,62 +46,15 @@ interface SendOptions {
 
 interface RawResponse {
   status: number;
+  /** The answer's content type ('' when none). */
+  type: string;
   body: Buffer;
 }
 
-type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+/** A chat request as the CLI sends it (streamed). */
+export type LlmChatRequest = Omit<ChatRequest, 'stream'>;
 
-export interface LlmChatRequest {
-  model: string;
-  messages: { role: 'system' | 'user' | 'assistant'; content: string }[];
-  max_tokens?: number;
-  temperature?: number;
-}
-
-const API = '/api/v1';
 const PROBE_TIMEOUT_MS = 2000;
-/** Errors that mean nothing listens on the socket or port, so the request was never sent. */
-const NOT_LISTENING = new Set(['ECONNREFUSED', 'ENOENT']);
-
-function errCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === 'string' && Object.hasOwn(ERRORS, code);
-}
-
-function snippet(body: Buffer): string {
-  const text = body.toString('utf8', 0, Math.min(body.length, 200)).replace(/\s+/g, ' ').trim();
-  return text ? `: ${text}` : '';
-}
-
-/** The BkgError for a non-2xx answer: the daemon's own code, message and hint; unknown codes are INTERNAL. */
-export function errorFromResponse(status: number, body: Buffer): BkgError {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch {
-    parsed = undefined;
-  }
-  const e = (parsed as { error?: unknown } | undefined)?.error;
-  if (typeof e !== 'object' || e === null || typeof (e as { message?: unknown }).message !== 'string') {
-    return new BkgError('INTERNAL', `the daemon answered HTTP ${status} without an error body${snippet(body)}`, { details: { status } });
-  }
-  const { code, message, hint, details } = e as { code?: unknown; message: string; hint?: unknown; details?: unknown };
-  const extra = typeof details === 'object' && details !== null && !Array.isArray(details) ? (details as Record<string, unknown>) : undefined;
-  const opts = { ...(typeof hint === 'string' ? { hint } : {}) };
-  if (isErrorCode(code)) return new BkgError(code, message, { ...opts, ...(extra ? { details: extra } : {}) });
-  return new BkgError('INTERNAL', `the daemon reported ${typeof code === 'string' ? code : 'an error'}: ${message}`, {
-    ...opts,
-    details: { ...extra, status, ...(typeof code === 'string' ? { code } : {}) },
-  });
-}
-
-function sandboxPath(idOrName: string, action = ''): string {
-  return `${API}/sandboxes/${encodeURIComponent(idOrName)}${action}`;
-}
 
 export class DaemonClient {
   readonly endpoint: Endpoint;
@@ -121,117 +79,135 @@ export class DaemonClient {
     this.agent = undefined;
   }
 
+  /**
+   * One request to a route of the contract, typed by it: its path parameters, query and body in,
+   * its successful answer out (the bytes, for a binary answer).
+   */
+  async request<K extends RouteId>(id: K, input: RequestOf<K>, opts: { timeoutMs?: number } = {}): Promise<AnswerOf<K>> {
+    const { method } = at(id);
+    const { params, query, body } = input as { params?: Record<string, string>; query?: Record<string, string | number | undefined>; body?: unknown };
+    const path = pathOf(id, params);
+    const r = await this.send(method, path, {
+      ...(query ? { query } : {}),
+      ...(body instanceof Uint8Array ? { raw: body } : body === undefined ? {} : { json: body }),
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    });
+    if (r.status < 200 || r.status >= 300) throw errorFromResponse(r.status, r.body);
+    if (RAW_ANSWERS.has(id)) return (r.type.startsWith('text/') ? r.body.toString('utf8') : r.body) as AnswerOf<K>;
+    if (r.status === 204 || r.body.length === 0) return undefined as AnswerOf<K>;
+    try {
+      return JSON.parse(r.body.toString('utf8')) as AnswerOf<K>;
+    } catch (err) {
+      throw new BkgError('INTERNAL', `the daemon answered ${method} ${path} with HTTP ${r.status} but no valid JSON${snippet(r.body)}`, { cause: err });
+    }
+  }
+
   // --- sandboxes ---
 
   async createSandbox(req: CreateSandboxRequest): Promise<CreateSandboxResult> {
-    const body = await this.call<CreateSandboxResult | (SandboxView & { api_key_secret: string })>('POST', `${API}/sandboxes`, { json: req });
-    if ('sandbox' in body) return body;
-    // The daemon may answer flat ({...sandbox, api_key_secret}): the same information.
-    const { api_key_secret, ...sandbox } = body;
+    const { api_key_secret, ...sandbox } = await this.request('createSandbox', { body: req });
     return { sandbox, api_key_secret };
   }
 
   async listSandboxes(): Promise<SandboxView[]> {
-    return (await this.call<{ sandboxes: SandboxView[] }>('GET', `${API}/sandboxes`)).sandboxes;
+    return (await this.request('listSandboxes', {})).sandboxes;
   }
 
   getSandbox(idOrName: string): Promise<SandboxView> {
-    return this.call('GET', sandboxPath(idOrName));
+    return this.request('getSandbox', { params: { id: idOrName } });
   }
 
   /** CONFLICT when it is already running. */
   startSandbox(idOrName: string): Promise<SandboxView> {
-    return this.call('POST', sandboxPath(idOrName, '/start'));
+    return this.request('startSandbox', { params: { id: idOrName } });
   }
 
   stopSandbox(idOrName: string): Promise<SandboxView> {
-    return this.call('POST', sandboxPath(idOrName, '/stop'));
+    return this.request('stopSandbox', { params: { id: idOrName } });
   }
 
   async removeSandbox(idOrName: string): Promise<void> {
-    await this.call('DELETE', sandboxPath(idOrName));
+    await this.request('deleteSandbox', { params: { id: idOrName } });
   }
 
   /** SANDBOX_NOT_RUNNING when it is not running. Waits as long as the command runs. */
   exec(idOrName: string, req: ExecRequest): Promise<ExecResponse> {
-    return this.call('POST', sandboxPath(idOrName, '/exec'), { json: req, timeoutMs: 0 });
+    return this.request('execSandbox', { params: { id: idOrName }, body: req }, { timeoutMs: 0 });
   }
 
   async changes(idOrName: string): Promise<Change[]> {
-    return (await this.call<{ changes: Change[] }>('GET', sandboxPath(idOrName, '/changes'))).changes;
+    return (await this.request('changes', { params: { id: idOrName } })).changes;
   }
 
   async apply(idOrName: string): Promise<Change[]> {
-    return (await this.call<{ applied: Change[] }>('POST', sandboxPath(idOrName, '/apply'), { timeoutMs: 0 })).applied;
+    return (await this.request('apply', { params: { id: idOrName } }, { timeoutMs: 0 })).applied;
   }
 
   /** The bytes of the file at `path` (absolute, inside the sandbox). */
-  async readFile(idOrName: string, path: string): Promise<Buffer> {
-    const r = await this.send('GET', sandboxPath(idOrName, '/files'), { query: { path } });
-    if (r.status < 200 || r.status >= 300) throw errorFromResponse(r.status, r.body);
-    return r.body;
+  readFile(idOrName: string, path: string): Promise<Buffer> {
+    return this.request('readFile', { params: { id: idOrName }, query: { path } });
   }
 
   async writeFile(idOrName: string, path: string, data: Uint8Array): Promise<void> {
-    await this.call('PUT', sandboxPath(idOrName, '/files'), { query: { path }, raw: data });
+    await this.request('writeFile', { params: { id: idOrName }, query: { path }, body: data });
   }
 
   /** The sandbox's executions, as the daemon recorded them. */
   async logs(idOrName: string): Promise<ExecutionView[]> {
-    return (await this.call<{ executions: ExecutionView[] }>('GET', sandboxPath(idOrName, '/logs'))).executions;
+    return (await this.request('logs', { params: { id: idOrName } })).executions;
   }
 
   // --- API keys ---
 
   createKey(req: CreateKeyRequest): Promise<KeyWithSecret> {
-    return this.call('POST', `${API}/keys`, { json: req });
+    return this.request('createKey', { body: req });
   }
 
   async listKeys(): Promise<ApiKeyView[]> {
-    return (await this.call<{ keys: ApiKeyView[] }>('GET', `${API}/keys`)).keys;
+    return (await this.request('listKeys', {})).keys;
   }
 
   revokeKey(id: string): Promise<ApiKeyView> {
-    return this.call('POST', `${API}/keys/${encodeURIComponent(id)}/revoke`);
+    return this.request('revokeKey', { params: { id } });
   }
 
   rotateKey(id: string): Promise<KeyWithSecret> {
-    return this.call('POST', `${API}/keys/${encodeURIComponent(id)}/rotate`);
+    return this.request('rotateKey', { params: { id } });
   }
 
   // --- namespace policies ---
 
   async listPolicies(): Promise<PolicyView[]> {
-    return (await this.call<{ policies: PolicyView[] }>('GET', `${API}/policies`)).policies;
+    return (await this.request('listPolicies', {})).policies;
   }
 
   getPolicy(namespace: string): Promise<PolicyView> {
-    return this.call('GET', `${API}/policies/${encodeURIComponent(namespace)}`);
+    return this.request('getPolicy', { params: { namespace } });
   }
 
   setPolicy(namespace: string, patch: PolicyPatch): Promise<PolicyView> {
-    return this.call('PATCH', `${API}/policies/${encodeURIComponent(namespace)}`, { json: patch });
+    return this.request('setPolicy', { params: { namespace }, body: patch });
   }
 
   // --- audit log ---
 
   async auditEvents(q: AuditQuery = {}): Promise<AuditEventView[]> {
-    return (await this.call<{ events: AuditEventView[] }>('GET', `${API}/audit`, { query: { since: q.since, limit: q.limit } })).events;
+    return (await this.request('auditEvents', { query: { ...(q.since ? { since: q.since } : {}), ...(q.limit === undefined ? {} : { limit: String(q.limit) }) } })).events;
   }
 
   verifyAudit(): Promise<AuditVerifyResult> {
-    return this.call('GET', `${API}/audit/verify`, { timeoutMs: 0 });
+    return this.request('verifyAudit', {}, { timeoutMs: 0 });
   }
 
   // --- the daemon ---
 
   daemonInfo(): Promise<DaemonInfo> {
-    return this.call('GET', `${API}/daemon`);
+    return this.request('daemonInfo', {});
   }
 
   /** Asks the daemon to stop (202); it closes its listeners shortly after. */
   async shutdownDaemon(): Promise<void> {
-    await this.call('POST', `${API}/daemon/shutdown`);
+    await this.request('shutdown', {});
   }
 
   /** GET /healthz: 200 and 503 are both answers (503 lists the problems); starts the daemon like any call. */
@@ -245,7 +221,7 @@ export class DaemonClient {
       return this.healthOf(await this.sendOnce('GET', '/healthz', { timeoutMs: PROBE_TIMEOUT_MS, reset: true }));
     } catch (err) {
       const code = errCode(err);
-      if (code === 'EACCES' || code === 'EPERM') throw this.unreachable(err);
+      if (code === 'EACCES' || code === 'EPERM') throw unreachable(this.endpoint, err);
       return null;
     }
   }
@@ -271,50 +247,50 @@ export class DaemonClient {
     return r;
   }
 
-  // --- admin LLM (shapes in src/llm/types.ts and the daemon's llm routes) ---
+  // --- admin LLM ---
 
-  llmRequestAccess(modelId: string, caveNamespace: string): Promise<Record<string, unknown>> {
-    return this.call('POST', `${API}/llm/requests`, { json: { model_id: modelId, cave_namespace: caveNamespace } });
+  llmRequestAccess(modelId: string, namespace: string): Promise<AnswerOf<'requestAccess'>> {
+    return this.request('requestAccess', { body: { model_id: modelId, cave_namespace: namespace } });
   }
 
-  async llmRequests(): Promise<Record<string, unknown>[]> {
-    return (await this.call<{ requests: Record<string, unknown>[] }>('GET', `${API}/admin/llm/requests`)).requests;
+  async llmRequests(): Promise<AnswerOf<'accessRequests'>['requests']> {
+    return (await this.request('accessRequests', {})).requests;
   }
 
-  llmApprove(id: string, opts: { scopes?: string[]; ttl_s?: number; rpm?: number }): Promise<Record<string, unknown>> {
-    return this.call('POST', `${API}/admin/llm/requests/${encodeURIComponent(id)}/approve`, { json: opts });
+  llmApprove(id: string, body: RequestOf<'approve'>['body']): Promise<AnswerOf<'approve'>> {
+    return this.request('approve', { params: { id }, body });
   }
 
-  llmDeny(id: string): Promise<Record<string, unknown>> {
-    return this.call('POST', `${API}/admin/llm/requests/${encodeURIComponent(id)}/deny`);
+  llmDeny(id: string): Promise<AnswerOf<'deny'>> {
+    return this.request('deny', { params: { id } });
   }
 
-  async llmTokens(): Promise<Record<string, unknown>[]> {
-    return (await this.call<{ tokens: Record<string, unknown>[] }>('GET', `${API}/admin/llm/tokens`)).tokens;
+  async llmTokens(): Promise<AnswerOf<'accessTokens'>['tokens']> {
+    return (await this.request('accessTokens', {})).tokens;
   }
 
-  llmRevoke(modelId: string, tokenId: string): Promise<Record<string, unknown>> {
-    return this.call('POST', `${API}/admin/llm/models/${encodeURIComponent(modelId)}/revoke_key`, { json: { token_id: tokenId } });
+  llmRevoke(modelId: string, tokenId: string): Promise<AnswerOf<'revokeModelKey'>> {
+    return this.request('revokeModelKey', { params: { id: modelId }, body: { token_id: tokenId } });
   }
 
-  llmPull(req: { source: string; name?: string; sha256?: string; sig_base64?: string }): Promise<{ job_id: string; model_id?: string }> {
-    return this.call('POST', `${API}/admin/llm/models`, { json: req });
+  llmPull(body: RequestOf<'pullModel'>['body']): Promise<AnswerOf<'pullModel'>> {
+    return this.request('pullModel', { body });
   }
 
-  llmJob(id: string): Promise<Record<string, unknown>> {
-    return this.call('GET', `${API}/admin/llm/jobs/${encodeURIComponent(id)}`);
+  llmJob(id: string): Promise<AnswerOf<'job'>> {
+    return this.request('job', { params: { id } });
   }
 
-  async llmModels(): Promise<Record<string, unknown>[]> {
-    return (await this.call<{ models: Record<string, unknown>[] }>('GET', `${API}/admin/llm/models`)).models;
+  async llmModels(): Promise<AnswerOf<'listModels'>['models']> {
+    return (await this.request('listModels', {})).models;
   }
 
-  llmRemove(id: string): Promise<void> {
-    return this.call('DELETE', `${API}/admin/llm/models/${encodeURIComponent(id)}`);
+  async llmRemove(id: string): Promise<void> {
+    await this.request('deleteModel', { params: { id } });
   }
 
-  llmGc(capBytes?: number): Promise<Record<string, unknown>> {
-    return this.call('POST', `${API}/admin/llm/gc`, capBytes === undefined ? {} : { json: { cap_bytes: capBytes } });
+  llmGc(capBytes?: number): Promise<AnswerOf<'gc'>> {
+    return this.request('gc', { body: capBytes === undefined ? {} : { cap_bytes: capBytes } });
   }
 
   /**
@@ -322,16 +298,16 @@ export class DaemonClient {
    * key, or with a model-access key (`key`) for `namespace`. Resolves with the final event (usage).
    */
   async llmChat(req: LlmChatRequest, opts: { onText: (text: string) => void; key?: string; namespace?: string }): Promise<Record<string, unknown>> {
-    const path = opts.key ? `${API}/llm/chat` : `${API}/admin/llm/chat`;
+    const path = pathOf(opts.key ? 'chat' : 'adminChat');
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'text/event-stream', ...(opts.key ? { authorization: `Bearer ${opts.key}` } : {}), ...(opts.namespace ? { 'x-cave-namespace': opts.namespace } : {}) };
     const body = JSON.stringify({ ...req, stream: true });
     let res: Awaited<ReturnType<typeof openHttp>>;
     try {
       res = await openHttp(this.endpoint, { method: 'POST', path, headers, body });
     } catch (err) {
-      if (!NOT_LISTENING.has(errCode(err) ?? '') || !this.canAutoStart || this.startAttempted) throw this.unreachable(err);
+      if (!NOT_LISTENING.has(errCode(err) ?? '') || !this.canAutoStart || this.startAttempted) throw unreachable(this.endpoint, err);
       await this.ensureDaemon();
-      res = await openHttp(this.endpoint, { method: 'POST', path, headers, body }).catch((e: unknown) => Promise.reject(this.unreachable(e)));
+      res = await openHttp(this.endpoint, { method: 'POST', path, headers, body }).catch((e: unknown) => Promise.reject(unreachable(this.endpoint, e)));
     }
     if ((res.statusCode ?? 0) !== 200) {
       const chunks: Buffer[] = [];
@@ -359,11 +335,11 @@ export class DaemonClient {
     return last;
   }
 
-  llmTrustAdd(name: string, publicKey: string): Promise<Record<string, unknown>> {
-    return this.call('POST', `${API}/admin/llm/trust`, { json: { name, public_key: publicKey } });
+  llmTrustAdd(name: string, publicKey: string): Promise<AnswerOf<'trust'>> {
+    return this.request('trust', { body: { name, public_key: publicKey } });
   }
 
-    // --- transport ---
+  // --- transport ---
 
   private healthOf(r: RawResponse): HealthResult {
     let body: unknown;
@@ -376,33 +352,22 @@ export class DaemonClient {
     return { ok: r.status === 200, ...(Array.isArray(problems) ? { problems: problems.map(String) } : {}) };
   }
 
-  private async call<T>(method: HttpMethod, path: string, opts: SendOptions = {}): Promise<T> {
-    const r = await this.send(method, path, opts);
-    if (r.status < 200 || r.status >= 300) throw errorFromResponse(r.status, r.body);
-    if (r.status === 204 || r.body.length === 0) return undefined as T;
-    try {
-      return JSON.parse(r.body.toString('utf8')) as T;
-    } catch (err) {
-      throw new BkgError('INTERNAL', `the daemon answered ${method} ${path} with HTTP ${r.status} but no valid JSON${snippet(r.body)}`, { cause: err });
-    }
-  }
-
   /** One request; when nothing listens on the host socket, start the daemon once and retry. */
-  private async send(method: HttpMethod, path: string, opts: SendOptions = {}): Promise<RawResponse> {
+  private async send(method: Method, path: string, opts: SendOptions = {}): Promise<RawResponse> {
     try {
       return await this.sendOnce(method, path, opts);
     } catch (err) {
-      if (!NOT_LISTENING.has(errCode(err) ?? '') || !this.canAutoStart || this.startAttempted) throw this.unreachable(err);
+      if (!NOT_LISTENING.has(errCode(err) ?? '') || !this.canAutoStart || this.startAttempted) throw unreachable(this.endpoint, err);
     }
     await this.ensureDaemon();
     try {
       return await this.sendOnce(method, path, opts);
     } catch (err) {
-      throw this.unreachable(err);
+      throw unreachable(this.endpoint, err);
     }
   }
 
-  private async sendOnce(method: HttpMethod, path: string, opts: SendOptions): Promise<RawResponse> {
+  private async sendOnce(method: Method, path: string, opts: SendOptions): Promise<RawResponse> {
     const headers: Record<string, string> = { accept: 'application/json' };
     let body: string | Uint8Array | undefined;
     if (opts.json !== undefined) {
@@ -419,24 +384,6 @@ export class DaemonClient {
       method, path: path + qs, headers, ...(body === undefined ? {} : { body }), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
       ...(opts.reset ? {} : { agent: (this.agent ??= keepAliveAgent()) }),
     });
-    return { status: res.status, body: res.body };
-  }
-
-  private unreachable(err: unknown): unknown {
-    if (err instanceof BkgError) return err;
-    const code = errCode(err);
-    const where = this.endpoint.url;
-    const reason = err instanceof Error ? err.message : String(err);
-    if (code === 'EACCES' || code === 'EPERM') {
-      return new BkgError('DAEMON_UNAVAILABLE', `cannot connect to the bkg daemon at ${where}: permission denied`, {
-        hint: 'The socket belongs to another user: run bkg as that user, set BKG_HOME to your own directory, or use BKG_API_URL with BKG_API_KEY.',
-        cause: err,
-      });
-    }
-    const hint = this.endpoint.home === undefined
-      ? 'Check BKG_API_URL (and that the daemon runs there); unset it to use the local daemon.'
-      : undefined;
-    const what = code !== undefined && NOT_LISTENING.has(code) ? 'nothing is listening' : reason;
-    return new BkgError('DAEMON_UNAVAILABLE', `cannot reach the bkg daemon at ${where}: ${what}`, { ...(hint ? { hint } : {}), details: { url: where, ...(code ? { cause: code } : {}) }, cause: err });
+    return { status: res.status, type: String(res.headers['content-type'] ?? ''), body: res.body };
   }
 }

@@ -1,8 +1,10 @@
 /**
- * The one HTTP transport of bkg's clients (the CLI's daemon client and its exec fast path): a
- * request over node:http to the daemon's unix socket or TCP address (node:https for https://),
- * with keep-alive through the caller's agent. Loads nothing beyond Node's own modules.
+ * The one HTTP transport of bkg's clients (the CLI's daemon client, its exec fast path, and as a
+ * WHATWG fetch the MCP bridge): a request over node:http to the daemon's unix socket or TCP
+ * address (node:https for https://), with keep-alive through the caller's agent. Loads nothing
+ * beyond Node's own modules.
  */
+import { Readable } from 'node:stream';
 import { Agent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import type { Endpoint } from './endpoint.js';
 
@@ -16,6 +18,8 @@ export interface HttpRequest {
   timeoutMs?: number;
   /** Keep-alive agent (one per client); absent: a connection of its own, closed after the answer. */
   agent?: Agent;
+  /** Abandon the request (and its response stream). */
+  signal?: AbortSignal;
 }
 
 export interface HttpResponse {
@@ -46,7 +50,7 @@ export async function openHttp(ep: Endpoint, r: HttpRequest): Promise<IncomingMe
   return new Promise((resolve, reject) => {
     const req = request(
       {
-        method: r.method, path: r.path, headers, agent: r.agent ?? false,
+        method: r.method, path: r.path, headers, agent: r.agent ?? false, ...(r.signal ? { signal: r.signal } : {}),
         ...(ep.socketPath ? { socketPath: ep.socketPath } : { host: url.hostname, port: url.port || (url.protocol === 'https:' ? 443 : 80) }),
       },
       resolve,
@@ -55,4 +59,32 @@ export async function openHttp(ep: Endpoint, r: HttpRequest): Promise<IncomingMe
     req.on('error', reject);
     req.end(r.body);
   });
+}
+
+/**
+ * A WHATWG fetch to the endpoint over this transport (for libraries that take one, like the MCP
+ * SDK): the URL's path and query are sent to the endpoint; no timeouts (event streams idle, tools
+ * run long); the response body streams as it arrives.
+ */
+export function fetchOver(ep: Endpoint, agent: Agent): (url: string | URL, init?: RequestInit) => Promise<Response> {
+  return async (url, init = {}) => {
+    const target = new URL(String(url));
+    const headers: OutgoingHttpHeaders = {};
+    new Headers(init.headers).forEach((value, name) => {
+      headers[name] = value;
+    });
+    const method = (init.method ?? 'GET').toUpperCase();
+    const body = init.body === undefined || init.body === null
+      ? undefined
+      : typeof init.body === 'string' ? init.body : new Uint8Array(await new Response(init.body).arrayBuffer());
+    const res = await openHttp(ep, {
+      method, path: target.pathname + target.search, headers, agent, ...(body === undefined ? {} : { body }), ...(init.signal ? { signal: init.signal } : {}),
+    });
+    const out = new Headers();
+    for (let i = 0; i + 1 < res.rawHeaders.length; i += 2) out.append(res.rawHeaders[i] as string, res.rawHeaders[i + 1] as string);
+    const status = res.statusCode ?? 0;
+    const empty = method === 'HEAD' || status === 204 || status === 304;
+    if (empty) res.resume();
+    return new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, statusText: res.statusMessage ?? '', headers: out });
+  };
 }

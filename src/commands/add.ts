@@ -1,9 +1,9 @@
 import { Args, Flags } from '@oclif/core';
 import { CAVE_FILE, loadCaveConfig, saveCaveConfig } from '../api/cave-config.js';
 import { BkgError } from '../api/errors.js';
-import { NETWORKS, RUNTIMES } from '../api/sandboxes.js';
+import { NETWORKS, RUNTIMES } from '../api/names.js';
 import { BkgCommand } from '../cli/base-command.js';
-import { sandboxFromFlags } from '../cli/sandbox-flags.js';
+import { sandboxFromFlags } from '../cli/sandbox-request.js';
 
 export default class Add extends BkgCommand {
   static override summary = 'Add a sandbox to cave.yaml.';
@@ -26,6 +26,8 @@ export default class Add extends BkgCommand {
     network: Flags.string({ description: 'none (loopback only) or host.', options: [...NETWORKS] }),
     env: Flags.string({ char: 'e', description: 'Environment variable K=V (repeatable).', multiple: true }),
     workspace: Flags.string({ description: 'Host directory mounted copy-on-write at /workspace.' }),
+    seccomp: Flags.string({ description: 'An OCI seccomp profile file instead of the default allowlist (a privilege; stored relative to cave.yaml).' }),
+    'allow-nested-namespaces': Flags.boolean({ description: 'Allow unshare/setns/clone with namespace flags inside (a privilege).' }),
     file: Flags.string({ description: 'The cave.yaml to edit.', default: CAVE_FILE }),
   };
 

@@ -35,7 +35,7 @@ ${EXIT_OOM} when the sandbox ran out of memory.`;
     pids: Flags.string({ description: 'Maximum processes and threads (default 512).' }),
     disk: Flags.string({ description: 'Writable space for /workspace changes, /tmp and /dev/shm, e.g. 64m (default 1g).' }),
     timeout: Flags.string({ description: 'Wall-clock limit, e.g. 30s; every process of the sandbox is killed.' }),
-    network: Flags.string({ description: 'none (loopback only) or host.', options: ['none', 'host'], default: 'none' }),
+    network: Flags.string({ description: 'none (loopback only; the default) or host.', options: ['none', 'host'] }),
     workspace: Flags.string({ description: 'Host directory mounted copy-on-write at /workspace (never modified unless --apply).' }),
     apply: Flags.boolean({ description: 'Copy the workspace changes back to the host directory afterwards.', default: false }),
     env: Flags.string({ char: 'e', description: 'Environment variable K=V (repeatable).', multiple: true }),

@@ -3,14 +3,16 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex, Writable } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { BkgError, toErrorBody } from '../api/errors.js';
-import { ResizeFrameSchema, SIGNALS, SignalFrameSchema, STREAM_STDERR, STREAM_STDIN, STREAM_STDOUT, StartFrameSchema, type SignalName } from '../api/exec-stream.js';
+import { SIGNALS, STREAM_STDERR, STREAM_STDIN, STREAM_STDOUT } from '../api/exec-stream.js';
+import { parse } from '../api/parse.js';
+import { ROUTES } from '../api/routes.js';
+import { ClientControlFrame, StartFrame } from '../api/schema/exec-stream.js';
 import type { ExecControl } from '../runtime/io.js';
-import { validate } from '../api/validate.js';
 import type { Logger } from '../log.js';
 import type { Principal } from './auth/api-keys.js';
 import type { Action } from './auth/rights.js';
 import type { Transport } from './http/context.js';
-import { execSummary, type SandboxService } from './sandbox-service.js';
+import { execSummary, type SandboxService } from './sandbox/service.js';
 
 const PATH = /^\/api\/v1\/sandboxes\/([A-Za-z0-9_.-]{1,64})\/exec\/ws$/;
 
@@ -48,33 +50,18 @@ async function session(ws: WebSocket, principal: Principal, id: string, svc: San
       else pending.push(buf.subarray(1));
       return;
     }
-    let msg: { type?: string } = {};
+    let msg: ReturnType<typeof ClientControlFrame.parse>;
     try {
-      msg = JSON.parse(buf.toString()) as { type?: string };
+      msg = ClientControlFrame.parse(JSON.parse(buf.toString()));
     } catch {
-      /* ignore malformed control frames */
+      return; /* a malformed or unknown control frame changes nothing */
     }
     if (msg.type === 'stdin_eof') {
       eof = true;
       stdin?.end();
-    } else if (msg.type === 'signal') {
-      let name: SignalName | undefined;
-      try {
-        name = validate(SignalFrameSchema, msg).signal;
-      } catch {
-        return; /* an unknown signal changes nothing */
-      }
-      if (name === undefined || name === 'KILL') ctl?.stop();
-      else ctl?.signal(SIGNALS[name]);
-    }
-    else if (msg.type === 'resize') {
-      try {
-        const size = validate(ResizeFrameSchema, msg);
-        ctl?.resize(size.rows, size.cols);
-      } catch {
-        /* a bad resize frame changes nothing */
-      }
-    }
+    } else if (msg.type === 'resize') ctl?.resize(msg.rows, msg.cols);
+    else if (msg.signal === undefined || msg.signal === 'KILL') ctl?.stop();
+    else ctl?.signal(SIGNALS[msg.signal]);
   });
   ws.on('close', () => {
     started(null);
@@ -88,7 +75,7 @@ async function session(ws: WebSocket, principal: Principal, id: string, svc: San
   } catch {
     throw new BkgError('INVALID_ARGUMENT', 'the "start" frame is not valid JSON');
   }
-  const start = validate(StartFrameSchema, parsed);
+  const start = parse(StartFrame, parsed, 'the "start" frame');
   const r = await svc.execWith(principal, id, {
     cmd: start.cmd, ...(start.env ? { env: start.env } : {}), ...(start.cwd ? { cwd: start.cwd } : {}), ...(start.timeout_ms ? { timeout_ms: start.timeout_ms } : {}),
     ...(start.tty ? { tty: { rows: start.rows ?? 24, cols: start.cols ?? 80 } } : {}),
@@ -128,7 +115,7 @@ export function attachExecWebSocket(
         const m = PATH.exec(new URL(req.url ?? '/', 'http://bkg').pathname);
         if (!m?.[1]) throw new BkgError('NOT_FOUND', 'no WebSocket endpoint here');
         const principal = authenticate(req, transport);
-        authorize(principal, 'sandbox.exec', 'GET /api/v1/sandboxes/:id/exec/ws');
+        authorize(principal, ROUTES.execStream.access, `${ROUTES.execStream.method} ${ROUTES.execStream.path}`);
         const id = m[1];
         wss.handleUpgrade(req, socket, head, (ws) => {
           session(ws, principal, id, svc, log).catch((err: unknown) => {

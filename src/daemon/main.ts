@@ -1,5 +1,5 @@
 /**
- * The daemon's composition root: builds {config, log, db, runtime, ...} once and passes them down.
+ * The daemon's composition root: builds {config, log, store, runtime, ...} once and passes them down.
  * Sandboxes outlive the daemon (their helpers run detached); a restart re-adopts them.
  */
 import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
@@ -10,11 +10,11 @@ import { createAuthenticator } from './auth/authenticate.js';
 import { loadMasterKey } from './auth/master-key.js';
 import { parseRateLimitsEnv, RateLimiter, type RateLimitOverrides } from './auth/rate-limit.js';
 import type { DaemonConfig } from './config.js';
-import { createDaemonMetrics } from './daemon-metrics.js';
+import { createDaemonMetrics } from './metrics.js';
 import { attachExecWebSocket } from './exec-ws.js';
 import { createHttpServer, type DaemonHttpServer } from './http/server.js';
 import { Router } from './http/router.js';
-import { Registry } from './metrics.js';
+import { Registry } from './prometheus.js';
 import type { DaemonInfo } from '../api/admin.js';
 import { parseSize } from '../api/units.js';
 import { adminRoutes } from './routes/admin.js';
@@ -25,18 +25,18 @@ import { llmModelRoutes } from './routes/llm-models.js';
 import { loadSigningKey, ModelAccess } from '../llm/access.js';
 import { ModelRegistry } from '../llm/registry/index.js';
 import type { InferenceEngine } from '../llm/types.js';
-import { SandboxRuntime } from '../runtime/runtime.js';
-import { SandboxService } from './sandbox-service.js';
+import { SandboxEngine } from '../runtime/engine.js';
+import { SandboxDefinitions } from './sandbox/definition.js';
+import { SandboxService } from './sandbox/service.js';
 import type { Principal } from './auth/api-keys.js';
 import { detectHost, packageRoot } from '../runtime/host.js';
-import { PersistentSandboxes } from '../runtime/persistent.js';
-import { AuditLog } from '../store/audit.js';
-import { openDb } from '../store/db.js';
-import { ExecutionRepo, NamespacePolicyRepo, NamespaceRepo, ProjectRepo, RateLimitRepo, SandboxRepo } from '../store/repos/index.js';
+import { openStore } from '../store/index.js';
 import { Authorizer } from './auth/authorize.js';
 import { Quotas } from './auth/quotas.js';
 import type { Action } from './auth/rights.js';
 import { policyRoutes } from './routes/policies.js';
+import { buildOpenApi } from '../api/openapi.js';
+import { assertServesContract } from './http/contract.js';
 import { existsSync } from 'node:fs';
 
 export interface RunningDaemon {
@@ -54,30 +54,30 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
   mkdirSync(config.logDir, { recursive: true, mode: 0o700 });
   const log = pino({ name: 'bkgd', level: process.env.BKG_LOG_LEVEL ?? 'info' }, pino.destination({ dest: join(config.logDir, 'daemon.log'), sync: false, mkdir: true }));
 
-  const db = openDb(join(config.home, 'bkg.db'));
+  const store = openStore(join(config.home, 'bkg.db'));
   const master = loadMasterKey({ keyFile: join(config.home, 'master.key') });
-  const keys = new ApiKeyStore(db, master.key);
-  const audit = new AuditLog(db);
+  const keys = new ApiKeyStore(store, master.key);
+  const audit = store.audit;
   // the rate_limits table, then BKG_RATE_LIMITS on top
   const overrides: RateLimitOverrides = {
-    ...Object.fromEntries(new RateLimitRepo(db).list().map((p) => [p.role, { ratePerSec: p.ratePerSec, burst: p.burst }])),
+    ...Object.fromEntries(store.rateLimits.list().map((p) => [p.role, { ratePerSec: p.ratePerSec, burst: p.burst }])),
     ...parseRateLimitsEnv(process.env.BKG_RATE_LIMITS),
   };
   const limiter = new RateLimiter(overrides);
   const host = detectHost({ prepareCgroups: true });
-  const runtime = new PersistentSandboxes({ host, log });
-  const sandboxes = new SandboxRepo(db);
-  const namespaces = new NamespaceRepo(db);
-  const executions = new ExecutionRepo(db);
+  const { sandboxes, namespaces, executions } = store;
   const registry = new Registry();
   const sandboxSocket = join(config.home, 'sandbox.sock');
-  const policies = new NamespacePolicyRepo(db);
+  // one engine for throwaway (model verification) and persistent sandboxes; it rebuilds a definition only for a sandbox it neither started nor adopted
+  const definitions = new SandboxDefinitions({ keys, sandboxes, sandboxSocket });
+  const sandboxEngine = new SandboxEngine({ host, log, definitionOf: (id) => definitions.byId(id) });
+  const policies = store.policies;
   // the one authorisation function of every door (router, WebSocket, service: REST, MCP)
   const authz = new Authorizer({ audit, namespaces, policies });
   const quotas = new Quotas({ sandboxes, authz });
   const svc = new SandboxService({
-    log, host, runtime, sandboxes, namespaces, projects: new ProjectRepo(db), executions, keys, audit, authz, quotas,
-    metrics: createDaemonMetrics(registry, sandboxes), sandboxSocket, stateDir: join(config.home, 'sandboxes'),
+    log, host, engine: sandboxEngine, definitions, sandboxes, namespaces, projects: store.projects, executions, keys, audit, authz, quotas,
+    metrics: createDaemonMetrics(registry, sandboxes), stateDir: join(config.home, 'sandboxes'),
   });
 
   const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
@@ -86,18 +86,21 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
     stop = resolve;
   });
   const info: DaemonInfo = { pid: process.pid, version, home: config.home, socket: config.socketPath, port: null, started_at: new Date().toISOString() };
-  const router = new Router<Principal, Action>();
+  // routes as data (src/api/routes.ts): the router authorises, validates and audits what they declare
+  const router = new Router<Principal, Action>({
+    audit: (a) => audit.append({ actor: a.principal?.id ?? 'anonymous', namespace: a.namespace, action: a.action, target: a.target, outcome: a.outcome, ...(a.details ? { details: a.details } : {}) }),
+  });
   sandboxRoutes(router, svc);
-  policyRoutes(router, { authz, policies, namespaces, sandboxes, audit });
+  policyRoutes(router, { authz, policies, namespaces, sandboxes });
   const cacheMax = process.env.BKG_MODEL_CACHE_MAX;
   const models = new ModelRegistry({
-    db, home: config.home, runtime: new SandboxRuntime({ host, log }), log,
+    store, home: config.home, runtime: sandboxEngine, log,
     ...(cacheMax === undefined ? {} : { capBytes: parseSize(cacheMax, 'BKG_MODEL_CACHE_MAX') }),
   });
-  llmModelRoutes(router, models, { audit });
+  llmModelRoutes(router, models);
   let engine: Promise<InferenceEngine> | null = null;
   llmRoutes(router, {
-    access: new ModelAccess(db, await loadSigningKey(join(config.home, 'llm-signing.key'))),
+    access: new ModelAccess(store.llmAccess, await loadSigningKey(join(config.home, 'llm-signing.key'))),
     models,
     // node-llama-cpp loads on the first inference, not at start
     engine: () => (engine ??= import('../llm/engine-llama.js').then((m) => new m.LlamaEngine({ log }))),
@@ -105,10 +108,13 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
     authz,
   });
   const mcp = mcpRoutes(router, svc, registry, version);
+  let openapi: Record<string, unknown> | null = null;
   adminRoutes(router, {
     keys, namespaces, audit, metrics: registry, info: () => info, shutdown: () => stop(),
     health: () => (existsSync(host.helperPath) ? [] : [`sandbox helper missing at ${host.helperPath}`]),
+    openapi: () => (openapi ??= buildOpenApi(version)),
   });
+  assertServesContract(router);
 
   const reconciled = svc.reconcile();
   log.info(reconciled, 'reconciled sandboxes with the database');
@@ -157,7 +163,7 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
       for (const client of wss.clients) client.terminate();
       wss.close();
       await Promise.allSettled([main.close(), forSandboxes.close()]);
-      db.close();
+      store.close();
       log.info('daemon stopped');
       log.flush();
       stop();

@@ -1,21 +1,10 @@
-/** Sandbox limits between the wire (memory_mb, timeout_s, ...) and the runtime (bytes, ms), and under a namespace policy. */
+/** Sandbox limits under a namespace policy (the conversion itself is src/runtime/from-request.ts). */
 import type { NamespacePolicy } from '../api/policies.js';
 import type { LimitsInput } from '../api/sandboxes.js';
-import { DEFAULT_LIMITS, type Limits } from '../runtime/limits.js';
+import { limitsFromInput } from '../runtime/from-request.js';
+import type { Limits } from '../runtime/limits.js';
 
 const MiB = 1024 * 1024;
-
-/** The runtime limits of a request: what it names, bkg's defaults for the rest. */
-export function limitsFromInput(l: LimitsInput = {}): Limits {
-  return {
-    memoryBytes: l.memory_mb === undefined ? DEFAULT_LIMITS.memoryBytes : l.memory_mb * MiB,
-    pids: l.pids ?? DEFAULT_LIMITS.pids,
-    diskBytes: l.disk_mb === undefined ? DEFAULT_LIMITS.diskBytes : l.disk_mb * MiB,
-    ...(l.cpus === undefined ? {} : { cpus: l.cpus }),
-    ...(l.timeout_s === undefined ? {} : { timeoutMs: l.timeout_s * 1000 }),
-    ...(l.idle_timeout_s === undefined ? {} : { idleTimeoutMs: l.idle_timeout_s * 1000 }),
-  };
-}
 
 /**
  * The limits of a request made with a namespace key: as `limitsFromInput`, except that a default
@@ -36,16 +25,5 @@ export function limitsUnderPolicy(l: LimitsInput, policy: NamespacePolicy): Limi
     ...(pids === undefined ? {} : { pids }),
     ...(disk === undefined ? {} : { diskBytes: disk }),
     ...(l.cpus === undefined && policy.max_cpus !== null ? { cpus: policy.max_cpus } : {}),
-  };
-}
-
-export function limitsToView(l: Limits): LimitsInput {
-  return {
-    ...(l.memoryBytes === undefined ? {} : { memory_mb: Math.round(l.memoryBytes / MiB) }),
-    ...(l.cpus === undefined ? {} : { cpus: l.cpus }),
-    ...(l.pids === undefined ? {} : { pids: l.pids }),
-    ...(l.diskBytes === undefined ? {} : { disk_mb: Math.round(l.diskBytes / MiB) }),
-    ...(l.timeoutMs === undefined ? {} : { timeout_s: Math.round(l.timeoutMs / 1000) }),
-    ...(l.idleTimeoutMs === undefined ? {} : { idle_timeout_s: Math.round(l.idleTimeoutMs / 1000) }),
   };
 }

@@ -7,23 +7,15 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { dirname } from 'node:path';
 import { exportPKCS8, generateKeyPair, importPKCS8, jwtVerify, SignJWT, type CryptoKey, type KeyObject } from 'jose';
 import { BkgError } from '../api/errors.js';
-import type { Db } from '../store/db.js';
+import type { Scope } from '../api/names.js';
+import type { LlmAccessRepository } from '../store/repositories.js';
+import type { AccessRequest } from '../store/types.js';
 
-export const SCOPES = ['chat', 'completion', 'embed'] as const;
-export type Scope = (typeof SCOPES)[number];
+export type { AccessRequest } from '../store/types.js';
+
+export type { Scope } from '../api/names.js';
+
 const ISSUER = 'bkg';
-
-export interface AccessRequest {
-  id: string;
-  model_id: string;
-  cave_namespace: string;
-  requested_by: string;
-  status: 'pending' | 'approved' | 'denied';
-  created_at: string;
-  decided_at: string | null;
-  decided_by: string | null;
-  token_id: string | null;
-}
 
 export interface AccessClaims {
   jti: string;
@@ -56,26 +48,26 @@ export class ModelAccess {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(
-    private readonly db: Db,
+    private readonly repo: LlmAccessRepository,
     private readonly keys: { privateKey: SigningKey; publicKey: SigningKey },
     private readonly now: () => Date = () => new Date(),
   ) {
-    for (const r of db.prepare('SELECT jti FROM llm_access_tokens WHERE revoked_at IS NOT NULL').all() as { jti: string }[]) this.revoked.add(r.jti);
+    for (const jti of repo.revokedTokenIds()) this.revoked.add(jti);
   }
 
-  request(input: { modelId: string; caveNamespace: string; requestedBy: string }): AccessRequest {
-    const r: AccessRequest = { id: `req_${randomUUID().slice(0, 12)}`, model_id: input.modelId, cave_namespace: input.caveNamespace, requested_by: input.requestedBy, status: 'pending', created_at: this.now().toISOString(), decided_at: null, decided_by: null, token_id: null };
-    this.db.prepare('INSERT INTO llm_access_requests (id, model_id, cave_namespace, requested_by, status, created_at) VALUES (@id, @model_id, @cave_namespace, @requested_by, @status, @created_at)').run(r);
+  request(input: { modelId: string; namespace: string; requestedBy: string }): AccessRequest {
+    const r: AccessRequest = { id: `req_${randomUUID().slice(0, 12)}`, model_id: input.modelId, cave_namespace: input.namespace, requested_by: input.requestedBy, status: 'pending', created_at: this.now().toISOString(), decided_at: null, decided_by: null, token_id: null };
+    this.repo.insertRequest(r);
     return r;
   }
 
   requests(opts: { status?: string; namespace?: string } = {}): AccessRequest[] {
-    const rows = this.db.prepare('SELECT * FROM llm_access_requests ORDER BY created_at, id').all() as AccessRequest[];
+    const rows = this.repo.listRequests();
     return rows.filter((r) => (!opts.status || r.status === opts.status) && (!opts.namespace || r.cave_namespace === opts.namespace));
   }
 
   getRequest(id: string): AccessRequest {
-    const r = this.db.prepare('SELECT * FROM llm_access_requests WHERE id = ?').get(id) as AccessRequest | undefined;
+    const r = this.repo.getRequest(id);
     if (!r) throw new BkgError('NOT_FOUND', `no model-access request "${id}"`);
     return r;
   }
@@ -94,33 +86,28 @@ export class ModelAccess {
       .setIssuedAt(Math.floor(now.getTime() / 1000))
       .setExpirationTime(exp)
       .sign(this.keys.privateKey);
-    this.db.transaction(() => {
-      this.db.prepare('INSERT INTO llm_access_tokens (jti, request_id, model_id, cave_ns, scopes, rpm, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run(
-        jti, id, r.model_id, r.cave_namespace, JSON.stringify(opts.scopes), opts.rpm, new Date(exp * 1000).toISOString(), now.toISOString(),
-      );
-      this.db.prepare("UPDATE llm_access_requests SET status = 'approved', decided_at = ?, decided_by = ?, token_id = ? WHERE id = ?").run(now.toISOString(), by, jti, id);
-    })();
+    // the token row and the request's approval, in one transaction
+    this.repo.approve({
+      requestId: id, jti, modelId: r.model_id, namespace: r.cave_namespace, scopes: opts.scopes, rpm: opts.rpm,
+      expiresAt: new Date(exp * 1000).toISOString(), at: now.toISOString(), decidedBy: by,
+    });
     return { token, claims };
   }
 
   deny(id: string, by: string): AccessRequest {
     const r = this.getRequest(id);
     if (r.status !== 'pending') throw new BkgError('CONFLICT', `request ${id} is already ${r.status}`);
-    this.db.prepare("UPDATE llm_access_requests SET status = 'denied', decided_at = ?, decided_by = ? WHERE id = ?").run(this.now().toISOString(), by, id);
+    this.repo.deny(id, by, this.now().toISOString());
     return this.getRequest(id);
   }
 
   tokens(): { jti: string; model_id: string; cave_ns: string; scopes: Scope[]; rpm: number; expires_at: string; revoked_at: string | null; created_at: string }[] {
-    return (this.db.prepare('SELECT jti, model_id, cave_ns, scopes, rpm, expires_at, revoked_at, created_at FROM llm_access_tokens ORDER BY created_at').all() as { scopes: string }[]).map((r) => ({
-      ...(r as unknown as { jti: string; model_id: string; cave_ns: string; rpm: number; expires_at: string; revoked_at: string | null; created_at: string }),
-      scopes: JSON.parse(r.scopes) as Scope[],
-    }));
+    return this.repo.listTokens().map((t) => ({ ...t, scopes: t.scopes as Scope[] }));
   }
 
   /** Revoke a token of `modelId`: the next request with it gets 403, also after a restart. */
   revoke(modelId: string, jti: string): void {
-    const r = this.db.prepare('UPDATE llm_access_tokens SET revoked_at = ? WHERE jti = ? AND model_id = ?').run(this.now().toISOString(), jti, modelId);
-    if (r.changes === 0) throw new BkgError('NOT_FOUND', `no access key "${jti}" for model "${modelId}"`);
+    if (!this.repo.revokeToken(modelId, jti, this.now().toISOString())) throw new BkgError('NOT_FOUND', `no access key "${jti}" for model "${modelId}"`);
     this.revoked.add(jti);
   }
 

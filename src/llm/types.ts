@@ -1,20 +1,8 @@
 /** The admin LLM's interfaces: the model registry and the inference engine behind the daemon's routes. */
+import type { ModelManifest } from '../api/schema/llm.js';
 
-/** A verified model in the cache. */
-export interface ModelManifest {
-  /** Stable id, e.g. "stories260k" (from the name) — unique. */
-  id: string;
-  name: string;
-  /** Hex sha256 of the GGUF file; the blob is stored content-addressed by it. */
-  sha256: string;
-  size_bytes: number;
-  /** Where it was pulled from (URL or local path). */
-  source: string;
-  /** Fingerprint of the trusted Ed25519 key that signed it, when it was signed. */
-  signed_by: string | null;
-  created_at: string;
-  last_used_at: string | null;
-}
+/** A verified model in the cache (its shape is the wire contract's). */
+export type { ModelManifest } from '../api/schema/llm.js';
 
 /** What inference needs from the registry. */
 export interface ModelLookup {

@@ -2,7 +2,7 @@
 import { chmod, copyFile, lstat, mkdir, readlink, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BkgError } from '../api/errors.js';
-import type { ChangeEvent, HelperEvent } from './helper-process.js';
+import type { ChangeEvent, HelperEvent } from './helper-events.js';
 
 export interface Change {
   path: string;

@@ -1,4 +1,8 @@
-/** What a caller asks for: one sandbox running one command. */
+/** What a caller asks for: one sandbox running one command (its id, its workspace, its limits). */
+import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { BkgError } from '../api/errors.js';
 import type { LimitHit } from '../api/sandboxes.js';
 import type { Limits } from './limits.js';
 import type { SeccompProfile } from './seccomp/profile.js';
@@ -45,6 +49,18 @@ export type { LimitHit } from '../api/sandboxes.js';
 
 export const WORKSPACE_MOUNT = '/workspace';
 
+export function newSandboxId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/** The absolute workspace directory; refused when it is / or not an existing directory. */
+export function validateWorkspace(dir: string): string {
+  const abs = resolve(dir);
+  if (abs === '/') throw new BkgError('WORKSPACE_INVALID', '--workspace: / cannot be a workspace');
+  const st = statSync(abs, { throwIfNoEntry: false });
+  if (!st?.isDirectory()) throw new BkgError('WORKSPACE_INVALID', `--workspace: ${abs} is not an existing directory`);
+  return abs;
+}
 
 /** The limits a finished command ran into, from what the helper and the cgroups report. */
 export function limitsHit(r: { oomKilled: boolean; timedOut: boolean; pidsRefused: boolean; diskFull: boolean }): LimitHit[] {

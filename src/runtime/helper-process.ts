@@ -1,52 +1,54 @@
 /**
- * Spawning the helper: the spec and the seccomp program go in on descriptors 3 and 4, status
- * JSON lines come back on 5, and descriptor 6 holds the sandbox's scratch layer open until we let go.
+ * Every spawn of the helper goes through `launchHelper` (its argv, an empty environment, argv0
+ * 'bkg-helper'), in one of three shapes: attached to a run or an exec (`spawnHelper`), detached as
+ * a persistent sandbox's supervisor (`startDetachedHelper`), or a one-shot job (`runHelperJob`).
  */
-import { spawn, type StdioOptions } from 'node:child_process';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { BkgError } from '../api/errors.js';
+import { helperFailure } from './errors-from-helper.js';
+import { parseStatusLine, type ErrorEvent, type HelperEvent } from './helper-events.js';
 
-export interface ChangeEvent {
-  type: 'change';
-  path: string;
-  kind: 'added' | 'modified' | 'deleted';
-  file_type: 'file' | 'dir' | 'symlink' | 'other';
-}
-export interface ErrorEvent {
-  type: 'error';
-  stage: string;
-  errno: number;
-  message: string;
-}
-export interface ExitedEvent {
-  type: 'exited';
-  exit_code: number | null;
-  signal: number | null;
-  timed_out: boolean;
-  killed_by: number;
-  duration_ms: number;
-  scratch_fd?: number;
-  /** Run (not exec): whether the scratch tmpfs (the disk limit) was full when the command ended. */
-  disk_full?: boolean;
-  files: Record<string, string | null>;
-}
-export interface ReadyEvent {
-  type: 'ready';
-  scratch_fd?: number;
-}
-export type HelperEvent = { type: 'started'; pid: number } | ReadyEvent | ChangeEvent | ErrorEvent | ExitedEvent;
-
-/** Parse one status line; a line that is not JSON becomes a protocol error event. */
-export function parseStatusLine(line: string): HelperEvent {
-  try {
-    return JSON.parse(line) as HelperEvent;
-  } catch {
-    return { type: 'error', stage: 'protocol', errno: 0, message: `unparseable status line: ${line.slice(0, 200)}` };
-  }
-}
+export { parseStatusLine } from './helper-events.js';
+export type { ChangeEvent, ErrorEvent, ExitedEvent, HelperEvent, ReadyEvent, StartedEvent } from './helper-events.js';
 
 export type StdioMode = 'inherit' | 'pipe' | 'ignore';
+
+/** The descriptors the helper is told about, and the arguments of the mode it runs in. */
+interface HelperLaunch {
+  /** The spec's NUL-separated tokens arrive here (--args). */
+  specFd?: number;
+  /** Status JSON lines go out here. */
+  statusFd: number;
+  /** Held open by us while we still need the scratch layer. */
+  holdFd?: number;
+  seccompFd?: number;
+  /** Control lines ("resize ROWS COLS", "signal N") arrive here. */
+  controlFd?: number;
+  /** Mode flags and their operands: --list-changes, --exec-into PID, --changes SCRATCH DIR, --save SCRATCH DEST. */
+  args?: string[];
+  stdio: StdioOptions;
+  /** Outlive us (a persistent sandbox's supervisor). */
+  detached?: boolean;
+}
+
+/** The one place the helper is spawned: nothing of our environment leaks in, and ps shows what it is. */
+function launchHelper(helperPath: string, l: HelperLaunch): ChildProcess {
+  const argv = [
+    ...(l.specFd === undefined ? [] : ['--args', String(l.specFd)]),
+    '--json-status-fd', String(l.statusFd),
+    ...(l.holdFd === undefined ? [] : ['--hold-fd', String(l.holdFd)]),
+    ...(l.seccompFd === undefined ? [] : ['--seccomp', String(l.seccompFd)]),
+    ...(l.args ?? []),
+    ...(l.controlFd === undefined ? [] : ['--control-fd', String(l.controlFd)]),
+  ];
+  return spawn(helperPath, argv, { stdio: l.stdio, env: {}, argv0: 'bkg-helper', detached: l.detached === true });
+}
+
+function notRunnable(helperPath: string, err: NodeJS.ErrnoException): Error {
+  return err.code === 'ENOENT' || err.code === 'EACCES' ? new BkgError('HELPER_MISSING', `sandbox helper not runnable at ${helperPath}: ${err.code}`) : err;
+}
 
 /** How long an exec's output may still arrive once its command has exited. */
 const EXIT_GRACE_MS = 200;
@@ -69,6 +71,7 @@ export interface HelperRun {
   signal(n: number): void;
 }
 
+/** An attached helper for one command: a throwaway run, or (with `execInto`) an exec into a running sandbox. */
 export function spawnHelper(opts: {
   helperPath: string;
   spec: Buffer;
@@ -80,13 +83,11 @@ export function spawnHelper(opts: {
   /** Open descriptor 7 for control lines ("resize ROWS COLS", "signal N"). */
   control?: boolean;
 }): HelperRun {
-  const argv = ['--args', '3', '--json-status-fd', '5', '--hold-fd', '6'];
-  if (opts.seccomp) argv.push('--seccomp', '4');
-  if (opts.listChanges) argv.push('--list-changes');
-  if (opts.execInto !== undefined) argv.push('--exec-into', String(opts.execInto));
-  if (opts.control) argv.push('--control-fd', '7');
-  const stdio: StdioOptions = [...opts.stdio, 'pipe', 'pipe', 'pipe', 'pipe', ...(opts.control ? ['pipe' as const] : [])];
-  const child = spawn(opts.helperPath, argv, { stdio, env: {}, argv0: 'bkg-helper' });
+  const args = [...(opts.listChanges ? ['--list-changes'] : []), ...(opts.execInto === undefined ? [] : ['--exec-into', String(opts.execInto)])];
+  const child = launchHelper(opts.helperPath, {
+    specFd: 3, statusFd: 5, holdFd: 6, ...(opts.seccomp ? { seccompFd: 4 } : {}), ...(opts.control ? { controlFd: 7 } : {}), args,
+    stdio: [...opts.stdio, 'pipe', 'pipe', 'pipe', 'pipe', ...(opts.control ? ['pipe' as const] : [])],
+  });
   const [specIn, seccompIn, statusOut, hold] = [3, 4, 5, 6].map((i) => child.stdio[i]) as [Writable, Writable, Readable, Writable];
   specIn.on('error', () => {});
   seccompIn.on('error', () => {});
@@ -122,9 +123,7 @@ export function spawnHelper(opts: {
   const done = new Promise<{ events: HelperEvent[]; code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.on('error', (err: NodeJS.ErrnoException) => {
       hold.end();
-      if (err.code === 'ENOENT' || err.code === 'EACCES') {
-        reject(new BkgError('HELPER_MISSING', `sandbox helper not runnable at ${opts.helperPath}: ${err.code}`));
-      } else reject(err);
+      reject(notRunnable(opts.helperPath, err));
     });
     child.on('close', (code, signal) => {
       hold.end();
@@ -155,4 +154,64 @@ export function spawnHelper(opts: {
       if (control && !control.destroyed && Number.isInteger(n) && n >= 1 && n <= 64) control.write(`signal ${n}\n`);
     },
   };
+}
+
+/**
+ * The supervising helper of a persistent sandbox, detached from us: resolves once the sandbox is
+ * ready, with the helper's pid and its events so far. On failure the helper is killed (it then
+ * kills the sandbox and removes its cgroups) and the error says why.
+ */
+export async function startDetachedHelper(helperPath: string, spec: Buffer, opts: { id: string; timeoutMs: number }): Promise<{ pid: number | undefined; events: HelperEvent[] }> {
+  const child = launchHelper(helperPath, { specFd: 3, statusFd: 4, stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'], detached: true });
+  const specIn = child.stdio[3] as Writable;
+  const status = child.stdio[4] as Readable;
+  specIn.on('error', () => {});
+  specIn.end(spec);
+  const events: HelperEvent[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new BkgError('HELPER_FAILED', `sandbox ${opts.id} did not start within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+      const lines = createInterface({ input: status, crlfDelay: Infinity });
+      let settled = false;
+      const finish = (err?: Error): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve();
+        lines.close();
+      };
+      child.on('error', (err: NodeJS.ErrnoException) => finish(new BkgError('HELPER_MISSING', `sandbox helper not runnable at ${helperPath}: ${err.code}`)));
+      lines.on('line', (line) => {
+        const ev = parseStatusLine(line);
+        events.push(ev);
+        if (ev.type === 'ready') finish();
+        if (ev.type === 'error') finish(helperFailure(ev));
+      });
+      lines.on('close', () => finish(new BkgError('HELPER_FAILED', `sandbox ${opts.id} exited while starting`)));
+    });
+  } catch (err) {
+    child.kill('SIGTERM');
+    throw err;
+  }
+  status.destroy(); // the helper ignores a reader that went away
+  child.unref();
+  return { pid: child.pid, events };
+}
+
+/** One job of the helper outside any sandbox (--changes, --save): its status lines, or the error it reported. */
+export async function runHelperJob(helperPath: string, args: string[], what: string): Promise<HelperEvent[]> {
+  const out: Buffer[] = [];
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = launchHelper(helperPath, { statusFd: 1, args, stdio: ['ignore', 'pipe', 'ignore'] });
+    child.stdout?.on('data', (c: Buffer) => out.push(c));
+    child.on('error', (err: NodeJS.ErrnoException) => reject(notRunnable(helperPath, err)));
+    child.on('close', resolve);
+  });
+  const events = Buffer.concat(out).toString('utf8').split('\n').filter(Boolean).map(parseStatusLine);
+  if (code !== 0) {
+    const err = events.find((e): e is ErrorEvent => e.type === 'error');
+    throw new BkgError('HELPER_FAILED', `could not ${what}${err ? `: ${err.message}${err.errno ? ` (errno ${err.errno})` : ''}` : ''}`);
+  }
+  return events;
 }

@@ -35,3 +35,6 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): 
   }
   return ran;
 }
+
+/** A prepared statement (for the SQLite repositories only). */
+export type Statement = Database.Statement;

@@ -86,7 +86,7 @@ beforeEach(() => {
     if (sandboxes.has(body.name)) return conflict(`sandbox "${body.name}" exists`);
     const s = view(body.name, 'created', body.project ?? null);
     sandboxes.set(body.name, s);
-    return { status: 201, body: { sandbox: s, api_key_secret: 'bkg_s' } };
+    return { status: 201, body: { ...s, api_key_secret: 'bkg_s' } };
   });
   config('project: demo\nversion: 1\nsandboxes:\n  - name: web\n    workspace: .\n    limits: { memory_mb: 64 }\n  - name: db\n');
 });

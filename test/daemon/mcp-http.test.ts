@@ -13,7 +13,7 @@ const skip = sandboxSkipReason();
 const TOOLS = ['file_list', 'file_read', 'file_write', 'sandbox_changes', 'sandbox_create', 'sandbox_delete', 'sandbox_exec', 'sandbox_list', 'sandbox_metrics', 'sandbox_run_code', 'sandbox_start', 'sandbox_stop'];
 
 
-type Result = { isError?: boolean; structuredContent?: Record<string, unknown>; content: { type: string; text?: string }[] };
+type Result = { isError?: boolean; structuredContent?: Record<string, unknown>; _meta?: Record<string, unknown>; content: { type: string; text?: string }[] };
 
 describe.skipIf(skip)('MCP over Streamable HTTP', () => {
   let d: TestDaemon;
@@ -79,7 +79,7 @@ describe.skipIf(skip)('MCP over Streamable HTTP', () => {
     expect((await tool(c, 'sandbox_delete', { sandbox: 'm1' })).isError).toBeFalsy();
     const gone = await tool(c, 'sandbox_exec', { sandbox: 'm1', cmd: ['true'] });
     expect(gone.isError).toBe(true);
-    expect(gone.structuredContent).toMatchObject({ error: { code: 'NOT_FOUND' } });
+    expect(gone._meta?.['bkg/error']).toMatchObject({ code: 'NOT_FOUND' });
   });
 
   it('runs code in a throwaway sandbox when none is named', async () => {
@@ -117,9 +117,9 @@ describe.skipIf(skip)('MCP over Streamable HTTP', () => {
     const b = await connect(keys.b);
     expect((await tool(b, 'sandbox_list')).structuredContent).toEqual({ sandboxes: [] });
     const other = await tool(b, 'sandbox_exec', { sandbox: 'long', cmd: ['true'] });
-    expect(other.structuredContent).toMatchObject({ error: { code: 'NOT_FOUND' } });
+    expect(other._meta?.['bkg/error']).toMatchObject({ code: 'NOT_FOUND' });
     const ws2 = await tool(b, 'sandbox_create', { name: 'x', workspace: '/etc' });
-    expect(ws2.structuredContent).toMatchObject({ error: { code: 'FORBIDDEN' } });
+    expect(ws2._meta?.['bkg/error']).toMatchObject({ code: 'FORBIDDEN' });
   });
 
   it('handles ten concurrent sessions, audited and counted like REST', async () => {

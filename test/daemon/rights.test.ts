@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_NAMESPACE_POLICY, type Privilege } from '../../src/api/policies.js';
 import { packageRoot } from '../../src/runtime/host.js';
 import { call, freePort, removeHome, startTestDaemon, type Resp, type Target, type TestDaemon } from '../helpers/daemon.js';
-import { mcpClient, mcpErrorCode, mcpTool, wsExec } from '../helpers/doors.js';
+import { mcpClient, mcpError, mcpErrorCode, mcpTool, wsExec } from '../helpers/doors.js';
 import { sandboxSkipReason } from '../helpers/sandbox.js';
 
 const skip = sandboxSkipReason();
@@ -163,7 +163,7 @@ print(json.dumps({
       MCP: async (kind: Kind, name: string, body: Record<string, unknown>) => {
         const c = await mcp(kind);
         const r = await mcpTool(c, 'sandbox_create', { name, ...body });
-        const err = (r.structuredContent?.error as ErrorBody['error'] | undefined);
+        const err = mcpError(r);
         return r.isError ? outcome(err?.code ?? '?', err?.details) : outcome('created');
       },
     } as const;

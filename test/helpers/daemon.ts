@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { mkdtempSync, rmSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { answerProblem } from '../../src/api/answers.js';
 import { loadDaemonConfig, type DaemonConfig } from '../../src/daemon/config.js';
 import { startDaemon, type RunningDaemon } from '../../src/daemon/main.js';
 
@@ -20,7 +21,7 @@ export interface Target {
   key?: string;
 }
 
-export function call(t: Target, method: string, path: string, body?: unknown, extra: { headers?: Record<string, string>; raw?: Buffer } = {}): Promise<Resp> {
+export function call(t: Target, method: string, path: string, body?: unknown, extra: { headers?: Record<string, string>; raw?: Buffer; /** Skip the contract check (a HEAD, or a route outside the contract on purpose). */ unchecked?: boolean } = {}): Promise<Resp> {
   return new Promise((resolve, reject) => {
     const payload = extra.raw ?? (body === undefined ? undefined : Buffer.from(JSON.stringify(body)));
     const headers: Record<string, string> = { ...(payload && !extra.raw ? { 'content-type': 'application/json' } : {}), ...(t.key ? { authorization: `Bearer ${t.key}` } : {}), ...(extra.headers ?? {}) };
@@ -35,7 +36,10 @@ export function call(t: Target, method: string, path: string, body?: unknown, ex
         } catch {
           /* not JSON */
         }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, raw });
+        // every answer a test receives must be what the contract declares (status, fields, ErrorBody)
+        const problem = extra.unchecked ? null : answerProblem({ method, url: path, status: res.statusCode ?? 0, contentType: res.headers['content-type'], body: raw });
+        if (problem) reject(new Error(`the answer breaks the contract: ${problem}\n${raw.toString().slice(0, 500)}`));
+        else resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed, raw });
       });
     });
     req.on('error', reject);

@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 export interface McpResult {
   isError?: boolean;
   structuredContent?: Record<string, unknown>;
+  _meta?: Record<string, unknown>;
   content: { type: string; text?: string }[];
 }
 
@@ -23,7 +24,12 @@ export async function mcpTool(c: Client, name: string, args: Record<string, unkn
 /** The error code of a tool result, or null when it succeeded. */
 export function mcpErrorCode(r: McpResult): string | null {
   if (!r.isError) return null;
-  return ((r.structuredContent?.error as { code?: string } | undefined)?.code) ?? 'unknown';
+  return mcpError(r)?.code ?? 'unknown';
+}
+
+/** The error body of a failed tool call (in `_meta["bkg/error"]`). */
+export function mcpError(r: McpResult): { code: string; message: string; hint: string; details?: Record<string, unknown> } | undefined {
+  return r._meta?.['bkg/error'] as { code: string; message: string; hint: string; details?: Record<string, unknown> } | undefined;
 }
 
 export interface WsOutcome {

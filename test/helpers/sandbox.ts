@@ -1,10 +1,10 @@
-/** Test helpers: a real runtime over the real helper, and a skip rule for kernel-dependent tests. */
+/** Test helpers: a real sandbox engine over the real helper, and a skip rule for kernel-dependent tests. */
 import { existsSync, readFileSync } from 'node:fs';
 import { createLogger } from '../../src/log.js';
-import type { SandboxDefinition } from '../../src/runtime/definition.js';
+import { newSandboxId, type SandboxDefinition } from '../../src/runtime/definition.js';
 import { detectHost, type HostInfo } from '../../src/runtime/host.js';
 import { withDefaults, type Limits } from '../../src/runtime/limits.js';
-import { newSandboxId, SandboxRuntime, type RunOptions, type RunResult } from '../../src/runtime/runtime.js';
+import { SandboxEngine, type RunOptions, type RunResult } from '../../src/runtime/engine.js';
 
 export interface Captured extends RunResult {
   stdout: string;
@@ -22,12 +22,12 @@ export function sandboxSkipReason(): string | null {
   return reason;
 }
 
-export function makeRuntime(host: HostInfo = detectHost()): { host: HostInfo; runtime: SandboxRuntime } {
-  return { host, runtime: new SandboxRuntime({ host, log: createLogger({ level: 'silent' }) }) };
+export function makeRuntime(host: HostInfo = detectHost()): { host: HostInfo; runtime: SandboxEngine } {
+  return { host, runtime: new SandboxEngine({ host, log: createLogger({ level: 'silent' }) }) };
 }
 
 export async function runIn(
-  runtime: SandboxRuntime,
+  runtime: SandboxEngine,
   argv: string[],
   opts: { limits?: Limits; workspace?: string; network?: 'none' | 'host'; input?: string; env?: Record<string, string>; run?: RunOptions; id?: string } = {},
 ): Promise<Captured> {
@@ -49,8 +49,8 @@ export async function runIn(
   return { ...r, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
 }
 
-export const sh = (runtime: SandboxRuntime, script: string, opts: Parameters<typeof runIn>[2] = {}): Promise<Captured> =>
+export const sh = (runtime: SandboxEngine, script: string, opts: Parameters<typeof runIn>[2] = {}): Promise<Captured> =>
   runIn(runtime, ['/bin/sh', '-c', script], opts);
 
-export const py = (runtime: SandboxRuntime, code: string, opts: Parameters<typeof runIn>[2] = {}): Promise<Captured> =>
+export const py = (runtime: SandboxEngine, code: string, opts: Parameters<typeof runIn>[2] = {}): Promise<Captured> =>
   runIn(runtime, ['/usr/bin/python3', '-c', code], opts);

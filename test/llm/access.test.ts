@@ -4,24 +4,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadSigningKey, ModelAccess } from '../../src/llm/access.js';
-import { openDb, type Db } from '../../src/store/db.js';
+import { openStore, type SqliteStore } from '../../src/store/index.js';
 
 let dir: string;
-let db: Db;
+let store: SqliteStore;
 let now: number;
 const clock = (): Date => new Date(now);
 
 async function make(): Promise<ModelAccess> {
-  return new ModelAccess(db, await loadSigningKey(join(dir, 'llm-signing.key')), clock);
+  return new ModelAccess(store.llmAccess, await loadSigningKey(join(dir, 'llm-signing.key')), clock);
 }
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'bkg-access-'));
-  db = openDb(join(dir, 'bkg.db'));
+  store = openStore(join(dir, 'bkg.db'));
   now = Date.parse('2026-06-01T00:00:00Z');
 });
 afterEach(() => {
-  db.close();
+  store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -29,7 +29,7 @@ describe('model access', () => {
   it('issues a signed key on approval that authorizes exactly its model, scope and namespace', async () => {
     const access = await make();
     expect(statSync(join(dir, 'llm-signing.key')).mode & 0o777).toBe(0o600);
-    const req = access.request({ modelId: 'stories', caveNamespace: 'team-a', requestedBy: 'key_1' });
+    const req = access.request({ modelId: 'stories', namespace: 'team-a', requestedBy: 'key_1' });
     expect(req.status).toBe('pending');
     const { token, claims } = await access.approve(req.id, 'host', { scopes: ['chat'], ttlSeconds: 3600, rpm: 60 });
     expect(token.split('.')).toHaveLength(3);
@@ -45,7 +45,7 @@ describe('model access', () => {
 
   it('refuses forged, tampered and expired keys with 401', async () => {
     const access = await make();
-    const req = access.request({ modelId: 'm', caveNamespace: 'ns', requestedBy: 'x' });
+    const req = access.request({ modelId: 'm', namespace: 'ns', requestedBy: 'x' });
     const { token } = await access.approve(req.id, 'host', { scopes: ['chat'], ttlSeconds: 60, rpm: 60 });
     const use = { namespace: 'ns', modelId: 'm', scope: 'chat' as const };
     const [h, p, s] = token.split('.') as [string, string, string];
@@ -59,7 +59,7 @@ describe('model access', () => {
 
   it('revokes at once and still after a restart', async () => {
     const access = await make();
-    const req = access.request({ modelId: 'm', caveNamespace: 'ns', requestedBy: 'x' });
+    const req = access.request({ modelId: 'm', namespace: 'ns', requestedBy: 'x' });
     const { token, claims } = await access.approve(req.id, 'host', { scopes: ['chat'], ttlSeconds: 600, rpm: 60 });
     const use = { namespace: 'ns', modelId: 'm', scope: 'chat' as const };
     await access.authorize(token, use);
@@ -72,7 +72,7 @@ describe('model access', () => {
 
   it('applies the key\'s rate with Retry-After', async () => {
     const access = await make();
-    const req = access.request({ modelId: 'm', caveNamespace: 'ns', requestedBy: 'x' });
+    const req = access.request({ modelId: 'm', namespace: 'ns', requestedBy: 'x' });
     const { token } = await access.approve(req.id, 'host', { scopes: ['chat'], ttlSeconds: 600, rpm: 2 });
     const use = { namespace: 'ns', modelId: 'm', scope: 'chat' as const };
     await access.authorize(token, use);
@@ -84,7 +84,7 @@ describe('model access', () => {
 
   it('denies requests', async () => {
     const access = await make();
-    const req = access.request({ modelId: 'm', caveNamespace: 'ns', requestedBy: 'x' });
+    const req = access.request({ modelId: 'm', namespace: 'ns', requestedBy: 'x' });
     expect(access.deny(req.id, 'host').status).toBe('denied');
     await expect(access.approve(req.id, 'host', { scopes: ['chat'], ttlSeconds: 60, rpm: 1 })).rejects.toMatchObject({ code: 'CONFLICT' });
     expect(access.requests({ status: 'denied' })).toHaveLength(1);

@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { formatChatPrompt, LlamaEngine, StopScanner, StreamingDecoder } from '../../src/llm/engine-llama.js';
+import { formatChatPrompt } from '../../src/llm/chat-template.js';
+import { LlamaEngine } from '../../src/llm/engine-llama.js';
+import type { LlamaModels } from '../../src/llm/llama-models.js';
+import { StopScanner, StreamingDecoder } from '../../src/llm/token-stream.js';
 import type { ChatResult } from '../../src/llm/types.js';
 import type { LlamaModel } from 'node-llama-cpp';
 import { createLogger } from '../../src/log.js';
@@ -24,6 +27,11 @@ let dir: string;
 let modelPath: string;
 let engine: LlamaEngine;
 const engines: LlamaEngine[] = [];
+
+/** The engine's llama.cpp models (private: the tests look inside). */
+function modelsOf(e: LlamaEngine): LlamaModels {
+  return (e as unknown as { models: LlamaModels }).models;
+}
 
 function newEngine(opts: { idleUnloadMs?: number; contextSize?: number } = {}): LlamaEngine {
   const e = new LlamaEngine({ log, threads: 1, ...opts });
@@ -189,7 +197,7 @@ describe.skipIf(skip)('LlamaEngine generation', () => {
 describe.skipIf(skip)('LlamaEngine model cache', () => {
   it('loads once for concurrent first calls, keeps the model warm, unloads it when idle', async () => {
     const e = newEngine({ idleUnloadMs: 250 });
-    const spy = vi.spyOn(e as unknown as { loadModel: () => Promise<unknown> }, 'loadModel');
+    const spy = vi.spyOn(modelsOf(e) as unknown as { loadModel: () => Promise<unknown> }, 'loadModel');
     expect(e.loaded()).toEqual([]);
     const req = () => ({ ...story(), prompt: 'Once upon a time', maxTokens: 8 });
     const first: ChatResult[] = await Promise.all([e.complete(req()), e.complete(req()), e.complete(req())]);
@@ -221,7 +229,7 @@ describe.skipIf(skip)('LlamaEngine model cache', () => {
   });
 
   it('reports a model that cannot be loaded as a clear BkgError', async () => {
-    // A fresh engine: llama.cpp logs to the most recently started one (see engine-llama.ts).
+    // A fresh engine: llama.cpp logs to the most recently started one (see llama-models.ts).
     const engine = newEngine();
     const notGguf = join(dir, 'not-a-model.gguf');
     writeFileSync(notGguf, 'this is a text file, not a GGUF model\n'.repeat(20));
@@ -312,7 +320,7 @@ describe('chat template and text streaming', () => {
   it('decodes multi-byte characters split over byte tokens without broken deltas', async () => {
     // The engine's loaded model (a second llama.cpp instance in one process is best avoided).
     await engine.complete({ ...story(), prompt: 'Once', maxTokens: 1 });
-    const model = (engine as unknown as { models: Map<string, { model: LlamaModel | null }> }).models.get('stories260k')?.model;
+    const model = (modelsOf(engine) as unknown as { entries: Map<string, { model: LlamaModel | null }> }).entries.get('stories260k')?.model;
     if (!model) throw new Error('model not loaded');
     const prompt = model.tokenize('Lily said');
     const tokens = model.tokenize('héllo 🙂 to 世界, said Lily.');

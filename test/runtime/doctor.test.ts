@@ -10,7 +10,7 @@ import { createCliContext } from '../../src/cli/context.js';
 import type { CgroupLayout } from '../../src/runtime/cgroups.js';
 import { parseKernelVersion, runDoctor, type DoctorCheck, type DoctorReport } from '../../src/runtime/doctor.js';
 import { packageRoot, type HostInfo } from '../../src/runtime/host.js';
-import { SandboxRuntime } from '../../src/runtime/runtime.js';
+import { SandboxEngine, type SandboxRunner } from '../../src/runtime/engine.js';
 
 const ROOT = packageRoot();
 
@@ -23,7 +23,7 @@ function check(report: DoctorReport, id: string): DoctorCheck {
 /** A runtime that must not be reached (for probes run with the sandbox check off). */
 const unusedRuntime = {
   run: () => Promise.reject(new Error('not expected')),
-} as unknown as SandboxRuntime;
+} as unknown as SandboxRunner;
 
 describe('runDoctor on this host', () => {
   it('passes every check, including an end-to-end sandbox', async () => {
@@ -41,7 +41,7 @@ describe('runDoctor on this host', () => {
   it('reports a missing helper with its fix, and the sandbox probe fails too', async () => {
     const ctx = createCliContext();
     const host: HostInfo = { ...ctx.host, helperPath: '/nonexistent/bkg-helper' };
-    const report = await runDoctor({ host, runtime: new SandboxRuntime({ host, log: ctx.log }) });
+    const report = await runDoctor({ host, runtime: new SandboxEngine({ host, log: ctx.log }) });
     const helper = check(report, 'helper');
     expect(helper.status).toBe('fail');
     expect(helper.detail).toContain('/nonexistent/bkg-helper');
@@ -175,7 +175,7 @@ describe('runDoctor probes (simulated hosts)', () => {
         seen = def.limits;
         return Promise.reject(new BkgError('ISOLATION_UNAVAILABLE', 'simulated'));
       },
-    } as unknown as SandboxRuntime;
+    } as unknown as SandboxRunner;
     const v1: CgroupLayout = { version: 1, root: '/sys/fs/cgroup', bases: new Map([['pids', '/sys/fs/cgroup/pids/bkg']]), memsw: false, problems: [] };
     const report = await runDoctor({ host: { ...base, cgroups: v1 }, runtime });
     expect(seen).toEqual({ diskBytes: 16 << 20, timeoutMs: 10_000, pids: 32 });

@@ -12,17 +12,17 @@ import type { Readable, Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { planCgroups } from '../../src/runtime/cgroups.js';
-import type { SandboxDefinition } from '../../src/runtime/definition.js';
+import { newSandboxId, type SandboxDefinition } from '../../src/runtime/definition.js';
+import { SandboxEngine } from '../../src/runtime/engine.js';
+import { processStartTime, type SandboxHandle } from '../../src/runtime/handle.js';
 import { parseStatusLine, spawnHelper, type ExitedEvent, type HelperEvent } from '../../src/runtime/helper-process.js';
 import { withDefaults } from '../../src/runtime/limits.js';
-import { PersistentSandboxes, processStartTime, type SandboxHandle } from '../../src/runtime/persistent.js';
-import { newSandboxId } from '../../src/runtime/runtime.js';
 import { buildExecSpec, buildHelperSpec, encodeSpec } from '../../src/runtime/spec.js';
 import { makeRuntime, sandboxSkipReason } from '../helpers/sandbox.js';
 
 const skip = sandboxSkipReason();
 const { host } = makeRuntime();
-const sandboxes = new PersistentSandboxes({ host, log: createLogger({ level: 'silent' }) });
+const sandboxes = new SandboxEngine({ host, log: createLogger({ level: 'silent' }) });
 const started: SandboxHandle[] = [];
 const temps: string[] = [];
 /** The host uid that the sandbox's root maps to (100000 when bkg runs as root). */
@@ -56,7 +56,7 @@ const withHome = (t: string[]): string[] => {
   return [...t.slice(0, i), '--scratch-home', 'home', '/root', ...t.slice(i)];
 };
 
-/** PersistentSandboxes.start with an edited spec: the same spawn, the same handle. */
+/** SandboxEngine.start with an edited spec: the same spawn, the same handle, adopted by the engine. */
 async function startWith(def: SandboxDefinition, ...edits: ((t: string[]) => string[])[]): Promise<SandboxHandle> {
   const tokens = edits.reduce((t, edit) => edit(t), buildHelperSpec({ ...def, persist: true }, host, planCgroups(host.cgroups, def.id, def.limits)));
   const child = spawn(host.helperPath, ['--args', '3', '--json-status-fd', '4'], { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'], env: {}, argv0: 'bkg-helper' });
@@ -80,13 +80,14 @@ async function startWith(def: SandboxDefinition, ...edits: ((t: string[]) => str
   const helperPid = child.pid ?? -1;
   const h: SandboxHandle = { id: def.id, initPid: pid, helperPid, helperStartTime: processStartTime(helperPid) ?? '', scratchFd: ready?.type === 'ready' ? (ready.scratch_fd ?? null) : null };
   started.push(h);
+  sandboxes.adopt(def, h);
   return h;
 }
 
-async function exec(def: SandboxDefinition, h: SandboxHandle, script: string) {
+async function exec(h: SandboxHandle, script: string) {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  const r = await sandboxes.exec(def, h, { argv: ['/bin/sh', '-c', script] }, { stdio: ['ignore', 'pipe', 'pipe'], onStdout: (c) => out.push(c), onStderr: (c) => err.push(c) });
+  const r = await sandboxes.exec(h, { argv: ['/bin/sh', '-c', script] }, { stdio: ['ignore', 'pipe', 'pipe'], onStdout: (c) => out.push(c), onStderr: (c) => err.push(c) });
   return { ...r, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
 }
 
@@ -117,7 +118,7 @@ describe.skipIf(skip)('--save and --restore of a persistent sandbox', () => {
     writeFileSync(join(ws, 'dir', 'old.txt'), 'old\n');
     first = await sandboxes.start(def);
     started.push(first);
-    const r = await exec(def, first, [
+    const r = await exec(first, [
       'cd /workspace && rm del.txt && rm -rf dir && mkdir dir && echo new > dir/new.txt',
       'ln -s keep.txt link && mkfifo fifo && echo s > suid && chmod 4755 suid && echo after > mod.txt',
       'echo tmpdata > /tmp/x',
@@ -161,14 +162,14 @@ describe.skipIf(skip)('--save and --restore of a persistent sandbox', () => {
   it('restores it into a new sandbox: the workspace view, /tmp and the changes come back', async () => {
     const def2 = define({ workspace: ws });
     const h = await startWith(def2, withRestore(saved));
-    const r = await exec(def2, h, [
+    const r = await exec(h, [
       'cd /workspace; cat keep.txt mod.txt /tmp/x; ls dir; readlink link; test -p fifo && echo fifo',
       "stat -c '%a %u' suid; test -e del.txt || echo deleted; echo more > more.txt && cat more.txt",
     ].join('; '));
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('keep\nafter\ntmpdata\nnew.txt\nkeep.txt\nfifo\n4755 0\ndeleted\nmore\n');
-    const changes = await sandboxes.changes(def2, h);
-    expect(changes).toEqual([...(await sandboxes.changes(def, first)), { path: 'more.txt', kind: 'added', type: 'file' }].sort((a, b) => (a.path < b.path ? -1 : 1)));
+    const changes = await sandboxes.changes(h);
+    expect(changes).toEqual([...(await sandboxes.changes(first)), { path: 'more.txt', kind: 'added', type: 'file' }].sort((a, b) => (a.path < b.path ? -1 : 1)));
     expect(changes).toContainEqual({ path: 'dir/old.txt', kind: 'deleted', type: 'file' });
     expect(readdirSync(join(saved, 'upper'))).not.toContain('more.txt'); // a copy, not the saved tree itself
   });
@@ -176,14 +177,14 @@ describe.skipIf(skip)('--save and --restore of a persistent sandbox', () => {
   it('keeps a --scratch-home directory private (0700) and restores its mode and contents', async () => {
     const d1 = define();
     const h1 = await startWith(d1, withHome);
-    const a = await exec(d1, h1, 'stat -c %a /root; echo hi > /root/.note; chmod 750 /root');
+    const a = await exec(h1, 'stat -c %a /root; echo hi > /root/.note; chmod 750 /root');
     expect(a.stdout).toBe('700\n');
     const dest = join(temp('bkg-home-'), 'state');
     expect(save(h1, dest).status).toBe(0);
     expect(mode(join(dest, 'home'))).toBe(0o750);
     const d2 = define();
     const h2 = await startWith(d2, withRestore(dest), withHome);
-    const b = await exec(d2, h2, 'stat -c %a /root; cat /root/.note; stat -c %a /tmp');
+    const b = await exec(h2, 'stat -c %a /root; cat /root/.note; stat -c %a /tmp');
     expect(b.stdout).toBe('750\nhi\n1777\n');
   });
 
@@ -208,8 +209,8 @@ describe.skipIf(skip)('changes without false positives', () => {
     const def = define({ workspace: ws });
     const h = await sandboxes.start(def);
     started.push(h);
-    await exec(def, h, 'cd /workspace && printf ZZZZ > same.txt && printf YYYY > diff.txt && chmod 600 mode.txt && ln -s t sl && printf n > new.txt');
-    expect(await sandboxes.changes(def, h)).toEqual([
+    await exec(h, 'cd /workspace && printf ZZZZ > same.txt && printf YYYY > diff.txt && chmod 600 mode.txt && ln -s t sl && printf n > new.txt');
+    expect(await sandboxes.changes(h)).toEqual([
       { path: 'diff.txt', kind: 'modified', type: 'file' },
       { path: 'mode.txt', kind: 'modified', type: 'file' },
       { path: 'new.txt', kind: 'added', type: 'file' },
@@ -219,13 +220,13 @@ describe.skipIf(skip)('changes without false positives', () => {
     writeFileSync(join(ws, 'same.txt'), 'ZZZZ'); // copied back by hand, same mode
     writeFileSync(join(ws, 'diff.txt'), 'CCCC'); // same size, other bytes
     symlinkSync('t', join(ws, 'sl'));
-    expect(await sandboxes.changes(def, h)).toEqual([
+    expect(await sandboxes.changes(h)).toEqual([
       { path: 'diff.txt', kind: 'modified', type: 'file' },
       { path: 'mode.txt', kind: 'modified', type: 'file' }, // same bytes, other mode
       { path: 'new.txt', kind: 'added', type: 'file' },
     ]);
-    await sandboxes.apply(def, h);
-    expect(await sandboxes.changes(def, h)).toEqual([]);
+    await sandboxes.apply(h);
+    expect(await sandboxes.changes(h)).toEqual([]);
   });
 });
 

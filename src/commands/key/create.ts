@@ -2,9 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { BkgError } from '../../api/errors.js';
 import { NAME_PATTERN } from '../../api/sandboxes.js';
 import { DaemonCommand } from '../../cli/daemon-command.js';
-import type { KeyRole } from '../../client/types.js';
-
-export const ROLES = ['admin', 'namespace', 'readonly'] as const satisfies readonly KeyRole[];
+import { ROLES, type Role } from '../../api/names.js';
 
 export default class KeyCreate extends DaemonCommand {
   static override summary = 'Create an API key (the secret is printed once, never again).';
@@ -24,7 +22,7 @@ Clients send it as \`Authorization: Bearer <secret>\`; the bkg CLI reads it from
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(KeyCreate);
-    const role = flags.role as KeyRole;
+    const role = flags.role as Role;
     if (role === 'namespace' && !flags.namespace) throw new BkgError('INVALID_ARGUMENT', '--namespace: required with --role namespace');
     if (flags.namespace !== undefined && !NAME_PATTERN.test(flags.namespace)) throw new BkgError('INVALID_ARGUMENT', `--namespace: "${flags.namespace}" must match ${NAME_PATTERN.source}`);
     const created = await this.withClient((c) => c.createKey({ name: args.name, role, ...(flags.namespace ? { namespace: flags.namespace } : {}) }));

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BkgError } from '../../api/errors.js';
+import { SCOPES, type Scope } from '../../api/names.js';
 import { parseDuration, parsePositiveInt } from '../../api/units.js';
 import { DaemonCommand } from '../../cli/daemon-command.js';
 
@@ -18,10 +19,12 @@ export default class LlmApprove extends DaemonCommand {
     const ttlMs = parseDuration(flags.ttl, '--ttl');
     if (ttlMs % 1000) throw new BkgError('INVALID_ARGUMENT', '--ttl: use whole seconds');
     const scopes = flags.scopes.split(',').map((s) => s.trim()).filter(Boolean);
-    const r = await this.withClient((c) => c.llmApprove(args.id, { scopes, ttl_s: ttlMs / 1000, rpm: parsePositiveInt(flags.rpm, '--rpm', 1_000_000) }));
+    const unknown = scopes.find((s) => !(SCOPES as readonly string[]).includes(s));
+    if (unknown !== undefined) throw new BkgError('INVALID_ARGUMENT', `--scopes: "${unknown}" is not a scope (scopes: ${SCOPES.join(', ')})`);
+    const r = await this.withClient((c) => c.llmApprove(args.id, { scopes: scopes as Scope[], ttl_s: ttlMs / 1000, rpm: parsePositiveInt(flags.rpm, '--rpm', 1_000_000) }));
     this.output(flags.json, r, () => {
-      process.stderr.write(`Approved ${args.id}. Its model-access key (id ${String(r.token_id)}, expires ${String(r.expires_at)}), shown only now:\n`);
-      process.stdout.write(`${String(r.token)}\n`); // stdout carries only the key: KEY=$(bkg llm approve ...)
+      process.stderr.write(`Approved ${args.id}. Its model-access key (id ${r.token_id}, expires ${r.expires_at}), shown only now:\n`);
+      process.stdout.write(`${r.token}\n`); // stdout carries only the key: KEY=$(bkg llm approve ...)
     });
   }
 }

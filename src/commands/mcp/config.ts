@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { BkgCommand } from '../../cli/base-command.js';
-import { bkgLaunch, clientConfig, CONFIG_FILES, MCP_CLIENTS } from '../../mcp/client-config.js';
+import { bkgLaunch, clientConfig, CONFIG_FILES, MCP_CLIENTS } from '../../cli/mcp/client-config.js';
 
 export default class McpConfig extends BkgCommand {
   static override summary = 'Print the snippet that registers `bkg mcp` in an MCP client (Claude, Cursor, VS Code).';

@@ -3,7 +3,7 @@ import { Flags } from '@oclif/core';
 import { BkgError, exitCodeFor, toErrorBody } from '../../api/errors.js';
 import { DaemonCommand } from '../../cli/daemon-command.js';
 import { resolveEndpoint } from '../../client/endpoint.js';
-import type { LogLevel } from '../../mcp/bridge.js';
+import type { LogLevel } from '../../cli/mcp/bridge.js';
 
 const LEVELS: Record<string, number> = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, fatal: 5, silent: 6 };
 
@@ -45,8 +45,8 @@ export default class Mcp extends DaemonCommand {
     };
     await ensure?.();
 
-    // Loaded here: the MCP SDK and undici are not for every command's start-up.
-    const { McpBridge, mcpUrl } = await import('../../mcp/bridge.js');
+    // Loaded here: the MCP SDK is not for every command's start-up.
+    const { McpBridge, mcpUrl } = await import('../../cli/mcp/bridge.js');
     const bridge = new McpBridge({ endpoint, log, ...(ensure ? { beforeReconnect: ensure } : {}) });
     const stop = (): void => void bridge.close();
     process.once('SIGINT', stop);

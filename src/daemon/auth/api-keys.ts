@@ -6,16 +6,17 @@
  * indexed read, no decryption scan, and the database alone neither reveals nor verifies keys.
  *
  * Nothing here logs; secrets leave this class only as the return value of create, rotate, reveal.
+ * The rows are the store's (ApiKeyRepository, src/store/repos/api-keys.ts): this class holds the crypto and the rules.
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BkgError } from '../../api/errors.js';
-import type { Db } from '../../store/db.js';
 import { newId, randomBase62 } from '../../store/ids.js';
-import { isRole, type Role } from '../../store/roles.js';
-import { constraintKind } from '../../store/sqlite-errors.js';
+import type { ApiKeyRepository, SandboxRepository } from '../../store/repositories.js';
+import { isRole, type Role } from '../../api/names.js';
+import type { ApiKeyInfoRow, ApiKeyRow, SealedApiKey } from '../../store/types.js';
 import { MASTER_KEY_BYTES } from './master-key.js';
 
-export type { Role } from '../../store/roles.js';
+export type { Role } from '../../api/names.js';
 
 export const KEY_PREFIX = 'bkg_';
 const SECRET_CHARS = 43;
@@ -62,31 +63,18 @@ export interface Principal {
   sandboxId: string | null;
 }
 
-interface Row {
-  id: string;
-  name: string;
-  role: Role;
-  namespace_id: string | null;
-  lookup_hash: string;
-  ciphertext: Buffer;
-  iv: Buffer;
-  tag: Buffer;
-  prefix: string;
-  suffix: string;
-  created_at: string;
-  revoked_at: string | null;
-  last_used_at: string | null;
-  sandbox_id: string | null;
+/** What the key store needs from the store: its table, the sandboxes (to check a key's scope), and transactions. */
+export interface ApiKeyStoreDeps {
+  apiKeys: ApiKeyRepository;
+  sandboxes: Pick<SandboxRepository, 'get'>;
+  transaction<T>(fn: () => T): T;
 }
-
-const INFO_COLUMNS = 'id, name, role, namespace_id, sandbox_id, prefix, suffix, created_at, revoked_at, last_used_at';
-type InfoRow = Pick<Row, 'id' | 'name' | 'role' | 'namespace_id' | 'sandbox_id' | 'prefix' | 'suffix' | 'created_at' | 'revoked_at' | 'last_used_at'>;
 
 export function maskKey(prefix: string, suffix: string): string {
   return `${prefix}…${suffix}`;
 }
 
-function toInfo(r: InfoRow): ApiKeyInfo {
+function toInfo(r: ApiKeyInfoRow): ApiKeyInfo {
   return {
     id: r.id,
     name: r.name,
@@ -105,16 +93,21 @@ function aad(id: string): Buffer {
 }
 
 export class ApiKeyStore {
-  readonly #db: Db;
+  readonly #keys: ApiKeyRepository;
+  readonly #sandboxes: ApiKeyStoreDeps['sandboxes'];
+  readonly #transaction: ApiKeyStoreDeps['transaction'];
   readonly #encKey: Buffer;
   readonly #lookupKey: Buffer;
   readonly #now: () => Date;
 
-  constructor(db: Db, masterKey: Buffer, now: () => Date = () => new Date()) {
+  /** `store`: the Store (openStore), or any object with these three of its members. */
+  constructor(store: ApiKeyStoreDeps, masterKey: Buffer, now: () => Date = () => new Date()) {
     if (!Buffer.isBuffer(masterKey) || masterKey.length !== MASTER_KEY_BYTES) {
       throw new BkgError('INVALID_CONFIG', `the master key must be ${MASTER_KEY_BYTES} bytes`);
     }
-    this.#db = db;
+    this.#keys = store.apiKeys;
+    this.#sandboxes = store.sandboxes;
+    this.#transaction = (fn) => store.transaction(fn);
     this.#encKey = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), ENC_INFO, 32));
     this.#lookupKey = Buffer.from(hkdfSync('sha256', masterKey, Buffer.alloc(0), LOOKUP_INFO, 32));
     this.#now = now;
@@ -125,7 +118,7 @@ export class ApiKeyStore {
     const id = newId('key');
     const secret = this.#newSecret();
     const sealed = this.#seal(id, secret);
-    const row: Row = {
+    const row: ApiKeyRow = {
       id,
       name: input.name,
       role: input.role,
@@ -136,19 +129,7 @@ export class ApiKeyStore {
       last_used_at: null,
       ...sealed,
     };
-    try {
-      this.#db
-        .prepare(
-          `INSERT INTO api_keys (id, name, role, namespace_id, sandbox_id, lookup_hash, ciphertext, iv, tag, prefix, suffix, created_at, revoked_at, last_used_at)
-           VALUES (@id, @name, @role, @namespace_id, @sandbox_id, @lookup_hash, @ciphertext, @iv, @tag, @prefix, @suffix, @created_at, @revoked_at, @last_used_at)`,
-        )
-        .run(row);
-    } catch (err) {
-      if (constraintKind(err) === 'foreignkey') {
-        throw new BkgError('NOT_FOUND', `namespace ${namespaceId} does not exist`, { details: { namespaceId }, cause: err });
-      }
-      throw err;
-    }
+    this.#keys.insert(row); // NOT_FOUND when the namespace does not exist
     return { ...toInfo(row), key: secret };
   }
 
@@ -156,53 +137,46 @@ export class ApiKeyStore {
   authenticate(secret: string): Principal | null {
     if (typeof secret !== 'string' || !SECRET_RE.test(secret)) return null;
     const hash = this.#lookupHash(secret);
-    const row = this.#db
-      .prepare('SELECT id, name, role, namespace_id, sandbox_id, lookup_hash, revoked_at FROM api_keys WHERE lookup_hash = ?')
-      .get(hash.toString('hex')) as Pick<Row, 'id' | 'name' | 'role' | 'namespace_id' | 'sandbox_id' | 'lookup_hash' | 'revoked_at'> | undefined;
+    const row = this.#keys.findByLookupHash(hash.toString('hex'));
     if (!row) return null;
     const stored = Buffer.from(row.lookup_hash, 'hex');
     if (stored.length !== hash.length || !timingSafeEqual(stored, hash)) return null;
     if (row.revoked_at !== null) return null;
-    this.#db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(this.#now().toISOString(), row.id);
+    this.#keys.markUsed(row.id, this.#now().toISOString());
     return { id: row.id, name: row.name, role: row.role, namespaceId: row.namespace_id, sandboxId: row.sandbox_id };
   }
 
   get(id: string): ApiKeyInfo | null {
-    const r = this.#db.prepare(`SELECT ${INFO_COLUMNS} FROM api_keys WHERE id = ?`).get(id) as InfoRow | undefined;
+    const r = this.#keys.get(id);
     return r ? toInfo(r) : null;
   }
 
   /** Keys (masked), oldest first; all of them, or those scoped to one namespace. Revoked keys are included. */
   list(opts: { namespaceId?: string } = {}): ApiKeyInfo[] {
-    const rows = opts.namespaceId === undefined
-      ? this.#db.prepare(`SELECT ${INFO_COLUMNS} FROM api_keys ORDER BY created_at, id`).all()
-      : this.#db.prepare(`SELECT ${INFO_COLUMNS} FROM api_keys WHERE namespace_id = ? ORDER BY created_at, id`).all(opts.namespaceId);
-    return (rows as InfoRow[]).map(toInfo);
+    return this.#keys.list(opts.namespaceId === undefined ? {} : { namespaceId: opts.namespaceId }).map(toInfo);
   }
 
   /** Revoke a key: refused by authenticate from now on. Revoking a revoked key changes nothing. */
   revoke(id: string): ApiKeyInfo {
-    return this.#db.transaction(() => {
-      this.#db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(this.#now().toISOString(), id);
+    return this.#transaction(() => {
+      this.#keys.revoke(id, this.#now().toISOString());
       const info = this.get(id);
       if (!info) throw notFound(id);
       return info;
-    })();
+    });
   }
 
   /** Give a key a new secret (same id, name, role and scope); the old secret is refused at once. */
   rotate(id: string): CreatedApiKey {
-    return this.#db.transaction(() => {
+    return this.#transaction(() => {
       const info = this.get(id);
       if (!info) throw notFound(id);
       if (info.revokedAt !== null) throw revoked(id);
       const secret = this.#newSecret();
       const sealed = this.#seal(id, secret);
-      this.#db
-        .prepare('UPDATE api_keys SET lookup_hash = @lookup_hash, ciphertext = @ciphertext, iv = @iv, tag = @tag, prefix = @prefix, suffix = @suffix WHERE id = @id')
-        .run({ id, ...sealed });
+      this.#keys.setSecret(id, sealed);
       return { ...info, masked: maskKey(sealed.prefix, sealed.suffix), key: secret };
-    })();
+    });
   }
 
   /**
@@ -210,9 +184,7 @@ export class ApiKeyStore {
    * through the API. A ciphertext that fails authentication (altered row, other master key) throws.
    */
   reveal(id: string): string {
-    const r = this.#db.prepare('SELECT id, ciphertext, iv, tag, revoked_at FROM api_keys WHERE id = ?').get(id) as
-      | Pick<Row, 'id' | 'ciphertext' | 'iv' | 'tag' | 'revoked_at'>
-      | undefined;
+    const r = this.#keys.getCipher(id);
     if (!r) throw notFound(id);
     if (r.revoked_at !== null) throw revoked(id);
     try {
@@ -243,9 +215,9 @@ export class ApiKeyStore {
     if (input.role === 'namespace' && namespaceId === null) throw new BkgError('INVALID_ARGUMENT', 'a namespace key needs a namespaceId');
     if (sandboxId !== null) {
       if (namespaceId === null) throw new BkgError('INVALID_ARGUMENT', 'a sandbox-scoped key needs the namespaceId of its sandbox');
-      const sb = this.#db.prepare('SELECT namespace_id FROM sandboxes WHERE id = ?').get(sandboxId) as { namespace_id: string } | undefined;
+      const sb = this.#sandboxes.get(sandboxId);
       if (!sb) throw new BkgError('NOT_FOUND', `sandbox ${sandboxId} does not exist`, { details: { id: sandboxId } });
-      if (sb.namespace_id !== namespaceId) throw new BkgError('INVALID_ARGUMENT', `sandbox ${sandboxId} is not in namespace ${namespaceId}`);
+      if (sb.namespaceId !== namespaceId) throw new BkgError('INVALID_ARGUMENT', `sandbox ${sandboxId} is not in namespace ${namespaceId}`);
     }
     return { namespaceId, sandboxId };
   }
@@ -258,7 +230,7 @@ export class ApiKeyStore {
     return createHmac('sha256', this.#lookupKey).update(secret, 'utf8').digest();
   }
 
-  #seal(id: string, secret: string): Pick<Row, 'lookup_hash' | 'ciphertext' | 'iv' | 'tag' | 'prefix' | 'suffix'> {
+  #seal(id: string, secret: string): SealedApiKey {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.#encKey, iv, { authTagLength: TAG_BYTES });
     cipher.setAAD(aad(id));

@@ -32,7 +32,3 @@ export function createAuthenticator(keys: ApiKeyStore, limiter: RateLimiter, opt
     return principal;
   };
 }
-
-export function requireAdmin(p: Principal): void {
-  if (p.role !== 'admin') throw new BkgError('FORBIDDEN', 'this needs an admin key');
-}

@@ -5,7 +5,7 @@
  * full carries no state and is dropped, and past `maxBuckets` the least recently used go first.
  */
 import { BkgError } from '../../api/errors.js';
-import { isRole, ROLES, type Role } from '../../store/roles.js';
+import { isRole, ROLES, type Role } from '../../api/names.js';
 
 export interface RateSpec {
   ratePerSec: number;

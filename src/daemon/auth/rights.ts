@@ -3,13 +3,15 @@
  * listener, WebSocket, MCP), and which kinds of key may take it. `Authorizer` (authorize.ts) is
  * the one function that applies it; README's rights table is this table.
  */
+import type { Action } from '../../api/actions.js';
+import { ROLES } from '../../api/names.js';
 import type { Principal } from './api-keys.js';
 
 /**
  * admin: everything. namespace: its own namespace. readonly: look, never change (its namespace, or
  * all). sandbox: the key bkg injects into a sandbox: that sandbox only.
  */
-export const KEY_KINDS = ['admin', 'namespace', 'readonly', 'sandbox'] as const;
+export const KEY_KINDS = [...ROLES, 'sandbox'] as const;
 export type KeyKind = (typeof KEY_KINDS)[number];
 
 export function keyKind(p: Principal): KeyKind {
@@ -26,7 +28,7 @@ interface Right {
 
 const ALL = KEY_KINDS;
 
-export const RIGHTS = {
+export const RIGHTS: Record<Action, Right> = {
   'sandbox.list': { what: 'list sandboxes', kinds: ALL },
   'sandbox.read': { what: 'read a sandbox (status, logs, changes, files)', kinds: ALL },
   'sandbox.create': { what: 'create sandboxes', kinds: ['admin', 'namespace'] },
@@ -45,12 +47,12 @@ export const RIGHTS = {
   'llm.manage': { what: 'manage models and model access', kinds: ['admin'] },
   'llm.request': { what: 'request model access', kinds: ['admin', 'namespace', 'sandbox'] },
   'mcp.session': { what: 'open MCP sessions', kinds: ALL },
-} as const satisfies Record<string, Right>;
+};
 
-export type Action = keyof typeof RIGHTS;
+export type { Action };
 
 export function allowed(kind: KeyKind, action: Action): boolean {
-  return (RIGHTS[action].kinds as readonly KeyKind[]).includes(kind);
+  return RIGHTS[action].kinds.includes(kind);
 }
 
 export const KIND_LABEL: Record<KeyKind, string> = {

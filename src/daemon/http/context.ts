@@ -35,6 +35,8 @@ export interface Reply {
   readonly stream?: Readable;
   /** The handler writes the response itself (a protocol with its own framing, such as MCP's). */
   readonly takeover?: (res: ServerResponse) => Promise<void>;
+  /** For a route that declares `audit`: what the audit record names (default target: the path's id). */
+  readonly audit?: { target?: string | null; namespace?: string | null; details?: Record<string, unknown> };
 }
 
 export type Handler<P = unknown> = (ctx: RequestContext<P>) => Promise<Reply>;

@@ -7,7 +7,22 @@
  * function about it before the handler runs, so handlers never decide who may call them.
  */
 import { BkgError } from '../../api/errors.js';
-import type { Handler, HttpMethod } from './context.js';
+import { parse } from '../../api/parse.js';
+import type { RouteSpec } from '../../api/routes.js';
+import type { z } from 'zod/v4';
+import type { Handler, HttpMethod, Reply, RequestContext } from './context.js';
+
+type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+/** What a route's handler gets besides the request: its params, query and JSON body, checked against its spec. */
+export interface RouteInput<S extends RouteSpec> {
+  params: Out<S['params']>;
+  query: Out<S['query']>;
+  body: S['body'] extends z.ZodType ? z.output<S['body']> : undefined;
+}
+
+/** A handler bound to a route spec: the principal is there unless the route is public. */
+export type SpecHandler<S extends RouteSpec, P> = (ctx: RequestContext<S['access'] extends 'public' ? undefined : P> & { input: RouteInput<S> }) => Promise<Reply>;
 
 export interface Route<P = unknown, A extends string = string> {
   readonly method: HttpMethod;
@@ -17,6 +32,8 @@ export interface Route<P = unknown, A extends string = string> {
   readonly public: boolean;
   /** The action the route takes, authorised before the handler runs (null for public routes). */
   readonly access: A | null;
+  /** The contract's description of the route, when it was registered from one (`route()`). */
+  readonly spec?: RouteSpec;
   readonly handler: Handler<P | undefined>;
 }
 
@@ -89,8 +106,21 @@ function decodeParam(name: string, raw: string): string {
   return value;
 }
 
+/** One audit record of a route that declares `audit` (the router reports; the daemon writes it). */
+export interface RouteAudit<P> {
+  principal: P | undefined;
+  action: string;
+  target: string | null;
+  namespace: string | null;
+  outcome: 'ok' | 'denied' | 'error';
+  details?: Record<string, unknown>;
+}
+
 export class Router<P = unknown, A extends string = string> {
   private readonly entries: PatternEntry<P, A>[] = [];
+
+  /** `audit` receives the outcome of every route that declares an audit action. */
+  constructor(private readonly opts: { audit?: (a: RouteAudit<P>) => void } = {}) {}
 
   /** A route that requires authentication and `access`: its handler always gets the principal. */
   add(method: HttpMethod, pattern: string, access: A, handler: Handler<P>): this {
@@ -102,7 +132,44 @@ export class Router<P = unknown, A extends string = string> {
     return this.register(method, pattern, handler as Handler<P | undefined>, null);
   }
 
-  private register(method: HttpMethod, pattern: string, handler: Handler<P | undefined>, access: A | null): this {
+  /**
+   * A route of the wire contract: its access rule is authorised by the server, and its params,
+   * query and JSON body are checked against the spec (INVALID_ARGUMENT naming the field) before the
+   * handler runs with them typed.
+   */
+  route<S extends RouteSpec>(spec: S, handler: SpecHandler<S, P>): this {
+    const audit = spec.audit;
+    const record = this.opts.audit;
+    const checked: Handler<P | undefined> = async (ctx) => {
+      const params = spec.params ? parse(spec.params, { ...ctx.params }, 'path') : undefined;
+      const query = spec.query ? parse(spec.query, Object.fromEntries(ctx.query), 'query') : undefined;
+      let body: unknown;
+      if (spec.body && typeof spec.body !== 'string') {
+        const raw = await ctx.body();
+        body = parse(spec.body, raw === undefined && spec.bodyOptional ? {} : raw);
+      }
+      const input = { params, query, body } as RouteInput<S>;
+      if (!audit || !record) return handler({ ...ctx, input } as Parameters<SpecHandler<S, P>>[0]);
+      const target = (ctx.params.id ?? ctx.params.namespace ?? ctx.params.fingerprint ?? null) as string | null;
+      try {
+        const reply = await handler({ ...ctx, input } as Parameters<SpecHandler<S, P>>[0]);
+        record({ principal: ctx.principal, action: audit, target: reply.audit?.target ?? target, namespace: reply.audit?.namespace ?? null, outcome: 'ok', ...(reply.audit?.details ? { details: reply.audit.details } : {}) });
+        return reply;
+      } catch (err) {
+        const code = err instanceof BkgError ? err.code : 'INTERNAL';
+        record({ principal: ctx.principal, action: audit, target, namespace: null, outcome: code === 'NOT_FOUND' || code === 'FORBIDDEN' ? 'denied' : 'error', details: { code } });
+        throw err;
+      }
+    };
+    return this.register(spec.method, spec.path, checked, spec.access === 'public' ? null : (spec.access as A), spec);
+  }
+
+  /** Every route registered, in order (for checks that the contract is served whole). */
+  routes(): Route<P, A>[] {
+    return this.entries.flatMap((e) => [...e.methods.values()]);
+  }
+
+  private register(method: HttpMethod, pattern: string, handler: Handler<P | undefined>, access: A | null, spec?: RouteSpec): this {
     const segments = compile(pattern);
     let entry = this.entries.find((e) => shape(e.segments) === shape(segments));
     if (entry && entry.pattern !== pattern) throw new Error(`route pattern ${pattern} clashes with ${entry.pattern}`);
@@ -111,7 +178,7 @@ export class Router<P = unknown, A extends string = string> {
       this.entries.push(entry);
     }
     if (entry.methods.has(method)) throw new Error(`route ${method} ${pattern} is already registered`);
-    entry.methods.set(method, { method, pattern, public: access === null, access, handler });
+    entry.methods.set(method, { method, pattern, public: access === null, access, ...(spec ? { spec } : {}), handler });
     return this;
   }
 

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import { BkgError, toErrorBody } from '../../api/errors.js';
 import type { Logger } from '../../log.js';
-import type { Registry } from '../metrics.js';
+import type { Registry } from '../prometheus.js';
 import { readJsonBody } from './body.js';
 import { HTTP_METHODS, type RequestContext, type Transport } from './context.js';
 import { listenTcp, listenUnix } from './listen.js';

@@ -6,15 +6,16 @@ import { randomUUID } from 'node:crypto';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { BkgError } from '../../api/errors.js';
+import { ROUTES } from '../../api/routes.js';
 import type { Principal } from '../auth/api-keys.js';
 import type { Action } from '../auth/rights.js';
 import type { Handler } from '../http/context.js';
 import type { Router } from '../http/router.js';
-import type { Registry } from '../metrics.js';
-import type { SandboxService } from '../sandbox-service.js';
+import type { Registry } from '../prometheus.js';
+import type { SandboxService } from '../sandbox/service.js';
 import { createMcpServer } from './tools.js';
 
-export const MCP_PATH = '/mcp';
+export const MCP_PATH = ROUTES.mcpPost.path;
 const MAX_SESSIONS = 1000;
 
 interface Session {
@@ -55,7 +56,7 @@ export function mcpRoutes(router: Router<Principal, Action>, svc: SandboxService
     const { transport } = session;
     return { status: 200, takeover: (res) => transport.handleRequest(ctx.req, res, body) };
   };
-  router.add('POST', MCP_PATH, 'mcp.session', handler).add('GET', MCP_PATH, 'mcp.session', handler).add('DELETE', MCP_PATH, 'mcp.session', handler);
+  router.route(ROUTES.mcpPost, handler).route(ROUTES.mcpGet, handler).route(ROUTES.mcpDelete, handler);
   return {
     async close() {
       await Promise.allSettled([...sessions.values()].map((s) => s.transport.close()));

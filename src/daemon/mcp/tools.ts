@@ -4,31 +4,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { z } from 'zod';
+import type { z } from 'zod/v4';
 import { toMcpToolError } from '../../api/errors.js';
-import { EXEC_OUTPUT_CAP, NAME_PATTERN } from '../../api/sandboxes.js';
+import { EXEC_OUTPUT_CAP } from '../../api/names.js';
+import { TOOLS, type ToolName } from '../../api/schema/mcp.js';
 import type { Principal } from '../auth/api-keys.js';
-import type { Counter } from '../metrics.js';
-import { execSummary, type SandboxService } from '../sandbox-service.js';
+import type { Counter } from '../prometheus.js';
+import { execSummary, type SandboxService } from '../sandbox/service.js';
 import type { ExecControl } from '../../runtime/io.js';
-
-const sandbox = z.string().regex(NAME_PATTERN).describe('The sandbox name or id.');
-const env = z.record(z.string()).optional().describe('Extra environment variables.');
-const limits = z
-  .object({
-    memory_mb: z.number().int().min(16).optional(),
-    cpus: z.number().min(0.01).optional(),
-    pids: z.number().int().min(1).optional(),
-    disk_mb: z.number().int().min(1).optional(),
-    timeout_s: z.number().int().min(1).optional().describe('Lifetime: the sandbox is stopped after this long.'),
-    idle_timeout_s: z.number().int().min(1).optional().describe('Stopped after this long without an exec.'),
-  })
-  .strict()
-  .optional();
 
 const LANGUAGES = { python: ['python3', '-c'], node: ['node', '-e'], shell: ['/bin/sh', '-c'] } as const;
 
 type ToolResult = { content: { type: 'text'; text: string }[]; structuredContent: Record<string, unknown>; isError?: boolean };
+type Args<T extends ToolName> = z.output<z.ZodObject<(typeof TOOLS)[T]['input']>>;
 
 function ok(value: Record<string, unknown>, text?: string): ToolResult {
   return { content: [{ type: 'text', text: text ?? JSON.stringify(value, null, 2) }], structuredContent: value };
@@ -48,9 +36,10 @@ interface Extra {
 export function createMcpServer(svc: SandboxService, principal: Principal, calls: Counter, version: string): McpServer {
   const server = new McpServer({ name: 'bkg', version }, { capabilities: { logging: {} } });
 
-  /** Every tool: counted by outcome, and failures as MCP tool errors with our stable codes. */
-  const tool = <A extends z.ZodRawShape>(name: string, description: string, shape: A, fn: (args: z.objectOutputType<A, z.ZodTypeAny>, extra: Extra) => Promise<ToolResult>): void => {
-    server.registerTool(name, { description, inputSchema: shape }, (async (args: z.objectOutputType<A, z.ZodTypeAny>, extra: Extra) => {
+  /** Every tool, as the contract declares it (src/api/schema/mcp.ts): counted by outcome, and failures as MCP tool errors with our stable codes. */
+  const tool = <T extends ToolName>(name: T, fn: (args: Args<T>, extra: Extra) => Promise<ToolResult>): void => {
+    const spec = TOOLS[name];
+    server.registerTool(name, { description: spec.description, inputSchema: spec.input, outputSchema: spec.output.shape }, (async (args: Args<T>, extra: Extra) => {
       try {
         const r = await fn(args, extra);
         calls.inc({ tool: name, outcome: 'ok' });
@@ -96,40 +85,18 @@ export function createMcpServer(svc: SandboxService, principal: Principal, calls
     }
   };
 
-  tool('sandbox_create', 'Create an isolated Linux sandbox (not started yet). Use sandbox_start next, then sandbox_exec or sandbox_run_code.', {
-    name: z.string().regex(NAME_PATTERN).describe('A name, unique in your namespace (letters, digits, . _ -).'),
-    runtime: z.enum(['shell', 'python', 'node']).optional().describe('Interpreter available inside (default shell).'),
-    limits,
-    network: z.enum(['none', 'host']).optional().describe('none (default): loopback only; host: the host\'s network (a privilege: admin keys, or namespaces whose policy allows it).'),
-    env,
-    workspace: z.string().startsWith('/').optional().describe('A privilege (admin keys, or namespaces whose policy lists the directory): a host directory mounted copy-on-write at /workspace (never modified; see sandbox_changes).'),
-    allow_nested_namespaces: z.boolean().optional().describe('A privilege: let code inside create namespaces of its own (e.g. to run containers).'),
-    seccomp: z.record(z.unknown()).optional().describe('A privilege: an OCI seccomp profile (the "seccomp" object of an OCI runtime spec) instead of the default allowlist.'),
-  }, async (a) => ok({ sandbox: (await svc.create(principal, a)).sandbox }));
-
-  tool('sandbox_list', 'List the sandboxes you can see, with status and limits.', {}, async () => ok({ sandboxes: svc.list(principal) }));
-
-  tool('sandbox_start', 'Start a created or stopped sandbox; it stays up until stopped or its lifetime ends.', { sandbox }, async (a) => ok({ sandbox: await svc.start(principal, a.sandbox) }));
-  tool('sandbox_stop', 'Stop a running sandbox: every process in it ends. Files in /tmp are lost.', { sandbox }, async (a) => ok({ sandbox: await svc.stop(principal, a.sandbox) }));
-  tool('sandbox_delete', 'Delete a sandbox (stopping it first).', { sandbox }, async (a) => {
+  tool('sandbox_create', async (a) => ok({ sandbox: (await svc.create(principal, a)).sandbox }));
+  tool('sandbox_list', async () => ok({ sandboxes: svc.list(principal) }));
+  tool('sandbox_start', async (a) => ok({ sandbox: await svc.start(principal, a.sandbox) }));
+  tool('sandbox_stop', async (a) => ok({ sandbox: await svc.stop(principal, a.sandbox) }));
+  tool('sandbox_delete', async (a) => {
     await svc.remove(principal, a.sandbox);
     return ok({ deleted: a.sandbox });
   });
 
-  tool('sandbox_exec', 'Run a command (argv array, no shell unless you call one) in a running sandbox. Returns exit code, stdout, stderr and truncation flags. Output streams as progress notifications; cancel the request to kill the command.', {
-    sandbox,
-    cmd: z.array(z.string()).min(1).describe('The command and its arguments, e.g. ["ls", "-la", "/tmp"].'),
-    cwd: z.string().startsWith('/').optional(),
-    env,
-    timeout_ms: z.number().int().min(1).max(86_400_000).optional(),
-  }, async (a, extra) => run(a.sandbox, a.cmd, { ...(a.cwd ? { cwd: a.cwd } : {}), ...(a.env ? { env: a.env } : {}), ...(a.timeout_ms ? { timeout_ms: a.timeout_ms } : {}) }, extra));
+  tool('sandbox_exec', async (a, extra) => run(a.sandbox, a.cmd, { ...(a.cwd ? { cwd: a.cwd } : {}), ...(a.env ? { env: a.env } : {}), ...(a.timeout_ms ? { timeout_ms: a.timeout_ms } : {}) }, extra));
 
-  tool('sandbox_run_code', 'Run a snippet of Python, Node.js or shell code and return its output. In the given running sandbox, or, without one, in a fresh sandbox that is deleted afterwards.', {
-    language: z.enum(['python', 'node', 'shell']),
-    code: z.string().min(1).max(1_048_576),
-    sandbox: sandbox.optional(),
-    timeout_ms: z.number().int().min(1).max(86_400_000).optional(),
-  }, async (a, extra) => {
+  tool('sandbox_run_code', async (a, extra) => {
     const cmd = [...LANGUAGES[a.language], a.code];
     const opts = a.timeout_ms ? { timeout_ms: a.timeout_ms } : {};
     if (a.sandbox) return run(a.sandbox, cmd, opts, extra);
@@ -143,24 +110,21 @@ export function createMcpServer(svc: SandboxService, principal: Principal, calls
     }
   });
 
-  const path = z.string().startsWith('/').describe('An absolute path inside the sandbox.');
-  tool('file_read', 'Read a text file inside a running sandbox (up to 16 MiB).', { sandbox, path }, async (a) => {
+  tool('file_read', async (a) => {
     const data = await svc.readFile(principal, a.sandbox, a.path);
     const text = data.toString('utf8');
     const binary = !Buffer.from(text, 'utf8').equals(data);
     const value = { path: a.path, size: data.length, encoding: binary ? 'base64' : 'utf-8', content: binary ? data.toString('base64') : text };
     return ok(value, binary ? `(binary, ${data.length} bytes, base64)\n${value.content}` : text);
   });
-  tool('file_write', 'Write a file inside a running sandbox (parent directories must exist).', {
-    sandbox, path, content: z.string().max(16 * 1024 * 1024), encoding: z.enum(['utf-8', 'base64']).optional(),
-  }, async (a) => {
+  tool('file_write', async (a) => {
     const data = Buffer.from(a.content, a.encoding === 'base64' ? 'base64' : 'utf8');
     await svc.writeFile(principal, a.sandbox, a.path, data);
     return ok({ path: a.path, size: data.length }, `wrote ${data.length} bytes to ${a.path}`);
   });
-  tool('file_list', 'List a directory inside a running sandbox: names, types and sizes.', { sandbox, path }, async (a) => ok({ path: a.path, entries: await svc.listFiles(principal, a.sandbox, a.path) }));
-  tool('sandbox_changes', 'The sandbox\'s changes to its /workspace (added, modified, deleted) against the host directory, which stays untouched.', { sandbox }, async (a) => ok({ changes: await svc.changes(principal, a.sandbox) }));
-  tool('sandbox_metrics', 'Status, limits and current usage (memory, CPU seconds, processes) of a sandbox.', { sandbox }, async (a) => {
+  tool('file_list', async (a) => ok({ path: a.path, entries: await svc.listFiles(principal, a.sandbox, a.path) }));
+  tool('sandbox_changes', async (a) => ok({ changes: await svc.changes(principal, a.sandbox) }));
+  tool('sandbox_metrics', async (a) => {
     const v = svc.view(svc.find(principal, a.sandbox));
     return ok({ name: v.name, status: v.status, limits: v.limits, usage: v.usage ?? null, started_at: v.started_at, expires_at: v.expires_at, idle_expires_at: v.idle_expires_at });
   });

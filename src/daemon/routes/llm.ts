@@ -5,10 +5,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BkgError } from '../../api/errors.js';
-import { NAME_PATTERN } from '../../api/sandboxes.js';
-import { validate } from '../../api/validate.js';
+import { NAMESPACE_HEADER } from '../../api/names.js';
+import { ROUTES } from '../../api/routes.js';
 import type { AccessClaims, ModelAccess, Scope } from '../../llm/access.js';
-import { SCOPES } from '../../llm/access.js';
 import { chatChunk, chatCompletion, completionId, modelsList, unixSeconds } from '../../llm/openai-format.js';
 import { writeSse } from '../../llm/sse.js';
 import type { ChatMessage, ChatResult, InferenceEngine, ModelLookup } from '../../llm/types.js';
@@ -19,23 +18,6 @@ import type { Authorizer } from '../auth/authorize.js';
 import type { Action } from '../auth/rights.js';
 import type { Reply, RequestContext } from '../http/context.js';
 import type { Router } from '../http/router.js';
-
-const messages = { type: 'array', required: true, maxLength: 1000, items: { type: 'object', properties: { role: { type: 'enum', values: ['system', 'user', 'assistant'], required: true }, content: { type: 'string', required: true, maxLength: 1_000_000 } } } } as const;
-const ChatSchema = {
-  type: 'object',
-  properties: {
-    model: { type: 'string', required: true, maxLength: 128 },
-    messages,
-    max_tokens: { type: 'integer', min: 1, max: 32_768 },
-    temperature: { type: 'number', min: 0, max: 2 },
-    stream: { type: 'boolean' },
-  },
-} as const;
-/** OpenAI clients send more fields than we use; unknown ones are accepted and ignored. */
-const OpenAiChatSchema = { ...ChatSchema, additionalProperties: true } as const;
-const RequestSchema = { type: 'object', properties: { model_id: { type: 'string', required: true, maxLength: 128 }, cave_namespace: { type: 'string', required: true, pattern: NAME_PATTERN } } } as const;
-const ApproveSchema = { type: 'object', properties: { scopes: { type: 'array', items: { type: 'enum', values: SCOPES } }, ttl_s: { type: 'integer', min: 1, max: 366 * 86_400 }, rpm: { type: 'integer', min: 1, max: 1_000_000 } } } as const;
-const RevokeSchema = { type: 'object', properties: { token_id: { type: 'string', required: true, maxLength: 128 } } } as const;
 
 export interface LlmDeps {
   access: ModelAccess;
@@ -56,7 +38,7 @@ function disconnectSignal(req: IncomingMessage): { signal: AbortSignal; release(
 export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
   /** Authorize a model-access key for one use of `model` (denials audited). */
   async function authorize(req: IncomingMessage, model: string, scope: Scope): Promise<AccessClaims> {
-    const ns = req.headers['x-cave-namespace'];
+    const ns = req.headers[NAMESPACE_HEADER];
     const namespace = typeof ns === 'string' ? ns : undefined;
     try {
       return await d.access.authorize(bearer(req), { namespace, modelId: model, scope });
@@ -112,43 +94,35 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
   }
 
   router
-    .add('POST', '/api/v1/llm/requests', 'llm.request', async (ctx) => {
-      const body = validate(RequestSchema, await ctx.body());
-      const p = ctx.principal;
-      d.authz.namespaceFor(p, 'llm.request', body.cave_namespace);
+    .route(ROUTES.requestAccess, async ({ principal, input: { body } }) => {
+      d.authz.namespaceFor(principal, 'llm.request', body.cave_namespace);
       if (!d.models.get(body.model_id)) throw new BkgError('NOT_FOUND', `no model "${body.model_id}" in the registry`);
-      const r = d.access.request({ modelId: body.model_id, caveNamespace: body.cave_namespace, requestedBy: p.id });
-      d.audit.append({ actor: p.id, namespace: body.cave_namespace, action: 'llm.request', target: body.model_id, outcome: 'ok', details: { request: r.id } });
-      return { status: 201, body: r };
+      const r = d.access.request({ modelId: body.model_id, namespace: body.cave_namespace, requestedBy: principal.id });
+      return { status: 201, body: r, audit: { target: body.model_id, namespace: body.cave_namespace, details: { request: r.id } } };
     })
-    .add('GET', '/api/v1/admin/llm/requests', 'llm.manage', async () => {
-      return { status: 200, body: { requests: d.access.requests() } };
+    .route(ROUTES.accessRequests, async () => ({ status: 200, body: { requests: d.access.requests() } }))
+    .route(ROUTES.approve, async ({ principal, input: { params, body } }) => {
+      const { token, claims } = await d.access.approve(params.id, principal.id, { scopes: body.scopes ?? ['chat'], ttlSeconds: body.ttl_s ?? 3600, rpm: body.rpm ?? 60 });
+      return {
+        status: 200,
+        body: { request: d.access.getRequest(params.id), token, token_id: claims.jti, expires_at: new Date(claims.exp * 1000).toISOString(), scopes: claims.scopes, rpm: claims.rpm },
+        audit: { target: claims.model_id, namespace: claims.cave_ns, details: { request: params.id, token_id: claims.jti } },
+      };
     })
-    .add('POST', '/api/v1/admin/llm/requests/:id/approve', 'llm.manage', async (ctx) => {
-      const body = validate(ApproveSchema, (await ctx.body()) ?? {});
-      const { token, claims } = await d.access.approve(ctx.params.id as string, ctx.principal.id, { scopes: body.scopes ?? ['chat'], ttlSeconds: body.ttl_s ?? 3600, rpm: body.rpm ?? 60 });
-      d.audit.append({ actor: ctx.principal.id, namespace: claims.cave_ns, action: 'llm.approve', target: claims.model_id, outcome: 'ok', details: { request: ctx.params.id, token_id: claims.jti } });
-      return { status: 200, body: { request: d.access.getRequest(ctx.params.id as string), token, token_id: claims.jti, expires_at: new Date(claims.exp * 1000).toISOString(), scopes: claims.scopes, rpm: claims.rpm } };
+    .route(ROUTES.deny, async ({ principal, input: { params } }) => {
+      const r = d.access.deny(params.id, principal.id);
+      return { status: 200, body: r, audit: { target: r.model_id, namespace: r.cave_namespace } };
     })
-    .add('POST', '/api/v1/admin/llm/requests/:id/deny', 'llm.manage', async (ctx) => {
-      const r = d.access.deny(ctx.params.id as string, ctx.principal.id);
-      d.audit.append({ actor: ctx.principal.id, namespace: r.cave_namespace, action: 'llm.deny', target: r.model_id, outcome: 'ok' });
-      return { status: 200, body: r };
+    .route(ROUTES.accessTokens, async () => ({ status: 200, body: { tokens: d.access.tokens() } }))
+    .route(ROUTES.revokeModelKey, async ({ input: { params, body } }) => {
+      d.access.revoke(params.id, body.token_id);
+      return { status: 200, body: { revoked: body.token_id }, audit: { details: { token_id: body.token_id } } };
     })
-    .add('GET', '/api/v1/admin/llm/tokens', 'llm.manage', async () => {
-      return { status: 200, body: { tokens: d.access.tokens() } };
-    })
-    .add('POST', '/api/v1/admin/llm/models/:id/revoke_key', 'llm.manage', async (ctx) => {
-      const { token_id } = validate(RevokeSchema, await ctx.body());
-      d.access.revoke(ctx.params.id as string, token_id);
-      d.audit.append({ actor: ctx.principal.id, namespace: null, action: 'llm.revoke', target: ctx.params.id as string, outcome: 'ok', details: { token_id } });
-      return { status: 200, body: { revoked: token_id } };
-    })
-    .addPublic('POST', '/api/v1/llm/chat', async (ctx) => chat(ctx, validate(ChatSchema, await ctx.body()), false))
+    .route(ROUTES.chat, async (ctx) => chat(ctx, ctx.input.body, false))
     // an admin's own chat with any model (`bkg llm chat`), with its API key instead of a model-access key
-    .add('POST', '/api/v1/admin/llm/chat', 'llm.manage', async (ctx) => chat(ctx, validate(ChatSchema, await ctx.body()), false, { actor: ctx.principal.id, namespace: null }))
-    .addPublic('POST', '/v1/chat/completions', async (ctx) => chat(ctx, validate(OpenAiChatSchema, await ctx.body()), true))
-    .addPublic('GET', '/v1/models', async (ctx) => {
+    .route(ROUTES.adminChat, async (ctx) => chat(ctx, ctx.input.body, false, { actor: ctx.principal.id, namespace: null }))
+    .route(ROUTES.openaiChat, async (ctx) => chat(ctx, ctx.input.body, true))
+    .route(ROUTES.openaiModels, async (ctx) => {
       // the models a key may use: its own
       const claims = await d.access.peek(bearer(ctx.req));
       const m = d.models.get(claims.model_id);

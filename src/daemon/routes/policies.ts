@@ -1,10 +1,8 @@
 /** /api/v1/policies: namespace policies (privileges and quotas), read by the namespace's keys, set by admins. */
 import { realpathSync, statSync } from 'node:fs';
 import { BkgError } from '../../api/errors.js';
-import { DEFAULT_NAMESPACE_POLICY, PolicyPatchSchema, type NamespacePolicy, type PolicyPatch, type PolicyView } from '../../api/policies.js';
-import { NAME_PATTERN } from '../../api/sandboxes.js';
-import { validate } from '../../api/validate.js';
-import type { AuditLog } from '../../store/audit.js';
+import { DEFAULT_NAMESPACE_POLICY, type NamespacePolicy, type PolicyPatch, type PolicyView } from '../../api/policies.js';
+import { ROUTES } from '../../api/routes.js';
 import type { Namespace, NamespacePolicyRepo, NamespaceRepo, SandboxRepo } from '../../store/repos/index.js';
 import type { Principal } from '../auth/api-keys.js';
 import type { Authorizer } from '../auth/authorize.js';
@@ -16,7 +14,6 @@ export interface PolicyDeps {
   policies: NamespacePolicyRepo;
   namespaces: NamespaceRepo;
   sandboxes: SandboxRepo;
-  audit: AuditLog;
 }
 
 const MiB = 1024 * 1024;
@@ -56,27 +53,24 @@ export function policyRoutes(router: Router<Principal, Action>, d: PolicyDeps): 
   };
   /** A namespace the key may read the policy of; others (and unknown ones) are NOT_FOUND. */
   const readable = (p: Principal, name: string): Namespace => {
-    const ns = NAME_PATTERN.test(name) ? d.namespaces.getByName(name) : null;
+    const ns = d.namespaces.getByName(name);
     const scope = d.authz.scope(p).namespaceId;
     if (!ns || (scope !== null && scope !== ns.id)) throw new BkgError('NOT_FOUND', `no namespace "${name}"`);
     return ns;
   };
 
   router
-    .add('GET', '/api/v1/policies', 'policy.read', async (ctx) => {
-      const scope = d.authz.scope(ctx.principal).namespaceId;
+    .route(ROUTES.listPolicies, async ({ principal }) => {
+      const scope = d.authz.scope(principal).namespaceId;
       const namespaces = d.namespaces.list().filter((ns) => scope === null || ns.id === scope);
       return { status: 200, body: { policies: namespaces.map(view) } };
     })
-    .add('GET', '/api/v1/policies/:namespace', 'policy.read', async (ctx) => ({ status: 200, body: view(readable(ctx.principal, ctx.params.namespace as string)) }))
-    .add('PATCH', '/api/v1/policies/:namespace', 'policy.write', async (ctx) => {
-      const name = ctx.params.namespace as string;
-      if (!NAME_PATTERN.test(name)) throw new BkgError('INVALID_ARGUMENT', `namespace: "${name}" must match ${NAME_PATTERN.source}`, { details: { field: 'namespace' } });
-      const { reset, ...patch } = validate(PolicyPatchSchema, (await ctx.body()) ?? {});
-      const ns = d.namespaces.ensure(name);
+    .route(ROUTES.getPolicy, async ({ principal, input }) => ({ status: 200, body: view(readable(principal, input.params.namespace)) }))
+    .route(ROUTES.setPolicy, async ({ principal, input }) => {
+      const { reset, ...patch } = input.body;
+      const ns = d.namespaces.ensure(input.params.namespace);
       const next = patched(reset ? DEFAULT_NAMESPACE_POLICY : d.authz.policy(ns.id), patch);
-      d.policies.set(ns.id, next, ctx.principal.id);
-      d.audit.append({ actor: ctx.principal.id, namespace: ns.id, action: 'policy.set', target: ns.name, outcome: 'ok', details: { ...patch, ...(reset ? { reset } : {}) } });
-      return { status: 200, body: view(ns) };
+      d.policies.set(ns.id, next, principal.id);
+      return { status: 200, body: view(ns), audit: { target: ns.name, namespace: ns.id, details: { ...patch, ...(reset ? { reset } : {}) } } };
     });
 }

@@ -1,21 +1,13 @@
-/** /api/v1/sandboxes: thin handlers over SandboxService. */
+/** /api/v1/sandboxes: handlers over SandboxService, bound to the routes of the contract (src/api/routes.ts). */
 import { Readable } from 'node:stream';
 import { BkgError } from '../../api/errors.js';
-import { CreateSandboxSchema, ExecSchema, FILE_CAP } from '../../api/sandboxes.js';
-import { validate } from '../../api/validate.js';
+import { FILE_CAP } from '../../api/names.js';
+import { ROUTES } from '../../api/routes.js';
 import type { Principal } from '../auth/api-keys.js';
 import type { Action } from '../auth/rights.js';
 import type { RequestContext } from '../http/context.js';
 import type { Router } from '../http/router.js';
-import type { SandboxService } from '../sandbox-service.js';
-
-const BASE = '/api/v1/sandboxes';
-
-function pathParam(ctx: RequestContext<Principal>): string {
-  const path = ctx.query.get('path');
-  if (!path) throw new BkgError('INVALID_ARGUMENT', 'path: query parameter is required (an absolute path inside the sandbox)');
-  return path;
-}
+import type { SandboxService } from '../sandbox/service.js';
 
 async function rawBody(ctx: RequestContext<Principal>, cap: number): Promise<Buffer> {
   const type = ctx.req.headers['content-type'] ?? 'application/octet-stream';
@@ -35,29 +27,28 @@ async function rawBody(ctx: RequestContext<Principal>, cap: number): Promise<Buf
 
 export function sandboxRoutes(router: Router<Principal, Action>, svc: SandboxService): void {
   router
-    .add('POST', BASE, 'sandbox.create', async (ctx) => {
-      const { sandbox, apiKey } = await svc.create(ctx.principal, validate(CreateSandboxSchema, await ctx.body()));
+    .route(ROUTES.createSandbox, async ({ principal, input }) => {
+      const { sandbox, apiKey } = await svc.create(principal, input.body);
       return { status: 201, body: { ...sandbox, api_key_secret: apiKey } };
     })
-    .add('GET', BASE, 'sandbox.list', async (ctx) => ({ status: 200, body: { sandboxes: svc.list(ctx.principal) } }))
-    .add('GET', `${BASE}/:id`, 'sandbox.read', async (ctx) => ({ status: 200, body: svc.view(svc.find(ctx.principal, ctx.params.id as string)) }))
-    .add('POST', `${BASE}/:id/start`, 'sandbox.start', async (ctx) => ({ status: 200, body: await svc.start(ctx.principal, ctx.params.id as string) }))
-    .add('POST', `${BASE}/:id/stop`, 'sandbox.stop', async (ctx) => ({ status: 200, body: await svc.stop(ctx.principal, ctx.params.id as string) }))
-    .add('DELETE', `${BASE}/:id`, 'sandbox.delete', async (ctx) => {
-      await svc.remove(ctx.principal, ctx.params.id as string);
+    .route(ROUTES.listSandboxes, async ({ principal }) => ({ status: 200, body: { sandboxes: svc.list(principal) } }))
+    .route(ROUTES.getSandbox, async ({ principal, input }) => ({ status: 200, body: svc.view(svc.find(principal, input.params.id)) }))
+    .route(ROUTES.startSandbox, async ({ principal, input }) => ({ status: 200, body: await svc.start(principal, input.params.id) }))
+    .route(ROUTES.stopSandbox, async ({ principal, input }) => ({ status: 200, body: await svc.stop(principal, input.params.id) }))
+    .route(ROUTES.deleteSandbox, async ({ principal, input }) => {
+      await svc.remove(principal, input.params.id);
       return { status: 204 };
     })
-    .add('POST', `${BASE}/:id/exec`, 'sandbox.exec', async (ctx) => ({ status: 200, body: await svc.exec(ctx.principal, ctx.params.id as string, validate(ExecSchema, await ctx.body())) }))
-    .add('GET', `${BASE}/:id/changes`, 'sandbox.read', async (ctx) => ({ status: 200, body: { changes: await svc.changes(ctx.principal, ctx.params.id as string) } }))
-    .add('POST', `${BASE}/:id/apply`, 'sandbox.apply', async (ctx) => ({ status: 200, body: { applied: await svc.apply(ctx.principal, ctx.params.id as string) } }))
-    .add('GET', `${BASE}/:id/files`, 'sandbox.read', async (ctx) => {
-      const data = await svc.readFile(ctx.principal, ctx.params.id as string, pathParam(ctx));
+    .route(ROUTES.execSandbox, async ({ principal, input }) => ({ status: 200, body: await svc.exec(principal, input.params.id, input.body) }))
+    .route(ROUTES.changes, async ({ principal, input }) => ({ status: 200, body: { changes: await svc.changes(principal, input.params.id) } }))
+    .route(ROUTES.apply, async ({ principal, input }) => ({ status: 200, body: { applied: await svc.apply(principal, input.params.id) } }))
+    .route(ROUTES.readFile, async ({ principal, input }) => {
+      const data = await svc.readFile(principal, input.params.id, input.query.path);
       return { status: 200, stream: Readable.from([data]), headers: { 'content-type': 'application/octet-stream', 'content-length': data.length } };
     })
-    .add('PUT', `${BASE}/:id/files`, 'sandbox.files.write', async (ctx) => {
-      const path = pathParam(ctx);
-      await svc.writeFile(ctx.principal, ctx.params.id as string, path, await rawBody(ctx, FILE_CAP));
+    .route(ROUTES.writeFile, async (ctx) => {
+      await svc.writeFile(ctx.principal, ctx.input.params.id, ctx.input.query.path, await rawBody(ctx, FILE_CAP));
       return { status: 204 };
     })
-    .add('GET', `${BASE}/:id/logs`, 'sandbox.read', async (ctx) => ({ status: 200, body: { executions: svc.executionsOf(ctx.principal, ctx.params.id as string) } }));
+    .route(ROUTES.logs, async ({ principal, input }) => ({ status: 200, body: { executions: svc.executionsOf(principal, input.params.id) } }));
 }

@@ -1,16 +1,17 @@
 /** The admin LLM's model registry: verified, content-addressed GGUF models. */
-export {
-  ModelRegistry,
-  type ModelRegistryOptions,
-  type PullOptions,
-  type PullProgress,
-  type PullPhase,
-  type StartDownloadOptions,
-  type StartedDownload,
-  type GcResult,
-  type GcRemoved,
-  type TrustStore,
-} from './registry.js';
+export { ModelRegistry } from './registry.js';
+export type {
+  ModelRegistryOptions,
+  ModelRegistryStore,
+  PullOptions,
+  PullProgress,
+  PullPhase,
+  StartDownloadOptions,
+  StartedDownload,
+  GcResult,
+  GcRemoved,
+  TrustStore,
+} from './types.js';
 export { JOB_STATUSES, type DownloadJob, type JobStatus, type TrustedKey } from './store.js';
 export { verifyInSandbox, verifyTimeoutMs, type VerifyReport, type GgufSummary, type VerifyOptions } from './verify.js';
 export { fingerprintOf, parsePublicKey, parseSignature } from './keys.js';

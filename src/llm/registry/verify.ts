@@ -1,30 +1,23 @@
 /**
- * Verification inside a throwaway bkg sandbox: `node -e VERIFY_SCRIPT` with no network, capped
- * memory, processes, disk and time, and only the candidate file visible (its directory is the
- * copy-on-write workspace, so the file on the host cannot be changed from inside). The registry
- * trusts nothing but the one JSON line the script prints, and checks that line strictly.
+ * Verification inside a throwaway bkg sandbox: the verifier (gguf-verifier.ts, compiled) run as
+ * `node --input-type=module -e <its text>` with no network, capped memory, processes, disk and
+ * time, and only the candidate file visible (its directory is the copy-on-write workspace, so the
+ * file on the host cannot be changed from inside). The registry trusts nothing but the one JSON
+ * line the verifier prints, and checks that line strictly.
  */
-import { statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BkgError } from '../../api/errors.js';
 import type { Logger } from '../../log.js';
-import { WORKSPACE_MOUNT, type SandboxDefinition } from '../../runtime/definition.js';
+import { newSandboxId, WORKSPACE_MOUNT, type SandboxDefinition } from '../../runtime/definition.js';
 import { withDefaults } from '../../runtime/limits.js';
-import { newSandboxId, type SandboxRuntime } from '../../runtime/runtime.js';
+import type { SandboxRunner } from '../../runtime/engine.js';
 import { hostnameOf } from '../../runtime/spec.js';
-import { VERIFY_SCRIPT } from '../verify-script.js';
+import type { GgufSummary } from './gguf-verifier.js';
 import { isSha256 } from './names.js';
 
-export interface GgufSummary {
-  version: number;
-  tensor_count: number;
-  kv_count: number;
-  architecture: string | null;
-  alignment: number;
-  data_offset: number;
-  data_end: number;
-  unknown_tensor_types: number;
-}
+export type { GgufSummary } from './gguf-verifier.js';
 
 /** What the sandboxed verifier reported about a file that passed. */
 export interface VerifyReport {
@@ -37,7 +30,7 @@ export interface VerifyReport {
 }
 
 export interface VerifyOptions {
-  runtime: SandboxRuntime;
+  runtime: SandboxRunner;
   log: Logger;
   /** The node binary, visible inside the sandbox (under /usr or a top-level bin dir). */
   nodePath: string;
@@ -64,6 +57,30 @@ export function verifyTimeoutMs(size: number): number {
   return 60_000 + Math.ceil(size / (25 * 1024 ** 2)) * 1000;
 }
 
+/**
+ * The compiled verifier: beside this module in dist/. Run from src/ (vitest), that is the build's
+ * copy under dist/, which the test setup builds first.
+ */
+export function verifierFile(): string {
+  const beside = fileURLToPath(new URL('./gguf-verifier.js', import.meta.url));
+  return existsSync(beside) ? beside : fileURLToPath(new URL('../../../dist/llm/registry/gguf-verifier.js', import.meta.url));
+}
+
+/**
+ * The verifier's command line. Its text goes in as an inline ES module rather than as a path, so
+ * the sandbox needs no view of bkg's own files: only node (under /usr or a bin dir) and the model.
+ */
+export function verifierArgv(nodePath: string): string[] {
+  const file = verifierFile();
+  let source: string;
+  try {
+    source = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new BkgError('INTERNAL', `the GGUF verifier is missing (${file})`, { hint: 'Build bkg first: npm run build:ts.', cause: err });
+  }
+  return [nodePath, '--input-type=module', '-e', source];
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -79,7 +96,7 @@ export async function verifyInSandbox(o: VerifyOptions): Promise<VerifyReport> {
   }
   const def: SandboxDefinition = {
     id,
-    argv: [o.nodePath, '-e', VERIFY_SCRIPT],
+    argv: verifierArgv(o.nodePath),
     env,
     limits: withDefaults({ memoryBytes: o.memoryBytes ?? VERIFY_MEMORY_BYTES, pids: 64, diskBytes: 16 * 1024 ** 2, timeoutMs: o.timeoutMs ?? verifyTimeoutMs(size) }),
     network: 'none',

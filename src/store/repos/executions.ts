@@ -2,35 +2,11 @@
 import { BkgError } from '../../api/errors.js';
 import type { Db } from '../db.js';
 import { newId } from '../ids.js';
+import type { ExecutionRepository } from '../repositories.js';
 import { constraintKind } from '../sqlite-errors.js';
+import type { Execution, NewExecution } from '../types.js';
 
-export interface NewExecution {
-  /** Generated (`exe_…`) when absent. */
-  id?: string;
-  sandboxId: string;
-  cmd: string[];
-  exitCode?: number | null;
-  signal?: string | null;
-  timedOut?: boolean;
-  oomKilled?: boolean;
-  durationMs?: number | null;
-  startedAt: Date;
-  /** Who ran it, e.g. an API key id. */
-  actor: string;
-}
-
-export interface Execution {
-  id: string;
-  sandboxId: string;
-  cmd: string[];
-  exitCode: number | null;
-  signal: string | null;
-  timedOut: boolean;
-  oomKilled: boolean;
-  durationMs: number | null;
-  startedAt: string;
-  actor: string;
-}
+export type { Execution, NewExecution } from '../types.js';
 
 interface Row {
   id: string;
@@ -60,8 +36,20 @@ function toExecution(r: Row): Execution {
   };
 }
 
-export class ExecutionRepo {
-  constructor(private readonly db: Db) {}
+export class ExecutionRepo implements ExecutionRepository {
+  private readonly insertStmt;
+  private readonly listStmt;
+
+  constructor(db: Db) {
+    this.insertStmt = db.prepare(
+      `INSERT INTO executions (id, sandbox_id, cmd_json, exit_code, signal, timed_out, oom_killed, duration_ms, started_at, actor)
+       VALUES (@id, @sandbox_id, @cmd_json, @exit_code, @signal, @timed_out, @oom_killed, @duration_ms, @started_at, @actor)`,
+    );
+    this.listStmt = db.prepare(
+      `SELECT * FROM (SELECT rowid AS r, * FROM executions WHERE sandbox_id = ? ORDER BY started_at DESC, r DESC LIMIT ?)
+       ORDER BY started_at, r`,
+    );
+  }
 
   insert(input: NewExecution): Execution {
     const row: Row = {
@@ -77,12 +65,7 @@ export class ExecutionRepo {
       actor: input.actor,
     };
     try {
-      this.db
-        .prepare(
-          `INSERT INTO executions (id, sandbox_id, cmd_json, exit_code, signal, timed_out, oom_killed, duration_ms, started_at, actor)
-           VALUES (@id, @sandbox_id, @cmd_json, @exit_code, @signal, @timed_out, @oom_killed, @duration_ms, @started_at, @actor)`,
-        )
-        .run(row);
+      this.insertStmt.run(row);
     } catch (err) {
       const kind = constraintKind(err);
       if (kind === 'foreignkey') throw new BkgError('NOT_FOUND', `sandbox ${input.sandboxId} does not exist`, { details: { id: input.sandboxId }, cause: err });
@@ -94,12 +77,7 @@ export class ExecutionRepo {
 
   /** Executions of a sandbox in the order they started; with `limit`, only the latest `limit` of them. */
   listForSandbox(sandboxId: string, opts: { limit?: number } = {}): Execution[] {
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM (SELECT rowid AS r, * FROM executions WHERE sandbox_id = ? ORDER BY started_at DESC, r DESC LIMIT ?)
-         ORDER BY started_at, r`,
-      )
-      .all(sandboxId, opts.limit ?? -1) as (Row & { r: number })[];
+    const rows = this.listStmt.all(sandboxId, opts.limit ?? -1) as (Row & { r: number })[];
     return rows.map(toExecution);
   }
 }

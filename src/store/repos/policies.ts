@@ -1,13 +1,10 @@
 /** Namespace policies: the privileges and quotas of one namespace (absent: the built-in defaults apply). */
 import type { NamespacePolicy } from '../../api/policies.js';
 import type { Db } from '../db.js';
+import type { NamespacePolicyRepository } from '../repositories.js';
+import type { StoredPolicy } from '../types.js';
 
-export interface StoredPolicy {
-  namespaceId: string;
-  policy: NamespacePolicy;
-  updatedAt: string;
-  updatedBy: string;
-}
+export type { StoredPolicy } from '../types.js';
 
 interface Row {
   namespace_id: string;
@@ -49,7 +46,7 @@ function toStored(r: Row): StoredPolicy {
   };
 }
 
-export class NamespacePolicyRepo {
+export class NamespacePolicyRepo implements NamespacePolicyRepository {
   private readonly getStmt;
   private readonly listStmt;
   private readonly upsertStmt;

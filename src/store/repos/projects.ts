@@ -2,20 +2,11 @@
 import { BkgError } from '../../api/errors.js';
 import type { Db } from '../db.js';
 import { newId } from '../ids.js';
+import type { NamespaceRepository, ProjectRepository } from '../repositories.js';
 import { constraintKind } from '../sqlite-errors.js';
+import type { Namespace, Project } from '../types.js';
 
-export interface Project {
-  id: string;
-  name: string;
-  createdAt: string;
-}
-
-export interface Namespace {
-  id: string;
-  name: string;
-  projectId: string | null;
-  createdAt: string;
-}
+export type { Namespace, Project } from '../types.js';
 
 interface ProjectRow {
   id: string;
@@ -37,37 +28,57 @@ function requireName(kind: string, name: string): void {
   if (typeof name !== 'string' || name.length === 0) throw new BkgError('INVALID_ARGUMENT', `${kind} name must be a non-empty string`);
 }
 
-export class ProjectRepo {
-  constructor(private readonly db: Db, private readonly now: () => Date = () => new Date()) {}
+export class ProjectRepo implements ProjectRepository {
+  private readonly insertStmt;
+  private readonly getStmt;
+  private readonly getByNameStmt;
+  private readonly listStmt;
+
+  constructor(db: Db, private readonly now: () => Date = () => new Date()) {
+    this.insertStmt = db.prepare('INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING');
+    this.getStmt = db.prepare('SELECT * FROM projects WHERE id = ?');
+    this.getByNameStmt = db.prepare('SELECT * FROM projects WHERE name = ?');
+    this.listStmt = db.prepare('SELECT * FROM projects ORDER BY name');
+  }
 
   /** The project with this name, created if absent. Safe against concurrent creators. */
   ensure(name: string): Project {
     requireName('project', name);
-    this.db
-      .prepare('INSERT INTO projects (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING')
-      .run(newId('prj'), name, this.now().toISOString());
+    this.insertStmt.run(newId('prj'), name, this.now().toISOString());
     const p = this.getByName(name);
     if (!p) throw new BkgError('INTERNAL', `project "${name}" vanished right after it was ensured`);
     return p;
   }
 
   get(id: string): Project | null {
-    const r = this.db.prepare('SELECT * FROM projects WHERE id = ?').get(id) as ProjectRow | undefined;
+    const r = this.getStmt.get(id) as ProjectRow | undefined;
     return r ? toProject(r) : null;
   }
 
   getByName(name: string): Project | null {
-    const r = this.db.prepare('SELECT * FROM projects WHERE name = ?').get(name) as ProjectRow | undefined;
+    const r = this.getByNameStmt.get(name) as ProjectRow | undefined;
     return r ? toProject(r) : null;
   }
 
   list(): Project[] {
-    return (this.db.prepare('SELECT * FROM projects ORDER BY name').all() as ProjectRow[]).map(toProject);
+    return (this.listStmt.all() as ProjectRow[]).map(toProject);
   }
 }
 
-export class NamespaceRepo {
-  constructor(private readonly db: Db, private readonly now: () => Date = () => new Date()) {}
+export class NamespaceRepo implements NamespaceRepository {
+  private readonly insertStmt;
+  private readonly getStmt;
+  private readonly getByNameStmt;
+  private readonly listStmt;
+  private readonly listByProjectStmt;
+
+  constructor(db: Db, private readonly now: () => Date = () => new Date()) {
+    this.insertStmt = db.prepare('INSERT INTO namespaces (id, name, project_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING');
+    this.getStmt = db.prepare('SELECT * FROM namespaces WHERE id = ?');
+    this.getByNameStmt = db.prepare('SELECT * FROM namespaces WHERE name = ?');
+    this.listStmt = db.prepare('SELECT * FROM namespaces ORDER BY name');
+    this.listByProjectStmt = db.prepare('SELECT * FROM namespaces WHERE project_id = ? ORDER BY name');
+  }
 
   /**
    * The namespace with this name, created (in `projectId`, if given) when absent. An existing
@@ -76,9 +87,7 @@ export class NamespaceRepo {
   ensure(name: string, projectId: string | null = null): Namespace {
     requireName('namespace', name);
     try {
-      this.db
-        .prepare('INSERT INTO namespaces (id, name, project_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING')
-        .run(newId('ns'), name, projectId, this.now().toISOString());
+      this.insertStmt.run(newId('ns'), name, projectId, this.now().toISOString());
     } catch (err) {
       if (constraintKind(err) === 'foreignkey') throw new BkgError('NOT_FOUND', `project ${projectId} does not exist`, { details: { projectId } });
       throw err;
@@ -89,19 +98,17 @@ export class NamespaceRepo {
   }
 
   get(id: string): Namespace | null {
-    const r = this.db.prepare('SELECT * FROM namespaces WHERE id = ?').get(id) as NamespaceRow | undefined;
+    const r = this.getStmt.get(id) as NamespaceRow | undefined;
     return r ? toNamespace(r) : null;
   }
 
   getByName(name: string): Namespace | null {
-    const r = this.db.prepare('SELECT * FROM namespaces WHERE name = ?').get(name) as NamespaceRow | undefined;
+    const r = this.getByNameStmt.get(name) as NamespaceRow | undefined;
     return r ? toNamespace(r) : null;
   }
 
   list(projectId?: string): Namespace[] {
-    const rows = projectId === undefined
-      ? this.db.prepare('SELECT * FROM namespaces ORDER BY name').all()
-      : this.db.prepare('SELECT * FROM namespaces WHERE project_id = ? ORDER BY name').all(projectId);
+    const rows = projectId === undefined ? this.listStmt.all() : this.listByProjectStmt.all(projectId);
     return (rows as NamespaceRow[]).map(toNamespace);
   }
 }

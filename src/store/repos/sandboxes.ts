@@ -2,71 +2,13 @@
 import { BkgError } from '../../api/errors.js';
 import type { NetworkMode } from '../../runtime/definition.js';
 import type { Limits } from '../../runtime/limits.js';
-import type { Db } from '../db.js';
+import type { Db, Statement } from '../db.js';
+import type { SandboxRepository } from '../repositories.js';
 import { constraintKind } from '../sqlite-errors.js';
+import { SANDBOX_STATUSES, type NamespaceUsageCounts, type NewSandbox, type RuntimeInfo, type Sandbox, type SandboxStatus } from '../types.js';
 
-export const SANDBOX_STATUSES = ['created', 'running', 'stopped', 'failed'] as const;
-export type SandboxStatus = (typeof SANDBOX_STATUSES)[number];
-
-export interface NewSandbox {
-  id: string;
-  name: string;
-  namespaceId: string;
-  projectId?: string | null;
-  runtime: string;
-  limits: Limits;
-  network: NetworkMode;
-  env?: Record<string, string>;
-  workspace?: string | null;
-  allowNestedNamespaces?: boolean;
-  /** A custom OCI seccomp profile, as given (null: bkg's default). */
-  seccomp?: Record<string, unknown> | null;
-  status?: SandboxStatus;
-  expiresAt?: Date | null;
-  idleExpiresAt?: Date | null;
-}
-
-/** A sandbox as stored; timestamps are ISO-8601 strings (UTC), null when not (yet) set. */
-export interface Sandbox {
-  id: string;
-  name: string;
-  namespaceId: string;
-  projectId: string | null;
-  runtime: string;
-  limits: Limits;
-  network: NetworkMode;
-  env: Record<string, string>;
-  workspace: string | null;
-  allowNestedNamespaces: boolean;
-  seccomp: Record<string, unknown> | null;
-  status: SandboxStatus;
-  pid: number | null;
-  helperPid: number | null;
-  helperStartTime: string | null;
-  scratchFd: number | null;
-  startedAt: string | null;
-  expiresAt: string | null;
-  idleExpiresAt: string | null;
-  lastActivityAt: string | null;
-  createdAt: string;
-}
-
-export interface NamespaceUsageCounts {
-  sandboxes: number;
-  running: number;
-  /** Sums of the running sandboxes' memory and pids limits. */
-  memoryBytes: number;
-  pids: number;
-}
-
-export interface RuntimeInfo {
-  pid: number | null;
-  helperPid: number | null;
-  helperStartTime?: string | null;
-  scratchFd?: number | null;
-  startedAt: Date | null;
-  expiresAt: Date | null;
-}
+export { SANDBOX_STATUSES } from '../types.js';
+export type { NamespaceUsageCounts, NewSandbox, RuntimeInfo, Sandbox, SandboxStatus } from '../types.js';
 
 interface Row {
   id: string;
@@ -126,8 +68,64 @@ function checkStatus(status: string): asserts status is SandboxStatus {
   }
 }
 
-export class SandboxRepo {
-  constructor(private readonly db: Db, private readonly now: () => Date = () => new Date()) {}
+export class SandboxRepo implements SandboxRepository {
+  private readonly insertStmt;
+  private readonly namespaceNameStmt;
+  private readonly getStmt;
+  private readonly byIdInStmt;
+  private readonly byNameInStmt;
+  private readonly listStmt;
+  private readonly usageStmt;
+  private readonly expiredStmt;
+  private readonly statusStmt;
+  private readonly runtimeInfoStmt;
+  private readonly touchStmt;
+  private readonly touchIdleStmt;
+  private readonly deleteStmt;
+  private readonly guardedInsert;
+  private readonly updateOne;
+
+  constructor(db: Db, private readonly now: () => Date = () => new Date()) {
+    this.insertStmt = db.prepare(
+      `INSERT INTO sandboxes (id, name, namespace_id, project_id, runtime, limits_json, network, env_json, workspace, allow_nested_namespaces, seccomp_json,
+         status, pid, helper_pid, started_at, expires_at, idle_expires_at, last_activity_at, created_at)
+       VALUES (@id, @name, @namespace_id, @project_id, @runtime, @limits_json, @network, @env_json, @workspace, @allow_nested_namespaces, @seccomp_json,
+         @status, @pid, @helper_pid, @started_at, @expires_at, @idle_expires_at, @last_activity_at, @created_at)`,
+    );
+    this.namespaceNameStmt = db.prepare('SELECT name FROM namespaces WHERE id = ?');
+    this.getStmt = db.prepare('SELECT * FROM sandboxes WHERE id = ?');
+    this.byIdInStmt = db.prepare('SELECT * FROM sandboxes WHERE id = ? AND (? IS NULL OR namespace_id = ?)');
+    this.byNameInStmt = db.prepare('SELECT * FROM sandboxes WHERE name = ? AND (? IS NULL OR namespace_id = ?) ORDER BY created_at, id LIMIT 2');
+    this.listStmt = db.prepare('SELECT * FROM sandboxes WHERE (? IS NULL OR namespace_id = ?) AND (? IS NULL OR status = ?) ORDER BY created_at, id');
+    this.usageStmt = db.prepare(
+      `SELECT count(*) AS sandboxes, coalesce(sum(status = 'running'), 0) AS running,
+         coalesce(sum(CASE WHEN status = 'running' THEN json_extract(limits_json, '$.memoryBytes') END), 0) AS memory_bytes,
+         coalesce(sum(CASE WHEN status = 'running' THEN json_extract(limits_json, '$.pids') END), 0) AS pids
+       FROM sandboxes WHERE namespace_id = ?`,
+    );
+    this.expiredStmt = db.prepare(
+      `SELECT * FROM sandboxes WHERE status = 'running'
+         AND ((expires_at IS NOT NULL AND expires_at <= ?) OR (idle_expires_at IS NOT NULL AND idle_expires_at <= ?))
+       ORDER BY created_at, id`,
+    );
+    this.statusStmt = db.prepare('UPDATE sandboxes SET status = ? WHERE id = ?');
+    this.runtimeInfoStmt = db.prepare(
+      'UPDATE sandboxes SET pid = ?, helper_pid = ?, helper_start_time = ?, scratch_fd = ?, started_at = ?, expires_at = ? WHERE id = ?',
+    );
+    this.touchStmt = db.prepare('UPDATE sandboxes SET last_activity_at = ? WHERE id = ?');
+    this.touchIdleStmt = db.prepare('UPDATE sandboxes SET last_activity_at = ?, idle_expires_at = ? WHERE id = ?');
+    this.deleteStmt = db.prepare('DELETE FROM sandboxes WHERE id = ?');
+    this.guardedInsert = db.transaction((input: NewSandbox, admit: (usage: NamespaceUsageCounts) => void): Sandbox => {
+      admit(this.usage(input.namespaceId));
+      return this.insert(input);
+    });
+    this.updateOne = db.transaction((id: string, stmt: Statement, params: unknown[]): Sandbox => {
+      if (stmt.run(...params).changes === 0) {
+        throw new BkgError('NOT_FOUND', `sandbox ${id} does not exist`, { details: { id } });
+      }
+      return toSandbox(this.getStmt.get(id) as Row);
+    });
+  }
 
   /**
    * Record a new sandbox. A name already used in its namespace is a CONFLICT naming the name.
@@ -135,10 +133,7 @@ export class SandboxRepo {
    * checks holds however many creates race (it throws to refuse).
    */
   insert(input: NewSandbox, admit?: (usage: NamespaceUsageCounts) => void): Sandbox {
-    if (admit) return this.db.transaction(() => {
-      admit(this.usage(input.namespaceId));
-      return this.insert(input);
-    }).immediate();
+    if (admit) return this.guardedInsert.immediate(input, admit);
     const status = input.status ?? 'created';
     checkStatus(status);
     const row: Row = {
@@ -165,14 +160,7 @@ export class SandboxRepo {
       created_at: this.now().toISOString(),
     };
     try {
-      this.db
-        .prepare(
-          `INSERT INTO sandboxes (id, name, namespace_id, project_id, runtime, limits_json, network, env_json, workspace, allow_nested_namespaces, seccomp_json,
-             status, pid, helper_pid, started_at, expires_at, idle_expires_at, last_activity_at, created_at)
-           VALUES (@id, @name, @namespace_id, @project_id, @runtime, @limits_json, @network, @env_json, @workspace, @allow_nested_namespaces, @seccomp_json,
-             @status, @pid, @helper_pid, @started_at, @expires_at, @idle_expires_at, @last_activity_at, @created_at)`,
-        )
-        .run(row);
+      this.insertStmt.run(row);
     } catch (err) {
       throw this.insertError(err, input);
     }
@@ -182,7 +170,7 @@ export class SandboxRepo {
   private insertError(err: unknown, input: NewSandbox): unknown {
     switch (constraintKind(err)) {
       case 'unique': {
-        const ns = this.db.prepare('SELECT name FROM namespaces WHERE id = ?').get(input.namespaceId) as { name: string } | undefined;
+        const ns = this.namespaceNameStmt.get(input.namespaceId) as { name: string } | undefined;
         return new BkgError('CONFLICT', `a sandbox named "${input.name}" already exists in namespace "${ns?.name ?? input.namespaceId}"`, {
           hint: 'Pick another name, or delete the existing sandbox first.',
           details: { name: input.name, namespaceId: input.namespaceId },
@@ -202,7 +190,7 @@ export class SandboxRepo {
   }
 
   get(id: string): Sandbox | null {
-    const r = this.db.prepare('SELECT * FROM sandboxes WHERE id = ?').get(id) as Row | undefined;
+    const r = this.getStmt.get(id) as Row | undefined;
     return r ? toSandbox(r) : null;
   }
 
@@ -212,13 +200,9 @@ export class SandboxRepo {
    * searching them all; an id always wins over a name. Null when nothing (visible) matches.
    */
   getByIdOrName(namespaceId: string | null, idOrName: string): Sandbox | null {
-    const byId = this.db
-      .prepare('SELECT * FROM sandboxes WHERE id = ? AND (? IS NULL OR namespace_id = ?)')
-      .get(idOrName, namespaceId, namespaceId) as Row | undefined;
+    const byId = this.byIdInStmt.get(idOrName, namespaceId, namespaceId) as Row | undefined;
     if (byId) return toSandbox(byId);
-    const byName = this.db
-      .prepare('SELECT * FROM sandboxes WHERE name = ? AND (? IS NULL OR namespace_id = ?) ORDER BY created_at, id LIMIT 2')
-      .all(idOrName, namespaceId, namespaceId) as Row[];
+    const byName = this.byNameInStmt.all(idOrName, namespaceId, namespaceId) as Row[];
     if (byName.length > 1) {
       throw new BkgError('INVALID_ARGUMENT', `sandbox name "${idOrName}" is used in several namespaces`, {
         hint: 'Pass the sandbox id instead of its name.',
@@ -230,70 +214,42 @@ export class SandboxRepo {
 
   /** Sandboxes of one namespace, or of all namespaces for null; oldest first. */
   list(namespaceId: string | null, opts: { status?: SandboxStatus } = {}): Sandbox[] {
-    const rows = this.db
-      .prepare('SELECT * FROM sandboxes WHERE (? IS NULL OR namespace_id = ?) AND (? IS NULL OR status = ?) ORDER BY created_at, id')
-      .all(namespaceId, namespaceId, opts.status ?? null, opts.status ?? null) as Row[];
+    const rows = this.listStmt.all(namespaceId, namespaceId, opts.status ?? null, opts.status ?? null) as Row[];
     return rows.map(toSandbox);
   }
 
   /** How many sandboxes a namespace has, how many run, and what the running ones' limits add up to. */
   usage(namespaceId: string): NamespaceUsageCounts {
-    const r = this.db
-      .prepare(
-        `SELECT count(*) AS sandboxes, coalesce(sum(status = 'running'), 0) AS running,
-           coalesce(sum(CASE WHEN status = 'running' THEN json_extract(limits_json, '$.memoryBytes') END), 0) AS memory_bytes,
-           coalesce(sum(CASE WHEN status = 'running' THEN json_extract(limits_json, '$.pids') END), 0) AS pids
-         FROM sandboxes WHERE namespace_id = ?`,
-      )
-      .get(namespaceId) as { sandboxes: number; running: number; memory_bytes: number; pids: number };
+    const r = this.usageStmt.get(namespaceId) as { sandboxes: number; running: number; memory_bytes: number; pids: number };
     return { sandboxes: r.sandboxes, running: r.running, memoryBytes: r.memory_bytes, pids: r.pids };
   }
 
   /** Running sandboxes whose wall-clock or idle deadline is at or before `now`. */
   listExpired(now: Date): Sandbox[] {
     const t = now.toISOString();
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM sandboxes WHERE status = 'running'
-           AND ((expires_at IS NOT NULL AND expires_at <= ?) OR (idle_expires_at IS NOT NULL AND idle_expires_at <= ?))
-         ORDER BY created_at, id`,
-      )
-      .all(t, t) as Row[];
-    return rows.map(toSandbox);
+    return (this.expiredStmt.all(t, t) as Row[]).map(toSandbox);
   }
 
   updateStatus(id: string, status: SandboxStatus): Sandbox {
     checkStatus(status);
-    return this.update(id, 'UPDATE sandboxes SET status = ? WHERE id = ?', status, id);
+    return this.updateOne(id, this.statusStmt, [status, id]);
   }
 
   setRuntimeInfo(id: string, info: RuntimeInfo): Sandbox {
-    return this.update(
-      id,
-      'UPDATE sandboxes SET pid = ?, helper_pid = ?, helper_start_time = ?, scratch_fd = ?, started_at = ?, expires_at = ? WHERE id = ?',
+    return this.updateOne(id, this.runtimeInfoStmt, [
       info.pid, info.helperPid, info.helperStartTime ?? null, info.scratchFd ?? null, iso(info.startedAt), iso(info.expiresAt), id,
-    );
+    ]);
   }
 
   /** Record activity at `at`; also moves the idle deadline when `idleExpiresAt` is given (null clears it). */
   touch(id: string, at: Date = this.now(), idleExpiresAt?: Date | null): Sandbox {
     return idleExpiresAt === undefined
-      ? this.update(id, 'UPDATE sandboxes SET last_activity_at = ? WHERE id = ?', at.toISOString(), id)
-      : this.update(id, 'UPDATE sandboxes SET last_activity_at = ?, idle_expires_at = ? WHERE id = ?', at.toISOString(), iso(idleExpiresAt), id);
+      ? this.updateOne(id, this.touchStmt, [at.toISOString(), id])
+      : this.updateOne(id, this.touchIdleStmt, [at.toISOString(), iso(idleExpiresAt), id]);
   }
 
   /** Delete a sandbox with its executions and its own API keys. False when there was none. */
   delete(id: string): boolean {
-    return this.db.prepare('DELETE FROM sandboxes WHERE id = ?').run(id).changes > 0;
-  }
-
-  private update(id: string, sql: string, ...params: unknown[]): Sandbox {
-    return this.db.transaction(() => {
-      if (this.db.prepare(sql).run(...params).changes === 0) {
-        throw new BkgError('NOT_FOUND', `sandbox ${id} does not exist`, { details: { id } });
-      }
-      const r = this.db.prepare('SELECT * FROM sandboxes WHERE id = ?').get(id) as Row;
-      return toSandbox(r);
-    })();
+    return this.deleteStmt.run(id).changes > 0;
   }
 }

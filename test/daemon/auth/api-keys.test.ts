@@ -6,15 +6,14 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiKeyStore } from '../../../src/daemon/auth/api-keys.js';
-import { openDb, type Db } from '../../../src/store/db.js';
-import { NamespaceRepo, SandboxRepo } from '../../../src/store/repos/index.js';
+import { openStore, type SqliteStore } from '../../../src/store/index.js';
 import { caught } from '../../helpers/errors.js';
 
 const KEY_RE = /^bkg_[0-9A-Za-z]{43}$/;
 
 let dir: string;
 let path: string;
-let db: Db;
+let store: SqliteStore;
 let master: Buffer;
 let keys: ApiKeyStore;
 let nsId: string;
@@ -24,14 +23,14 @@ const clock = (): Date => new Date((t += 1000));
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'bkg-keys-'));
   path = join(dir, 'bkg.db');
-  db = openDb(path);
+  store = openStore(path);
   master = randomBytes(32);
   t = Date.parse('2026-03-01T00:00:00Z');
-  keys = new ApiKeyStore(db, master, clock);
-  nsId = new NamespaceRepo(db).ensure('team').id;
+  keys = new ApiKeyStore(store, master, clock);
+  nsId = store.namespaces.ensure('team').id;
 });
 afterEach(() => {
-  db.close();
+  store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -77,7 +76,7 @@ describe('ApiKeyStore', () => {
       expect(bytes.includes(Buffer.from(key))).toBe(false);
       expect(bytes.includes(Buffer.from(key.slice(4)))).toBe(false); // nor its random part alone
     }
-    db.pragma('wal_checkpoint(TRUNCATE)');
+    store.db.pragma('wal_checkpoint(TRUNCATE)');
     const bytes = databaseBytes();
     for (const { key } of [...created, rotated]) expect(bytes.includes(Buffer.from(key))).toBe(false);
     expect(bytes.includes(master)).toBe(false);
@@ -106,7 +105,7 @@ describe('ApiKeyStore', () => {
     expect(revoked.revokedAt).not.toBeNull();
     expect(keys.authenticate(key)).toBeNull();
     // Also through a second store on its own connection, as another daemon worker would see it.
-    const other = openDb(path);
+    const other = openStore(path);
     try {
       expect(new ApiKeyStore(other, master).authenticate(key)).toBeNull();
     } finally {
@@ -133,13 +132,13 @@ describe('ApiKeyStore', () => {
   });
 
   it('reveals a sandbox its own key, which dies with the sandbox', () => {
-    new SandboxRepo(db).insert({ id: 'sbx1', name: 'web', namespaceId: nsId, runtime: 'python', limits: {}, network: 'none' });
+    store.sandboxes.insert({ id: 'sbx1', name: 'web', namespaceId: nsId, runtime: 'python', limits: {}, network: 'none' });
     const own = keys.create({ name: 'sandbox sbx1', role: 'namespace', namespaceId: nsId, sandboxId: 'sbx1' });
     expect(keys.reveal(own.id)).toBe(own.key);
     expect(keys.authenticate(own.key)).toMatchObject({ sandboxId: 'sbx1', namespaceId: nsId });
     // A store opened later with the same master key decrypts it too.
-    expect(new ApiKeyStore(db, Buffer.from(master)).reveal(own.id)).toBe(own.key);
-    new SandboxRepo(db).delete('sbx1');
+    expect(new ApiKeyStore(store, Buffer.from(master)).reveal(own.id)).toBe(own.key);
+    store.sandboxes.delete('sbx1');
     expect(keys.authenticate(own.key)).toBeNull();
     expect(keys.get(own.id)).toBeNull();
   });
@@ -163,18 +162,18 @@ describe('ApiKeyStore', () => {
     const a = keys.create({ name: 'a', role: 'readonly' });
     const b = keys.create({ name: 'b', role: 'readonly' });
     // Swapping encrypted columns between rows is detected (the id is authenticated data).
-    db.prepare('UPDATE api_keys SET (ciphertext, iv, tag) = (SELECT ciphertext, iv, tag FROM api_keys WHERE id = ?) WHERE id = ?').run(a.id, b.id);
+    store.db.prepare('UPDATE api_keys SET (ciphertext, iv, tag) = (SELECT ciphertext, iv, tag FROM api_keys WHERE id = ?) WHERE id = ?').run(a.id, b.id);
     expect(caught(() => keys.reveal(b.id)).code).toBe('INTERNAL');
     // Another master key neither decrypts nor finds keys.
-    const stranger = new ApiKeyStore(db, randomBytes(32));
+    const stranger = new ApiKeyStore(store, randomBytes(32));
     expect(caught(() => stranger.reveal(a.id)).code).toBe('INTERNAL');
     expect(stranger.authenticate(a.key)).toBeNull();
     expect(keys.authenticate(a.key)).not.toBeNull();
   });
 
   it('validates role and scope', () => {
-    new SandboxRepo(db).insert({ id: 'sbx1', name: 'web', namespaceId: nsId, runtime: 'python', limits: {}, network: 'none' });
-    const other = new NamespaceRepo(db).ensure('other').id;
+    store.sandboxes.insert({ id: 'sbx1', name: 'web', namespaceId: nsId, runtime: 'python', limits: {}, network: 'none' });
+    const other = store.namespaces.ensure('other').id;
     const bad = (input: Parameters<ApiKeyStore['create']>[0]) => caught(() => keys.create(input)).code;
     expect(bad({ name: 'x', role: 'admin', namespaceId: nsId })).toBe('INVALID_ARGUMENT');
     expect(bad({ name: 'x', role: 'namespace' })).toBe('INVALID_ARGUMENT');
@@ -184,6 +183,6 @@ describe('ApiKeyStore', () => {
     expect(bad({ name: 'x', role: 'namespace', namespaceId: other, sandboxId: 'sbx1' })).toBe('INVALID_ARGUMENT');
     expect(bad({ name: 'x', role: 'namespace', namespaceId: 'ns_missing' })).toBe('NOT_FOUND');
     expect(keys.create({ name: 'viewer', role: 'readonly', namespaceId: nsId }).namespaceId).toBe(nsId);
-    expect(() => new ApiKeyStore(db, randomBytes(16))).toThrow(/32 bytes/);
+    expect(() => new ApiKeyStore(store, randomBytes(16))).toThrow(/32 bytes/);
   });
 });

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_NAMESPACE_POLICY, PRIVILEGES, type NamespacePolicy } from '../../../src/api/policies.js';
 import { missingPrivilege, underRoots, type SandboxAsk } from '../../../src/daemon/auth/privileges.js';
 import { allowed, KEY_KINDS, keyKind, RIGHTS } from '../../../src/daemon/auth/rights.js';
-import { limitsFromInput, limitsUnderPolicy } from '../../../src/daemon/sandbox-limits.js';
+import { limitsFromInput } from '../../../src/runtime/from-request.js';
+import { limitsUnderPolicy } from '../../../src/daemon/sandbox-limits.js';
 
 const MiB = 1024 * 1024;
 const base: SandboxAsk = { network: 'none', workspace: null, allowNestedNamespaces: false, customSeccomp: false, limits: limitsFromInput({}) };

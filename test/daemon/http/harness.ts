@@ -11,25 +11,20 @@ import type { Transport } from '../../../src/daemon/http/context.js';
 import { textReply } from '../../../src/daemon/http/reply.js';
 import { Router } from '../../../src/daemon/http/router.js';
 import { createHttpServer, type DaemonHttpServer } from '../../../src/daemon/http/server.js';
-import { validate } from '../../../src/api/validate.js';
-import { Registry } from '../../../src/daemon/metrics.js';
+import { parse } from '../../../src/api/parse.js';
+import { z } from '../../../src/api/schema/common.js';
+import { Registry } from '../../../src/daemon/prometheus.js';
 
 export const MAX_BODY = 64 * 1024;
 
-export const CreateSandbox = {
-  type: 'object',
-  properties: {
-    name: { type: 'string', required: true, maxLength: 64 },
-    runtime: { type: 'enum', values: ['shell', 'python', 'node'] },
-    limits: {
-      type: 'object',
-      properties: { memory_mb: { type: 'integer', min: 16, max: 65536 }, cpus: { type: 'number', min: 0.01, max: 64 } },
-    },
-    argv: { type: 'array', items: { type: 'string' }, maxLength: 16 },
-    env: { type: 'object', additionalProperties: { type: 'string' } },
-    network: { type: 'boolean' },
-  },
-} as const;
+export const CreateSandbox = z.object({
+  name: z.string().max(64),
+  runtime: z.enum(['shell', 'python', 'node']).optional(),
+  limits: z.object({ memory_mb: z.int().min(16).max(65536).optional(), cpus: z.number().min(0.01).max(64).optional() }).strict().optional(),
+  argv: z.array(z.string()).max(16).optional(),
+  env: z.record(z.string(), z.string()).optional(),
+  network: z.boolean().optional(),
+}).strict();
 
 export interface Principal {
   readonly kind: 'local' | 'token';
@@ -75,7 +70,7 @@ export async function startHarness(): Promise<Harness> {
     .add('GET', '/api/v1/sandboxes/stats', 'any', async () => ({ status: 200, body: { stats: true } }))
     .add('GET', '/api/v1/sandboxes/:id', 'any', async (ctx) => ({ status: 200, body: { id: ctx.params.id, principal: ctx.principal, transport: ctx.transport } }))
     .add('DELETE', '/api/v1/sandboxes/:id', 'any', async () => ({ status: 204 }))
-    .add('POST', '/api/v1/sandboxes', 'any', async (ctx) => ({ status: 201, body: validate(CreateSandbox, await ctx.body()) }))
+    .add('POST', '/api/v1/sandboxes', 'any', async (ctx) => ({ status: 201, body: parse(CreateSandbox, await ctx.body()) }))
     .add('POST', '/api/v1/sandboxes/:id/exec', 'any', async (ctx) => ({ status: 200, body: { id: ctx.params.id, body: (await ctx.body()) ?? null } }))
     .add('GET', '/api/v1/echo-query', 'any', async (ctx) => ({ status: 200, body: Object.fromEntries(ctx.query) }))
     .add('GET', '/api/v1/files/download', 'any', async () => ({ status: 200, headers: { 'content-type': 'text/plain' }, stream: createReadStream(file) }))

@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BkgError } from '../../../src/api/errors.js';
 import { Router } from '../../../src/daemon/http/router.js';
 import { createHttpServer } from '../../../src/daemon/http/server.js';
-import { Registry } from '../../../src/daemon/metrics.js';
+import { Registry } from '../../../src/daemon/prometheus.js';
 import { request, type Harness } from './harness.js';
 
 let dir: string;

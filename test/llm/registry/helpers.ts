@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../../src/log.js';
 import { ModelRegistry, type ModelRegistryOptions } from '../../../src/llm/registry/index.js';
-import { openDb, type Db } from '../../../src/store/db.js';
+import { openStore, type SqliteStore } from '../../../src/store/index.js';
 import { makeRuntime } from '../../helpers/sandbox.js';
 import { modelSkipReason, TEST_MODEL, TEST_MODEL_SHA256 } from '../../helpers/model.js';
 
@@ -133,19 +133,20 @@ export async function startModelServer(files: Record<string, string>): Promise<M
 
 export interface TestRegistry {
   home: string;
-  db: Db;
+  store: SqliteStore;
   registry: ModelRegistry;
   blobsDir: string;
   partialDir: string;
   close(): Promise<void>;
 }
 
-export async function makeRegistry(opts: Partial<Omit<ModelRegistryOptions, 'db' | 'home' | 'runtime' | 'log'>> = {}): Promise<TestRegistry> {
+export async function makeRegistry(opts: Partial<Omit<ModelRegistryOptions, 'store' | 'home' | 'runtime' | 'log'>> = {}): Promise<TestRegistry> {
   const home = await mkdtemp(join(tmpdir(), 'bkg-models-'));
-  const db = openDb(join(home, 'bkg.db'));
+  // the store stamps download jobs with the registry's clock too
+  const store = openStore(join(home, 'bkg.db'), opts.now ? { now: opts.now } : {});
   const { runtime } = makeRuntime();
   const registry = new ModelRegistry({
-    db,
+    store,
     home,
     runtime,
     log: createLogger({ level: 'silent' }),
@@ -154,13 +155,13 @@ export async function makeRegistry(opts: Partial<Omit<ModelRegistryOptions, 'db'
   });
   return {
     home,
-    db,
+    store,
     registry,
     blobsDir: join(home, 'models', 'blobs'),
     partialDir: join(home, 'models', 'partial'),
     async close() {
       await registry.close();
-      db.close();
+      store.close();
       await rm(home, { recursive: true, force: true });
     },
   };

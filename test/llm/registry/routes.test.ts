@@ -5,17 +5,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { answerProblem } from '../../../src/api/answers.js';
 import { BkgError } from '../../../src/api/errors.js';
 import type { Principal } from '../../../src/daemon/auth/api-keys.js';
 import { Authorizer } from '../../../src/daemon/auth/authorize.js';
 import type { Action } from '../../../src/daemon/auth/rights.js';
-import { NamespacePolicyRepo, NamespaceRepo } from '../../../src/store/repos/index.js';
 import { Router } from '../../../src/daemon/http/router.js';
 import { createHttpServer, type DaemonHttpServer } from '../../../src/daemon/http/server.js';
-import { Registry } from '../../../src/daemon/metrics.js';
+import { Registry } from '../../../src/daemon/prometheus.js';
 import { llmModelRoutes } from '../../../src/daemon/routes/llm-models.js';
 import { createLogger } from '../../../src/log.js';
-import { AuditLog } from '../../../src/store/audit.js';
+import type { AuditLog } from '../../../src/store/audit.js';
 import { sandboxSkipReason } from '../../helpers/sandbox.js';
 import { copyModel, makeRegistry, MODEL_SHA256, sharedModelPath, until, type TestRegistry } from './helpers.js';
 
@@ -40,10 +40,10 @@ describe('admin LLM model routes', () => {
   beforeAll(async () => {
     t = await makeRegistry();
     dir = await mkdtemp(join(tmpdir(), 'bkg-model-routes-'));
-    audit = new AuditLog(t.db);
-    const router = new Router<Principal, Action>();
-    llmModelRoutes(router, t.registry, { audit });
-    const authz = new Authorizer({ audit, namespaces: new NamespaceRepo(t.db), policies: new NamespacePolicyRepo(t.db) });
+    audit = t.store.audit;
+    const router = new Router<Principal, Action>({ audit: (a) => audit.append({ actor: a.principal?.id ?? 'anonymous', action: a.action, target: a.target, outcome: a.outcome }) });
+    llmModelRoutes(router, t.registry);
+    const authz = new Authorizer({ audit, namespaces: t.store.namespaces, policies: t.store.policies });
     const authorize = (p: Principal, action: Action, route: string): void => authz.require(p, action, route);
     server = createHttpServer({ router, log: createLogger({ level: 'silent' }), authenticate, authorize, metrics: new Registry(), maxBodyBytes: 64 * 1024 });
     const bound = await server.listen({ port: 'ephemeral', host: '127.0.0.1' });
@@ -62,8 +62,10 @@ describe('admin LLM model routes', () => {
       headers: { authorization: `Bearer ${who}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
-    const text = await res.text();
-    return { status: res.status, json: text ? JSON.parse(text) : undefined };
+    const raw = Buffer.from(await res.arrayBuffer());
+    const problem = answerProblem({ method, url: `/api/v1/admin/llm${path}`, status: res.status, contentType: res.headers.get('content-type') ?? undefined, body: raw });
+    if (problem) throw new Error(`the answer breaks the contract: ${problem}`);
+    return { status: res.status, json: raw.length ? JSON.parse(raw.toString()) : undefined };
   }
 
   it('is for admins only', async () => {

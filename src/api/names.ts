@@ -1,0 +1,23 @@
+/** Names and enumerations of the wire contract, without zod (the CLI's fast path imports these). */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const RUNTIMES = ['shell', 'python', 'node'] as const;
+export const NETWORKS = ['none', 'host'] as const;
+export const ROLES = ['admin', 'namespace', 'readonly'] as const;
+export type Role = (typeof ROLES)[number];
+/** What a model-access key may be used for. */
+export const SCOPES = ['chat', 'completion', 'embed'] as const;
+export type Scope = (typeof SCOPES)[number];
+export const SANDBOX_STATUSES = ['created', 'running', 'stopped', 'failed'] as const;
+export const LIMIT_HITS = ['memory', 'pids', 'disk', 'time'] as const;
+
+/** Output kept per stream in a one-shot REST exec; more is dropped and flagged. */
+export const EXEC_OUTPUT_CAP = 1024 * 1024;
+/** Largest file moved by GET/PUT /files. */
+export const FILE_CAP = 16 * 1024 * 1024;
+/** The namespace header of the model-access flow (the seed's name, on the wire). */
+export const NAMESPACE_HEADER = 'x-cave-namespace';
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+}

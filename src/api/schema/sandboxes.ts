@@ -1,0 +1,108 @@
+/** The sandboxes API (/api/v1/sandboxes): requests, answers, and the exec result shared by every door. */
+import { LIMIT_HITS, NETWORKS, RUNTIMES, SANDBOX_STATUSES } from '../names.js';
+import { Env, Limits, Name, NullableTimestamp, Timestamp, z } from './common.js';
+
+export const CreateSandboxRequest = z.object({
+  name: Name.describe('A name, unique in the namespace (letters, digits, . _ -).'),
+  project: Name.optional(),
+  namespace: Name.optional().describe('Admin keys only: the namespace (default: "default"); other keys act in their own.'),
+  runtime: z.enum(RUNTIMES).optional().describe('Interpreter available inside (default shell).'),
+  limits: Limits.optional(),
+  network: z.enum(NETWORKS).optional().describe('none (default): loopback only; host: the host\'s network (a privilege).'),
+  env: Env.optional(),
+  workspace: z.string().min(1).max(4096).optional().describe('A host directory mounted copy-on-write at /workspace (a privilege).'),
+  allow_nested_namespaces: z.boolean().optional().describe('Let code inside create namespaces of its own (a privilege).'),
+  seccomp: z.record(z.string(), z.unknown()).optional().describe('An OCI seccomp profile (the "seccomp" object of an OCI runtime spec) instead of the default (a privilege).'),
+}).strict();
+
+export const ExecRequest = z.object({
+  cmd: z.array(z.string().max(131_072)).min(1).max(4096).describe('The command and its arguments (argv; no shell unless you call one).'),
+  env: Env.optional(),
+  cwd: z.string().regex(/^\//).max(4096).optional(),
+  stdin: z.string().max(1_048_576).optional(),
+  timeout_ms: z.int().min(1).max(86_400_000).optional(),
+}).strict();
+
+export const Usage = z.object({
+  memory_bytes: z.number().nullable(),
+  cpu_seconds: z.number().nullable(),
+  pids: z.number().nullable(),
+}).strict();
+
+export const SandboxView = z.object({
+  id: z.string(),
+  name: z.string(),
+  namespace: z.string(),
+  project: z.string().nullable(),
+  status: z.enum(SANDBOX_STATUSES),
+  runtime: z.string(),
+  network: z.string(),
+  limits: Limits,
+  env: z.array(z.string()).describe('The names of its environment variables (never their values).'),
+  workspace: z.string().nullable(),
+  allow_nested_namespaces: z.boolean(),
+  seccomp: z.enum(['default', 'custom']),
+  api_key: z.string().describe('The sandbox\'s own API key, masked.'),
+  created_at: Timestamp,
+  started_at: NullableTimestamp,
+  expires_at: NullableTimestamp,
+  idle_expires_at: NullableTimestamp,
+  last_activity_at: NullableTimestamp,
+  usage: Usage.optional().describe('Live usage while running.'),
+}).strict();
+
+export const CreatedSandbox = SandboxView.extend({ api_key_secret: z.string().describe('The sandbox\'s own API key, in full: shown only here.') }).strict();
+export const SandboxList = z.object({ sandboxes: z.array(SandboxView) }).strict();
+
+/** The end of a command: its own exit code or signal, and what bkg did to it. */
+export const ExecSummary = z.object({
+  exit_code: z.int().nullable(),
+  signal: z.int().nullable(),
+  timed_out: z.boolean(),
+  oom_killed: z.boolean(),
+  duration_ms: z.number(),
+  limits_hit: z.array(z.enum(LIMIT_HITS)).describe('The limits the command ran into: memory (OOM kill), pids (a fork refused), disk (writable space full), time (killed at its timeout).'),
+  exec_error: z.string().optional().describe('Why the command could not be started.'),
+}).strict();
+
+export const ExecResponse = ExecSummary.extend({
+  stdout: z.string(),
+  stderr: z.string(),
+  truncated: z.boolean().describe('Output past 1 MiB per stream was dropped (one-shot REST exec only).'),
+  stdout_truncated: z.boolean().optional(),
+  stderr_truncated: z.boolean().optional(),
+}).strict();
+
+export const Change = z.object({
+  path: z.string().describe('Relative to the workspace.'),
+  kind: z.enum(['added', 'modified', 'deleted']),
+  type: z.enum(['file', 'dir', 'symlink', 'other']),
+}).strict();
+export const ChangesResponse = z.object({ changes: z.array(Change) }).strict();
+export const ApplyResponse = z.object({ applied: z.array(Change) }).strict();
+
+export const ExecutionView = z.object({
+  id: z.string(),
+  cmd: z.array(z.string()),
+  exit_code: z.int().nullable(),
+  signal: z.string().nullable(),
+  timed_out: z.boolean(),
+  oom_killed: z.boolean(),
+  duration_ms: z.number().nullable(),
+  started_at: Timestamp,
+  actor: z.string(),
+}).strict();
+export const LogsResponse = z.object({ executions: z.array(ExecutionView) }).strict();
+
+export const FileQuery = z.object({ path: z.string().regex(/^\//, 'must be an absolute path inside the sandbox').max(4096).describe('An absolute path inside the sandbox.') }).strict();
+export const SandboxParams = z.object({ id: z.string().describe('The sandbox\'s id or name.') }).strict();
+
+export type CreateSandboxRequest = z.infer<typeof CreateSandboxRequest>;
+export type ExecRequest = z.infer<typeof ExecRequest>;
+export type SandboxView = z.infer<typeof SandboxView>;
+export type CreatedSandbox = z.infer<typeof CreatedSandbox>;
+export type ExecSummary = z.infer<typeof ExecSummary>;
+export type ExecResponse = z.infer<typeof ExecResponse>;
+export type Change = z.infer<typeof Change>;
+export type ExecutionView = z.infer<typeof ExecutionView>;
+export type LimitsInput = z.infer<typeof Limits>;

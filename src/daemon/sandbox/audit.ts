@@ -1,0 +1,25 @@
+/** The audit records of what callers did to sandboxes: successes, and failures with their error code. */
+import { BkgError } from '../../api/errors.js';
+import type { AuditLog } from '../../store/audit.js';
+import type { Sandbox } from '../../store/repos/index.js';
+import type { Principal } from '../auth/api-keys.js';
+
+export class SandboxAudit {
+  constructor(private readonly audit: AuditLog) {}
+
+  ok(p: Principal, action: string, s: Sandbox, details?: Record<string, unknown>): void {
+    this.audit.append({ actor: p.id, namespace: s.namespaceId, action, target: s.id, outcome: 'ok', ...(details ? { details } : {}) });
+  }
+
+  /** Record a failed state change too, then rethrow (refusals of the authorizer are audited there, with what was asked). */
+  async audited<T>(p: Principal, action: string, target: string | null, fn: () => Promise<T> | T): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      const e = err instanceof BkgError ? err : null;
+      if (e?.code === 'FORBIDDEN' || e?.code === 'QUOTA_EXCEEDED') throw err;
+      this.audit.append({ actor: p.id, namespace: p.namespaceId, action, target, outcome: e?.code === 'NOT_FOUND' ? 'denied' : 'error', details: { code: e?.code ?? 'INTERNAL' } });
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,34 @@
+/** What the sandbox service and its parts are built from: the daemon's composition root passes it once. */
+import type { Logger } from '../../log.js';
+import type { SandboxEngine } from '../../runtime/engine.js';
+import type { HostInfo } from '../../runtime/host.js';
+import type { AuditLog } from '../../store/audit.js';
+import type { ExecutionRepo, NamespaceRepo, ProjectRepo, SandboxRepo } from '../../store/repos/index.js';
+import type { ApiKeyStore } from '../auth/api-keys.js';
+import type { Authorizer } from '../auth/authorize.js';
+import type { Quotas } from '../auth/quotas.js';
+import type { DaemonMetrics } from '../metrics.js';
+import type { SandboxDefinitions } from './definition.js';
+
+export interface ServiceDeps {
+  log: Logger;
+  host: HostInfo;
+  engine: SandboxEngine;
+  /** Definitions from store rows; the engine rebuilds from the same ones (see main.ts). */
+  definitions: SandboxDefinitions;
+  sandboxes: SandboxRepo;
+  namespaces: NamespaceRepo;
+  projects: ProjectRepo;
+  executions: ExecutionRepo;
+  keys: ApiKeyStore;
+  audit: AuditLog;
+  authz: Authorizer;
+  quotas: Quotas;
+  metrics: DaemonMetrics;
+  /** Where stopped sandboxes keep their files ($BKG_HOME/sandboxes/ID/files): deleted only with the sandbox. */
+  stateDir: string;
+  now?: () => Date;
+}
+
+/** The deps as the parts use them: with a clock. */
+export type PartDeps = ServiceDeps & { now: () => Date };

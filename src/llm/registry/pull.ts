@@ -1,0 +1,148 @@
+/**
+ * One pull, start to end: stream the source into a partial file, verify it in a sandbox, then move
+ * it into blobs/ and record its manifest in one synchronous step. A file that fails verification
+ * never becomes visible; whatever happens, the partial files are removed.
+ */
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { asBkgError, BkgError } from '../../api/errors.js';
+import type { Logger } from '../../log.js';
+import type { SandboxRunner } from '../../runtime/engine.js';
+import type { ModelManifest } from '../types.js';
+import { copyLocal, downloadHttp } from './download.js';
+import { fsyncPath, type ModelFiles } from './model-files.js';
+import { redactSource } from './names.js';
+import { conflict, type PullPlan } from './pull-plan.js';
+import type { ModelRegistryOptions, ModelRegistryStore, PullHooks, PullPhase } from './types.js';
+import { verifyInSandbox, type VerifyReport } from './verify.js';
+
+/** What a pull works with: the registry's tables, files, sandbox runner and settings. */
+export interface PullContext {
+  store: ModelRegistryStore;
+  files: ModelFiles;
+  runtime: SandboxRunner;
+  log: Logger;
+  now: () => Date;
+  /** The node binary the verifier runs with (looked up when first needed). */
+  nodePath: () => string;
+  options: Pick<ModelRegistryOptions, 'maxModelBytes' | 'download' | 'verifyMemoryBytes'>;
+}
+
+const PROGRESS_WRITE_MS = 250;
+
+/** Run the pull of download job `jobId`: the job row follows along, and ends 'done' or 'failed'. */
+export async function executePull(c: PullContext, jobId: string, plan: PullPlan, hooks: PullHooks): Promise<ModelManifest> {
+  const { store, files, log } = c;
+  const jobs = store.downloadJobs;
+  const part = files.partFile(jobId);
+  const verifyDir = files.verifyDir(jobId);
+  const where = redactSource(plan.source);
+  let lastWrite = 0;
+  let lastDone = 0;
+  const progress = (phase: PullPhase, done: number, total: number | null, force = false) => {
+    lastDone = done;
+    hooks.onProgress?.({ phase, bytesDone: done, bytesTotal: total });
+    const t = Date.now();
+    if (force || t - lastWrite >= PROGRESS_WRITE_MS) {
+      lastWrite = t;
+      jobs.update(jobId, { bytes_done: done, bytes_total: total });
+    }
+  };
+  try {
+    if (hooks.signal?.aborted) throw new BkgError('DOWNLOAD_FAILED', 'the download was cancelled');
+    if (plan.sha256 && !plan.sig) {
+      const cached = store.models.bySha256(plan.sha256);
+      if (cached && existsSync(files.blobPath(cached)) && (cached.id === plan.id || plan.derivedId)) {
+        jobs.update(jobId, { status: 'done', model_id: cached.id, bytes_done: cached.size_bytes, bytes_total: cached.size_bytes });
+        hooks.onProgress?.({ phase: 'done', bytesDone: cached.size_bytes, bytesTotal: cached.size_bytes });
+        return cached;
+      }
+    }
+    jobs.update(jobId, { status: 'downloading' });
+    log.info({ job: jobId, source: where, model: plan.id }, 'model download started');
+    const common = {
+      dest: part,
+      log,
+      maxBytes: c.options.maxModelBytes ?? 1024 ** 4,
+      onProgress: (done: number, total: number | null) => progress('downloading', done, total),
+      ...(hooks.signal ? { signal: hooks.signal } : {}),
+    };
+    const fetched = plan.src.kind === 'http' ? await downloadHttp(plan.src.url, { ...common, ...c.options.download }) : await copyLocal(plan.src.path, common);
+    fsyncPath(part);
+    progress('verifying', fetched.bytes, fetched.bytes, true);
+    jobs.update(jobId, { status: 'verifying' });
+    if (fetched.attempts > 1) log.info({ job: jobId, attempts: fetched.attempts, resumed: fetched.resumed }, 'model download resumed after interruptions');
+
+    mkdirSync(verifyDir, { mode: 0o700 });
+    const candidate = join(verifyDir, 'model.gguf');
+    renameSync(part, candidate);
+    const report = await verifyInSandbox({
+      runtime: c.runtime,
+      log,
+      nodePath: c.nodePath(),
+      file: candidate,
+      ...(plan.sha256 ? { expectedSha256: plan.sha256 } : {}),
+      ...(plan.sig ? { signature: plan.sig, trustedKeys: store.trustedKeys.list().map((k) => ({ fingerprint: k.fingerprint, key: k.public_key })) } : {}),
+      ...(c.options.verifyMemoryBytes ? { memoryBytes: c.options.verifyMemoryBytes } : {}),
+      ...(hooks.signal ? { signal: hooks.signal } : {}),
+    });
+    hooks.onVerified?.(report);
+    const manifest = commit(c, plan, report, candidate);
+    jobs.update(jobId, { status: 'done', model_id: manifest.id, bytes_done: report.size, bytes_total: report.size });
+    hooks.onProgress?.({ phase: 'done', bytesDone: report.size, bytesTotal: report.size });
+    log.info({ job: jobId, model: manifest.id, sha256: manifest.sha256, signedBy: manifest.signed_by, sandbox: report.sandbox.id }, 'model verified and added');
+    return manifest;
+  } catch (err) {
+    const e = asBkgError(err);
+    jobs.update(jobId, { status: 'failed', error: `${e.code}: ${e.message}`, bytes_done: lastDone });
+    throw e;
+  } finally {
+    rmSync(part, { force: true });
+    rmSync(verifyDir, { recursive: true, force: true });
+  }
+}
+
+/** Move a verified file into blobs/ and record it, in one synchronous step (gc cannot interleave). */
+function commit(c: PullContext, plan: PullPlan, report: VerifyReport, file: string): ModelManifest {
+  const { store, files } = c;
+  const models = store.models;
+  const blob = files.blobFor(report.sha256);
+  const manifest = store.transaction((): ModelManifest => {
+    const same = models.bySha256(report.sha256);
+    if (same) {
+      if (same.id !== plan.id && !plan.derivedId) throw conflict(`this file is already registered as model ${same.id}`, { id: same.id });
+      renameSync(file, blob);
+      if (report.signedBy && !same.signed_by) {
+        models.setSignedBy(same.id, report.signedBy);
+        return { ...same, signed_by: report.signedBy };
+      }
+      return same;
+    }
+    const taken = models.get(plan.id);
+    if (taken) throw conflict(`model id ${plan.id} is taken by a different file (sha256 ${taken.sha256})`, { id: plan.id });
+    const m: ModelManifest = {
+      id: plan.id,
+      name: plan.name,
+      sha256: report.sha256,
+      size_bytes: report.size,
+      source: plan.source,
+      signed_by: report.signedBy,
+      created_at: c.now().toISOString(),
+      last_used_at: null,
+    };
+    renameSync(file, blob);
+    try {
+      models.insert(m);
+    } catch (err) {
+      rmSync(blob, { force: true });
+      throw err;
+    }
+    return m;
+  });
+  try {
+    fsyncPath(files.blobsDir);
+  } catch (err) {
+    c.log.warn({ err }, 'could not fsync the blobs directory');
+  }
+  return manifest;
+}

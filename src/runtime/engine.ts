@@ -1,0 +1,176 @@
+/**
+ * The sandbox engine: throwaway sandboxes (`run`: one command, then gone) and persistent ones
+ * (`start`, then `exec`s until `stop` or the end of their lifetime), over the same per-sandbox
+ * state (prepared.ts) and the same helper spawns (helper-process.ts). A persistent sandbox's
+ * helper runs detached from whoever started it, so a restarted daemon `adopt`s it from its handle.
+ */
+import { rmdirSync } from 'node:fs';
+import { BkgError } from '../api/errors.js';
+import type { Logger } from '../log.js';
+import { planCgroups } from './cgroups.js';
+import { applyChanges, changesOf, sortChanges, UPPER_DIR, type Change } from './changes.js';
+import { validateWorkspace, type ExecDefinition, type SandboxDefinition } from './definition.js';
+import { isRunning, requireRunning, scratchFull, scratchOf, stopHelper, processStartTime, type SandboxHandle } from './handle.js';
+import { runHelperJob, spawnHelper, startDetachedHelper } from './helper-process.js';
+import type { HostInfo } from './host.js';
+import { attachIO, type RunIO } from './io.js';
+import { prepareSandbox, PreparedSandboxes, type DefinitionSource } from './prepared.js';
+import { execResult, readCounters, runResult, type ExecResult, type RunOptions, type RunResult } from './results.js';
+import { SeccompPrograms } from './seccomp/programs.js';
+import { buildExecSpec, buildHelperSpec, encodeSpec } from './spec.js';
+
+export type { RunIO } from './io.js';
+export type { SandboxHandle } from './handle.js';
+export type { ExecResult, RunOptions, RunResult } from './results.js';
+
+const START_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+export interface EngineDeps {
+  host: HostInfo;
+  log: Logger;
+  /** The definition of a running sandbox this engine holds no state for (started by an earlier daemon and not adopted). */
+  definitionOf?: DefinitionSource;
+}
+
+/** What a caller that only runs throwaway sandboxes needs of the engine. */
+export type SandboxRunner = Pick<SandboxEngine, 'run'>;
+
+export class SandboxEngine {
+  private readonly programs = new SeccompPrograms();
+  private readonly prepared: PreparedSandboxes;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.prepared = new PreparedSandboxes((def) => prepareSandbox(def, deps.host, this.programs), deps.definitionOf);
+  }
+
+  /** One command in a throwaway sandbox: its verdict, and its workspace changes (applied on request). */
+  async run(def: SandboxDefinition, io: RunIO, opts: RunOptions = {}): Promise<RunResult> {
+    const { host, log } = this.deps;
+    if (process.platform !== 'linux') throw new BkgError('ISOLATION_UNAVAILABLE', 'bkg sandboxes need Linux');
+    if (process.arch !== 'x64') throw new BkgError('UNSUPPORTED_ARCH', `unsupported architecture ${process.arch}`);
+    if (def.argv.length === 0) throw new BkgError('INVALID_ARGUMENT', 'no command to run');
+    const workspace = def.workspace ? validateWorkspace(def.workspace) : undefined;
+    const state = await prepareSandbox({ ...def, workspace }, host, this.programs, opts.seccomp);
+    const spec = encodeSpec(buildHelperSpec(state.def, host, state.plan));
+    log.debug({ id: def.id, argv: def.argv, limits: def.limits }, 'sandbox run');
+
+    const run = spawnHelper({ helperPath: host.helperPath, spec, seccomp: state.seccomp, stdio: io.stdio, listChanges: workspace !== undefined });
+    let applied = false;
+    run.onExited(async (scratch) => {
+      if (!opts.apply || !workspace || !scratch) return;
+      await applyChanges(`${scratch}/${UPPER_DIR}`, workspace, changesOf(run.events()));
+      applied = true;
+    });
+    attachIO(run, io);
+    const { events } = await run.done;
+    return runResult(def.id, events, applied);
+  }
+
+  /** Start a sandbox that stays up; resolves once its filesystem is built. Its state is kept for its execs. */
+  async start(def: SandboxDefinition): Promise<SandboxHandle> {
+    const { host, log } = this.deps;
+    const state = await this.prepared.keep({ ...def, persist: true });
+    let started;
+    try {
+      started = await startDetachedHelper(host.helperPath, encodeSpec(buildHelperSpec(state.def, host, state.plan)), { id: def.id, timeoutMs: START_TIMEOUT_MS });
+    } catch (err) {
+      this.prepared.drop(def.id);
+      throw err;
+    }
+    const { pid: helperPid, events } = started;
+    const init = events.find((e) => e.type === 'started');
+    const ready = events.find((e) => e.type === 'ready');
+    const helperStartTime = helperPid === undefined ? null : processStartTime(helperPid);
+    if (!init || !ready || helperPid === undefined || helperStartTime === null) {
+      this.prepared.drop(def.id);
+      throw new BkgError('HELPER_FAILED', `sandbox ${def.id} did not report its start`);
+    }
+    log.debug({ id: def.id, initPid: init.pid, helperPid }, 'sandbox started');
+    return { id: def.id, initPid: init.pid, helperPid, helperStartTime, scratchFd: ready.scratch_fd ?? null };
+  }
+
+  /** Take over a sandbox that is already running (started by an earlier daemon): its state is built now, once. */
+  adopt(def: SandboxDefinition, h: SandboxHandle): void {
+    if (def.id !== h.id) throw new BkgError('INTERNAL', `cannot adopt sandbox ${h.id} with the definition of ${def.id}`);
+    this.prepared.keep({ ...def, persist: true }).catch((err: unknown) => this.deps.log.warn({ err, id: h.id }, 'could not prepare an adopted sandbox; its next exec tries again'));
+  }
+
+  isRunning(h: SandboxHandle): boolean {
+    return isRunning(h);
+  }
+
+  /** Run one command inside the running sandbox, under the state kept since its start. */
+  async exec(h: SandboxHandle, exec: ExecDefinition, io: RunIO): Promise<ExecResult> {
+    const { host } = this.deps;
+    requireRunning(h);
+    if (exec.argv.length === 0) throw new BkgError('INVALID_ARGUMENT', 'cmd: no command to run');
+    const { def, plan, seccomp } = await this.prepared.of(h.id);
+    const spec = encodeSpec(buildExecSpec(def, exec, host, plan));
+    const before = readCounters(plan.reports);
+    const run = spawnHelper({ helperPath: host.helperPath, spec, seccomp, stdio: io.stdio, listChanges: false, execInto: h.initPid, control: true });
+    attachIO(run, io);
+    const { events } = await run.done;
+    return execResult(def.id, events, { before, after: () => readCounters(plan.reports), diskFull: () => scratchFull(h) });
+  }
+
+  /** The running sandbox's writable layer (its scratch tmpfs), as the host reaches it. */
+  scratchOf(h: SandboxHandle): string {
+    return scratchOf(h);
+  }
+
+  /** The workspace changes in a writable layer (a running sandbox's, or one saved on stop), listed by the helper. */
+  async changesIn(scratch: string, workspace: string): Promise<Change[]> {
+    return sortChanges(changesOf(await runHelperJob(this.deps.host.helperPath, ['--changes', scratch, workspace], 'list the workspace changes')));
+  }
+
+  /** The running sandbox's workspace changes so far (added / modified / deleted). */
+  async changes(h: SandboxHandle): Promise<Change[]> {
+    const { def } = await this.prepared.of(h.id);
+    return def.workspace ? this.changesIn(this.scratchOf(h), def.workspace) : [];
+  }
+
+  /** Copy the workspace changes of a writable layer back to the host directory. */
+  async applyFrom(scratch: string, workspace: string): Promise<Change[]> {
+    const changes = await this.changesIn(scratch, workspace);
+    await applyChanges(`${scratch}/${UPPER_DIR}`, workspace, changes);
+    return changes;
+  }
+
+  async apply(h: SandboxHandle): Promise<Change[]> {
+    const { def } = await this.prepared.of(h.id);
+    return def.workspace ? this.applyFrom(this.scratchOf(h), def.workspace) : [];
+  }
+
+  /**
+   * Copy a running sandbox's whole writable layer (workspace changes, /tmp, /dev/shm, HOME) to
+   * `dest` on the host (which must not exist), for a later start to restore.
+   */
+  async save(h: SandboxHandle, dest: string): Promise<void> {
+    await runHelperJob(this.deps.host.helperPath, ['--save', this.scratchOf(h), dest], `save the files of sandbox ${h.id}`);
+  }
+
+  /** Remove cgroups a sandbox left behind when its helper could not (it was SIGKILLed). */
+  cleanup(id: string, limits: SandboxDefinition['limits']): void {
+    this.prepared.drop(id);
+    let plan;
+    try {
+      plan = planCgroups(this.deps.host.cgroups, id, limits);
+    } catch {
+      return;
+    }
+    for (const dir of [...plan.dirs].reverse()) {
+      try {
+        rmdirSync(dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.deps.log.warn({ dir, err }, 'could not remove a leftover cgroup');
+      }
+    }
+  }
+
+  /** Stop the sandbox: every process in it is killed, its mounts and cgroups go, its kept state too. Idempotent. */
+  async stop(h: SandboxHandle): Promise<void> {
+    this.prepared.drop(h.id);
+    await stopHelper(h, STOP_TIMEOUT_MS);
+  }
+}
