@@ -10,9 +10,11 @@ const FORBIDDEN = {
   api: ['client', 'cli', 'commands', 'daemon', 'runtime', 'store', 'llm', 'log.js'],
   client: ['cli', 'commands', 'daemon', 'runtime', 'store', 'llm'],
   cli: ['commands', 'daemon', 'store', 'llm'],
-  // commands: the thin layer over cli/ and client/; `bkg daemon start` runs the composition root, `bkg doctor` the host checks
-  commands: ['daemon(?!/(main|config)\\.js$)', 'runtime(?!/doctor)', 'store', 'llm'],
+  // commands: the thin layer over cli/ and client/; `bkg daemon start` runs the composition root, `bkg doctor` the host checks, `bkg fleet init` prepares the fleet database
+  commands: ['daemon(?!/(main|config)\\.js$)', 'runtime(?!/doctor)', 'store(?!/pg/index\\.js$)', 'llm'],
   daemon: ['client', 'cli', 'commands'],
+  // the fleet's forwarding speaks to other hosts' daemons through the daemon client (only it, and only from here)
+  'daemon/fleet': ['cli', 'commands'],
   runtime: ['client', 'cli', 'commands', 'daemon', 'store', 'llm'],
   store: ['client', 'cli', 'commands', 'daemon', 'llm'],
   llm: ['client', 'cli', 'commands', 'daemon'],
@@ -49,6 +51,7 @@ export default tseslint.config(
     },
   },
   ...LAYERS.map(layerRules),
+  layerRules('daemon/fleet'), // after daemon's: the more specific rule wins for src/daemon/fleet/**
   {
     files: ZOD_FREE,
     rules: {

@@ -26,7 +26,8 @@ export async function runBench(main) {
 export async function daemonChild() {
   const { loadDaemonConfig } = await import('../../dist/daemon/config.js');
   const { startDaemon } = await import('../../dist/daemon/main.js');
-  const config = loadDaemonConfig({ BKG_HOME: process.env.BKG_HOME, BKG_PORT: process.env.BKG_PORT ?? '0' });
+  // every BKG_* setting of the environment (a fleet bench passes BKG_DATABASE_URL, the TLS files, ...)
+  const config = loadDaemonConfig({ ...process.env, BKG_PORT: process.env.BKG_PORT ?? '0' });
   const daemon = await startDaemon({ config });
   let closing = false;
   const stop = () => {

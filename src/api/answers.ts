@@ -64,14 +64,15 @@ function json(body: Buffer): { ok: true; value: unknown } | { ok: false } {
 export function answerProblem(r: Received): string | null {
   const at = `${r.method} ${r.url.split('?')[0]} → ${r.status}`;
   const isJson = (r.contentType ?? '').startsWith('application/json');
-  if (r.status >= 400) {
+  const head = r.method.toUpperCase() === 'HEAD'; // answered by the GET route, without a body
+  const found = matchRoute(head ? 'GET' : r.method, r.url);
+  // an error is an ErrorBody, unless the route declares that status itself (503 of /healthz)
+  if (r.status >= 400 && found?.route.responses[r.status] === undefined) {
     const parsed = isJson ? json(r.body) : { ok: false as const };
     if (!parsed.ok) return `${at}: an error answer must be a JSON ErrorBody (content-type ${r.contentType ?? 'none'})`;
     const checked = ErrorBody.safeParse(parsed.value);
     return checked.success ? null : `${at}: not an ErrorBody: ${problemsOf(checked.error.issues as readonly Issue[])}`;
   }
-  const head = r.method.toUpperCase() === 'HEAD'; // answered by the GET route, without a body
-  const found = matchRoute(head ? 'GET' : r.method, r.url);
   if (!found) return `${at}: no route declares ${r.method} ${r.url.split('?')[0]}`;
   const answer = found.route.responses[r.status];
   if (answer === undefined) return `${at}: status ${r.status} is not declared (declared: ${Object.keys(found.route.responses).join(', ')})`;

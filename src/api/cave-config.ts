@@ -26,7 +26,7 @@ export const CAVE_VERSION = 1;
 export const MAX_CAVE_SANDBOXES = 256;
 
 /** One sandbox of the file: a create request's own fields (the file names its project); `seccomp` is a profile file's path. */
-export const CaveSandboxSchema = CreateSandboxRequest.pick({ name: true, runtime: true, limits: true, network: true, env: true, workspace: true, allow_nested_namespaces: true })
+export const CaveSandboxSchema = CreateSandboxRequest.pick({ name: true, runtime: true, limits: true, network: true, env: true, workspace: true, allow_nested_namespaces: true, placement: true })
   .extend({ seccomp: z.string().min(1).max(4096).optional().describe('An OCI seccomp profile file, relative to cave.yaml.') })
   .strict();
 
@@ -106,7 +106,7 @@ function toFile(s: CaveSandbox, dir: string): CaveSandbox {
 
 /** A stable key order for new entries: name, runtime, network, workspace, env, limits, then the privileges. */
 function canonical(s: CaveSandbox): CaveSandbox {
-  const { name, runtime, network, workspace, env, limits, allow_nested_namespaces, seccomp } = s;
+  const { name, runtime, network, workspace, env, limits, allow_nested_namespaces, seccomp, placement } = s;
   return {
     name,
     ...(runtime === undefined ? {} : { runtime }),
@@ -116,6 +116,7 @@ function canonical(s: CaveSandbox): CaveSandbox {
     ...(limits === undefined ? {} : { limits }),
     ...(allow_nested_namespaces === undefined ? {} : { allow_nested_namespaces }),
     ...(seccomp === undefined ? {} : { seccomp }),
+    ...(placement === undefined ? {} : { placement }),
   };
 }
 

@@ -34,6 +34,9 @@ export const ERRORS = {
   AUDIT_TAMPERED: { status: 409, exitCode: 6, hint: 'The audit log was modified outside bkg; the row named was edited, deleted or reordered.' },
   MODEL_VERIFICATION_FAILED: { status: 422, exitCode: 2, hint: 'The model file failed verification in a sandbox (digest, signature or GGUF structure); the message names the check. Nothing was added to the cache.' },
   DOWNLOAD_FAILED: { status: 502, exitCode: 3, hint: 'The model source could not be fetched (after retries); check the URL or path and the network, then pull again.' },
+  SYNC_UNAVAILABLE: { status: 503, exitCode: 3, hint: 'The fleet database (Postgres) cannot be reached; this host keeps serving its own sandboxes from its local copy. `bkg daemon status` shows the sync state.' },
+  SYNC_STALE: { status: 401, exitCode: 4, hint: 'This host has not synced with the fleet for longer than its staleness bound, so it refuses keys made on other hosts until it catches up. Use a key made on this host, or the local socket; `bkg daemon status` shows when it last synced.' },
+  HOST_UNAVAILABLE: { status: 503, exitCode: 3, hint: 'The host that owns this sandbox does not answer; `bkg ls --all-hosts` shows each sandbox\'s host. Retry when it is back.' },
   INTERNAL: { status: 500, exitCode: 1, hint: 'This is a bug in bkg; please report it with the command you ran.' },
 } as const satisfies Record<string, ErrorSpec>;
 

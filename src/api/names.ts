@@ -3,6 +3,8 @@ export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const RUNTIMES = ['shell', 'python', 'node'] as const;
 export const NETWORKS = ['none', 'host'] as const;
+/** Where a fleet runs a new sandbox: the host asked, or the least-loaded live one. */
+export const PLACEMENTS = ['local', 'auto'] as const;
 export const ROLES = ['admin', 'namespace', 'readonly'] as const;
 export type Role = (typeof ROLES)[number];
 /** What a model-access key may be used for. */

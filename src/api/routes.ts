@@ -8,7 +8,7 @@
 import { ACTIONS } from './actions.js';
 import { at, type RouteId } from './paths.js';
 import {
-  AuditList, AuditQuery, AuditVerifyResult, CreateKeyRequest, DaemonInfo, Health, KeyList, KeyParams, KeyWithSecret, ApiKeyView, ShutdownResponse,
+  AuditList, AuditQuery, AuditVerifyQuery, AuditVerifyResult, CreateKeyRequest, DaemonInfo, Health, KeyList, KeyParams, KeyWithSecret, ApiKeyView, ShutdownResponse,
 } from './schema/admin.js';
 import { z } from './schema/common.js';
 import {
@@ -18,7 +18,7 @@ import {
 } from './schema/llm.js';
 import { PolicyList, PolicyParams, PolicyPatch, PolicyView } from './schema/policies.js';
 import {
-  ApplyResponse, ChangesResponse, CreatedSandbox, CreateSandboxRequest, ExecRequest, ExecResponse, FileQuery, LogsResponse, SandboxList, SandboxParams, SandboxView,
+  ApplyResponse, ChangesResponse, CreatedSandbox, CreateSandboxRequest, ExecRequest, ExecResponse, FileQuery, LogsResponse, SandboxList, SandboxListQuery, SandboxParams, SandboxView,
 } from './schema/sandboxes.js';
 
 export type { Action } from './actions.js';
@@ -55,7 +55,7 @@ const request = z.object({ id: z.string() }).strict();
 export const ROUTES = {
   // --- sandboxes ---
   createSandbox: { ...at('createSandbox'), access: 'sandbox.create', tag: 'sandboxes', summary: 'Create a sandbox (not started). Its own API key comes back once, in api_key_secret.', body: CreateSandboxRequest, responses: { 201: CreatedSandbox } },
-  listSandboxes: { ...at('listSandboxes'), access: 'sandbox.list', tag: 'sandboxes', summary: 'The sandboxes the key can see.', responses: { 200: SandboxList } },
+  listSandboxes: { ...at('listSandboxes'), access: 'sandbox.list', tag: 'sandboxes', summary: 'The sandboxes the key can see: this host\'s, or with all_hosts=1 every host\'s of the fleet.', query: SandboxListQuery, responses: { 200: SandboxList } },
   getSandbox: { ...at('getSandbox'), access: 'sandbox.read', tag: 'sandboxes', summary: 'One sandbox: limits, status, and while running its usage.', params: sandbox, responses: { 200: SandboxView } },
   startSandbox: { ...at('startSandbox'), access: 'sandbox.start', tag: 'sandboxes', summary: 'Start it, with the files it kept when it stopped.', params: sandbox, responses: { 200: SandboxView } },
   stopSandbox: { ...at('stopSandbox'), access: 'sandbox.stop', tag: 'sandboxes', summary: 'Stop it: its processes end, its files are kept.', params: sandbox, responses: { 200: SandboxView } },
@@ -79,7 +79,7 @@ export const ROUTES = {
   revokeKey: { audit: 'key.revoke', ...at('revokeKey'), access: 'key.manage', tag: 'keys', summary: 'Revoke a key: refused from the next request on.', params: key, responses: { 200: ApiKeyView } },
   rotateKey: { audit: 'key.rotate', ...at('rotateKey'), access: 'key.manage', tag: 'keys', summary: 'A new secret for a key (shown only here); the old one is refused at once.', params: key, responses: { 200: KeyWithSecret } },
   auditEvents: { ...at('auditEvents'), access: 'audit.read', tag: 'audit', summary: 'Audit events, oldest first.', query: AuditQuery, responses: { 200: AuditList } },
-  verifyAudit: { ...at('verifyAudit'), access: 'audit.read', tag: 'audit', summary: 'Walk the hash chain; name the first row edited, deleted or re-linked.', responses: { 200: AuditVerifyResult } },
+  verifyAudit: { ...at('verifyAudit'), access: 'audit.read', tag: 'audit', summary: 'Walk the hash chain; name the first row edited, deleted or re-linked (fleet=1: every host\'s chain, from the fleet database).', query: AuditVerifyQuery, responses: { 200: AuditVerifyResult } },
   daemonInfo: { ...at('daemonInfo'), access: 'daemon.read', tag: 'daemon', summary: 'Pid, version, where it listens.', responses: { 200: DaemonInfo } },
   shutdown: { audit: 'daemon.shutdown', ...at('shutdown'), access: 'daemon.shutdown', tag: 'daemon', summary: 'Stop the daemon (sandboxes keep running).', responses: { 202: ShutdownResponse } },
   health: { ...at('health'), access: 'public', tag: 'daemon', summary: 'Whether the daemon can run sandboxes (503 lists why not).', responses: { 200: Health, 503: Health } },

@@ -1,5 +1,5 @@
 /** Human renderings shared by the daemon commands: tables, times, sizes, changes. */
-import type { Change } from '../client/types.js';
+import type { Change, DaemonInfo } from '../client/types.js';
 
 /** Columns padded to their widest cell, two spaces apart, no trailing blanks. */
 export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -56,4 +56,16 @@ export function renderChanges(changes: readonly Change[]): string {
 /** One line about a daemon: pid, version, where it listens, since when. */
 export function renderDaemonInfo(i: { pid: number; version: string; socket: string; port: number | null; started_at: string }, now = Date.now()): string {
   return `pid ${i.pid}, version ${i.version}, unix://${i.socket}${i.port ? `, http://127.0.0.1:${i.port}` : ''}, up since ${i.started_at} (${ago(i.started_at, now)})`;
+}
+
+/** The fleet lines of `bkg daemon status`: the host, and the sync with the fleet database. */
+export function renderFleet(i: DaemonInfo, now = Date.now()): string[] {
+  const lines = [`Host: ${i.host.name} (${i.host.id})${i.host.peer_url ? `, peers forward to ${i.host.peer_url}` : ''}`];
+  const s = i.sync;
+  if (!s.enabled) return [...lines, 'Sync: off (this host is on its own; `bkg daemon start --sync postgres://...` joins a fleet)'];
+  const last = s.last_sync_at ? `last synced ${s.last_sync_at} (${ago(s.last_sync_at, now)})` : 'never synced';
+  lines.push(`Sync: ${s.url}, ${s.connected ? 'connected' : 'NOT connected'}, ${last}, ${s.outbox} change(s) waiting, ${s.conflicts} conflict(s)`);
+  if (s.stale) lines.push(`  STALE: past the ${s.max_staleness_s}s bound; keys made on other hosts are refused until it syncs again`);
+  if (s.last_error) lines.push(`  last error: ${s.last_error}`);
+  return lines;
 }

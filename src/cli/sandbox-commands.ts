@@ -6,17 +6,27 @@ import type { DaemonClient } from '../client/daemon-client.js';
 import { output } from './client.js';
 import { ago, earliest, mib, plural, renderChanges, renderTable, until } from './format.js';
 
-export function renderSandboxes(list: SandboxView[], now = Date.now()): string {
+/** The table of `bkg ls`; with `hosts` (--all-hosts), a HOST column naming each sandbox's host (`?` marks one not answering). */
+export function renderSandboxes(list: SandboxView[], now = Date.now(), hosts?: readonly { id: string; name: string; alive: boolean }[]): string {
+  const hostOf = (id: string): string => {
+    const h = hosts?.find((x) => x.id === id);
+    return h ? `${h.name}${h.alive ? '' : '?'}` : id;
+  };
   const rows = list.map((s) => {
     const used = s.usage?.memory_bytes;
     const limit = mib(s.limits.memory_mb);
     const memory = typeof used === 'number' ? `${mib(Math.ceil(used / (1024 * 1024)))}/${limit}` : limit;
-    return [s.name, s.namespace, s.status, s.runtime, memory, ago(s.started_at, now), until(earliest(s.expires_at, s.idle_expires_at), now)];
+    return [s.name, ...(hosts ? [hostOf(s.host)] : []), s.namespace, s.status, s.runtime, memory, ago(s.started_at, now), until(earliest(s.expires_at, s.idle_expires_at), now)];
   });
-  return renderTable(['NAME', 'NAMESPACE', 'STATUS', 'RUNTIME', 'MEMORY', 'STARTED', 'EXPIRES'], rows);
+  return renderTable(['NAME', ...(hosts ? ['HOST'] : []), 'NAMESPACE', 'STATUS', 'RUNTIME', 'MEMORY', 'STARTED', 'EXPIRES'], rows);
 }
 
-export async function lsCommand(client: DaemonClient, json: boolean): Promise<number> {
+export async function lsCommand(client: DaemonClient, json: boolean, allHosts = false): Promise<number> {
+  if (allHosts) {
+    const r = await client.listAllHosts();
+    output(json, r, () => process.stdout.write(renderSandboxes(r.sandboxes, Date.now(), r.hosts)));
+    return 0;
+  }
   const sandboxes = await client.listSandboxes();
   output(json, { sandboxes }, () => process.stdout.write(renderSandboxes(sandboxes)));
   return 0;

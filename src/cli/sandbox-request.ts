@@ -25,10 +25,11 @@ export interface SandboxFlags {
   workspace?: string | undefined;
   seccomp?: string | undefined;
   'allow-nested-namespaces'?: boolean | undefined;
+  placement?: string | undefined;
 }
 
 /** The flags that describe a sandbox (for "does not apply here" errors). */
-export const SANDBOX_FLAGS = ['runtime', 'memory', 'cpus', 'pids', 'disk', 'timeout', 'idle-timeout', 'network', 'workspace', 'seccomp', 'allow-nested-namespaces'] as const;
+export const SANDBOX_FLAGS = ['runtime', 'memory', 'cpus', 'pids', 'disk', 'timeout', 'idle-timeout', 'network', 'workspace', 'seccomp', 'allow-nested-namespaces', 'placement'] as const;
 
 const MiB = 1024 * 1024;
 
@@ -77,13 +78,14 @@ export function requestFromFlags(flags: SandboxFlags, opts: { cwd?: string; time
     ...(env === undefined ? {} : { env }),
     ...(limits === undefined ? {} : { limits }),
     ...(flags['allow-nested-namespaces'] ? { allow_nested_namespaces: true } : {}),
+    ...(flags.placement === undefined ? {} : { placement: flags.placement as CreateSandboxRequest['placement'] }),
     ...(flags.seccomp === undefined ? {} : { seccomp: resolve(opts.cwd ?? process.cwd(), flags.seccomp) }),
   };
 }
 
 /** Which flag sets which field, for error messages. */
 const FLAG_OF: Record<string, keyof SandboxFlags | 'NAME'> = {
-  name: 'NAME', runtime: 'runtime', network: 'network', workspace: 'workspace', env: 'env', seccomp: 'seccomp', allow_nested_namespaces: 'allow-nested-namespaces',
+  name: 'NAME', runtime: 'runtime', network: 'network', workspace: 'workspace', env: 'env', seccomp: 'seccomp', allow_nested_namespaces: 'allow-nested-namespaces', placement: 'placement',
   'limits.memory_mb': 'memory', 'limits.cpus': 'cpus', 'limits.pids': 'pids', 'limits.disk_mb': 'disk', 'limits.timeout_s': 'timeout', 'limits.idle_timeout_s': 'idle-timeout',
 };
 

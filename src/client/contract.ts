@@ -11,7 +11,8 @@ type Spec<K extends RouteId> = (typeof ROUTES)[K];
 type In<S> = S extends z.ZodType ? z.input<S> : never;
 
 type ParamsPart<K extends RouteId> = Spec<K> extends { params: infer P } ? { params: In<P> } : { params?: undefined };
-type QueryPart<K extends RouteId> = Spec<K> extends { query: infer Q } ? { query: In<Q> } : { query?: undefined };
+/** A query whose fields are all optional may be left out. */
+type QueryPart<K extends RouteId> = Spec<K> extends { query: infer Q } ? (Record<never, never> extends In<Q> ? { query?: In<Q> } : { query: In<Q> }) : { query?: undefined };
 type BodyValue<B> = B extends z.ZodType ? z.input<B> : B extends 'binary' ? Uint8Array : never;
 type BodyPart<K extends RouteId> = Spec<K> extends { body: infer B }
   ? Spec<K> extends { bodyOptional: true } ? { body?: BodyValue<B> } : { body: BodyValue<B> }

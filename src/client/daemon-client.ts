@@ -32,6 +32,10 @@ export interface DaemonClientOptions {
   binPath?: string;
   /** Called once when this client started the daemon (the CLI says so on stderr). */
   onDaemonStarted?: (r: EnsureDaemonResult) => void;
+  /** The connection agent (e.g. an https.Agent holding a client certificate); the caller owns it and close() leaves it open. Default: a keep-alive agent of this client. */
+  agent?: Agent;
+  /** Sent with every request of this client (besides the endpoint's bearer key). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 interface SendOptions {
@@ -75,7 +79,7 @@ export class DaemonClient {
   }
 
   async close(): Promise<void> {
-    this.agent?.destroy();
+    if (this.agent !== this.opts.agent) this.agent?.destroy();
     this.agent = undefined;
   }
 
@@ -111,6 +115,12 @@ export class DaemonClient {
 
   async listSandboxes(): Promise<SandboxView[]> {
     return (await this.request('listSandboxes', {})).sandboxes;
+  }
+
+  /** Every host's sandboxes, with the fleet's hosts (to name each sandbox's host). */
+  async listAllHosts(): Promise<{ sandboxes: SandboxView[]; hosts: { id: string; name: string; alive: boolean }[] }> {
+    const r = await this.request('listSandboxes', { query: { all_hosts: '1' } });
+    return { sandboxes: r.sandboxes, hosts: r.hosts ?? [] };
   }
 
   getSandbox(idOrName: string): Promise<SandboxView> {
@@ -192,11 +202,11 @@ export class DaemonClient {
   // --- audit log ---
 
   async auditEvents(q: AuditQuery = {}): Promise<AuditEventView[]> {
-    return (await this.request('auditEvents', { query: { ...(q.since ? { since: q.since } : {}), ...(q.limit === undefined ? {} : { limit: String(q.limit) }) } })).events;
+    return (await this.request('auditEvents', { query: { ...(q.since ? { since: q.since } : {}), ...(q.limit === undefined ? {} : { limit: String(q.limit) }), ...(q.fleet ? { fleet: '1' } : {}) } })).events;
   }
 
-  verifyAudit(): Promise<AuditVerifyResult> {
-    return this.request('verifyAudit', {}, { timeoutMs: 0 });
+  verifyAudit(opts: { fleet?: boolean } = {}): Promise<AuditVerifyResult> {
+    return this.request('verifyAudit', { query: opts.fleet ? { fleet: '1' } : {} }, { timeoutMs: 0 });
   }
 
   // --- the daemon ---
@@ -368,7 +378,7 @@ export class DaemonClient {
   }
 
   private async sendOnce(method: Method, path: string, opts: SendOptions): Promise<RawResponse> {
-    const headers: Record<string, string> = { accept: 'application/json' };
+    const headers: Record<string, string> = { ...this.opts.headers, accept: 'application/json' };
     let body: string | Uint8Array | undefined;
     if (opts.json !== undefined) {
       headers['content-type'] = 'application/json';
@@ -382,7 +392,7 @@ export class DaemonClient {
     const qs = params.size > 0 ? `?${params.toString()}` : '';
     const res = await sendHttp(this.endpoint, {
       method, path: path + qs, headers, ...(body === undefined ? {} : { body }), ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
-      ...(opts.reset ? {} : { agent: (this.agent ??= keepAliveAgent()) }),
+      ...(opts.reset ? {} : { agent: (this.agent ??= this.opts.agent ?? keepAliveAgent()) }),
     });
     return { status: res.status, type: String(res.headers['content-type'] ?? ''), body: res.body };
   }

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { CAVE_FILE, loadCaveConfig, saveCaveConfig } from '../api/cave-config.js';
 import { BkgError } from '../api/errors.js';
-import { NETWORKS, RUNTIMES } from '../api/names.js';
+import { NETWORKS, PLACEMENTS, RUNTIMES } from '../api/names.js';
 import { BkgCommand } from '../cli/base-command.js';
 import { sandboxFromFlags } from '../cli/sandbox-request.js';
 
@@ -28,6 +28,7 @@ export default class Add extends BkgCommand {
     workspace: Flags.string({ description: 'Host directory mounted copy-on-write at /workspace.' }),
     seccomp: Flags.string({ description: 'An OCI seccomp profile file instead of the default allowlist (a privilege; stored relative to cave.yaml).' }),
     'allow-nested-namespaces': Flags.boolean({ description: 'Allow unshare/setns/clone with namespace flags inside (a privilege).' }),
+    placement: Flags.string({ description: 'In a fleet: local (the host asked) or auto (the live host running the fewest sandboxes).', options: [...PLACEMENTS] }),
     file: Flags.string({ description: 'The cave.yaml to edit.', default: CAVE_FILE }),
   };
 

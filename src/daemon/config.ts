@@ -2,10 +2,11 @@
  * The daemon's settings, from the environment. Every setting is validated strictly: an invalid
  * value is a fatal INVALID_CONFIG naming the variable, never silently replaced by a default.
  */
-import { homedir } from 'node:os';
+import { existsSync } from 'node:fs';
+import { homedir, hostname } from 'node:os';
 import { isAbsolute, join, normalize } from 'node:path';
 import { BkgError } from '../api/errors.js';
-import { parseSize } from '../api/units.js';
+import { parseDuration, parseSize } from '../api/units.js';
 
 export interface DaemonConfig {
   /** BKG_HOME (default ~/.bkg), absolute and normalised. */
@@ -20,6 +21,16 @@ export interface DaemonConfig {
   readonly logDir: string;
   /** BKG_MAX_BODY (default 1 MiB): the cap on a JSON request body, in bytes. */
   readonly maxBodyBytes: number;
+  /** BKG_HOST_NAME (default the machine's hostname): how other hosts of a fleet name this one. */
+  readonly hostName: string;
+  /** Fleet sync: BKG_DATABASE_URL (postgres://...) and BKG_SYNC_MAX_STALENESS (default 60s); null: this host is on its own. */
+  readonly sync: { readonly url: string; readonly maxStalenessMs: number } | null;
+  /**
+   * The peer listener other hosts forward requests to, over mutual TLS only: BKG_PEER_PORT with
+   * BKG_TLS_CERT, BKG_TLS_KEY and BKG_TLS_CA (all four or none); BKG_PEER_ADDRESS (default
+   * 127.0.0.1) is where others reach it.
+   */
+  readonly peer: { readonly port: number; readonly address: string; readonly cert: string; readonly key: string; readonly ca: string } | null;
 }
 
 export const DEFAULT_PORT = 7420;
@@ -66,6 +77,55 @@ function loadMaxBody(env: NodeJS.ProcessEnv): number {
   return bytes;
 }
 
+export const DEFAULT_MAX_STALENESS_MS = 60_000;
+
+function loadSync(env: NodeJS.ProcessEnv): DaemonConfig['sync'] {
+  const url = env.BKG_DATABASE_URL;
+  const staleness = env.BKG_SYNC_MAX_STALENESS;
+  if (url === undefined || url === '') {
+    if (staleness !== undefined) throw invalid('BKG_SYNC_MAX_STALENESS', 'applies only with BKG_DATABASE_URL (--sync)');
+    return null;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw invalid('BKG_DATABASE_URL', 'is not a URL (postgres://USER:PASSWORD@HOST:PORT/DATABASE)');
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') throw invalid('BKG_DATABASE_URL', `must be a postgres:// URL, not ${parsed.protocol}//`);
+  let maxStalenessMs = DEFAULT_MAX_STALENESS_MS;
+  if (staleness !== undefined) {
+    try {
+      maxStalenessMs = parseDuration(staleness, 'BKG_SYNC_MAX_STALENESS');
+    } catch {
+      throw invalid('BKG_SYNC_MAX_STALENESS', `"${staleness}" is not a duration (examples: 60s, 5m)`);
+    }
+    if (maxStalenessMs < 1000) throw invalid('BKG_SYNC_MAX_STALENESS', `"${staleness}" must be at least 1s`);
+  }
+  return { url, maxStalenessMs };
+}
+
+function loadPeer(env: NodeJS.ProcessEnv): DaemonConfig['peer'] {
+  const names = ['BKG_PEER_PORT', 'BKG_TLS_CERT', 'BKG_TLS_KEY', 'BKG_TLS_CA'] as const;
+  const given = names.filter((n) => env[n] !== undefined && env[n] !== '');
+  if (given.length === 0) {
+    if (env.BKG_PEER_ADDRESS) throw invalid('BKG_PEER_ADDRESS', 'applies only with BKG_PEER_PORT and the TLS files');
+    return null;
+  }
+  const missing = names.filter((n) => !given.includes(n));
+  if (missing.length) throw invalid(missing[0] as string, `is required with ${given.join(', ')}: hosts talk to each other over mutual TLS only`);
+  const raw = env.BKG_PEER_PORT as string;
+  const port = Number(raw);
+  if (!/^[1-9]\d{0,4}$/.test(raw) || port > 65535) throw invalid('BKG_PEER_PORT', `"${raw}" must be a TCP port between 1 and 65535`);
+  const file = (n: 'BKG_TLS_CERT' | 'BKG_TLS_KEY' | 'BKG_TLS_CA'): string => {
+    const v = env[n] as string;
+    if (!isAbsolute(v)) throw invalid(n, `"${v}" must be an absolute path`);
+    if (!existsSync(v)) throw invalid(n, `${v} does not exist`);
+    return v;
+  };
+  return { port, address: env.BKG_PEER_ADDRESS || '127.0.0.1', cert: file('BKG_TLS_CERT'), key: file('BKG_TLS_KEY'), ca: file('BKG_TLS_CA') };
+}
+
 export function loadDaemonConfig(env: NodeJS.ProcessEnv = process.env): DaemonConfig {
   const home = loadHome(env);
   const socketPath = join(home, 'bkg.sock');
@@ -79,5 +139,8 @@ export function loadDaemonConfig(env: NodeJS.ProcessEnv = process.env): DaemonCo
     host: '127.0.0.1',
     logDir: join(home, 'logs'),
     maxBodyBytes: loadMaxBody(env),
+    hostName: env.BKG_HOST_NAME || hostname(),
+    sync: loadSync(env),
+    peer: loadPeer(env),
   };
 }

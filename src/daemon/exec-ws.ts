@@ -1,5 +1,6 @@
-/** WebSocket exec streams (protocol in src/api/exec-stream.ts) on the daemon's HTTP servers. */
+/** WebSocket exec streams (protocol in src/api/exec-stream.ts) on the daemon's HTTP servers; a sandbox another host runs is relayed there (fleet/ws-proxy.ts). */
 import type { IncomingMessage, Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { Duplex, Writable } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { BkgError, toErrorBody } from '../api/errors.js';
@@ -97,26 +98,33 @@ async function session(ws: WebSocket, principal: Principal, id: string, svc: San
   ws.close(1000);
 }
 
+/** Takes over the upgrade of a sandbox another host runs (true), after authorising it here. */
+export interface ExecProxy {
+  take(p: Principal, id: string, req: IncomingMessage, socket: Duplex, head: Buffer, wss: WebSocketServer): boolean;
+}
+
 /**
  * Serve exec streams on each server; authentication is the same as for REST on that transport, and
  * the action is authorised before the upgrade (the sandbox itself by the service, as for REST).
  */
 export function attachExecWebSocket(
-  servers: { server: Server; transport: Transport; authenticate: (req: IncomingMessage, t: Transport) => Principal }[],
+  servers: { server: Server | HttpsServer; transport: Transport; authenticate: (req: IncomingMessage, t: Transport) => Principal | Promise<Principal> }[],
   svc: SandboxService,
   authorize: (p: Principal, action: Action, route: string) => void,
   log: Logger,
+  proxy?: ExecProxy,
 ): WebSocketServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   for (const { server, transport, authenticate } of servers) {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => {});
-      try {
+      void (async () => {
         const m = PATH.exec(new URL(req.url ?? '/', 'http://bkg').pathname);
         if (!m?.[1]) throw new BkgError('NOT_FOUND', 'no WebSocket endpoint here');
-        const principal = authenticate(req, transport);
+        const principal = await authenticate(req, transport);
         authorize(principal, ROUTES.execStream.access, `${ROUTES.execStream.method} ${ROUTES.execStream.path}`);
         const id = m[1];
+        if (proxy?.take(principal, id, req, socket, head, wss)) return;
         wss.handleUpgrade(req, socket, head, (ws) => {
           session(ws, principal, id, svc, log).catch((err: unknown) => {
             const { body } = toErrorBody(err);
@@ -126,9 +134,7 @@ export function attachExecWebSocket(
             }
           });
         });
-      } catch (err) {
-        refuse(socket, err);
-      }
+      })().catch((err: unknown) => refuse(socket, err));
     });
   }
   return wss;

@@ -38,6 +38,9 @@ import { policyRoutes } from './routes/policies.js';
 import { buildOpenApi } from '../api/openapi.js';
 import { assertServesContract } from './http/contract.js';
 import { existsSync } from 'node:fs';
+import { createFleet } from './fleet/index.js';
+import type { FleetDirectory } from './fleet/directory.js';
+import { createPeering } from './fleet/peering.js';
 
 export interface RunningDaemon {
   info: DaemonInfo;
@@ -48,13 +51,21 @@ export interface RunningDaemon {
 
 const EXPIRY_INTERVAL_MS = 1000;
 
-export async function startDaemon(opts: { config: DaemonConfig }): Promise<RunningDaemon> {
+/** `fleet.directory`: the fleet's hosts instead of the fleet database's registry (tests: two daemons without Postgres). */
+export async function startDaemon(opts: { config: DaemonConfig; fleet?: { directory: FleetDirectory } }): Promise<RunningDaemon> {
   const { config } = opts;
   mkdirSync(config.home, { recursive: true, mode: 0o700 });
   mkdirSync(config.logDir, { recursive: true, mode: 0o700 });
   const log = pino({ name: 'bkgd', level: process.env.BKG_LOG_LEVEL ?? 'info' }, pino.destination({ dest: join(config.logDir, 'daemon.log'), sync: false, mkdir: true }));
 
   const store = openStore(join(config.home, 'bkg.db'));
+  const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  // before anything writes: in a fleet, every change to a shared table from now on reaches the outbox
+  const fleet = createFleet({
+    config, store, log, version,
+    load: () => ({ running: store.sandboxes.list(null, { status: 'running' }).length }),
+    onApplied: (tables) => log.debug({ tables: [...tables] }, 'fleet sync: applied changes from other hosts'),
+  });
   const master = loadMasterKey({ keyFile: join(config.home, 'master.key') });
   const keys = new ApiKeyStore(store, master.key);
   const audit = store.audit;
@@ -75,22 +86,27 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
   // the one authorisation function of every door (router, WebSocket, service: REST, MCP)
   const authz = new Authorizer({ audit, namespaces, policies });
   const quotas = new Quotas({ sandboxes, authz });
+  // forwarding to the host that runs a sandbox (mutual TLS), and the peer listener other hosts forward to
+  const peering = createPeering({ config, directory: opts.fleet?.directory ?? fleet.directory, log });
   const svc = new SandboxService({
+    remote: peering.remote,
     log, host, engine: sandboxEngine, definitions, sandboxes, namespaces, projects: store.projects, executions, keys, audit, authz, quotas,
     metrics: createDaemonMetrics(registry, sandboxes), stateDir: join(config.home, 'sandboxes'),
   });
 
-  const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
   let stop: () => void = () => {};
   const closed = new Promise<void>((resolve) => {
     stop = resolve;
   });
-  const info: DaemonInfo = { pid: process.pid, version, home: config.home, socket: config.socketPath, port: null, started_at: new Date().toISOString() };
+  const info: DaemonInfo = {
+    pid: process.pid, version, home: config.home, socket: config.socketPath, port: null, started_at: new Date().toISOString(),
+    host: { id: store.hostId, name: config.hostName, peer_url: fleet.peerUrl }, sync: { enabled: false },
+  };
   // routes as data (src/api/routes.ts): the router authorises, validates and audits what they declare
   const router = new Router<Principal, Action>({
     audit: (a) => audit.append({ actor: a.principal?.id ?? 'anonymous', namespace: a.namespace, action: a.action, target: a.target, outcome: a.outcome, ...(a.details ? { details: a.details } : {}) }),
   });
-  sandboxRoutes(router, svc);
+  sandboxRoutes(router, svc, { fleet, authz, sandboxes });
   policyRoutes(router, { authz, policies, namespaces, sandboxes });
   const cacheMax = process.env.BKG_MODEL_CACHE_MAX;
   const models = new ModelRegistry({
@@ -110,33 +126,39 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
   const mcp = mcpRoutes(router, svc, registry, version);
   let openapi: Record<string, unknown> | null = null;
   adminRoutes(router, {
-    keys, namespaces, audit, metrics: registry, info: () => info, shutdown: () => stop(),
-    health: () => (existsSync(host.helperPath) ? [] : [`sandbox helper missing at ${host.helperPath}`]),
+    keys, namespaces, audit, metrics: registry, info: () => ({ ...info, sync: fleet.status() }), shutdown: () => stop(),
+    health: () => [...(existsSync(host.helperPath) ? [] : [`sandbox helper missing at ${host.helperPath}`]), ...fleet.problems()],
     openapi: () => (openapi ??= buildOpenApi(version)),
+    fleetDb: () => fleet.db(),
   });
   assertServesContract(router);
 
   const reconciled = svc.reconcile();
   log.info(reconciled, 'reconciled sandboxes with the database');
 
-  const authMain = createAuthenticator(keys, limiter, { trustUnix: true });
-  const authSandbox = createAuthenticator(keys, limiter, { trustUnix: false });
+  const gate = config.sync ? { sync: { selfId: store.hostId, stale: () => fleet.stale() } } : {};
+  const authMain = createAuthenticator(keys, limiter, { trustUnix: true, ...gate });
+  const authSandbox = createAuthenticator(keys, limiter, { trustUnix: false, ...gate });
   const authorize = (p: Principal, action: Action, route: string): void => authz.require(p, action, route);
   const main: DaemonHttpServer = createHttpServer({ router, log, authenticate: authMain, authorize, metrics: registry, maxBodyBytes: config.maxBodyBytes });
   const forSandboxes: DaemonHttpServer = createHttpServer({ router, log, authenticate: authSandbox, authorize, metrics: new Registry(), maxBodyBytes: config.maxBodyBytes });
+  const peer = peering.listener({ router, log, authz, metrics: new Registry(), maxBodyBytes: config.maxBodyBytes, keys, limiter });
   const wss = attachExecWebSocket(
     [
       { server: main.unix, transport: 'unix', authenticate: authMain },
       { server: main.tcp, transport: 'tcp', authenticate: authMain },
       { server: forSandboxes.unix, transport: 'unix', authenticate: authSandbox },
+      ...(peer ? [{ server: peer.http.tcp, transport: 'peer' as const, authenticate: peer.authenticate }] : []),
     ],
     svc,
     authorize,
     log,
+    peering.proxy(svc),
   );
   const bound = await main.listen({ socketPath: config.socketPath, port: config.port, host: config.host });
   info.port = bound.port ?? null;
   await forSandboxes.listen({ socketPath: sandboxSocket, port: 0, host: config.host });
+  if (peer) await peer.listen();
   chmodSync(sandboxSocket, 0o666); // sandboxes connect as their own uid; every request there needs a key
 
   let expiring = false;
@@ -151,7 +173,8 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
     });
   }, EXPIRY_INTERVAL_MS);
   timer.unref();
-  log.info({ socket: config.socketPath, port: info.port, version }, 'daemon listening');
+  fleet.start();
+  log.info({ socket: config.socketPath, port: info.port, version, host: store.hostId, sync: config.sync !== null }, 'daemon listening');
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
@@ -162,7 +185,9 @@ export async function startDaemon(opts: { config: DaemonConfig }): Promise<Runni
       if (engine) await (await engine).close();
       for (const client of wss.clients) client.terminate();
       wss.close();
-      await Promise.allSettled([main.close(), forSandboxes.close()]);
+      await Promise.allSettled([main.close(), forSandboxes.close(), peer?.close()]);
+      peering.close();
+      await fleet.close();
       store.close();
       log.info('daemon stopped');
       log.flush();

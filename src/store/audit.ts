@@ -8,7 +8,7 @@ import type { Db } from './db.js';
 import type { AuditRepository, AuditVerifyResult } from './repositories.js';
 import type { AuditEvent, AuditInput } from './types.js';
 
-export { GENESIS } from './audit-chain.js';
+export { GENESIS, type AuditRow } from './audit-chain.js';
 export type { AuditEvent, AuditInput } from './types.js';
 
 export class AuditLog implements AuditRepository {
@@ -16,6 +16,7 @@ export class AuditLog implements AuditRepository {
   private readonly insertStmt;
   private readonly listStmt;
   private readonly allStmt;
+  private readonly afterStmt;
   private readonly appendTx;
 
   constructor(db: Db, private readonly now: () => Date = () => new Date()) {
@@ -25,6 +26,7 @@ export class AuditLog implements AuditRepository {
     );
     this.listStmt = db.prepare('SELECT * FROM audit_events WHERE at >= ? ORDER BY seq LIMIT ?');
     this.allStmt = db.prepare('SELECT * FROM audit_events ORDER BY seq');
+    this.afterStmt = db.prepare('SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?');
     this.appendTx = db.transaction((input: AuditInput): AuditEvent => {
       const last = this.lastStmt.get() as { seq: number; hash: string } | undefined;
       const row = nextRow(last, input, this.now());
@@ -40,6 +42,11 @@ export class AuditLog implements AuditRepository {
   list(opts: { since?: Date; limit?: number } = {}): AuditEvent[] {
     const rows = this.listStmt.all(opts.since?.toISOString() ?? '', opts.limit ?? -1) as AuditRow[];
     return rows.map(toEvent);
+  }
+
+  /** The rows after `seq`, as stored (hashes included): what a fleet host pushes to Postgres. */
+  rowsAfter(seq: number, limit: number): AuditRow[] {
+    return this.afterStmt.all(seq, limit) as AuditRow[];
   }
 
   /** Walk the chain; the first broken link is reported by sequence number. */

@@ -13,6 +13,7 @@
  */
 import { AuditLog } from './audit.js';
 import { openDb, type Db } from './db.js';
+import { claimHostId } from './host-id.js';
 import { ApiKeyRepo } from './repos/api-keys.js';
 import { ExecutionRepo } from './repos/executions.js';
 import { LlmAccessRepo } from './repos/llm-access.js';
@@ -34,7 +35,7 @@ export { DownloadJobRepo, ModelRepo, TrustedKeyRepo } from './repos/models.js';
 export { NamespacePolicyRepo } from './repos/policies.js';
 export { NamespaceRepo, ProjectRepo } from './repos/projects.js';
 export { RateLimitRepo } from './repos/rate-limits.js';
-export { SandboxRepo } from './repos/sandboxes.js';
+export { SandboxRepo, sandboxFromRow } from './repos/sandboxes.js';
 export type { Db } from './db.js';
 
 export interface StoreOptions {
@@ -74,13 +75,15 @@ export function openStore(path: string, opts: StoreOptions = {}): SqliteStore {
 /** Build the store over an open, migrated connection; closing the store closes it. */
 export function createStore(db: Db, opts: StoreOptions = {}): SqliteStore {
   const now = opts.now ?? (() => new Date());
+  const hostId = claimHostId(db);
   return {
     db,
+    hostId,
     projects: new ProjectRepo(db, now),
     namespaces: new NamespaceRepo(db, now),
-    sandboxes: new SandboxRepo(db, now),
+    sandboxes: new SandboxRepo(db, now, hostId),
     executions: new ExecutionRepo(db),
-    apiKeys: new ApiKeyRepo(db),
+    apiKeys: new ApiKeyRepo(db, hostId),
     rateLimits: new RateLimitRepo(db),
     policies: new NamespacePolicyRepo(db, now),
     audit: new AuditLog(db, now),

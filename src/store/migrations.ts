@@ -211,4 +211,40 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE sandboxes ADD COLUMN seccomp_json TEXT;
       CREATE INDEX sandboxes_namespace_status ON sandboxes(namespace_id, status);`,
   },
+  {
+    version: 7,
+    name: 'fleet sync: the host of each sandbox and key, the outbox, the sync cursor and row versions',
+    sql: `
+      -- '' until the daemon fills in its host id (it does at every start); replicated rows carry their host.
+      ALTER TABLE sandboxes ADD COLUMN host TEXT NOT NULL DEFAULT '';
+      ALTER TABLE api_keys ADD COLUMN origin_host TEXT NOT NULL DEFAULT '';
+      CREATE INDEX sandboxes_host_status ON sandboxes(host, status);
+
+      -- Local changes to replicated tables, written by triggers in the same transaction, pushed in order.
+      CREATE TABLE sync_outbox (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        change_id    TEXT NOT NULL UNIQUE,
+        tbl          TEXT NOT NULL,
+        pk           TEXT NOT NULL,
+        op           TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),
+        namespace_id TEXT,
+        row          TEXT,
+        at           TEXT NOT NULL
+      );
+      CREATE INDEX sync_outbox_row ON sync_outbox(tbl, pk);
+
+      -- host_id, the pull cursor, the audit push cursor, the last successful sync.
+      CREATE TABLE sync_state (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+
+      -- The fleet change (Postgres seq) that last wrote each replicated row here: an older change never overwrites a newer one.
+      CREATE TABLE sync_rows (
+        tbl TEXT NOT NULL,
+        pk  TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (tbl, pk)
+      );`,
+  },
 ];

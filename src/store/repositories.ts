@@ -61,7 +61,7 @@ export interface SandboxRepository {
   /** By id, else by name, within a namespace (null: all of them; a name shared across namespaces is refused). */
   getByIdOrName(namespaceId: string | null, idOrName: string): Sandbox | null;
   /** Sandboxes of one namespace, or of all for null; oldest first. */
-  list(namespaceId: string | null, opts?: { status?: SandboxStatus }): Sandbox[];
+  list(namespaceId: string | null, opts?: { status?: SandboxStatus; allHosts?: boolean }): Sandbox[];
   usage(namespaceId: string): NamespaceUsageCounts;
   /** Running sandboxes whose wall-clock or idle deadline is at or before `now`. */
   listExpired(now: Date): Sandbox[];
@@ -108,7 +108,7 @@ export interface AuditRepository {
 /** api_keys rows. The secret is sealed (and checked) by the daemon's ApiKeyStore; this only stores it. */
 export interface ApiKeyRepository {
   /** NOT_FOUND when the namespace does not exist. */
-  insert(row: ApiKeyRow): void;
+  insert(row: Omit<ApiKeyRow, 'origin_host'>): void;
   findByLookupHash(lookupHash: string): ApiKeyAuthRow | null;
   markUsed(id: string, at: string): void;
   get(id: string): ApiKeyInfoRow | null;
@@ -171,6 +171,8 @@ export interface LlmAccessRepository {
 
 /** Every repository over one database, and the transaction that spans them. */
 export interface Store {
+  /** This host's id in a fleet (kept in the database; the same across restarts). */
+  readonly hostId: string;
   readonly projects: ProjectRepository;
   readonly namespaces: NamespaceRepository;
   readonly sandboxes: SandboxRepository;

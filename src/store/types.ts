@@ -72,6 +72,8 @@ export interface Sandbox {
   idleExpiresAt: string | null;
   lastActivityAt: string | null;
   createdAt: string;
+  /** The host that runs it (its id); others' sandboxes arrive by fleet sync. */
+  host: string;
 }
 
 export interface NamespaceUsageCounts {
@@ -177,13 +179,15 @@ export interface ApiKeyRow extends SealedApiKey {
   created_at: string;
   revoked_at: string | null;
   last_used_at: string | null;
+  /** The host the key was made on (keys arrive from other hosts by fleet sync). */
+  origin_host: string;
 }
 
 /** What listing shows: everything but the sealed secret (the masked ends are kept). */
 export type ApiKeyInfoRow = Pick<ApiKeyRow, 'id' | 'name' | 'role' | 'namespace_id' | 'sandbox_id' | 'prefix' | 'suffix' | 'created_at' | 'revoked_at' | 'last_used_at'>;
 
 /** What authentication needs from the row found by lookup hash. */
-export type ApiKeyAuthRow = Pick<ApiKeyRow, 'id' | 'name' | 'role' | 'namespace_id' | 'sandbox_id' | 'lookup_hash' | 'revoked_at'>;
+export type ApiKeyAuthRow = Pick<ApiKeyRow, 'id' | 'name' | 'role' | 'namespace_id' | 'sandbox_id' | 'lookup_hash' | 'revoked_at' | 'origin_host'>;
 
 /** What decrypting a key needs. */
 export type ApiKeyCipherRow = Pick<ApiKeyRow, 'id' | 'ciphertext' | 'iv' | 'tag' | 'revoked_at'>;

@@ -1,4 +1,4 @@
-import { homedir } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BkgError } from '../../src/api/errors.js';
@@ -24,6 +24,9 @@ describe('loadDaemonConfig', () => {
       host: '127.0.0.1',
       logDir: join(home, 'logs'),
       maxBodyBytes: 1024 * 1024,
+      hostName: hostname(),
+      sync: null,
+      peer: null,
     });
   });
 

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { answerProblem } from '../../src/api/answers.js';
 import { loadDaemonConfig, type DaemonConfig } from '../../src/daemon/config.js';
+import type { FleetDirectory } from '../../src/daemon/fleet/directory.js';
 import { startDaemon, type RunningDaemon } from '../../src/daemon/main.js';
 
 export interface Resp {
@@ -55,11 +56,12 @@ export interface TestDaemon {
   stop(): Promise<void>;
 }
 
-export async function startTestDaemon(opts: { port?: number; home?: string } = {}): Promise<TestDaemon> {
+/** `env`: more settings (BKG_PEER_PORT, BKG_TLS_CERT, ...); `fleet`: the fleet's hosts, instead of a fleet database. */
+export async function startTestDaemon(opts: { port?: number; home?: string; env?: Record<string, string>; fleet?: { directory: FleetDirectory } } = {}): Promise<TestDaemon> {
   const home = opts.home ?? mkdtempSync(join(tmpdir(), 'bkg-home-'));
   chmodSync(home, 0o700);
-  const config = loadDaemonConfig({ BKG_HOME: home, BKG_PORT: String(opts.port ?? 0) });
-  const daemon = await startDaemon({ config });
+  const config = loadDaemonConfig({ ...opts.env, BKG_HOME: home, BKG_PORT: String(opts.port ?? 0) });
+  const daemon = await startDaemon({ config, ...(opts.fleet ? { fleet: opts.fleet } : {}) });
   return {
     home,
     config,

@@ -80,7 +80,7 @@ describe('sandboxes', () => {
       id: 'sbx1', name: 'web', namespaceId: nsA, projectId: null, runtime: 'python',
       limits: { memoryBytes: 256 * 1024 ** 2, pids: 64 }, network: 'none', env: { FOO: 'bar' }, workspace: '/srv/ws', allowNestedNamespaces: false, seccomp: null,
       status: 'created', pid: null, helperPid: null, helperStartTime: null, scratchFd: null, startedAt: null, expiresAt: null,
-      idleExpiresAt: '2026-03-01T01:00:00.000Z', lastActivityAt: null, createdAt: created.createdAt,
+      idleExpiresAt: '2026-03-01T01:00:00.000Z', lastActivityAt: null, createdAt: created.createdAt, host: '',
     });
     db.close();
     db = openDb(path);

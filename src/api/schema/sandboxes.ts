@@ -1,5 +1,5 @@
 /** The sandboxes API (/api/v1/sandboxes): requests, answers, and the exec result shared by every door. */
-import { LIMIT_HITS, NETWORKS, RUNTIMES, SANDBOX_STATUSES } from '../names.js';
+import { LIMIT_HITS, NETWORKS, PLACEMENTS, RUNTIMES, SANDBOX_STATUSES } from '../names.js';
 import { Env, Limits, Name, NullableTimestamp, Timestamp, z } from './common.js';
 
 export const CreateSandboxRequest = z.object({
@@ -13,6 +13,7 @@ export const CreateSandboxRequest = z.object({
   workspace: z.string().min(1).max(4096).optional().describe('A host directory mounted copy-on-write at /workspace (a privilege).'),
   allow_nested_namespaces: z.boolean().optional().describe('Let code inside create namespaces of its own (a privilege).'),
   seccomp: z.record(z.string(), z.unknown()).optional().describe('An OCI seccomp profile (the "seccomp" object of an OCI runtime spec) instead of the default (a privilege).'),
+  placement: z.enum(PLACEMENTS).optional().describe('In a fleet: local (default) runs it on the host asked; auto on the live host running the fewest sandboxes.'),
 }).strict();
 
 export const ExecRequest = z.object({
@@ -48,11 +49,17 @@ export const SandboxView = z.object({
   expires_at: NullableTimestamp,
   idle_expires_at: NullableTimestamp,
   last_activity_at: NullableTimestamp,
-  usage: Usage.optional().describe('Live usage while running.'),
+  host: z.string().describe('The id of the host that runs it (in a fleet, any host serves it: requests are forwarded there).'),
+  usage: Usage.optional().describe('Live usage while running (read on the host that runs it).'),
 }).strict();
 
 export const CreatedSandbox = SandboxView.extend({ api_key_secret: z.string().describe('The sandbox\'s own API key, in full: shown only here.') }).strict();
-export const SandboxList = z.object({ sandboxes: z.array(SandboxView) }).strict();
+export const HostView = z.object({ id: z.string(), name: z.string(), alive: z.boolean() }).strict();
+export const SandboxList = z.object({
+  sandboxes: z.array(SandboxView),
+  hosts: z.array(HostView).optional().describe('With all_hosts: the hosts of the fleet, to name each sandbox\'s host.'),
+}).strict();
+export const SandboxListQuery = z.object({ all_hosts: z.enum(['0', '1', 'true', 'false']).optional().describe('1: every host\'s sandboxes, not only this host\'s.') }).strict();
 
 /** The end of a command: its own exit code or signal, and what bkg did to it. */
 export const ExecSummary = z.object({

@@ -21,7 +21,7 @@ const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : und
 const FAST: Record<string, () => Promise<Action>> = {
   ls: async () => {
     const { lsCommand } = await import('../sandbox-commands.js');
-    return (p) => withClient((c) => lsCommand(c, p.flags.json === true));
+    return (p) => withClient((c) => lsCommand(c, p.flags.json === true, p.flags['all-hosts'] === true));
   },
   stop: async () => {
     const { stopCommand } = await import('../sandbox-commands.js');

@@ -18,15 +18,20 @@ export function checkSince(since: string): string {
 }
 
 export function renderAudit(events: AuditEventView[]): string {
-  return renderTable(['SEQ', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'OUTCOME'], events.map((e) => [String(e.seq), e.at, e.actor, e.action, e.target ?? '-', e.outcome]));
+  const hosts = events.some((e) => e.host !== undefined);
+  return renderTable(
+    [...(hosts ? ['HOST'] : []), 'SEQ', 'AT', 'ACTOR', 'ACTION', 'TARGET', 'OUTCOME'],
+    events.map((e) => [...(hosts ? [e.host ?? '-'] : []), String(e.seq), e.at, e.actor, e.action, e.target ?? '-', e.outcome]),
+  );
 }
 
 export default class AuditLs extends DaemonCommand {
   static override summary = 'List audit log events, oldest first.';
-  static override examples = ['<%= config.bin %> audit ls --since 1h', '<%= config.bin %> audit ls --since 2024-05-01T00:00:00Z --limit 100 --json'];
+  static override examples = ['<%= config.bin %> audit ls --since 1h', '<%= config.bin %> audit ls --since 2024-05-01T00:00:00Z --limit 100 --json', '<%= config.bin %> audit ls --fleet --since 10m'];
   static override flags = {
     since: Flags.string({ description: 'Only events since this ISO time, or this long ago (1h, 30m).' }),
     limit: Flags.string({ description: 'At most this many events.' }),
+    fleet: Flags.boolean({ description: 'Every host\'s events, from the fleet database (with a HOST column).', default: false }),
   };
 
   async run(): Promise<void> {
@@ -34,6 +39,7 @@ export default class AuditLs extends DaemonCommand {
     const query = {
       ...(flags.since === undefined ? {} : { since: checkSince(flags.since) }),
       ...(flags.limit === undefined ? {} : { limit: parsePositiveInt(flags.limit, '--limit', 999_999) }),
+      ...(flags.fleet ? { fleet: true } : {}),
     };
     const events = await this.withClient((c) => c.auditEvents(query));
     this.output(flags.json, { events }, () => process.stdout.write(renderAudit(events)));

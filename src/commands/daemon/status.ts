@@ -1,5 +1,5 @@
 import { DaemonCommand } from '../../cli/daemon-command.js';
-import { renderDaemonInfo } from '../../cli/format.js';
+import { renderDaemonInfo, renderFleet } from '../../cli/format.js';
 
 /** Exit code when no daemon answers (like `systemctl status`). */
 export const EXIT_NOT_RUNNING = 3;
@@ -22,6 +22,7 @@ export default class DaemonStatus extends DaemonCommand {
         return;
       }
       process.stdout.write(`Running: ${renderDaemonInfo(status)}\n`);
+      for (const line of renderFleet(status)) process.stdout.write(`${line}\n`);
       for (const p of status.problems) process.stdout.write(`  problem: ${p}\n`);
     });
     if (!status.running) process.exitCode = EXIT_NOT_RUNNING;

@@ -61,6 +61,10 @@ export interface Principal {
   role: Role;
   namespaceId: string | null;
   sandboxId: string | null;
+  /** The host the key was made on, when it is an API key ('' or absent: this host or not a key). */
+  originHost?: string;
+  /** The host (its id) that forwarded this request here over mutual TLS; absent: the request came in here. */
+  via?: string;
 }
 
 /** What the key store needs from the store: its table, the sandboxes (to check a key's scope), and transactions. */
@@ -118,7 +122,7 @@ export class ApiKeyStore {
     const id = newId('key');
     const secret = this.#newSecret();
     const sealed = this.#seal(id, secret);
-    const row: ApiKeyRow = {
+    const row: Omit<ApiKeyRow, 'origin_host'> = {
       id,
       name: input.name,
       role: input.role,
@@ -143,7 +147,17 @@ export class ApiKeyStore {
     if (stored.length !== hash.length || !timingSafeEqual(stored, hash)) return null;
     if (row.revoked_at !== null) return null;
     this.#keys.markUsed(row.id, this.#now().toISOString());
-    return { id: row.id, name: row.name, role: row.role, namespaceId: row.namespace_id, sandboxId: row.sandbox_id };
+    return { id: row.id, name: row.name, role: row.role, namespaceId: row.namespace_id, sandboxId: row.sandbox_id, originHost: row.origin_host };
+  }
+
+  /**
+   * The principal of a key named by id, as this host's copy of the keys has it (a request another
+   * host forwards names its key by id): null when the key is unknown here or revoked.
+   */
+  principal(id: string): Principal | null {
+    const r = this.#keys.get(id);
+    if (!r || r.revoked_at !== null) return null;
+    return { id: r.id, name: r.name, role: r.role, namespaceId: r.namespace_id, sandboxId: r.sandbox_id };
   }
 
   get(id: string): ApiKeyInfo | null {

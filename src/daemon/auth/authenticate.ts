@@ -16,7 +16,13 @@ export function bearer(req: IncomingMessage): string | null {
   return m[1];
 }
 
-export function createAuthenticator(keys: ApiKeyStore, limiter: RateLimiter, opts: { trustUnix: boolean }) {
+/** A fleet host's view of its own sync: keys made elsewhere are refused while it is stale. */
+export interface SyncGate {
+  readonly selfId: string;
+  stale(): boolean;
+}
+
+export function createAuthenticator(keys: ApiKeyStore, limiter: RateLimiter, opts: { trustUnix: boolean; sync?: SyncGate }) {
   return (req: IncomingMessage, transport: Transport): Principal => {
     const secret = bearer(req);
     if (secret === null) {
@@ -25,6 +31,12 @@ export function createAuthenticator(keys: ApiKeyStore, limiter: RateLimiter, opt
     }
     const principal = keys.authenticate(secret);
     if (!principal) throw new BkgError('UNAUTHENTICATED', 'unknown or revoked API key');
+    // fail closed: a revocation made elsewhere may not have reached a host that lost the fleet
+    if (opts.sync && principal.originHost !== opts.sync.selfId && opts.sync.stale()) {
+      throw new BkgError('SYNC_STALE', `this host has not synced with the fleet within its staleness bound, so it refuses keys made on other hosts (this key was made on ${principal.originHost})`, {
+        details: { key_host: principal.originHost },
+      });
+    }
     const taken = limiter.take(principal.id, principal.role);
     if (!taken.ok) {
       throw new BkgError('RATE_LIMITED', `rate limit of the ${principal.role} role exceeded`, { details: { retry_after_s: taken.retryAfterSeconds } });

@@ -96,7 +96,7 @@ export class Authorizer {
 
   /** Audit a refusal with what was asked for, then throw it. */
   deny(p: Principal, action: Action, target: string | null, err: BkgError, namespaceId: string | null = p.namespaceId): never {
-    this.d.audit.append({ actor: p.id, namespace: namespaceId, action, target, outcome: 'denied', details: { code: err.code, ...err.details } });
+    this.d.audit.append({ actor: p.id, namespace: namespaceId, action, target, outcome: 'denied', details: { code: err.code, ...err.details, ...(p.via === undefined ? {} : { via: p.via }) } });
     throw err;
   }
 }

@@ -6,7 +6,8 @@ import type { Logger } from '../../log.js';
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
 
-export type Transport = 'unix' | 'tcp';
+/** unix: the local sockets; tcp: loopback TCP; peer: the mutual-TLS listener other hosts of a fleet forward requests to. */
+export type Transport = 'unix' | 'tcp' | 'peer';
 
 export interface RequestContext<P = unknown> {
   readonly req: IncomingMessage;

@@ -1,10 +1,10 @@
 /**
  * Binding the daemon's listeners: the unix socket (owner-only from the moment it exists, after
- * removing a stale socket file that nothing answers on) and the loopback-only TCP port.
+ * removing a stale socket file that nothing answers on) and the loopback-only TCP port (any
+ * address only for the mutual-TLS peer listener).
  */
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Server } from 'node:net';
 import { dirname } from 'node:path';
 import { BkgError } from '../../api/errors.js';
 
@@ -88,16 +88,17 @@ export async function listenUnix(server: Server, path: string): Promise<void> {
   await chmod(path, 0o600);
 }
 
-/** Listen on host:port (port 0: an ephemeral port); returns the bound port. Loopback only. */
-export async function listenTcp(server: Server, host: string, port: number): Promise<number> {
-  if (!LOOPBACK.has(host)) {
+/** Listen on host:port (port 0: an ephemeral port); returns the bound port. Loopback only, unless `anyAddress` (mutual TLS only). */
+export async function listenTcp(server: Server, host: string, port: number, opts: { anyAddress?: boolean } = {}): Promise<number> {
+  if (!opts.anyAddress && !LOOPBACK.has(host)) {
     throw new BkgError('INVALID_CONFIG', `the daemon's TCP listener must be on loopback, not ${host}`);
   }
   try {
     await listening(server, () => server.listen({ host, port, exclusive: true }));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new BkgError('CONFLICT', `${host}:${port} is already in use`, { hint: 'Stop the process using it, or set BKG_PORT to another port (0 disables TCP).', cause: err });
+      const hint = opts.anyAddress ? 'Stop the process using it, or set BKG_PEER_PORT to another port.' : 'Stop the process using it, or set BKG_PORT to another port (0 disables TCP).';
+      throw new BkgError('CONFLICT', `${host}:${port} is already in use`, { hint, cause: err });
     }
     throw err;
   }

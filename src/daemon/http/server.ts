@@ -1,11 +1,13 @@
 /**
  * The daemon's HTTP server: one node:http server on the unix socket and one on loopback TCP,
- * sharing a router. Per request: route → authenticate and authorise the route's action (unless the
+ * sharing a router (with `tls`: node:https with client certificates required, on any address,
+ * for the fleet's peer listener). Per request: route → authenticate and authorise the route's action (unless the
  * route is public) → handler → reply; every failure is rendered by `sendError`. Requests are logged (method, route pattern,
  * status, ms — never bodies, query strings or headers) and counted in the metrics registry.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { BkgError, toErrorBody } from '../../api/errors.js';
 import type { Logger } from '../../log.js';
@@ -25,6 +27,11 @@ export interface HttpServerOptions<P, A extends string = string> {
   readonly authorize: (principal: P, access: A, route: string) => void;
   readonly metrics: Registry;
   readonly maxBodyBytes: number;
+  /**
+   * Serve TCP over TLS, requiring a client certificate signed by `ca` (mutual TLS: the fleet's peer
+   * listener, on any address; its transport is 'peer'). Absent: plain HTTP, loopback only.
+   */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer; readonly ca: string | Buffer };
 }
 
 export interface ListenOptions {
@@ -42,7 +49,7 @@ export interface BoundAddresses {
 
 export interface DaemonHttpServer {
   readonly unix: Server;
-  readonly tcp: Server;
+  readonly tcp: Server | HttpsServer;
   listen(opts: ListenOptions): Promise<BoundAddresses>;
   /** Stop listening and cut open connections. */
   close(): Promise<void>;
@@ -120,8 +127,19 @@ export function createHttpServer<P, A extends string = string>(opts: HttpServerO
     return server;
   }
 
+  /** TLS 1.2+ with a client certificate the CA signed, checked by TLS itself before any request is read. */
+  function makeTls(tls: NonNullable<HttpServerOptions<P, A>['tls']>): HttpsServer {
+    const server = createHttpsServer(
+      { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' },
+      (req, res) => void handle(req, res, 'peer'),
+    );
+    server.on('clientError', onClientError);
+    server.on('tlsClientError', (err: NodeJS.ErrnoException) => log.debug({ code: err.code, reason: err.message }, 'TLS handshake refused'));
+    return server;
+  }
+
   const unix = make('unix');
-  const tcp = make('tcp');
+  const tcp = opts.tls ? makeTls(opts.tls) : make('tcp');
 
   async function close(): Promise<void> {
     await Promise.all(
@@ -144,7 +162,7 @@ export function createHttpServer<P, A extends string = string>(opts: HttpServerO
       let port: number | undefined;
       if (lo.socketPath !== undefined) await listenUnix(unix, lo.socketPath);
       try {
-        if (lo.port !== 0) port = await listenTcp(tcp, lo.host, lo.port === 'ephemeral' ? 0 : lo.port);
+        if (lo.port !== 0) port = await listenTcp(tcp, lo.host, lo.port === 'ephemeral' ? 0 : lo.port, { anyAddress: opts.tls !== undefined });
       } catch (err) {
         await close();
         throw err;

@@ -125,14 +125,14 @@ export function createMcpServer(svc: SandboxService, principal: Principal, calls
   tool('file_list', async (a) => ok({ path: a.path, entries: await svc.listFiles(principal, a.sandbox, a.path) }));
   tool('sandbox_changes', async (a) => ok({ changes: await svc.changes(principal, a.sandbox) }));
   tool('sandbox_metrics', async (a) => {
-    const v = svc.view(svc.find(principal, a.sandbox));
+    const v = await svc.get(principal, a.sandbox);
     return ok({ name: v.name, status: v.status, limits: v.limits, usage: v.usage ?? null, started_at: v.started_at, expires_at: v.expires_at, idle_expires_at: v.idle_expires_at });
   });
 
   server.registerResource('sandbox-logs', new ResourceTemplate('bkg://sandboxes/{sandbox}/logs', {
     list: async () => ({ resources: svc.list(principal).map((s) => ({ uri: `bkg://sandboxes/${s.name}/logs`, name: `${s.name} logs`, mimeType: 'application/json' })) }),
   }), { description: 'The commands run in a sandbox, with exit codes and durations.', mimeType: 'application/json' }, async (uri, vars) => ({
-    contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(svc.executionsOf(principal, String(vars.sandbox)), null, 2) }],
+    contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(await svc.executionsOf(principal, String(vars.sandbox)), null, 2) }],
   }));
   server.registerResource('sandbox-file', new ResourceTemplate('bkg://sandboxes/{sandbox}/files/{+path}', { list: undefined }), {
     description: 'A file inside a running sandbox, e.g. bkg://sandboxes/web/files/workspace/main.py.',

@@ -4,6 +4,7 @@ import { BkgError } from '../../api/errors.js';
 import { ROUTES } from '../../api/routes.js';
 import { parseDuration } from '../../api/units.js';
 import type { AuditEvent, AuditLog } from '../../store/audit.js';
+import type { FleetDb } from '../../store/pg/index.js';
 import type { NamespaceRepo } from '../../store/repos/index.js';
 import type { ApiKeyInfo, ApiKeyStore, Principal } from '../auth/api-keys.js';
 import type { Action } from '../auth/rights.js';
@@ -21,7 +22,18 @@ export interface AdminDeps {
   health: () => string[];
   /** The OpenAPI document (built once, on first request). */
   openapi: () => Record<string, unknown>;
+  /** The fleet database while it answers (null: on its own, or it is away). */
+  fleetDb: () => FleetDb | null;
 }
+
+/** The fleet database, or SYNC_UNAVAILABLE saying why a fleet-wide read cannot be answered. */
+function fleetDbOf(d: AdminDeps): FleetDb {
+  const db = d.fleetDb();
+  if (!db) throw new BkgError('SYNC_UNAVAILABLE', 'this host is not connected to a fleet database (started without --sync, or the database is away)');
+  return db;
+}
+
+const on = (flag: string | undefined): boolean => flag === '1' || flag === 'true';
 
 /** `since` as an ISO time or a duration back from now (1h). */
 function sinceOf(since: string | undefined): Date | undefined {
@@ -55,9 +67,15 @@ export function adminRoutes(router: Router<Principal, Action>, d: AdminDeps): vo
     })
     .route(ROUTES.auditEvents, async ({ input: { query } }) => {
       const since = sinceOf(query.since);
-      return { status: 200, body: { events: d.audit.list({ ...(since ? { since } : {}), ...(query.limit ? { limit: Number(query.limit) } : {}) }).map(eventView) } };
+      const opts = { ...(since ? { since } : {}), ...(query.limit ? { limit: Number(query.limit) } : {}) };
+      if (on(query.fleet)) return { status: 200, body: { events: (await fleetDbOf(d).fleetAudit(null, opts)).map((e) => ({ ...eventView(e), host: e.host })) } };
+      return { status: 200, body: { events: d.audit.list(opts).map(eventView) } };
     })
-    .route(ROUTES.verifyAudit, async () => ({ status: 200, body: d.audit.verify() }))
+    .route(ROUTES.verifyAudit, async ({ input: { query } }) => {
+      if (!on(query.fleet)) return { status: 200, body: d.audit.verify() };
+      const hosts = await fleetDbOf(d).verifyFleetAudit();
+      return { status: 200, body: { ok: hosts.every((h) => h.ok), fleet: true as const, hosts } };
+    })
     .route(ROUTES.daemonInfo, async () => ({ status: 200, body: d.info() }))
     .route(ROUTES.shutdown, async () => {
       setImmediate(d.shutdown);

@@ -7,6 +7,7 @@ import type { Principal } from '../auth/api-keys.js';
 import type { Action } from '../auth/rights.js';
 import type { RequestContext } from '../http/context.js';
 import type { Router } from '../http/router.js';
+import { listAllHosts, type FleetListDeps } from '../fleet/list.js';
 import type { SandboxService } from '../sandbox/service.js';
 
 async function rawBody(ctx: RequestContext<Principal>, cap: number): Promise<Buffer> {
@@ -25,14 +26,19 @@ async function rawBody(ctx: RequestContext<Principal>, cap: number): Promise<Buf
   return Buffer.concat(chunks);
 }
 
-export function sandboxRoutes(router: Router<Principal, Action>, svc: SandboxService): void {
+/** `fleet`: what every host's listing reads (absent: all_hosts lists this host's, the only ones there are). */
+export function sandboxRoutes(router: Router<Principal, Action>, svc: SandboxService, fleet?: Omit<FleetListDeps, 'view'>): void {
   router
     .route(ROUTES.createSandbox, async ({ principal, input }) => {
       const { sandbox, apiKey } = await svc.create(principal, input.body);
       return { status: 201, body: { ...sandbox, api_key_secret: apiKey } };
     })
-    .route(ROUTES.listSandboxes, async ({ principal }) => ({ status: 200, body: { sandboxes: svc.list(principal) } }))
-    .route(ROUTES.getSandbox, async ({ principal, input }) => ({ status: 200, body: svc.view(svc.find(principal, input.params.id)) }))
+    .route(ROUTES.listSandboxes, async ({ principal, input }) => {
+      const all = input.query.all_hosts === '1' || input.query.all_hosts === 'true';
+      if (!all || !fleet) return { status: 200, body: { sandboxes: svc.list(principal) } };
+      return { status: 200, body: await listAllHosts(principal, { ...fleet, view: (s) => svc.view(s) }) };
+    })
+    .route(ROUTES.getSandbox, async ({ principal, input }) => ({ status: 200, body: await svc.get(principal, input.params.id) }))
     .route(ROUTES.startSandbox, async ({ principal, input }) => ({ status: 200, body: await svc.start(principal, input.params.id) }))
     .route(ROUTES.stopSandbox, async ({ principal, input }) => ({ status: 200, body: await svc.stop(principal, input.params.id) }))
     .route(ROUTES.deleteSandbox, async ({ principal, input }) => {
@@ -50,5 +56,5 @@ export function sandboxRoutes(router: Router<Principal, Action>, svc: SandboxSer
       await svc.writeFile(ctx.principal, ctx.input.params.id, ctx.input.query.path, await rawBody(ctx, FILE_CAP));
       return { status: 204 };
     })
-    .route(ROUTES.logs, async ({ principal, input }) => ({ status: 200, body: { executions: svc.executionsOf(principal, input.params.id) } }));
+    .route(ROUTES.logs, async ({ principal, input }) => ({ status: 200, body: { executions: await svc.executionsOf(principal, input.params.id) } }));
 }

@@ -1,4 +1,4 @@
-/** The audit records of what callers did to sandboxes: successes, and failures with their error code. */
+/** The audit records of what callers did to sandboxes: successes, and failures with their error code (a forwarded call names the host it came `via`). */
 import { BkgError } from '../../api/errors.js';
 import type { AuditLog } from '../../store/audit.js';
 import type { Sandbox } from '../../store/repos/index.js';
@@ -8,7 +8,8 @@ export class SandboxAudit {
   constructor(private readonly audit: AuditLog) {}
 
   ok(p: Principal, action: string, s: Sandbox, details?: Record<string, unknown>): void {
-    this.audit.append({ actor: p.id, namespace: s.namespaceId, action, target: s.id, outcome: 'ok', ...(details ? { details } : {}) });
+    const all = p.via === undefined ? details : { ...details, via: p.via };
+    this.audit.append({ actor: p.id, namespace: s.namespaceId, action, target: s.id, outcome: 'ok', ...(all ? { details: all } : {}) });
   }
 
   /** Record a failed state change too, then rethrow (refusals of the authorizer are audited there, with what was asked). */
@@ -18,7 +19,7 @@ export class SandboxAudit {
     } catch (err) {
       const e = err instanceof BkgError ? err : null;
       if (e?.code === 'FORBIDDEN' || e?.code === 'QUOTA_EXCEEDED') throw err;
-      this.audit.append({ actor: p.id, namespace: p.namespaceId, action, target, outcome: e?.code === 'NOT_FOUND' ? 'denied' : 'error', details: { code: e?.code ?? 'INTERNAL' } });
+      this.audit.append({ actor: p.id, namespace: p.namespaceId, action, target, outcome: e?.code === 'NOT_FOUND' ? 'denied' : 'error', details: { code: e?.code ?? 'INTERNAL', ...(p.via === undefined ? {} : { via: p.via }) } });
       throw err;
     }
   }

@@ -9,6 +9,7 @@ import type { Authorizer } from '../auth/authorize.js';
 import type { Quotas } from '../auth/quotas.js';
 import type { DaemonMetrics } from '../metrics.js';
 import type { SandboxDefinitions } from './definition.js';
+import type { RemoteSandboxes } from './remote.js';
 
 export interface ServiceDeps {
   log: Logger;
@@ -27,6 +28,8 @@ export interface ServiceDeps {
   metrics: DaemonMetrics;
   /** Where stopped sandboxes keep their files ($BKG_HOME/sandboxes/ID/files): deleted only with the sandbox. */
   stateDir: string;
+  /** The fleet's other hosts: calls on the sandboxes they run are forwarded there (absent: every sandbox is this host's). */
+  remote?: RemoteSandboxes;
   now?: () => Date;
 }
 

@@ -1,6 +1,7 @@
 /**
  * The sandboxes behind the API: the one object REST, MCP and the exec WebSocket call. It knows
- * nothing of HTTP and holds no logic of its own: each call goes to the part that does that job.
+ * nothing of HTTP and holds no logic of its own: each call goes to the part that does that job, or,
+ * for a sandbox another host of the fleet runs, is authorised here and forwarded there (remote.ts).
  */
 import type { ExecutionView } from '../../api/admin.js';
 import type { CreateSandboxRequest, ExecRequest, ExecResponse, SandboxView } from '../../api/sandboxes.js';
@@ -16,12 +17,14 @@ import { SandboxExec, type ExecWithRequest } from './exec.js';
 import { SandboxFiles, type FileEntry } from './files.js';
 import { SandboxHousekeeping } from './housekeeping.js';
 import { SandboxLifecycle } from './lifecycle.js';
+import { SandboxRemote } from './remote.js';
 import { SavedFiles } from './saved-files.js';
 import { SandboxViews } from './views.js';
 import { SandboxWorkspace } from './workspace.js';
 
 export { execSummary } from './views.js';
 export type { ServiceDeps } from './deps.js';
+export type { RemoteSandboxes } from './remote.js';
 
 export class SandboxService {
   private readonly access: SandboxAccess;
@@ -31,6 +34,7 @@ export class SandboxService {
   private readonly files: SandboxFiles;
   private readonly workspace: SandboxWorkspace;
   private readonly housekeeping: SandboxHousekeeping;
+  private readonly remote: SandboxRemote;
 
   constructor(deps: ServiceDeps) {
     const d = { ...deps, now: deps.now ?? (() => new Date()) };
@@ -43,6 +47,7 @@ export class SandboxService {
     this.files = new SandboxFiles(d, this.access, audit);
     this.workspace = new SandboxWorkspace(d, this.access, audit, saved);
     this.housekeeping = new SandboxHousekeeping(d, this.lifecycle);
+    this.remote = new SandboxRemote(d, this.access, d.remote);
   }
 
   find(p: Principal, idOrName: string, action?: Action): Sandbox {
@@ -53,56 +58,76 @@ export class SandboxService {
     return this.views.view(s);
   }
 
+  /** One sandbox as the API shows it (from the host that runs it). */
+  get(p: Principal, idOrName: string): Promise<SandboxView> {
+    return this.remote.or(p, idOrName, 'sandbox.read', (r, s) => r.get(s.host, p, s.id), async () => this.views.view(this.access.find(p, idOrName)));
+  }
+
   list(p: Principal): SandboxView[] {
     return this.access.visible(p).map((s) => this.views.view(s));
   }
 
-  create(p: Principal, req: CreateSandboxRequest): Promise<{ sandbox: SandboxView; apiKey: string }> {
-    return this.lifecycle.create(p, req);
+  /** Create a sandbox here, or (placement auto, in a fleet) on the least-loaded live host. */
+  async create(p: Principal, req: CreateSandboxRequest): Promise<{ sandbox: SandboxView; apiKey: string }> {
+    return (await this.remote.placed(p, req)) ?? this.lifecycle.create(p, req);
   }
 
   start(p: Principal, idOrName: string): Promise<SandboxView> {
-    return this.lifecycle.start(p, idOrName);
+    return this.remote.or(p, idOrName, 'sandbox.start', (r, s) => r.start(s.host, p, s.id), () => this.lifecycle.start(p, idOrName));
   }
 
   stop(p: Principal, idOrName: string): Promise<SandboxView> {
-    return this.lifecycle.stop(p, idOrName);
+    return this.remote.or(p, idOrName, 'sandbox.stop', (r, s) => r.stop(s.host, p, s.id), () => this.lifecycle.stop(p, idOrName));
   }
 
   remove(p: Principal, idOrName: string): Promise<void> {
-    return this.lifecycle.remove(p, idOrName);
+    return this.remote.or(p, idOrName, 'sandbox.delete', (r, s) => r.remove(s.host, p, s.id), () => this.lifecycle.remove(p, idOrName));
   }
 
   execWith(p: Principal, idOrName: string, req: ExecWithRequest, io: RunIO): Promise<ExecResult> {
-    return this.execs.execWith(p, idOrName, req, io);
+    return this.remote.or(p, idOrName, 'sandbox.exec', (r, s) => r.execWith(s.host, p, s.id, req, io), () => this.execs.execWith(p, idOrName, req, io));
   }
 
   exec(p: Principal, idOrName: string, req: ExecRequest): Promise<ExecResponse> {
-    return this.execs.exec(p, idOrName, req);
+    return this.remote.or(p, idOrName, 'sandbox.exec', (r, s) => r.exec(s.host, p, s.id, req), () => this.execs.exec(p, idOrName, req));
   }
 
-  executionsOf(p: Principal, idOrName: string): ExecutionView[] {
-    return this.execs.executionsOf(p, idOrName);
+  executionsOf(p: Principal, idOrName: string): Promise<ExecutionView[]> {
+    return this.remote.or(p, idOrName, 'sandbox.read', (r, s) => r.logs(s.host, p, s.id), async () => this.execs.executionsOf(p, idOrName));
   }
 
   changes(p: Principal, idOrName: string): Promise<Change[]> {
-    return this.workspace.changes(p, idOrName);
+    return this.remote.or(p, idOrName, 'sandbox.read', (r, s) => r.changes(s.host, p, s.id), () => this.workspace.changes(p, idOrName));
   }
 
   apply(p: Principal, idOrName: string): Promise<Change[]> {
-    return this.workspace.apply(p, idOrName);
+    return this.remote.or(p, idOrName, 'sandbox.apply', (r, s) => r.apply(s.host, p, s.id), () => this.workspace.apply(p, idOrName));
   }
 
   readFile(p: Principal, idOrName: string, path: string): Promise<Buffer> {
-    return this.files.readFile(p, idOrName, path);
+    return this.remote.or(p, idOrName, 'sandbox.read', (r, s) => r.readFile(s.host, p, s.id, path), () => this.files.readFile(p, idOrName, path));
   }
 
   writeFile(p: Principal, idOrName: string, path: string, data: Buffer): Promise<void> {
-    return this.files.writeFile(p, idOrName, path, data);
+    return this.remote.or(p, idOrName, 'sandbox.files.write', (r, s) => r.writeFile(s.host, p, s.id, path, data), () => this.files.writeFile(p, idOrName, path, data));
   }
 
   listFiles(p: Principal, idOrName: string, path: string): Promise<FileEntry[]> {
-    return this.files.listFiles(p, idOrName, path);
+    return this.remote.or(p, idOrName, 'sandbox.read', (r, s) => r.listFiles(s.host, p, s.id, path), () => this.files.listFiles(p, idOrName, path));
+  }
+
+  /**
+   * For the exec WebSocket, which relays a remote sandbox's stream itself: the sandbox when another
+   * host runs it, authorised for `action` here (null: this host runs it, or the caller cannot see it).
+   */
+  remoteTarget(p: Principal, idOrName: string, action: Action): Sandbox | null {
+    const s = this.remote.owner(p, idOrName);
+    return s ? this.remote.authorize(p, idOrName, action, s) : null;
+  }
+
+  /** Run a forwarding of `action` on `s`, audited here as `sandbox.forward`. */
+  forwarded<T>(p: Principal, s: Sandbox, action: Action, fn: () => Promise<T>): Promise<T> {
+    return this.remote.forwarded(p, s, action, fn);
   }
 
   reconcile(): { adopted: string[]; stopped: string[] } {

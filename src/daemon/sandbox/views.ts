@@ -25,7 +25,7 @@ function readNumber(path: string): number | null {
 }
 
 export class SandboxViews {
-  constructor(private readonly d: Pick<PartDeps, 'keys' | 'namespaces' | 'projects' | 'host'>) {}
+  constructor(private readonly d: Pick<PartDeps, 'keys' | 'namespaces' | 'projects' | 'host' | 'sandboxes'>) {}
 
   view(s: Sandbox): SandboxView {
     const key = this.d.keys.list({ namespaceId: s.namespaceId }).find((k) => k.sandboxId === s.id && k.revokedAt === null);
@@ -36,8 +36,10 @@ export class SandboxViews {
       limits: limitsToView(s.limits), env: Object.keys(s.env).sort(), workspace: s.workspace,
       allow_nested_namespaces: s.allowNestedNamespaces, seccomp: s.seccomp === null ? 'default' : 'custom', api_key: key?.masked ?? '',
       created_at: s.createdAt, started_at: s.startedAt, expires_at: s.expiresAt, idle_expires_at: s.idleExpiresAt, last_activity_at: s.lastActivityAt,
+      host: s.host,
     };
-    if (s.status === 'running') v.usage = this.usage(s);
+    // usage is read from this host's cgroups: only for the sandboxes this host runs
+    if (s.status === 'running' && this.d.sandboxes.isOwn(s)) v.usage = this.usage(s);
     return v;
   }
 

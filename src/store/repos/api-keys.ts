@@ -20,12 +20,13 @@ export class ApiKeyRepo implements ApiKeyRepository {
   private readonly setSecretStmt;
   private readonly cipherStmt;
 
-  constructor(db: Db) {
+  /** `hostId`: this host, recorded as the origin of the keys made here (a fleet refuses others' keys when this host is stale). */
+  constructor(db: Db, private readonly hostId = '') {
     this.insertStmt = db.prepare(
-      `INSERT INTO api_keys (id, name, role, namespace_id, sandbox_id, lookup_hash, ciphertext, iv, tag, prefix, suffix, created_at, revoked_at, last_used_at)
-       VALUES (@id, @name, @role, @namespace_id, @sandbox_id, @lookup_hash, @ciphertext, @iv, @tag, @prefix, @suffix, @created_at, @revoked_at, @last_used_at)`,
+      `INSERT INTO api_keys (id, name, role, namespace_id, sandbox_id, lookup_hash, ciphertext, iv, tag, prefix, suffix, created_at, revoked_at, last_used_at, origin_host)
+       VALUES (@id, @name, @role, @namespace_id, @sandbox_id, @lookup_hash, @ciphertext, @iv, @tag, @prefix, @suffix, @created_at, @revoked_at, @last_used_at, @origin_host)`,
     );
-    this.byLookupStmt = db.prepare('SELECT id, name, role, namespace_id, sandbox_id, lookup_hash, revoked_at FROM api_keys WHERE lookup_hash = ?');
+    this.byLookupStmt = db.prepare('SELECT id, name, role, namespace_id, sandbox_id, lookup_hash, revoked_at, origin_host FROM api_keys WHERE lookup_hash = ?');
     this.markUsedStmt = db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?');
     this.getStmt = db.prepare(`SELECT ${INFO_COLUMNS} FROM api_keys WHERE id = ?`);
     this.listStmt = db.prepare(`SELECT ${INFO_COLUMNS} FROM api_keys ORDER BY created_at, id`);
@@ -37,9 +38,9 @@ export class ApiKeyRepo implements ApiKeyRepository {
     this.cipherStmt = db.prepare('SELECT id, ciphertext, iv, tag, revoked_at FROM api_keys WHERE id = ?');
   }
 
-  insert(row: ApiKeyRow): void {
+  insert(row: Omit<ApiKeyRow, 'origin_host'>): void {
     try {
-      this.insertStmt.run(row);
+      this.insertStmt.run({ ...row, origin_host: this.hostId });
     } catch (err) {
       if (constraintKind(err) === 'foreignkey') {
         throw new BkgError('NOT_FOUND', `namespace ${row.namespace_id} does not exist`, { details: { namespaceId: row.namespace_id }, cause: err });

@@ -1,7 +1,7 @@
 /** Projects and namespaces: named groupings, created on first use ("ensure by name"). */
 import { BkgError } from '../../api/errors.js';
 import type { Db } from '../db.js';
-import { newId } from '../ids.js';
+import { namedId } from '../ids.js';
 import type { NamespaceRepository, ProjectRepository } from '../repositories.js';
 import { constraintKind } from '../sqlite-errors.js';
 import type { Namespace, Project } from '../types.js';
@@ -44,7 +44,7 @@ export class ProjectRepo implements ProjectRepository {
   /** The project with this name, created if absent. Safe against concurrent creators. */
   ensure(name: string): Project {
     requireName('project', name);
-    this.insertStmt.run(newId('prj'), name, this.now().toISOString());
+    this.insertStmt.run(namedId('prj', name), name, this.now().toISOString());
     const p = this.getByName(name);
     if (!p) throw new BkgError('INTERNAL', `project "${name}" vanished right after it was ensured`);
     return p;
@@ -87,7 +87,7 @@ export class NamespaceRepo implements NamespaceRepository {
   ensure(name: string, projectId: string | null = null): Namespace {
     requireName('namespace', name);
     try {
-      this.insertStmt.run(newId('ns'), name, projectId, this.now().toISOString());
+      this.insertStmt.run(namedId('ns', name), name, projectId, this.now().toISOString());
     } catch (err) {
       if (constraintKind(err) === 'foreignkey') throw new BkgError('NOT_FOUND', `project ${projectId} does not exist`, { details: { projectId } });
       throw err;

@@ -32,6 +32,7 @@ interface Row {
   idle_expires_at: string | null;
   last_activity_at: string | null;
   created_at: string;
+  host: string;
 }
 
 function toSandbox(r: Row): Sandbox {
@@ -57,7 +58,13 @@ function toSandbox(r: Row): Sandbox {
     idleExpiresAt: r.idle_expires_at,
     lastActivityAt: r.last_activity_at,
     createdAt: r.created_at,
+    host: r.host,
   };
+}
+
+/** A sandboxes row as another host's copy carries it (the fleet database keeps rows whole, as JSON). */
+export function sandboxFromRow(row: Record<string, unknown>): Sandbox {
+  return toSandbox(row as unknown as Row);
 }
 
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
@@ -85,18 +92,19 @@ export class SandboxRepo implements SandboxRepository {
   private readonly guardedInsert;
   private readonly updateOne;
 
-  constructor(db: Db, private readonly now: () => Date = () => new Date()) {
+  /** `hostId`: this host; its sandboxes are the ones it runs (others' arrive by fleet sync). */
+  constructor(db: Db, private readonly now: () => Date = () => new Date(), private readonly hostId = '') {
     this.insertStmt = db.prepare(
       `INSERT INTO sandboxes (id, name, namespace_id, project_id, runtime, limits_json, network, env_json, workspace, allow_nested_namespaces, seccomp_json,
-         status, pid, helper_pid, started_at, expires_at, idle_expires_at, last_activity_at, created_at)
+         status, pid, helper_pid, started_at, expires_at, idle_expires_at, last_activity_at, created_at, host)
        VALUES (@id, @name, @namespace_id, @project_id, @runtime, @limits_json, @network, @env_json, @workspace, @allow_nested_namespaces, @seccomp_json,
-         @status, @pid, @helper_pid, @started_at, @expires_at, @idle_expires_at, @last_activity_at, @created_at)`,
+         @status, @pid, @helper_pid, @started_at, @expires_at, @idle_expires_at, @last_activity_at, @created_at, @host)`,
     );
     this.namespaceNameStmt = db.prepare('SELECT name FROM namespaces WHERE id = ?');
     this.getStmt = db.prepare('SELECT * FROM sandboxes WHERE id = ?');
     this.byIdInStmt = db.prepare('SELECT * FROM sandboxes WHERE id = ? AND (? IS NULL OR namespace_id = ?)');
     this.byNameInStmt = db.prepare('SELECT * FROM sandboxes WHERE name = ? AND (? IS NULL OR namespace_id = ?) ORDER BY created_at, id LIMIT 2');
-    this.listStmt = db.prepare('SELECT * FROM sandboxes WHERE (? IS NULL OR namespace_id = ?) AND (? IS NULL OR status = ?) ORDER BY created_at, id');
+    this.listStmt = db.prepare('SELECT * FROM sandboxes WHERE (? IS NULL OR namespace_id = ?) AND (? IS NULL OR status = ?) AND (? IS NULL OR host = ?) ORDER BY created_at, id');
     this.usageStmt = db.prepare(
       `SELECT count(*) AS sandboxes, coalesce(sum(status = 'running'), 0) AS running,
          coalesce(sum(CASE WHEN status = 'running' THEN json_extract(limits_json, '$.memoryBytes') END), 0) AS memory_bytes,
@@ -104,7 +112,7 @@ export class SandboxRepo implements SandboxRepository {
        FROM sandboxes WHERE namespace_id = ?`,
     );
     this.expiredStmt = db.prepare(
-      `SELECT * FROM sandboxes WHERE status = 'running'
+      `SELECT * FROM sandboxes WHERE status = 'running' AND host = ?
          AND ((expires_at IS NOT NULL AND expires_at <= ?) OR (idle_expires_at IS NOT NULL AND idle_expires_at <= ?))
        ORDER BY created_at, id`,
     );
@@ -158,6 +166,7 @@ export class SandboxRepo implements SandboxRepository {
       idle_expires_at: iso(input.idleExpiresAt),
       last_activity_at: null,
       created_at: this.now().toISOString(),
+      host: this.hostId,
     };
     try {
       this.insertStmt.run(row);
@@ -189,6 +198,11 @@ export class SandboxRepo implements SandboxRepository {
     }
   }
 
+  /** Whether this host runs the sandbox (others' rows arrive by fleet sync). */
+  isOwn(s: Pick<Sandbox, 'host'>): boolean {
+    return s.host === this.hostId;
+  }
+
   get(id: string): Sandbox | null {
     const r = this.getStmt.get(id) as Row | undefined;
     return r ? toSandbox(r) : null;
@@ -212,22 +226,23 @@ export class SandboxRepo implements SandboxRepository {
     return byName[0] ? toSandbox(byName[0]) : null;
   }
 
-  /** Sandboxes of one namespace, or of all namespaces for null; oldest first. */
-  list(namespaceId: string | null, opts: { status?: SandboxStatus } = {}): Sandbox[] {
-    const rows = this.listStmt.all(namespaceId, namespaceId, opts.status ?? null, opts.status ?? null) as Row[];
+  /** This host's sandboxes (every host's with `allHosts`) of one namespace, or of all namespaces for null; oldest first. */
+  list(namespaceId: string | null, opts: { status?: SandboxStatus; allHosts?: boolean } = {}): Sandbox[] {
+    const host = opts.allHosts ? null : this.hostId;
+    const rows = this.listStmt.all(namespaceId, namespaceId, opts.status ?? null, opts.status ?? null, host, host) as Row[];
     return rows.map(toSandbox);
   }
 
-  /** How many sandboxes a namespace has, how many run, and what the running ones' limits add up to. */
+  /** How many sandboxes a namespace has on every host of the fleet (as far as this host knows), how many run, and what the running ones' limits add up to. */
   usage(namespaceId: string): NamespaceUsageCounts {
     const r = this.usageStmt.get(namespaceId) as { sandboxes: number; running: number; memory_bytes: number; pids: number };
     return { sandboxes: r.sandboxes, running: r.running, memoryBytes: r.memory_bytes, pids: r.pids };
   }
 
-  /** Running sandboxes whose wall-clock or idle deadline is at or before `now`. */
+  /** This host's running sandboxes whose wall-clock or idle deadline is at or before `now`. */
   listExpired(now: Date): Sandbox[] {
     const t = now.toISOString();
-    return (this.expiredStmt.all(t, t) as Row[]).map(toSandbox);
+    return (this.expiredStmt.all(this.hostId, t, t) as Row[]).map(toSandbox);
   }
 
   updateStatus(id: string, status: SandboxStatus): Sandbox {

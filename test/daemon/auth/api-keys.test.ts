@@ -47,7 +47,7 @@ describe('ApiKeyStore', () => {
     expect(created).toMatchObject({ name: 'ci', role: 'namespace', namespaceId: nsId, sandboxId: null, revokedAt: null, lastUsedAt: null });
     expect(created.id).toMatch(/^key_/);
 
-    expect(keys.authenticate(created.key)).toEqual({ id: created.id, name: 'ci', role: 'namespace', namespaceId: nsId, sandboxId: null });
+    expect(keys.authenticate(created.key)).toEqual({ id: created.id, name: 'ci', role: 'namespace', namespaceId: nsId, sandboxId: null, originHost: store.hostId });
     expect(keys.get(created.id)?.lastUsedAt).toBe('2026-03-01T00:00:02.000Z');
 
     const admin = keys.create({ name: 'root', role: 'admin' });
