@@ -9,26 +9,15 @@ import { Writable } from 'node:stream';
 import type WebSocket from 'ws';
 import { BkgError, type ErrorCode, ERRORS } from '../../api/errors.js';
 import { SIGNALS, STREAM_STDERR, STREAM_STDIN, STREAM_STDOUT, type SignalName } from '../../api/exec-stream.js';
-import type { LimitHit } from '../../api/sandboxes.js';
 import { errorFromResponse } from '../../client/errors.js';
 import type { ExecResult, RunIO } from '../../runtime/engine.js';
 import type { Principal } from '../auth/api-keys.js';
 import type { ExecWithRequest } from '../sandbox/exec.js';
+import type { ExitFrame } from '../../api/schema/exec-stream.js';
 import { hostUnavailable, type Forwarder, type PeerTarget } from './forward.js';
 
 /** Stdin frames stay well under the daemon's 1 MiB frame cap. */
 const STDIN_CHUNK = 256 * 1024;
-
-interface ExitFrame {
-  type: 'exit';
-  exit_code: number | null;
-  signal: number | null;
-  timed_out: boolean;
-  oom_killed: boolean;
-  duration_ms: number;
-  limits_hit?: LimitHit[];
-  exec_error?: string;
-}
 
 function signalName(n: number): SignalName {
   return (Object.keys(SIGNALS) as SignalName[]).find((k) => SIGNALS[k] === n) ?? 'KILL';
