@@ -1,4 +1,4 @@
-/** Build the helper, dist/, the command manifest and the default seccomp programs once, so CLI tests run exactly what `npm ci` produces. */
+/** Build the helper, dist/, the command manifest, the default seccomp programs and the dashboard's bundle once, so CLI tests run exactly what `npm ci` produces. */
 import { execFileSync } from 'node:child_process';
 
 export default function setup(): void {
@@ -6,4 +6,5 @@ export default function setup(): void {
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
   execFileSync(process.execPath, ['scripts/gen-manifest.mjs'], { stdio: 'inherit' });
   execFileSync(process.execPath, ['scripts/gen-seccomp.mjs'], { stdio: 'inherit' });
+  execFileSync(process.execPath, ['scripts/bundle-ui.mjs'], { stdio: 'inherit' });
 }

@@ -58,9 +58,9 @@ export const mountCount = () => readFileSync('/proc/self/mountinfo', 'utf8').spl
 
 export const cgroupV2 = () => existsSync('/sys/fs/cgroup/cgroup.controllers');
 
-/** bkg's parent cgroups: /sys/fs/cgroup/bkg (v2), or /sys/fs/cgroup/<controller>/bkg (v1), by controller. */
+/** bkg's parent cgroups: /sys/fs/cgroup/bkg (v2), or /sys/fs/cgroup/<controller>/bkg (v1, cpuacct counting CPU time), by controller. */
 export function cgroupBases() {
-  return cgroupV2() ? { unified: '/sys/fs/cgroup/bkg' } : Object.fromEntries(['memory', 'cpu', 'pids'].map((c) => [c, `/sys/fs/cgroup/${c}/bkg`]));
+  return cgroupV2() ? { unified: '/sys/fs/cgroup/bkg' } : Object.fromEntries(['memory', 'cpu', 'pids', 'cpuacct'].map((c) => [c, `/sys/fs/cgroup/${c}/bkg`]));
 }
 
 /** The child directories of `bases` ({ name: path }), by full path, and how many under each. */

@@ -164,7 +164,7 @@ static int walk(int upper, int lower, const char *rel, int depth, int status_fd)
 int list_changes(int scratch_fd, const char *lower, int status_fd) {
   int upper = openat(scratch_fd, "upper", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (upper < 0) return -1;
-  int low = open(lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int low = lower ? open(lower, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
   int rc = walk(upper, low, "", 0, status_fd);
   (void)close(upper);
   if (low >= 0) (void)close(low);

@@ -147,7 +147,7 @@ static void relay_drain(int master) {
 }
 
 int exec_into(const struct spec *s, pid_t target, int status_fd, int control_fd, const struct seccomp_prog *prog, struct fail *f) {
-  struct outcome oc = {.status_fd = status_fd, .scratch_fd = -1};
+  struct outcome oc = {.status_fd = status_fd, .scratch_fd = -1, .egress_fd = -1, .ipc_fd = -1};
   int sigfd = -1, go[2] = {-1, -1}, info[2] = {-1, -1}, rc = -1;
   char root[64];
   double t0 = now_ms();

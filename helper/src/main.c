@@ -25,6 +25,7 @@
 #include "exec.h"
 #include "monitor.h"
 #include "changes.h"
+#include "egress.h"
 #include "persist.h"
 #include "sandbox.h"
 #include "spec.h"
@@ -37,8 +38,11 @@
 struct options {
   int args_fd, seccomp_fd, status_fd, hold_fd, control_fd, list_changes;
   int exec_into;                        /* pid of a running sandbox's init, or 0 */
-  const char *changes_of, *changes_lower; /* --changes SCRATCH LOWER: list and exit */
+  int ipc_fd;                           /* --ipc-fd N: the caller's Node.js IPC channel (the egress socket goes there) */
+  int take_egress_of, take_egress_port; /* --take-egress PID PORT: pass on the egress socket a monitor holds, and exit */
+  const char *changes_of, *changes_lower; /* --changes SCRATCH LOWER|-: list and exit (-: the workspace started empty) */
   const char *save_of, *save_to;          /* --save SRC DEST: copy a scratch layer and exit */
+  int save_link;                          /* --save-linked SRC DEST: the same with hard links (an immutable saved tree) */
 };
 
 
@@ -54,7 +58,7 @@ static int parse_fd(const char *s, int *out) {
 
 /* argv options of the helper itself; the remaining argv tokens are appended to the spec. */
 static int parse_options(int argc, char **argv, struct options *o, int *first_spec, struct fail *f) {
-  *o = (struct options){-1, -1, -1, -1, -1, 0, 0, NULL, NULL, NULL, NULL};
+  *o = (struct options){-1, -1, -1, -1, -1, 0, 0, -1, 0, 0, NULL, NULL, NULL, NULL, 0};
   int i = 1;
   for (; i < argc; i++) {
     if (!strcmp(argv[i], "--list-changes")) {
@@ -62,15 +66,26 @@ static int parse_options(int argc, char **argv, struct options *o, int *first_sp
       continue;
     }
     if (!strcmp(argv[i], "--changes")) {
-      if (i + 2 >= argc) return fail_set(f, "options", EINVAL, "--changes needs SCRATCH and LOWER paths");
+      if (i + 2 >= argc) return fail_set(f, "options", EINVAL, "--changes needs SCRATCH and LOWER paths (or - for none)");
       o->changes_of = argv[++i];
-      o->changes_lower = argv[++i];
+      o->changes_lower = strcmp(argv[i + 1], "-") ? argv[i + 1] : NULL;
+      i++;
       continue;
     }
-    if (!strcmp(argv[i], "--save")) {
-      if (i + 2 >= argc) return fail_set(f, "options", EINVAL, "--save needs SRC and DEST paths");
+    if (!strcmp(argv[i], "--save") || !strcmp(argv[i], "--save-linked")) {
+      if (i + 2 >= argc) return fail_set(f, "options", EINVAL, "%s needs SRC and DEST paths", argv[i]);
+      o->save_link = !strcmp(argv[i], "--save-linked");
       o->save_of = argv[++i];
       o->save_to = argv[++i];
+      continue;
+    }
+    if (!strcmp(argv[i], "--take-egress")) {
+      int pid, port;
+      if (i + 2 >= argc || parse_fd(argv[i + 1], &pid) || pid == 0 || parse_fd(argv[i + 2], &port) || port == 0)
+        return fail_set(f, "options", EINVAL, "--take-egress needs a process id and a port");
+      o->take_egress_of = pid;
+      o->take_egress_port = port;
+      i += 2;
       continue;
     }
     if (!strcmp(argv[i], "--exec-into")) {
@@ -86,6 +101,7 @@ static int parse_options(int argc, char **argv, struct options *o, int *first_sp
                   : !strcmp(argv[i], "--json-status-fd") ? &o->status_fd
                   : !strcmp(argv[i], "--hold-fd")        ? &o->hold_fd
                   : !strcmp(argv[i], "--control-fd")     ? &o->control_fd
+                  : !strcmp(argv[i], "--ipc-fd")         ? &o->ipc_fd
                                                          : NULL;
     if (!target) break;
     if (i + 1 >= argc || parse_fd(argv[i + 1], target))
@@ -181,21 +197,29 @@ static int on_message(int sock, struct outcome *oc) {
   size_t nfds = 0;
   ssize_t n = recv_msg(sock, msg, sizeof msg, fds, &nfds);
   if (n <= 0) return 0;
-  for (size_t i = 1; i < nfds; i++) (void)close(fds[i]);
-  int fd = nfds ? fds[0] : -1;
-  if (msg[0] == MSG_READY) {
+  if (msg[0] == MSG_READY && n >= 3) {
+    /* msg[1], msg[2]: whether the scratch fd and the egress socket follow, in that order */
+    size_t next = 0;
+    if (msg[1] && next < nfds) oc->scratch_fd = fds[next++];
+    if (msg[2] && next < nfds) oc->egress_fd = fds[next++];
+    for (size_t i = next; i < nfds; i++) (void)close(fds[i]);
     oc->ready = 1;
-    oc->scratch_fd = fd;
     struct buf b = {0};
-    if ((fd >= 0 ? buf_printf(&b, "{\"type\":\"ready\",\"scratch_fd\":%d}", fd) : buf_puts(&b, "{\"type\":\"ready\"}")) == 0)
-      (void)status_line(oc->status_fd, &b);
+    int rc = buf_puts(&b, "{\"type\":\"ready\"");
+    if (!rc && oc->scratch_fd >= 0) rc = buf_printf(&b, ",\"scratch_fd\":%d", oc->scratch_fd);
+    if (!rc && oc->egress_fd >= 0) rc = buf_printf(&b, ",\"egress_fd\":%d", oc->egress_fd);
+    if (!rc && buf_puts(&b, "}") == 0) (void)status_line(oc->status_fd, &b);
     buf_free(&b);
-  } else {
-    if (fd >= 0) (void)close(fd);
-    if (msg[0] == MSG_STATUS && (size_t)n >= 1 + sizeof(int)) {
-      memcpy(&oc->status, msg + 1, sizeof(int));
-      oc->have_status = 1;
+    if (oc->egress_fd >= 0 && oc->ipc_fd >= 0) {
+      struct fail ef = {0};
+      if (egress_pass(oc->ipc_fd, oc->egress_fd, &ef) < 0) report_fail(oc->status_fd, &ef);
     }
+    return 1;
+  }
+  for (size_t i = 0; i < nfds; i++) (void)close(fds[i]);
+  if (msg[0] == MSG_STATUS && (size_t)n >= 1 + sizeof(int)) {
+    memcpy(&oc->status, msg + 1, sizeof(int));
+    oc->have_status = 1;
   }
   return 1;
 }
@@ -250,7 +274,7 @@ static int run(const struct spec *s, const struct options *o, const struct secco
   size_t ntrees = 0;
   size_t created = 0;
   pid_t pid = -1;
-  struct outcome oc = {.status_fd = o->status_fd, .scratch_fd = -1};
+  struct outcome oc = {.status_fd = o->status_fd, .scratch_fd = -1, .egress_fd = -1, .ipc_fd = o->ipc_fd};
   double t0 = now_ms();
   int rc = -1;
   if (s->n_uid_map == 0 || s->n_gid_map == 0) {
@@ -312,9 +336,12 @@ static int run(const struct spec *s, const struct options *o, const struct secco
   }
   if (o->list_changes && oc.scratch_fd >= 0) {
     const char *lower = NULL;
-    for (size_t i = 0; i < s->n_ops; i++)
+    bool workspace = false; /* an overlay on lower, or a --scratch-upper one with nothing below */
+    for (size_t i = 0; i < s->n_ops; i++) {
       if (s->ops[i].kind == M_OVERLAY) lower = s->ops[i].a;
-    if (lower && list_changes(oc.scratch_fd, lower, o->status_fd) < 0) {
+      workspace |= s->ops[i].kind == M_OVERLAY || s->ops[i].kind == M_SCRATCH_UPPER;
+    }
+    if (workspace && list_changes(oc.scratch_fd, lower, o->status_fd) < 0) {
       struct fail lf = {0};
       fail_set(&lf, "changes", errno, "list workspace changes");
       report_fail(o->status_fd, &lf);
@@ -347,6 +374,7 @@ out:
     }
   }
   if (oc.scratch_fd >= 0) (void)close(oc.scratch_fd);
+  if (oc.egress_fd >= 0) (void)close(oc.egress_fd);
   return rc;
 }
 
@@ -372,8 +400,17 @@ int main(int argc, char **argv) {
     }
     return 0;
   }
+  if (o.take_egress_of) {
+    if (egress_take(o.take_egress_of, (unsigned short)o.take_egress_port, o.ipc_fd, &f)) goto fail;
+    /* the caller closes the channel once it holds the socket; leaving sooner could lose the message */
+    struct pollfd p = {o.ipc_fd, POLLIN, 0};
+    char drain[256];
+    while (poll(&p, 1, 5000) > 0 && read(o.ipc_fd, drain, sizeof drain) > 0) {
+    }
+    return 0;
+  }
   if (o.save_of) {
-    if (persist_save(o.save_of, o.save_to, &f)) goto fail;
+    if (persist_save(o.save_of, o.save_to, o.save_link, &f)) goto fail;
     return 0;
   }
   if (load_tokens(&o, argc, argv, first, &tokens, &n, &f) || spec_parse(&s, tokens, n, &f)) goto fail;

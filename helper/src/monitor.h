@@ -11,6 +11,8 @@ struct outcome {
   int status;          /* wait status of the command, valid when have_status */
   int have_status, ready, timed_out, killed_by;
   int scratch_fd;
+  int egress_fd; /* the egress socket (run with --egress-port), held for the sandbox's life */
+  int ipc_fd;    /* where the egress socket is passed (--ipc-fd), or -1 */
   int has_disk, disk_full; /* the scratch tmpfs was checked (run only), and it had no space left */
 };
 

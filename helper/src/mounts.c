@@ -163,18 +163,18 @@ static int restore_scratch(const struct mount_op *op, int tree, struct fail *f) 
   return rc;
 }
 
-/* A directory of the scratch tmpfs bound at dst. home: created 0700, an existing one keeps its
-   mode; otherwise world-writable and sticky like /tmp. */
-static int scratch_bind(const struct mount_op *op, const char *dst, bool home, struct fail *f) {
+/* The scratch tmpfs's directory `name` bound at dst (op->b inside). keep: created with mode, an
+   existing (restored) one keeps its own; otherwise always mode (world-writable and sticky like /tmp). */
+static int scratch_bind(const struct mount_op *op, const char *name, const char *dst, mode_t mode, bool keep,
+                        struct fail *f) {
   char src[4096];
-  if (join(src, sizeof src, SCRATCH "/", op->a)) return fail_set(f, "mount", errno, "scratch path");
-  mode_t mode = home ? 0700 : 01777;
+  if (join(src, sizeof src, SCRATCH "/", name)) return fail_set(f, "mount", errno, "scratch path");
   bool created = mkdir(src, mode) == 0;
-  if (!created && errno != EEXIST) return fail_set(f, "mount", errno, "mkdir scratch %s", op->a);
+  if (!created && errno != EEXIST) return fail_set(f, "mount", errno, "mkdir scratch %s", name);
   struct stat st;
-  if (lstat(src, &st) < 0) return fail_set(f, "mount", errno, "stat scratch %s", op->a);
-  if (!S_ISDIR(st.st_mode)) return fail_set(f, "mount", ENOTDIR, "scratch %s", op->a); /* never a restored symlink */
-  if ((created || !home) && chmod(src, mode) < 0) return fail_set(f, "mount", errno, "chmod scratch %s", op->a);
+  if (lstat(src, &st) < 0) return fail_set(f, "mount", errno, "stat scratch %s", name);
+  if (!S_ISDIR(st.st_mode)) return fail_set(f, "mount", ENOTDIR, "scratch %s", name); /* never a restored symlink */
+  if ((created || !keep) && chmod(src, mode) < 0) return fail_set(f, "mount", errno, "chmod scratch %s", name);
   if (mkdir_p(dst, 0755) < 0) return fail_set(f, "mount", errno, "mkdir %s", op->b);
   if (mount(src, dst, NULL, MS_BIND, NULL) < 0) return fail_set(f, "mount", errno, "bind scratch on %s", op->b);
   return 0;
@@ -213,8 +213,11 @@ static int apply_op(const struct spec *s, const struct mount_op *op, int tree, s
     case M_DEV:
       return setup_dev(dst, f);
     case M_SCRATCH_DIR:
+      return scratch_bind(op, op->a, dst, 01777, false, f);
     case M_SCRATCH_HOME:
-      return scratch_bind(op, dst, op->kind == M_SCRATCH_HOME, f);
+      return scratch_bind(op, op->a, dst, 0700, true, f);
+    case M_SCRATCH_UPPER: /* setup_scratch made it 0755; a restored one keeps its mode */
+      return scratch_bind(op, "upper", dst, 0755, true, f);
     case M_RESTORE:
       break; /* handled above */
     case M_OVERLAY:

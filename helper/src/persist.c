@@ -22,6 +22,7 @@
 struct copier {
   struct fail *f;
   const char *stage;
+  int link;                 /* --save-linked: hard-link regular files (the source is an immutable saved tree) */
   size_t path_len;
   char path[PATH_MAX];      /* the entry being copied, relative to the tree's root (for messages) */
   char names[65536];        /* XATTR_LIST_MAX */
@@ -84,6 +85,12 @@ static int meta_at(struct copier *c, int dst, const char *name, const struct sta
 static int copy_file(struct copier *c, int src, int dst, const char *name) {
   struct stat st;
   int rc = -1, out = -1;
+  /* a saved tree is never written in place (a save replaces it whole), so its files can be shared;
+     across file systems, or where the kernel refuses the link, fall back to a copy */
+  if (c->link) {
+    if (linkat(src, name, dst, name, 0) == 0) return 0;
+    if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != EACCES) return fail_at(c, errno, "link");
+  }
   /* O_NONBLOCK: if the entry was swapped for a fifo since we looked, do not hang on it */
   int in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (in < 0) return fail_at(c, errno, "open");
@@ -227,7 +234,7 @@ int persist_copy(int src, int dst, const char *skip, const char *stage, struct f
   return rc;
 }
 
-int persist_save(const char *from, const char *to, struct fail *f) {
+int persist_save(const char *from, const char *to, int link, struct fail *f) {
   struct stat st, wst;
   int dst = -1, rc = -1;
   /* from is a trusted path (usually /proc/PID/fd/N, a link that must be followed) */
@@ -235,6 +242,7 @@ int persist_save(const char *from, const char *to, struct fail *f) {
   if (src < 0) return fail_set(f, "save", errno, "open %s", from);
   struct copier *c = copier_new("save", f);
   if (!c) goto out;
+  c->link = link;
   if (fstat(src, &st) < 0) {
     fail_set(f, "save", errno, "stat %s", from);
     goto out;

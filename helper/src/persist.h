@@ -16,7 +16,9 @@ int persist_copy(int src, int dst, const char *skip, const char *stage, struct f
 
 /* --save SRC DEST: DEST must not exist; it is created with SRC's mode and owner and receives a copy
    of SRC's tree, except that the top-level `work` (an overlay workdir) is replaced by an empty
-   directory with the same mode and owner. On failure DEST may be left partly written. */
-int persist_save(const char *src, const char *dest, struct fail *f);
+   directory with the same mode and owner. On failure DEST may be left partly written.
+   link (--save-linked SRC DEST): regular files are hard links to SRC's (falling back to a copy across
+   file systems or where the link is refused) — only for an immutable SRC, a saved tree or snapshot. */
+int persist_save(const char *src, const char *dest, int link, struct fail *f);
 
 #endif

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <grp.h>
 
+#include "egress.h"
 #include "mounts.h"
 
 extern char **environ;
@@ -112,7 +113,7 @@ int sandbox_become_root(const struct spec *s, struct fail *f) {
   return 0;
 }
 
-static int prepare(const struct spec *s, const int *trees, int *scratch_fd, struct fail *f) {
+static int prepare(const struct spec *s, const int *trees, int *scratch_fd, int *egress_fd, struct fail *f) {
   if (sandbox_become_root(s, f)) return -1;
   /* A credential change clears the parent-death signal: arm it again. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return fail_set(f, "identity", errno, "PR_SET_PDEATHSIG");
@@ -120,6 +121,7 @@ static int prepare(const struct spec *s, const int *trees, int *scratch_fd, stru
   if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
     return fail_set(f, "namespaces", errno, "sethostname");
   if (!s->share_net && loopback_up(f)) return -1;
+  if (s->egress_port && (*egress_fd = egress_listen(s->egress_port, f)) < 0) return -1;
   return build_root(s, trees, scratch_fd, f);
 }
 
@@ -144,7 +146,7 @@ __attribute__((noreturn)) static void idle(int sock) {
 void sandbox_init(const struct spec *s, int sock, int status_fd, const struct seccomp_prog *prog) {
   struct fail f = {0};
   char msg[16];
-  int trees[MAX_OPS], passed[MAX_MSG_FDS], scratch_fd = -1;
+  int trees[MAX_OPS], passed[MAX_MSG_FDS], scratch_fd = -1, egress_fd = -1;
   size_t npassed = 0;
   /* Die with the monitor: it is the only one that cleans up after us. */
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) _exit(BKG_SETUP_FAILED);
@@ -159,13 +161,19 @@ void sandbox_init(const struct spec *s, int sock, int status_fd, const struct se
   /* the monitor sends one tree per operation that has one, in operation order */
   for (size_t i = 0, next = 0; i < s->n_ops; i++) trees[i] = spec_op_has_tree(s, i) && next < npassed ? passed[next++] : -1;
   if (n <= 0 || msg[0] != MSG_GO) _exit(BKG_SETUP_FAILED); /* the monitor reports its own failure */
-  if (prepare(s, trees, &scratch_fd, &f)) {
+  if (prepare(s, trees, &scratch_fd, &egress_fd, &f)) {
     report_fail(status_fd, &f);
     _exit(BKG_SETUP_FAILED);
   }
   for (size_t i = 0; i < npassed; i++) (void)close(passed[i]);
-  if (send_msg(sock, MSG_READY, NULL, 0, &scratch_fd, scratch_fd >= 0) < 0) _exit(BKG_SETUP_FAILED);
+  /* which descriptors follow, in this order: the scratch layer's, the egress socket */
+  char has[2] = {scratch_fd >= 0, egress_fd >= 0};
+  int ready_fds[2], nready = 0;
+  if (scratch_fd >= 0) ready_fds[nready++] = scratch_fd;
+  if (egress_fd >= 0) ready_fds[nready++] = egress_fd;
+  if (send_msg(sock, MSG_READY, has, sizeof has, ready_fds, (size_t)nready) < 0) _exit(BKG_SETUP_FAILED);
   if (scratch_fd >= 0) (void)close(scratch_fd);
+  if (egress_fd >= 0) (void)close(egress_fd);
   if (s->persist) idle(sock);
 
   pid_t cmd = fork();

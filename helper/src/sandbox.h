@@ -7,7 +7,8 @@
 
 /* Messages on the SOCK_SEQPACKET channel between the monitor and the sandbox init. */
 #define MSG_GO 'G'     /* monitor -> init: maps and cgroups are in place; carries the host trees (see mounts.h) */
-#define MSG_READY 'R'  /* init -> monitor: filesystem built (may carry the scratch fd) */
+#define MSG_READY 'R'  /* init -> monitor: filesystem built; two flag bytes say which of the scratch fd and the
+                          egress socket (egress.h) follow, in that order */
 #define MSG_STATUS 'S' /* init -> monitor: followed by the command's wait status (int) */
 
 struct seccomp_prog {

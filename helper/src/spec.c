@@ -58,6 +58,10 @@ int spec_parse(struct spec *s, char **t, size_t n, struct fail *f) {
       break;
     } else if (!strcmp(o, "--share-net")) {
       s->share_net = true;
+    } else if (!strcmp(o, "--egress-port")) {
+      if (need(i, 1, n, o, f)) return -1;
+      if (parse_ull(t[++i], &v) || v < 1 || v > 65535) return fail_set(f, "spec", EINVAL, "--egress-port: bad port");
+      s->egress_port = (unsigned short)v;
     } else if (!strcmp(o, "--pty")) {
       unsigned long long r, c;
       if (need(i, 2, n, o, f)) return -1;
@@ -130,8 +134,10 @@ int spec_parse(struct spec *s, char **t, size_t n, struct fail *f) {
     } else if (!strcmp(o, "--restore")) {
       if (need(i, 1, n, o, f) || abs_path(t[i + 1], o, f)) return -1;
       for (size_t k = 0; k < s->n_ops; k++)
-        if (s->ops[k].kind == M_SCRATCH_DIR || s->ops[k].kind == M_SCRATCH_HOME || s->ops[k].kind == M_OVERLAY)
-          return fail_set(f, "spec", EINVAL, "--restore must come before --scratch-dir, --scratch-home and --overlay");
+        if (s->ops[k].kind == M_SCRATCH_DIR || s->ops[k].kind == M_SCRATCH_HOME || s->ops[k].kind == M_OVERLAY ||
+            s->ops[k].kind == M_SCRATCH_UPPER)
+          return fail_set(f, "spec", EINVAL,
+                          "--restore must come before --scratch-dir, --scratch-home, --scratch-upper and --overlay");
       if (add_op(s, M_RESTORE, t[i + 1], NULL, false, f)) return -1;
       i += 1;
     } else if (!strcmp(o, "--symlink") || !strcmp(o, "--tmpfs") || !strcmp(o, "--scratch-dir") ||
@@ -143,6 +149,10 @@ int spec_parse(struct spec *s, char **t, size_t n, struct fail *f) {
         return fail_set(f, "spec", EINVAL, "%s: bad name", o);
       if (add_op(s, k, t[i + 1], t[i + 2], false, f)) return -1;
       i += 2;
+    } else if (!strcmp(o, "--scratch-upper")) {
+      if (need(i, 1, n, o, f) || abs_path(t[i + 1], o, f)) return -1;
+      if (add_op(s, M_SCRATCH_UPPER, NULL, t[i + 1], false, f)) return -1;
+      i += 1;
     } else if (!strcmp(o, "--dir") || !strcmp(o, "--proc") || !strcmp(o, "--dev")) {
       if (need(i, 1, n, o, f) || abs_path(t[i + 1], o, f)) return -1;
       enum mount_kind k = o[2] == 'd' && o[3] == 'i' ? M_DIR : o[2] == 'p' ? M_PROC : M_DEV;
@@ -157,12 +167,19 @@ int spec_parse(struct spec *s, char **t, size_t n, struct fail *f) {
   if (trees > 16) return fail_set(f, "spec", E2BIG, "too many host binds, restores and idmapped overlays (at most 16)");
   if (i >= n && !s->persist) return fail_set(f, "spec", EINVAL, "no command given (expected '-- CMD [ARGS...]')");
   if (i < n && s->persist) return fail_set(f, "spec", EINVAL, "--persist takes no command (run commands with --exec-into)");
+  if (s->egress_port && s->share_net) return fail_set(f, "spec", EINVAL, "--egress-port needs the sandbox's own network (not --share-net)");
   s->argv = &t[i];
   s->env[s->n_env] = NULL;
+  size_t workspaces = 0;
   for (size_t k = 0; k < s->n_ops; k++) {
     enum mount_kind kind = s->ops[k].kind;
-    if ((kind == M_OVERLAY || kind == M_SCRATCH_DIR || kind == M_SCRATCH_HOME || kind == M_RESTORE) && !s->scratch_bytes)
-      return fail_set(f, "spec", EINVAL, "--overlay, --scratch-dir, --scratch-home and --restore need --scratch SIZE");
+    if ((kind == M_OVERLAY || kind == M_SCRATCH_DIR || kind == M_SCRATCH_HOME || kind == M_RESTORE ||
+         kind == M_SCRATCH_UPPER) && !s->scratch_bytes)
+      return fail_set(f, "spec", EINVAL,
+                      "--overlay, --scratch-dir, --scratch-home, --scratch-upper and --restore need --scratch SIZE");
+    workspaces += kind == M_OVERLAY || kind == M_SCRATCH_UPPER;
   }
+  /* both put the workspace's files in the one upper directory */
+  if (workspaces > 1) return fail_set(f, "spec", EINVAL, "at most one --overlay or --scratch-upper");
   return 0;
 }

@@ -19,8 +19,10 @@ enum mount_kind {
   M_HOST_BIND,   /* src dst: read-write bind of a host path the monitor opens (the sandbox's uid may not reach it) */
   M_SCRATCH_HOME, /* subdir dst: like M_SCRATCH_DIR, but created 0700 and an existing (restored) one keeps its mode */
   M_RESTORE,     /* dir: copy a tree saved by --save into the scratch tmpfs (the monitor opens dir). Must come
-                    before every --scratch-dir, --scratch-home and --overlay, which then find their restored
-                    directories (the top-level `work` of the saved tree is not restored). */
+                    before every --scratch-dir, --scratch-home, --scratch-upper and --overlay, which then find
+                    their restored directories (the top-level `work` of the saved tree is not restored). */
+  M_SCRATCH_UPPER, /* dst: the scratch's upper directory itself bound at dst: a workspace that starts empty (no
+                      host directory), listed by the change listing like an overlay's upper with nothing below */
 };
 
 struct mount_op {
@@ -46,6 +48,7 @@ struct kv {
 
 struct spec {
   bool share_net;
+  unsigned short egress_port; /* --egress-port PORT: a listening socket on 127.0.0.1:PORT in the sandbox's network, passed out (egress.h) */
   bool die_with_parent;
   bool persist; /* no command: pid 1 stays up until stopped; commands arrive with --exec-into */
   unsigned short pty_rows, pty_cols; /* --pty ROWS COLS (exec only): the command gets a terminal */

@@ -3,8 +3,9 @@
  * and the daemon's rights table (src/daemon/auth/rights.ts) maps to the kinds of key allowed.
  */
 export const ACTIONS = [
-  'sandbox.list', 'sandbox.read', 'sandbox.create', 'sandbox.start', 'sandbox.stop', 'sandbox.delete', 'sandbox.exec', 'sandbox.files.write', 'sandbox.apply',
+  'sandbox.list', 'sandbox.read', 'sandbox.create', 'sandbox.start', 'sandbox.stop', 'sandbox.delete', 'sandbox.exec', 'sandbox.files.write', 'sandbox.apply', 'sandbox.snapshot',
   'policy.read', 'policy.write', 'key.manage', 'audit.read', 'daemon.read', 'daemon.shutdown', 'llm.manage', 'llm.request', 'mcp.session',
+  'secret.list', 'secret.write', 'secret.use',
 ] as const;
 
 export type Action = (typeof ACTIONS)[number];

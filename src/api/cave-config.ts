@@ -8,6 +8,10 @@
  *       runtime: python
  *       workspace: .          # relative to the file's directory
  *       limits: { memory_mb: 256, timeout_s: 3600 }
+ *       secrets:              # of the namespace (`bkg secret set`), given when it starts
+ *         - name: DB_PASSWORD       # the variable DB_PASSWORD
+ *         - { name: DB_PASSWORD, env: PGPASSWORD }
+ *         - { name: TLS_KEY, file: true }   # /run/secrets/TLS_KEY
  *
  * Loading validates strictly: the first problem is INVALID_CONFIG naming the file and the field
  * (`cave.yaml: sandboxes[0].limits.memory_mb: must be at least 16`) or, for YAML syntax, the line.
@@ -26,7 +30,7 @@ export const CAVE_VERSION = 1;
 export const MAX_CAVE_SANDBOXES = 256;
 
 /** One sandbox of the file: a create request's own fields (the file names its project); `seccomp` is a profile file's path. */
-export const CaveSandboxSchema = CreateSandboxRequest.pick({ name: true, runtime: true, limits: true, network: true, env: true, workspace: true, allow_nested_namespaces: true, placement: true })
+export const CaveSandboxSchema = CreateSandboxRequest.pick({ name: true, runtime: true, limits: true, network: true, env: true, secrets: true, workspace: true, allow_nested_namespaces: true, placement: true })
   .extend({ seccomp: z.string().min(1).max(4096).optional().describe('An OCI seccomp profile file, relative to cave.yaml.') })
   .strict();
 
@@ -104,15 +108,16 @@ function toFile(s: CaveSandbox, dir: string): CaveSandbox {
   return canonical({ ...s, workspace: rel(s.workspace), seccomp: rel(s.seccomp) });
 }
 
-/** A stable key order for new entries: name, runtime, network, workspace, env, limits, then the privileges. */
+/** A stable key order for new entries: name, runtime, network, workspace, env, secrets, limits, then the privileges. */
 function canonical(s: CaveSandbox): CaveSandbox {
-  const { name, runtime, network, workspace, env, limits, allow_nested_namespaces, seccomp, placement } = s;
+  const { name, runtime, network, workspace, env, secrets, limits, allow_nested_namespaces, seccomp, placement } = s;
   return {
     name,
     ...(runtime === undefined ? {} : { runtime }),
     ...(network === undefined ? {} : { network }),
     ...(workspace === undefined ? {} : { workspace }),
     ...(env === undefined ? {} : { env }),
+    ...(secrets === undefined ? {} : { secrets }),
     ...(limits === undefined ? {} : { limits }),
     ...(allow_nested_namespaces === undefined ? {} : { allow_nested_namespaces }),
     ...(seccomp === undefined ? {} : { seccomp }),

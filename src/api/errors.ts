@@ -11,7 +11,7 @@ export interface ErrorSpec {
 
 export const ERRORS = {
   INVALID_ARGUMENT: { status: 400, exitCode: 2, hint: 'Check the named field or flag; `bkg <command> --help` lists valid values.' },
-  INVALID_SECCOMP_PROFILE: { status: 400, exitCode: 2, hint: 'Pass an OCI-format seccomp profile (the "seccomp" object of an OCI runtime spec).' },
+  INVALID_SECCOMP_PROFILE: { status: 400, exitCode: 2, hint: 'Pass a seccomp profile in the OCI, Docker or Podman JSON format (for example Docker\'s or Podman\'s default profile as published); details.field names the part that is wrong.' },
   INVALID_CONFIG: { status: 400, exitCode: 2, hint: 'Fix the named setting; bkg never falls back to defaults for an invalid config.' },
   RUNTIME_NOT_FOUND: { status: 400, exitCode: 2, hint: 'Install the interpreter on the host (under /usr, /bin or /opt) or pick another --runtime.' },
   WORKSPACE_INVALID: { status: 400, exitCode: 2, hint: 'Pass an existing directory other than / as --workspace.' },
@@ -22,8 +22,10 @@ export const ERRORS = {
   UNSUPPORTED_ARCH: { status: 503, exitCode: 3, hint: 'bkg sandboxes currently support x86_64 hosts only.' },
   NOT_FOUND: { status: 404, exitCode: 2, hint: 'Check the id or name (it may have been deleted, or belong to another namespace).' },
   CONFLICT: { status: 409, exitCode: 2, hint: 'Pick another name, or remove the existing one first.' },
+  NO_HOST_WORKSPACE: { status: 409, exitCode: 2, hint: 'Only a sandbox created with a host directory (`--workspace DIR`, cave.yaml `workspace:`) can apply its /workspace changes; copy files out of this one with `bkg cp NAME:/workspace/FILE .` (`bkg diff NAME` lists them).' },
   SANDBOX_NOT_RUNNING: { status: 409, exitCode: 2, hint: 'Start the sandbox first (`bkg run NAME`); `bkg ls` shows its status.' },
   FORBIDDEN: { status: 403, exitCode: 4, hint: 'This API key\'s role or namespace does not allow that action.' },
+  NETWORK_DENIED: { status: 403, exitCode: 4, hint: 'The sandbox\'s egress allowlist (`--network allow:HOST[:PORT],…`) does not let that host or port through; the message says which and why. If it should be reachable, give the sandbox an allowlist that names it (a name, *.DOMAIN, an IP or CIDR; without a port, 80 and 443).' },
   UNAUTHENTICATED: { status: 401, exitCode: 4, hint: 'Pass a valid API key as `Authorization: Bearer <key>` (or use the local unix socket).' },
   METHOD_NOT_ALLOWED: { status: 405, exitCode: 2, hint: 'The Allow header lists the methods this path accepts.' },
   PAYLOAD_TOO_LARGE: { status: 413, exitCode: 2, hint: 'Send a smaller request body; the daemon\'s limit is BKG_MAX_BODY.' },
@@ -36,6 +38,7 @@ export const ERRORS = {
   DOWNLOAD_FAILED: { status: 502, exitCode: 3, hint: 'The model source could not be fetched (after retries); check the URL or path and the network, then pull again.' },
   SYNC_UNAVAILABLE: { status: 503, exitCode: 3, hint: 'The fleet database (Postgres) cannot be reached; this host keeps serving its own sandboxes from its local copy. `bkg daemon status` shows the sync state.' },
   SYNC_STALE: { status: 401, exitCode: 4, hint: 'This host has not synced with the fleet for longer than its staleness bound, so it refuses keys made on other hosts until it catches up. Use a key made on this host, or the local socket; `bkg daemon status` shows when it last synced.' },
+  SLOW_CONSUMER: { status: 429, exitCode: 5, hint: 'The event stream\'s reader fell behind the daemon\'s replay buffer (BKG_EVENTS_BUFFER) and was cut off; reconnect with ?since= and the id of the last event read (a stream.gap says what was lost).' },
   HOST_UNAVAILABLE: { status: 503, exitCode: 3, hint: 'The host that owns this sandbox does not answer; `bkg ls --all-hosts` shows each sandbox\'s host. Retry when it is back.' },
   INTERNAL: { status: 500, exitCode: 1, hint: 'This is a bug in bkg; please report it with the command you ran.' },
 } as const satisfies Record<string, ErrorSpec>;

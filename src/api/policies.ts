@@ -11,6 +11,7 @@ export type { NamespacePolicy, NamespaceUsage, PolicyPatch, PolicyView } from '.
 /** What a namespace key may only do when its namespace's policy grants it. */
 export const PRIVILEGES = [
   'network.host',
+  'network.allow',
   'workspace.host',
   'nested_namespaces',
   'custom_seccomp',

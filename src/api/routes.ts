@@ -8,15 +8,18 @@
 import { ACTIONS } from './actions.js';
 import { at, type RouteId } from './paths.js';
 import {
-  AuditList, AuditQuery, AuditVerifyQuery, AuditVerifyResult, CreateKeyRequest, DaemonInfo, Health, KeyList, KeyParams, KeyWithSecret, ApiKeyView, ShutdownResponse,
+  AuditList, AuditQuery, AuditVerifyQuery, AuditVerifyResult, CreateKeyRequest, DaemonInfo, Health, KeyList, KeyParams, KeyWithSecret, ApiKeyView, ShutdownResponse, Whoami,
 } from './schema/admin.js';
 import { z } from './schema/common.js';
+import { EventsQuery } from './schema/events.js';
 import {
   AccessRequest, AccessRequestCreate, AccessRequestList, AccessTokenList, ApproveRequest, ApproveResponse, ChatCompletion, ChatRequest, ChatResponse,
   DownloadJob, GcRequest, GcResult, ModelList, ModelManifest, ModelManifestList, OpenAiChatRequest, PullRequest, RevokeKeyRequest, RevokeKeyResponse,
   StartedDownload, TrustedKey, TrustedKeyList, TrustRequest,
 } from './schema/llm.js';
 import { PolicyList, PolicyParams, PolicyPatch, PolicyView } from './schema/policies.js';
+import { CreateSnapshotRequest, ForkRequest, SnapshotList, SnapshotParams, SnapshotQuery, SnapshotView } from './schema/snapshots.js';
+import { SecretList, SecretParams, SecretPublicKey, SecretQuery, SecretView, SetSecretRequest } from './schema/secrets.js';
 import {
   ApplyResponse, ChangesResponse, CreatedSandbox, CreateSandboxRequest, ExecRequest, ExecResponse, FileQuery, LogsResponse, SandboxList, SandboxListQuery, SandboxParams, SandboxView,
 } from './schema/sandboxes.js';
@@ -67,11 +70,21 @@ export const ROUTES = {
   readFile: { ...at('readFile'), access: 'sandbox.read', tag: 'sandboxes', summary: 'A file inside the sandbox (up to 16 MiB), resolved inside its own root.', params: sandbox, query: FileQuery, responses: { 200: 'binary' } },
   writeFile: { ...at('writeFile'), access: 'sandbox.files.write', tag: 'sandboxes', summary: 'Write a file inside the sandbox (up to 16 MiB).', params: sandbox, query: FileQuery, body: 'binary', responses: { 204: 'empty' } },
   logs: { ...at('logs'), access: 'sandbox.read', tag: 'sandboxes', summary: 'The commands run in it (newest 1000).', params: sandbox, responses: { 200: LogsResponse } },
+  createSnapshot: { ...at('createSnapshot'), access: 'sandbox.snapshot', tag: 'snapshots', summary: 'Save its writable layer (workspace, /tmp, HOME) as a snapshot: of a running sandbox, held still while copied; of a stopped one, its saved files.', params: sandbox, body: CreateSnapshotRequest, bodyOptional: true, responses: { 201: SnapshotView } },
+  forkSandbox: { ...at('forkSandbox'), access: 'sandbox.snapshot', tag: 'snapshots', summary: 'A new sandbox with its settings, from a snapshot of it taken now; started when the origin runs. Nothing writable is shared.', params: sandbox, body: ForkRequest, responses: { 201: CreatedSandbox } },
+  listSnapshots: { ...at('listSnapshots'), access: 'sandbox.snapshot', tag: 'snapshots', summary: 'The snapshots of the key\'s namespace (admins: of every namespace, or of ?namespace=).', query: SnapshotQuery, responses: { 200: SnapshotList } },
+  deleteSnapshot: { audit: 'snapshot.delete', ...at('deleteSnapshot'), access: 'sandbox.snapshot', tag: 'snapshots', summary: 'Delete a snapshot and its files (sandboxes started from it keep theirs).', params: SnapshotParams, responses: { 204: 'empty' } },
 
   // --- namespace policies ---
   listPolicies: { ...at('listPolicies'), access: 'policy.read', tag: 'policies', summary: 'The policies of the namespaces the key can see, with what they use.', responses: { 200: PolicyList } },
   getPolicy: { ...at('getPolicy'), access: 'policy.read', tag: 'policies', summary: 'One namespace\'s policy and use.', params: PolicyParams, responses: { 200: PolicyView } },
   setPolicy: { audit: 'policy.set', ...at('setPolicy'), access: 'policy.write', tag: 'policies', summary: 'Change the fields given (null: no cap; reset: start from the defaults).', params: PolicyParams, body: PolicyPatch, bodyOptional: true, responses: { 200: PolicyView } },
+
+  // --- secrets (values go in sealed, and never come out) ---
+  secretPublicKey: { ...at('secretPublicKey'), access: 'secret.write', tag: 'secrets', summary: 'The daemon\'s public key: seal a secret\'s value to it (libsodium crypto_box_seal) before sending it.', responses: { 200: SecretPublicKey } },
+  listSecrets: { ...at('listSecrets'), access: 'secret.list', tag: 'secrets', summary: 'The secrets of the key\'s namespace (admins: of every namespace, or of ?namespace=): names and times, never values.', query: SecretQuery, responses: { 200: SecretList } },
+  setSecret: { audit: 'secret.set', ...at('setSecret'), access: 'secret.write', tag: 'secrets', summary: 'Set a secret from a sealed box (201: new, 200: replaced). It is stored encrypted; no route reads it back.', params: SecretParams, body: SetSecretRequest, responses: { 200: SecretView, 201: SecretView } },
+  deleteSecret: { audit: 'secret.delete', ...at('deleteSecret'), access: 'secret.write', tag: 'secrets', summary: 'Remove a secret: a sandbox that asks for it fails to start (NOT_FOUND) until it is set again.', params: SecretParams, query: SecretQuery, responses: { 204: 'empty' } },
 
   // --- keys, audit, the daemon ---
   createKey: { audit: 'key.create', ...at('createKey'), access: 'key.manage', tag: 'keys', summary: 'Create an API key; its secret comes back only here.', body: CreateKeyRequest, responses: { 201: KeyWithSecret } },
@@ -80,7 +93,12 @@ export const ROUTES = {
   rotateKey: { audit: 'key.rotate', ...at('rotateKey'), access: 'key.manage', tag: 'keys', summary: 'A new secret for a key (shown only here); the old one is refused at once.', params: key, responses: { 200: KeyWithSecret } },
   auditEvents: { ...at('auditEvents'), access: 'audit.read', tag: 'audit', summary: 'Audit events, oldest first.', query: AuditQuery, responses: { 200: AuditList } },
   verifyAudit: { ...at('verifyAudit'), access: 'audit.read', tag: 'audit', summary: 'Walk the hash chain; name the first row edited, deleted or re-linked (fleet=1: every host\'s chain, from the fleet database).', query: AuditVerifyQuery, responses: { 200: AuditVerifyResult } },
+  whoami: { ...at('whoami'), access: 'sandbox.list', tag: 'daemon', summary: 'The calling key: its kind, namespace, sandbox and every action it may take.', responses: { 200: Whoami } },
   daemonInfo: { ...at('daemonInfo'), access: 'daemon.read', tag: 'daemon', summary: 'Pid, version, where it listens.', responses: { 200: DaemonInfo } },
+  events: {
+    ...at('events'), access: 'sandbox.list', tag: 'events', query: EventsQuery, responses: { 101: 'upgrade', 200: 'sse' },
+    summary: 'The live event stream (messages: schema/events.ts), filtered by the key\'s rights: a WebSocket with one JSON text message per event, or server-sent events with `Accept: text/event-stream` (Last-Event-ID honoured). ?since=ID replays the buffered events after ID, or says with stream.gap that it cannot.',
+  },
   shutdown: { audit: 'daemon.shutdown', ...at('shutdown'), access: 'daemon.shutdown', tag: 'daemon', summary: 'Stop the daemon (sandboxes keep running).', responses: { 202: ShutdownResponse } },
   health: { ...at('health'), access: 'public', tag: 'daemon', summary: 'Whether the daemon can run sandboxes (503 lists why not).', responses: { 200: Health, 503: Health } },
   metrics: { ...at('metrics'), access: 'public', tag: 'daemon', summary: 'Prometheus metrics.', responses: { 200: 'text' } },

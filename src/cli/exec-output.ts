@@ -18,6 +18,7 @@ export function explainExec(r: ExecResponse, cmd: readonly string[], timeoutMs?:
   if (r.timed_out) lines.push(`bkg: timed out${timeoutMs ? ` after ${timeoutMs} ms` : ''}; the command was killed`);
   if (r.oom_killed) lines.push('bkg: out of memory: a process exceeded the sandbox\'s memory limit and was killed');
   lines.push(...explainLimits(r.limits_hit ?? []));
+  lines.push(...explainDenied(r.network_denied));
   if (r.truncated) lines.push('bkg: output truncated: the daemon keeps at most 1 MiB per stream');
   return lines;
 }
@@ -28,4 +29,9 @@ export function explainLimits(hit: readonly string[], limits: { pids?: number | 
   if (hit.includes('pids')) lines.push(`bkg: hit the pids limit${limits.pids ? ` (${limits.pids})` : ''}: a process could not be created (raise it with --pids)`);
   if (hit.includes('disk')) lines.push(`bkg: the writable space${limits.diskBytes ? ` (${formatBytes(limits.diskBytes)})` : ''} is full: writes failed with "No space left on device" (raise it with --disk)`);
   return lines;
+}
+
+/** The connections the sandbox's egress proxy refused (NETWORK_DENIED), one line each. */
+export function explainDenied(denied: readonly { host: string; port: number; message: string; count: number }[] = []): string[] {
+  return denied.map((d) => `bkg: NETWORK_DENIED: ${d.host.includes(':') ? `[${d.host}]` : d.host}:${d.port}: ${d.message}${d.count > 1 ? ` (${d.count} times)` : ''}`);
 }

@@ -1,7 +1,7 @@
 /** `bkg policy`: flags to a policy patch, and the human renderings of policies. */
 import { BkgError } from '../api/errors.js';
-import { NETWORKS } from '../api/sandboxes.js';
-import type { NamespacePolicy, PolicyPatch, PolicyView } from '../api/policies.js';
+import { policyNetworkProblem } from '../api/egress.js';
+import type { PolicyPatch, PolicyView } from '../api/policies.js';
 import { parseCpus, parsePositiveInt, parseSize } from '../api/units.js';
 import { ago, renderTable } from './format.js';
 
@@ -52,9 +52,11 @@ export function policyPatch(f: PolicyFlags): PolicyPatch {
   if (f.reset) patch.reset = true;
   if (f.networks !== undefined) {
     const list = f.networks.split(',').map((n) => n.trim()).filter(Boolean);
-    const bad = list.find((n) => !(NETWORKS as readonly string[]).includes(n));
-    if (bad !== undefined) throw new BkgError('INVALID_ARGUMENT', `--networks: "${bad}" is not a network mode (modes: ${NETWORKS.join(', ')})`);
-    patch.networks = list as NamespacePolicy['networks'];
+    for (const n of list) {
+      const problem = policyNetworkProblem(n);
+      if (problem) throw new BkgError('INVALID_ARGUMENT', `--networks: ${problem}`, { details: { flag: '--networks' } });
+    }
+    patch.networks = list;
   }
   if (f['clear-workspace-roots']) patch.workspace_roots = [];
   if (f['workspace-root']?.length) patch.workspace_roots = f['workspace-root'];

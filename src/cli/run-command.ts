@@ -12,8 +12,14 @@ export function nameBeforeDashes(rawArgv: string[], positionals: string[]): stri
 
 /** From parsed arguments (the fast path and the oclif command alike). */
 export async function runFromArgs(p: { flags: Record<string, unknown>; argv: string[]; raw: string[] }): Promise<number> {
-  const flags = p.flags as Record<string, unknown> & { rm?: boolean; file: string; json?: boolean; env?: string[] };
+  const flags = p.flags as Record<string, unknown> & { rm?: boolean; file: string; json?: boolean; env?: string[]; from?: string };
   const name = nameBeforeDashes(p.raw, p.argv);
+  if (typeof flags.from === 'string') {
+    if (flags.rm) throw new BkgError('INVALID_ARGUMENT', '--from and --rm do not go together: a sandbox started from a snapshot is a daemon sandbox', { hint: 'remove it afterwards with bkg rm NAME', details: { flag: '--rm' } });
+    const [{ runFromSnapshot }, { withDaemonClient }] = await Promise.all([import('./run-from-snapshot.js'), import('./client.js')]);
+    const cmd = name === undefined ? p.argv : p.argv.slice(1);
+    return withDaemonClient((c) => runFromSnapshot(c, { from: flags.from as string, name, cmd, flags, json: flags.json === true }));
+  }
   const projectMode = !flags.rm && (name !== undefined || existsSync(flags.file));
   if (!projectMode) {
     const [{ createCliContext }, { runSandboxCommand }] = await Promise.all([import('./context.js'), import('./run-sandbox.js')]);

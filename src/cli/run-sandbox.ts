@@ -8,7 +8,7 @@ import { loadRuntime, runtimeCommand } from '../runtime/runtimes.js';
 import { loadSeccompProfileFile } from '../runtime/seccomp/profile.js';
 import type { CliContext } from './context.js';
 import { exitCodeOf } from './exit-codes.js';
-import { explainLimits } from './exec-output.js';
+import { explainDenied, explainLimits } from './exec-output.js';
 import { requestFromFlags } from './sandbox-request.js';
 
 export { EXIT_OOM, EXIT_TIMEOUT, exitCodeOf } from './exit-codes.js';
@@ -26,6 +26,7 @@ export interface RunFlags {
   workspace?: string;
   apply?: boolean;
   env?: string[];
+  secret?: string[];
   seccomp?: string;
   'allow-nested-namespaces'?: boolean;
   json?: boolean;
@@ -43,6 +44,11 @@ export function definitionFromFlags(flags: RunFlags): SandboxDefinition {
   const template = runtime === undefined ? undefined : loadRuntime(runtime);
   const argv = template ? runtimeCommand(template, flags.cmd) : flags.cmd;
   if (flags.apply && !flags.workspace) throw new BkgError('INVALID_ARGUMENT', '--apply needs --workspace');
+  if (flags.secret?.length) {
+    throw new BkgError('INVALID_ARGUMENT', '--secret does not apply to a throwaway sandbox (bkg run --rm): secrets are held by the daemon, and this sandbox runs without it', {
+      hint: 'Add a sandbox that gets them (`bkg add NAME --secret S`, or `secrets:` in cave.yaml) and run it through the daemon: `bkg run NAME -- CMD`.', details: { flag: '--secret' },
+    });
+  }
   const req = requestFromFlags(flags, { timeout: false });
   const settings = settingsFromRequest(req);
   const timeoutMs = flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout');
@@ -83,6 +89,7 @@ function explain(r: RunResult, def: SandboxDefinition): string[] {
   if (r.timedOut) lines.push(`bkg: timed out after ${def.limits.timeoutMs} ms; every process of the sandbox was killed`);
   if (r.oomKilled) lines.push(`bkg: out of memory: a process exceeded the ${formatBytes(def.limits.memoryBytes ?? 0)} limit and was killed`);
   lines.push(...explainLimits(r.limitsHit, def.limits));
+  lines.push(...explainDenied(r.networkDenied));
   if (r.changes.length && !r.applied) lines.push(`bkg: ${r.changes.length} workspace change(s) discarded (use --apply to keep them)`);
   if (r.applied) lines.push(`bkg: applied ${r.changes.length} workspace change(s) to ${def.workspace}`);
   return lines;
@@ -112,6 +119,7 @@ export async function runSandboxCommand(ctx: CliContext, flags: RunFlags): Promi
     timed_out: r.timedOut,
     oom_killed: r.oomKilled,
     limits_hit: r.limitsHit,
+    ...(r.networkDenied ? { network_denied: r.networkDenied.map((d) => ({ code: 'NETWORK_DENIED', ...d })) } : {}),
     duration_ms: r.durationMs,
     peak_memory_bytes: r.peakMemoryBytes,
     stdout: out.text(),

@@ -7,10 +7,12 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { CaveSandbox } from '../api/cave-config.js';
+import { networkFromFlag } from '../api/egress.js';
 import { BkgError } from '../api/errors.js';
 import type { CreateSandboxRequest, LimitsInput } from '../api/sandboxes.js';
 import { MIN_DISK_BYTES, MIN_MEMORY_BYTES, parseCpus, parseDuration, parseLimitSize, parsePositiveInt } from '../api/units.js';
 import { parseEnv } from './env-flags.js';
+import { parseSecretFlags } from './secret-flags.js';
 
 export interface SandboxFlags {
   runtime?: string | undefined;
@@ -22,6 +24,7 @@ export interface SandboxFlags {
   'idle-timeout'?: string | undefined;
   network?: string | undefined;
   env?: string[] | undefined;
+  secret?: string[] | undefined;
   workspace?: string | undefined;
   seccomp?: string | undefined;
   'allow-nested-namespaces'?: boolean | undefined;
@@ -29,7 +32,7 @@ export interface SandboxFlags {
 }
 
 /** The flags that describe a sandbox (for "does not apply here" errors). */
-export const SANDBOX_FLAGS = ['runtime', 'memory', 'cpus', 'pids', 'disk', 'timeout', 'idle-timeout', 'network', 'workspace', 'seccomp', 'allow-nested-namespaces', 'placement'] as const;
+export const SANDBOX_FLAGS = ['runtime', 'memory', 'cpus', 'pids', 'disk', 'timeout', 'idle-timeout', 'network', 'workspace', 'secret', 'seccomp', 'allow-nested-namespaces', 'placement'] as const;
 
 const MiB = 1024 * 1024;
 
@@ -71,11 +74,13 @@ export function workspaceFromFlag(dir: string, cwd = process.cwd()): string {
 export function requestFromFlags(flags: SandboxFlags, opts: { cwd?: string; timeout?: boolean } = {}): Omit<CreateSandboxRequest, 'name' | 'seccomp'> & { seccomp?: string } {
   const limits = limitsFromFlags(flags, { timeout: opts.timeout ?? true });
   const env = flags.env?.length ? parseEnv(flags.env) : undefined;
+  const secrets = flags.secret?.length ? parseSecretFlags(flags.secret) : undefined;
   return {
     ...(flags.runtime === undefined ? {} : { runtime: flags.runtime as CreateSandboxRequest['runtime'] }),
-    ...(flags.network === undefined ? {} : { network: flags.network as CreateSandboxRequest['network'] }),
+    ...(flags.network === undefined ? {} : { network: networkFromFlag(flags.network) }),
     ...(flags.workspace === undefined ? {} : { workspace: workspaceFromFlag(flags.workspace, opts.cwd) }),
     ...(env === undefined ? {} : { env }),
+    ...(secrets === undefined ? {} : { secrets }),
     ...(limits === undefined ? {} : { limits }),
     ...(flags['allow-nested-namespaces'] ? { allow_nested_namespaces: true } : {}),
     ...(flags.placement === undefined ? {} : { placement: flags.placement as CreateSandboxRequest['placement'] }),
@@ -85,7 +90,7 @@ export function requestFromFlags(flags: SandboxFlags, opts: { cwd?: string; time
 
 /** Which flag sets which field, for error messages. */
 const FLAG_OF: Record<string, keyof SandboxFlags | 'NAME'> = {
-  name: 'NAME', runtime: 'runtime', network: 'network', workspace: 'workspace', env: 'env', seccomp: 'seccomp', allow_nested_namespaces: 'allow-nested-namespaces', placement: 'placement',
+  name: 'NAME', runtime: 'runtime', network: 'network', workspace: 'workspace', env: 'env', secrets: 'secret', seccomp: 'seccomp', allow_nested_namespaces: 'allow-nested-namespaces', placement: 'placement',
   'limits.memory_mb': 'memory', 'limits.cpus': 'cpus', 'limits.pids': 'pids', 'limits.disk_mb': 'disk', 'limits.timeout_s': 'timeout', 'limits.idle_timeout_s': 'idle-timeout',
 };
 

@@ -12,11 +12,13 @@ import { at, pathOf, RAW_ANSWERS, type Method, type RouteId } from '../api/paths
 import type { PolicyPatch, PolicyView } from '../api/policies.js';
 import type { ChatRequest } from '../api/schema/llm.js';
 import type { CreateSandboxRequest, ExecRequest, ExecResponse, SandboxView } from '../api/sandboxes.js';
+import type { SnapshotView } from '../api/schema/snapshots.js';
 import type { AnswerOf, RequestOf } from './contract.js';
 import { resolveEndpoint, type Endpoint } from './endpoint.js';
 import { ensureDaemon, type EnsureDaemonResult } from './ensure-daemon.js';
 import { errCode, errorFromResponse, NOT_LISTENING, snippet, unreachable } from './errors.js';
 import { keepAliveAgent, openHttp, sendHttp } from './http.js';
+import type { Whoami } from '../api/admin.js';
 import type { ApiKeyView, AuditEventView, AuditQuery, AuditVerifyResult, Change, CreateKeyRequest, CreateSandboxResult, DaemonInfo, ExecutionView, HealthResult, KeyWithSecret } from './types.js';
 
 export { errorFromResponse } from './errors.js';
@@ -140,6 +142,28 @@ export class DaemonClient {
     await this.request('deleteSandbox', { params: { id: idOrName } });
   }
 
+  // --- snapshots ---
+
+  /** Save a sandbox's writable layer (running or stopped); CONFLICT when the tag is taken. */
+  snapshotSandbox(idOrName: string, tag?: string): Promise<SnapshotView> {
+    return this.request('createSnapshot', { params: { id: idOrName }, body: tag === undefined ? {} : { tag } });
+  }
+
+  /** A new sandbox NAME with the origin's settings, from a snapshot of it taken now (running when the origin runs). */
+  async forkSandbox(idOrName: string, name: string, tag?: string): Promise<CreateSandboxResult> {
+    const { api_key_secret, ...sandbox } = await this.request('forkSandbox', { params: { id: idOrName }, body: { name, ...(tag === undefined ? {} : { tag }) } });
+    return { sandbox, api_key_secret };
+  }
+
+  async listSnapshots(namespace?: string): Promise<SnapshotView[]> {
+    return (await this.request('listSnapshots', namespace === undefined ? {} : { query: { namespace } })).snapshots;
+  }
+
+  /** By id or SANDBOX:TAG. */
+  async removeSnapshot(ref: string): Promise<void> {
+    await this.request('deleteSnapshot', { params: { ref } });
+  }
+
   /** SANDBOX_NOT_RUNNING when it is not running. Waits as long as the command runs. */
   exec(idOrName: string, req: ExecRequest): Promise<ExecResponse> {
     return this.request('execSandbox', { params: { id: idOrName }, body: req }, { timeoutMs: 0 });
@@ -210,6 +234,11 @@ export class DaemonClient {
   }
 
   // --- the daemon ---
+
+  /** The calling key: its kind, namespace and the actions it may take. */
+  whoami(): Promise<Whoami> {
+    return this.request('whoami', {});
+  }
 
   daemonInfo(): Promise<DaemonInfo> {
     return this.request('daemonInfo', {});

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { CAVE_FILE, loadCaveConfig, saveCaveConfig } from '../api/cave-config.js';
 import { BkgError } from '../api/errors.js';
-import { NETWORKS, PLACEMENTS, RUNTIMES } from '../api/names.js';
+import { PLACEMENTS, RUNTIMES } from '../api/names.js';
 import { BkgCommand } from '../cli/base-command.js';
 import { sandboxFromFlags } from '../cli/sandbox-request.js';
 
@@ -11,6 +11,7 @@ export default class Add extends BkgCommand {
   static override examples = [
     '<%= config.bin %> add web --runtime python --memory 256m --timeout 1h',
     '<%= config.bin %> add build --workspace . --cpus 2 --env CI=1',
+    '<%= config.bin %> add deploy --secret DEPLOY_TOKEN --secret DB_PASSWORD=PGPASSWORD --secret TLS_KEY:file',
   ];
 
   static override args = { name: Args.string({ description: 'Sandbox name (letters, digits, _ . -).', required: true }) };
@@ -23,8 +24,9 @@ export default class Add extends BkgCommand {
     disk: Flags.string({ description: 'Writable space, e.g. 1g (whole MiB).' }),
     timeout: Flags.string({ description: 'Stop the sandbox this long after it starts, e.g. 1h (whole seconds).' }),
     'idle-timeout': Flags.string({ description: 'Stop it after this long without an exec, e.g. 10m (whole seconds).' }),
-    network: Flags.string({ description: 'none (loopback only) or host.', options: [...NETWORKS] }),
+    network: Flags.string({ description: 'none (loopback only), host, or allow:HOST[:PORT],… (only those hosts, through bkg\'s egress proxy).' }),
     env: Flags.string({ char: 'e', description: 'Environment variable K=V (repeatable).', multiple: true }),
+    secret: Flags.string({ description: 'A secret of the namespace (`bkg secret set`), given when it starts: NAME (the variable NAME), NAME=ENV (the variable ENV) or NAME:file (the file /run/secrets/NAME). Repeatable.', multiple: true }),
     workspace: Flags.string({ description: 'Host directory mounted copy-on-write at /workspace.' }),
     seccomp: Flags.string({ description: 'An OCI seccomp profile file instead of the default allowlist (a privilege; stored relative to cave.yaml).' }),
     'allow-nested-namespaces': Flags.boolean({ description: 'Allow unshare/setns/clone with namespace flags inside (a privilege).' }),

@@ -23,7 +23,7 @@ out of memory. -i forwards stdin; -t runs it on a terminal. --json collects ever
 
   static override flags = {
     env: Flags.string({ char: 'e', description: 'Environment variable K=V (repeatable).', multiple: true }),
-    cwd: Flags.string({ description: 'Working directory inside the sandbox (absolute).' }),
+    cwd: Flags.string({ description: 'Working directory inside the sandbox (absolute; default /workspace).' }),
     timeout: Flags.string({ description: 'Kill the command after this long, e.g. 30s.' }),
     interactive: Flags.boolean({ char: 'i', description: 'Forward stdin to the command (streamed, until end of input).', default: false }),
     tty: Flags.boolean({ char: 't', description: 'Run on a terminal, streamed live (stdin forwarded, window size followed).', default: false }),

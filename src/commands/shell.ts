@@ -8,7 +8,7 @@ export default class Shell extends DaemonCommand {
   static override args = { name: Args.string({ description: 'Sandbox name or id.', required: true }) };
   static override flags = {
     shell: Flags.string({ description: 'The shell to run (default: bash when the sandbox has it, else sh).' }),
-    cwd: Flags.string({ description: 'Working directory inside the sandbox (absolute).' }),
+    cwd: Flags.string({ description: 'Working directory inside the sandbox (absolute; default /workspace).' }),
   };
 
   async run(): Promise<void> {

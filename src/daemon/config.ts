@@ -31,6 +31,11 @@ export interface DaemonConfig {
    * 127.0.0.1) is where others reach it.
    */
   readonly peer: { readonly port: number; readonly address: string; readonly cert: string; readonly key: string; readonly ca: string } | null;
+  /**
+   * The live event stream (GET /api/v1/events): BKG_EVENTS_BUFFER (default 10000) events kept for
+   * replay after a reconnect; BKG_EVENTS_INTERVAL_MS (default 1000) between two usage samples.
+   */
+  readonly events: { readonly bufferSize: number; readonly intervalMs: number };
 }
 
 export const DEFAULT_PORT = 7420;
@@ -126,6 +131,24 @@ function loadPeer(env: NodeJS.ProcessEnv): DaemonConfig['peer'] {
   return { port, address: env.BKG_PEER_ADDRESS || '127.0.0.1', cert: file('BKG_TLS_CERT'), key: file('BKG_TLS_KEY'), ca: file('BKG_TLS_CA') };
 }
 
+export const DEFAULT_EVENTS_BUFFER = 10_000;
+export const DEFAULT_EVENTS_INTERVAL_MS = 1000;
+
+function wholeNumber(env: NodeJS.ProcessEnv, variable: string, fallback: number, min: number, max: number, what: string): number {
+  const raw = env[variable];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!/^\d{1,9}$/.test(raw) || n < min || n > max) throw invalid(variable, `"${raw}" must be a whole number of ${what} between ${min} and ${max}`);
+  return n;
+}
+
+function loadEvents(env: NodeJS.ProcessEnv): DaemonConfig['events'] {
+  return {
+    bufferSize: wholeNumber(env, 'BKG_EVENTS_BUFFER', DEFAULT_EVENTS_BUFFER, 1, 1_000_000, 'events'),
+    intervalMs: wholeNumber(env, 'BKG_EVENTS_INTERVAL_MS', DEFAULT_EVENTS_INTERVAL_MS, 50, 60_000, 'milliseconds'),
+  };
+}
+
 export function loadDaemonConfig(env: NodeJS.ProcessEnv = process.env): DaemonConfig {
   const home = loadHome(env);
   const socketPath = join(home, 'bkg.sock');
@@ -142,5 +165,6 @@ export function loadDaemonConfig(env: NodeJS.ProcessEnv = process.env): DaemonCo
     hostName: env.BKG_HOST_NAME || hostname(),
     sync: loadSync(env),
     peer: loadPeer(env),
+    events: loadEvents(env),
   };
 }

@@ -1,4 +1,8 @@
-/** WebSocket exec streams (protocol in src/api/exec-stream.ts) on the daemon's HTTP servers; a sandbox another host runs is relayed there (fleet/ws-proxy.ts). */
+/**
+ * WebSocket exec streams (protocol in src/api/exec-stream.ts) on the daemon's HTTP servers; a sandbox
+ * another host runs is relayed there (fleet/ws-proxy.ts). The servers' other WebSocket endpoints
+ * (the event stream: events/route.ts) are upgraded here too, authenticated and authorised alike.
+ */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex, Writable } from 'node:stream';
@@ -6,7 +10,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { BkgError, toErrorBody } from '../api/errors.js';
 import { SIGNALS, STREAM_STDERR, STREAM_STDIN, STREAM_STDOUT } from '../api/exec-stream.js';
 import { parse } from '../api/parse.js';
-import { ROUTES } from '../api/routes.js';
+import { ROUTES, type RouteSpec } from '../api/routes.js';
 import { ClientControlFrame, StartFrame } from '../api/schema/exec-stream.js';
 import type { ExecControl } from '../runtime/io.js';
 import type { Logger } from '../log.js';
@@ -98,6 +102,14 @@ async function session(ws: WebSocket, principal: Principal, id: string, svc: San
   ws.close(1000);
 }
 
+/** Another WebSocket endpoint served on the same servers: authenticated the same way, its route's action authorised first. */
+export interface UpgradeEndpoint {
+  /** Its route (a path without parameters). */
+  readonly spec: RouteSpec;
+  /** Upgrade the connection (a throw before it refuses it with the error's status). */
+  take(principal: Principal, req: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
 /** Takes over the upgrade of a sandbox another host runs (true), after authorising it here. */
 export interface ExecProxy {
   take(p: Principal, id: string, req: IncomingMessage, socket: Duplex, head: Buffer, wss: WebSocketServer): boolean;
@@ -113,13 +125,22 @@ export function attachExecWebSocket(
   authorize: (p: Principal, action: Action, route: string) => void,
   log: Logger,
   proxy?: ExecProxy,
+  others: readonly UpgradeEndpoint[] = [],
 ): WebSocketServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
   for (const { server, transport, authenticate } of servers) {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => {});
       void (async () => {
-        const m = PATH.exec(new URL(req.url ?? '/', 'http://bkg').pathname);
+        const pathname = new URL(req.url ?? '/', 'http://bkg').pathname;
+        const other = others.find((o) => o.spec.path === pathname);
+        if (other) {
+          const principal = await authenticate(req, transport);
+          authorize(principal, other.spec.access as Action, `${other.spec.method} ${other.spec.path}`);
+          other.take(principal, req, socket, head);
+          return;
+        }
+        const m = PATH.exec(pathname);
         if (!m?.[1]) throw new BkgError('NOT_FOUND', 'no WebSocket endpoint here');
         const principal = await authenticate(req, transport);
         authorize(principal, ROUTES.execStream.access, `${ROUTES.execStream.method} ${ROUTES.execStream.path}`);

@@ -11,6 +11,7 @@ import { loadMasterKey } from './auth/master-key.js';
 import { parseRateLimitsEnv, RateLimiter, type RateLimitOverrides } from './auth/rate-limit.js';
 import type { DaemonConfig } from './config.js';
 import { createDaemonMetrics } from './metrics.js';
+import { EgressReport } from './egress-report.js';
 import { attachExecWebSocket } from './exec-ws.js';
 import { createHttpServer, type DaemonHttpServer } from './http/server.js';
 import { Router } from './http/router.js';
@@ -35,12 +36,18 @@ import { Authorizer } from './auth/authorize.js';
 import { Quotas } from './auth/quotas.js';
 import type { Action } from './auth/rights.js';
 import { policyRoutes } from './routes/policies.js';
+import { secretRoutes } from './routes/secrets.js';
+import { snapshotRoutes } from './routes/snapshots.js';
+import { loadSealingKey } from './secrets/keypair.js';
+import { SecretVault } from './secrets/vault.js';
 import { buildOpenApi } from '../api/openapi.js';
 import { assertServesContract } from './http/contract.js';
 import { existsSync } from 'node:fs';
 import { createFleet } from './fleet/index.js';
 import type { FleetDirectory } from './fleet/directory.js';
 import { createPeering } from './fleet/peering.js';
+import { DaemonEvents } from './events/index.js';
+import { eventRoutes, eventsUpgrade } from './events/route.js';
 
 export interface RunningDaemon {
   info: DaemonInfo;
@@ -80,18 +87,26 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
   const registry = new Registry();
   const sandboxSocket = join(config.home, 'sandbox.sock');
   // one engine for throwaway (model verification) and persistent sandboxes; it rebuilds a definition only for a sandbox it neither started nor adopted
-  const definitions = new SandboxDefinitions({ keys, sandboxes, sandboxSocket });
-  const sandboxEngine = new SandboxEngine({ host, log, definitionOf: (id) => definitions.byId(id) });
+  // secrets: sealed by clients to this host's key, stored under the master key, decrypted only into a starting sandbox's definition
+  const secrets = new SecretVault({ repo: store.secrets, namespaces, masterKey: master.key, sealing: loadSealingKey(join(config.home, 'secrets.key')) });
+  const definitions = new SandboxDefinitions({ keys, sandboxes, sandboxSocket, secrets });
+  // sandboxes with an egress allowlist: their proxies run here; refusals go to the logs, the audit log and the event stream (published once it exists)
+  const egressReport = new EgressReport({ log, audit, sandboxes: store.sandboxes, registry, publish: (s, d) => events.publish.networkDenied(s, d) });
+  const sandboxEngine = new SandboxEngine({ host, log, definitionOf: (id) => definitions.byId(id), egress: { observers: egressReport.observers } });
   const policies = store.policies;
   // the one authorisation function of every door (router, WebSocket, service: REST, MCP)
   const authz = new Authorizer({ audit, namespaces, policies });
   const quotas = new Quotas({ sandboxes, authz });
+  // the live event stream (GET /api/v1/events): every part reports to its publisher; every audit row is an event too
+  const events = new DaemonEvents({ config: config.events, authz, keys, sandboxes, namespaces, cgroups: host.cgroups, log });
+  audit.onAppend((e) => events.publish.audit(e));
   // forwarding to the host that runs a sandbox (mutual TLS), and the peer listener other hosts forward to
   const peering = createPeering({ config, directory: opts.fleet?.directory ?? fleet.directory, log });
   const svc = new SandboxService({
     remote: peering.remote,
-    log, host, engine: sandboxEngine, definitions, sandboxes, namespaces, projects: store.projects, executions, keys, audit, authz, quotas,
-    metrics: createDaemonMetrics(registry, sandboxes), stateDir: join(config.home, 'sandboxes'),
+    log, host, engine: sandboxEngine, definitions, sandboxes, namespaces, projects: store.projects, executions, keys, audit, authz, quotas, secrets,
+    metrics: createDaemonMetrics(registry, sandboxes), stateDir: join(config.home, 'sandboxes'), events: events.publish,
+    snapshots: store.snapshots, snapshotDir: join(config.home, 'snapshots'),
   });
 
   let stop: () => void = () => {};
@@ -108,9 +123,11 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
   });
   sandboxRoutes(router, svc, { fleet, authz, sandboxes });
   policyRoutes(router, { authz, policies, namespaces, sandboxes });
+  secretRoutes(router, { vault: secrets, authz, namespaces });
+  snapshotRoutes(router, svc);
   const cacheMax = process.env.BKG_MODEL_CACHE_MAX;
   const models = new ModelRegistry({
-    store, home: config.home, runtime: sandboxEngine, log,
+    store, home: config.home, runtime: sandboxEngine, log, onJob: (job) => events.publish.modelJob(job),
     ...(cacheMax === undefined ? {} : { capBytes: parseSize(cacheMax, 'BKG_MODEL_CACHE_MAX') }),
   });
   llmModelRoutes(router, models);
@@ -122,7 +139,9 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
     engine: () => (engine ??= import('../llm/engine-llama.js').then((m) => new m.LlamaEngine({ log }))),
     audit,
     authz,
+    events: events.publish,
   });
+  eventRoutes(router, events);
   const mcp = mcpRoutes(router, svc, registry, version);
   let openapi: Record<string, unknown> | null = null;
   adminRoutes(router, {
@@ -143,6 +162,7 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
   const main: DaemonHttpServer = createHttpServer({ router, log, authenticate: authMain, authorize, metrics: registry, maxBodyBytes: config.maxBodyBytes });
   const forSandboxes: DaemonHttpServer = createHttpServer({ router, log, authenticate: authSandbox, authorize, metrics: new Registry(), maxBodyBytes: config.maxBodyBytes });
   const peer = peering.listener({ router, log, authz, metrics: new Registry(), maxBodyBytes: config.maxBodyBytes, keys, limiter });
+  const eventsWs = eventsUpgrade(events);
   const wss = attachExecWebSocket(
     [
       { server: main.unix, transport: 'unix', authenticate: authMain },
@@ -154,6 +174,7 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
     authorize,
     log,
     peering.proxy(svc),
+    [eventsWs],
   );
   const bound = await main.listen({ socketPath: config.socketPath, port: config.port, host: config.host });
   info.port = bound.port ?? null;
@@ -180,6 +201,9 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
   const close = (): Promise<void> => {
     closing ??= (async () => {
       clearInterval(timer);
+      await events.close(); // readers get stream.end first
+      await sandboxEngine.closeEgress(); // running sandboxes' helpers keep their egress sockets for the next daemon
+      eventsWs.close();
       await mcp.close();
       await models.close();
       if (engine) await (await engine).close();

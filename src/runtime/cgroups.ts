@@ -2,7 +2,7 @@
  * cgroup policy: which controllers exist on this host (v2 unified, or v1 / hybrid), and which
  * directories and knob values enforce a sandbox's limits. The helper only executes the plan.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BkgError } from '../api/errors.js';
 import type { Limits } from './limits.js';
@@ -12,7 +12,8 @@ export const CONTROLLERS: readonly Controller[] = ['memory', 'cpu', 'pids'];
 
 export type CgroupLayout =
   | { version: 2; root: string; base: string; controllers: ReadonlySet<Controller>; problems: string[] }
-  | { version: 1; root: string; bases: ReadonlyMap<Controller, string>; memsw: boolean; problems: string[] }
+  /** v1 `acct`: bkg's parent cgroup in the cpuacct hierarchy (CPU time used, for usage samples; the cpu base itself when cpu and cpuacct are mounted together). */
+  | { version: 1; root: string; bases: ReadonlyMap<Controller, string>; memsw: boolean; acct?: string; problems: string[] }
   | { version: 0; root: string; problems: string[] };
 
 export interface CgroupPlan {
@@ -77,7 +78,25 @@ export function detectCgroups(opts: { root?: string; prepare?: boolean; name?: s
   if (bases.size === 0 && !existsSync(join(root, 'memory'))) return { version: 0, root, problems: [`no cgroup filesystem found under ${root}`] };
   const memBase = bases.get('memory');
   const memsw = memBase !== undefined && existsSync(join(memBase, 'memory.memsw.limit_in_bytes'));
-  return { version: 1, root, bases, memsw, problems };
+  const acct = detectAcct(root, name, bases.get('cpu'), opts.prepare === true);
+  return { version: 1, root, bases, memsw, ...(acct ? { acct } : {}), problems };
+}
+
+/**
+ * v1: where a sandbox's CPU time is counted (cpuacct.usage). Optional: without it, usage samples
+ * have no CPU figure, and nothing is refused.
+ */
+function detectAcct(root: string, name: string, cpuBase: string | undefined, prepare: boolean): string | undefined {
+  const mount = join(root, 'cpuacct');
+  if (!existsSync(join(mount, 'cpuacct.usage'))) return undefined;
+  try {
+    if (cpuBase && realpathSync(mount) === realpathSync(join(root, 'cpu'))) return cpuBase; // cpu,cpuacct: one hierarchy
+    const base = join(mount, name);
+    if (prepare) mkdirSync(base, { recursive: true });
+    return existsSync(base) ? base : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function usableControllers(layout: CgroupLayout): Set<Controller> {
@@ -147,6 +166,9 @@ export function planCgroups(layout: CgroupLayout, id: string, limits: Limits): C
       if (limits.pids !== undefined) plan.sets.push([join(dir, 'pids.max'), String(limits.pids)]);
       plan.reports.pids_events = join(dir, 'pids.events');
     }
+    // CPU time is counted for every sandbox (usage samples), whatever its limits
+    const acct = layout.acct === undefined ? undefined : join(layout.acct, id);
+    if (acct !== undefined && !plan.dirs.includes(acct)) plan.dirs.push(acct);
   }
   return plan;
 }

@@ -2,12 +2,15 @@
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { NetworkString } from '../api/egress.js';
 import { BkgError } from '../api/errors.js';
 import type { LimitHit } from '../api/sandboxes.js';
 import type { Limits } from './limits.js';
+import type { SecretFiles } from './secret-files.js';
 import type { SeccompProfile } from './seccomp/profile.js';
 
-export type NetworkMode = 'none' | 'host';
+/** `none`: loopback only; `host`: the host's network; `allow:ENTRY,…`: loopback and an egress proxy that lets through only those hosts (src/api/egress.ts). */
+export type NetworkMode = NetworkString;
 
 export interface SandboxDefinition {
   /** Unique id: names the sandbox's cgroups and hostname. */
@@ -17,7 +20,7 @@ export interface SandboxDefinition {
   cwd?: string;
   limits: Limits;
   network: NetworkMode;
-  /** Absolute host directory mounted copy-on-write at /workspace. */
+  /** Absolute host directory mounted copy-on-write at /workspace (without one, /workspace starts empty). */
   workspace?: string;
   hostname?: string;
   /** Let the sandbox create nested namespaces (off by default). */
@@ -33,6 +36,8 @@ export interface SandboxDefinition {
   restoreFrom?: string;
   /** Persistent sandboxes: end with the process that started it all the same (an interactive `bkg run`). */
   dieWithParent?: boolean;
+  /** Persistent sandboxes: files written at start onto a memory file system of their own (secrets: /run/secrets). */
+  secretFiles?: SecretFiles;
 }
 
 /** One command run inside a running sandbox. */
@@ -47,7 +52,13 @@ export interface ExecDefinition {
 
 export type { LimitHit } from '../api/sandboxes.js';
 
+/** Every sandbox's working directory: the host workspace copy-on-write, or an empty one on its writable layer. */
 export const WORKSPACE_MOUNT = '/workspace';
+
+/** Applying changes needs a host directory to copy them to; a sandbox without one keeps its /workspace to itself. */
+export function noHostWorkspace(sandbox: string): BkgError {
+  return new BkgError('NO_HOST_WORKSPACE', `${sandbox} has no host workspace: its ${WORKSPACE_MOUNT} started empty and lives only in the sandbox, so there is nothing to apply its changes to`);
+}
 
 export function newSandboxId(): string {
   return randomBytes(6).toString('hex');

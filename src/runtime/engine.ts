@@ -5,18 +5,22 @@
  * helper runs detached from whoever started it, so a restarted daemon `adopt`s it from its handle.
  */
 import { rmdirSync } from 'node:fs';
+import { allowRulesOf, EGRESS_PROXY_PORT, isAllowNetwork } from '../api/egress.js';
 import { BkgError } from '../api/errors.js';
 import type { Logger } from '../log.js';
 import { planCgroups } from './cgroups.js';
 import { applyChanges, changesOf, sortChanges, UPPER_DIR, type Change } from './changes.js';
-import { validateWorkspace, type ExecDefinition, type SandboxDefinition } from './definition.js';
+import { noHostWorkspace, validateWorkspace, type ExecDefinition, type SandboxDefinition } from './definition.js';
+import { whileFrozen } from './freeze.js';
+import { EgressProxies, egressProxy, type EgressOptions } from './egress/proxies.js';
 import { isRunning, requireRunning, scratchFull, scratchOf, stopHelper, processStartTime, type SandboxHandle } from './handle.js';
-import { runHelperJob, spawnHelper, startDetachedHelper } from './helper-process.js';
+import { runHelperJob, spawnHelper, startDetachedHelper, takeEgressSocket } from './helper-process.js';
 import type { HostInfo } from './host.js';
 import { attachIO, type RunIO } from './io.js';
 import { prepareSandbox, PreparedSandboxes, type DefinitionSource } from './prepared.js';
 import { execResult, readCounters, runResult, type ExecResult, type RunOptions, type RunResult } from './results.js';
 import { SeccompPrograms } from './seccomp/programs.js';
+import { placeSecretFiles } from './secret-files.js';
 import { buildExecSpec, buildHelperSpec, encodeSpec } from './spec.js';
 
 export type { RunIO } from './io.js';
@@ -31,6 +35,8 @@ export interface EngineDeps {
   log: Logger;
   /** The definition of a running sandbox this engine holds no state for (started by an earlier daemon and not adopted). */
   definitionOf?: DefinitionSource;
+  /** Sandboxes with an allowlisted network: who hears of their connections, how names are resolved. */
+  egress?: EgressOptions;
 }
 
 /** What a caller that only runs throwaway sandboxes needs of the engine. */
@@ -39,8 +45,11 @@ export type SandboxRunner = Pick<SandboxEngine, 'run'>;
 export class SandboxEngine {
   private readonly programs = new SeccompPrograms();
   private readonly prepared: PreparedSandboxes;
+  /** The egress proxies of the running sandboxes with an allowlisted network. */
+  private readonly egress: EgressProxies;
 
   constructor(private readonly deps: EngineDeps) {
+    this.egress = new EgressProxies(deps.egress);
     this.prepared = new PreparedSandboxes((def) => prepareSandbox(def, deps.host, this.programs), deps.definitionOf);
   }
 
@@ -55,7 +64,11 @@ export class SandboxEngine {
     const spec = encodeSpec(buildHelperSpec(state.def, host, state.plan));
     log.debug({ id: def.id, argv: def.argv, limits: def.limits }, 'sandbox run');
 
-    const run = spawnHelper({ helperPath: host.helperPath, spec, seccomp: state.seccomp, stdio: io.stdio, listChanges: workspace !== undefined });
+    const egress = isAllowNetwork(def.network);
+    if (egress) allowRulesOf(def.network); // a bad allowlist is refused before anything starts
+    const run = spawnHelper({ helperPath: host.helperPath, spec, seccomp: state.seccomp, stdio: io.stdio, listChanges: workspace !== undefined, egress });
+    const proxy = run.egress?.then((server) => egressProxy(def.id, def.network, server, this.deps.egress)) ?? null;
+    proxy?.catch(() => {});
     let applied = false;
     run.onExited(async (scratch) => {
       if (!opts.apply || !workspace || !scratch) return;
@@ -63,8 +76,14 @@ export class SandboxEngine {
       applied = true;
     });
     attachIO(run, io);
-    const { events } = await run.done;
-    return runResult(def.id, events, applied);
+    try {
+      const { events } = await run.done;
+      const result = runResult(def.id, events, applied);
+      const denied = (await proxy?.catch(() => null))?.deniedSince(0) ?? [];
+      return denied.length ? { ...result, networkDenied: denied } : result;
+    } finally {
+      await (await proxy?.catch(() => null))?.close();
+    }
   }
 
   /** Start a sandbox that stays up; resolves once its filesystem is built. Its state is kept for its execs. */
@@ -72,8 +91,10 @@ export class SandboxEngine {
     const { host, log } = this.deps;
     const state = await this.prepared.keep({ ...def, persist: true });
     let started;
+    const egress = isAllowNetwork(def.network);
     try {
-      started = await startDetachedHelper(host.helperPath, encodeSpec(buildHelperSpec(state.def, host, state.plan)), { id: def.id, timeoutMs: START_TIMEOUT_MS });
+      if (egress) allowRulesOf(def.network); // a bad allowlist is refused before anything starts
+      started = await startDetachedHelper(host.helperPath, encodeSpec(buildHelperSpec(state.def, host, state.plan)), { id: def.id, timeoutMs: START_TIMEOUT_MS, egress });
     } catch (err) {
       this.prepared.drop(def.id);
       throw err;
@@ -87,13 +108,25 @@ export class SandboxEngine {
       throw new BkgError('HELPER_FAILED', `sandbox ${def.id} did not report its start`);
     }
     log.debug({ id: def.id, initPid: init.pid, helperPid }, 'sandbox started');
-    return { id: def.id, initPid: init.pid, helperPid, helperStartTime, scratchFd: ready.scratch_fd ?? null };
+    const h: SandboxHandle = { id: def.id, initPid: init.pid, helperPid, helperStartTime, scratchFd: ready.scratch_fd ?? null };
+    if (started.egress) this.egress.attach(def.id, def.network, started.egress);
+    if (def.secretFiles) await placeSecretFiles((e, io) => this.exec(h, e, io), def.secretFiles).catch(async (err: unknown) => {
+      await this.stop(h);
+      throw err;
+    });
+    return h;
   }
 
   /** Take over a sandbox that is already running (started by an earlier daemon): its state is built now, once. */
   adopt(def: SandboxDefinition, h: SandboxHandle): void {
     if (def.id !== h.id) throw new BkgError('INTERNAL', `cannot adopt sandbox ${h.id} with the definition of ${def.id}`);
     this.prepared.keep({ ...def, persist: true }).catch((err: unknown) => this.deps.log.warn({ err, id: h.id }, 'could not prepare an adopted sandbox; its next exec tries again'));
+    if (isAllowNetwork(def.network) && !this.egress.has(h.id)) {
+      // its helper still holds the egress socket (connections wait in its backlog meanwhile): serve it again
+      takeEgressSocket(this.deps.host.helperPath, h.helperPid, EGRESS_PROXY_PORT)
+        .then((server) => this.egress.attach(h.id, def.network, server))
+        .catch((err: unknown) => this.deps.log.warn({ err, id: h.id }, 'could not take over the egress socket of an adopted sandbox; it has no way out until it is restarted'));
+    }
   }
 
   isRunning(h: SandboxHandle): boolean {
@@ -108,10 +141,14 @@ export class SandboxEngine {
     const { def, plan, seccomp } = await this.prepared.of(h.id);
     const spec = encodeSpec(buildExecSpec(def, exec, host, plan));
     const before = readCounters(plan.reports);
+    const egressCursor = this.egress.cursor(h.id);
     const run = spawnHelper({ helperPath: host.helperPath, spec, seccomp, stdio: io.stdio, listChanges: false, execInto: h.initPid, control: true });
     attachIO(run, io);
     const { events } = await run.done;
-    return execResult(def.id, events, { before, after: () => readCounters(plan.reports), diskFull: () => scratchFull(h) });
+    const result = execResult(def.id, events, { before, after: () => readCounters(plan.reports), diskFull: () => scratchFull(h) });
+    // refusals while the command ran (another command running at the same time in the sandbox may have caused some)
+    const denied = this.egress.deniedSince(h.id, egressCursor);
+    return denied.length ? { ...result, networkDenied: denied } : result;
   }
 
   /** The running sandbox's writable layer (its scratch tmpfs), as the host reaches it. */
@@ -119,15 +156,18 @@ export class SandboxEngine {
     return scratchOf(h);
   }
 
-  /** The workspace changes in a writable layer (a running sandbox's, or one saved on stop), listed by the helper. */
-  async changesIn(scratch: string, workspace: string): Promise<Change[]> {
-    return sortChanges(changesOf(await runHelperJob(this.deps.host.helperPath, ['--changes', scratch, workspace], 'list the workspace changes')));
+  /**
+   * The workspace changes in a writable layer (a running sandbox's, or one saved on stop), listed by
+   * the helper against the host directory; without one, /workspace started empty and all it holds is added.
+   */
+  async changesIn(scratch: string, workspace: string | undefined): Promise<Change[]> {
+    return sortChanges(changesOf(await runHelperJob(this.deps.host.helperPath, ['--changes', scratch, workspace ?? '-'], 'list the workspace changes')));
   }
 
   /** The running sandbox's workspace changes so far (added / modified / deleted). */
   async changes(h: SandboxHandle): Promise<Change[]> {
     const { def } = await this.prepared.of(h.id);
-    return def.workspace ? this.changesIn(this.scratchOf(h), def.workspace) : [];
+    return this.changesIn(this.scratchOf(h), def.workspace);
   }
 
   /** Copy the workspace changes of a writable layer back to the host directory. */
@@ -139,7 +179,8 @@ export class SandboxEngine {
 
   async apply(h: SandboxHandle): Promise<Change[]> {
     const { def } = await this.prepared.of(h.id);
-    return def.workspace ? this.applyFrom(this.scratchOf(h), def.workspace) : [];
+    if (!def.workspace) throw noHostWorkspace(`sandbox ${h.id}`);
+    return this.applyFrom(this.scratchOf(h), def.workspace);
   }
 
   /**
@@ -150,9 +191,28 @@ export class SandboxEngine {
     await runHelperJob(this.deps.host.helperPath, ['--save', this.scratchOf(h), dest], `save the files of sandbox ${h.id}`);
   }
 
+  /**
+   * A snapshot of a running sandbox: its whole writable layer copied to `dest` (which must not
+   * exist) while every process of it is held still (src/runtime/freeze.ts), so the copy is one moment.
+   */
+  async snapshot(h: SandboxHandle, dest: string): Promise<void> {
+    const { def } = await this.prepared.of(h.id);
+    await whileFrozen(this.deps.host.cgroups, h.id, def.limits, () => this.save(h, dest));
+  }
+
+  /**
+   * Copy a saved tree (a stopped sandbox's files, a snapshot) to `dest` (which must not exist) with
+   * its regular files hard-linked: safe because saved trees are never written in place (a save
+   * replaces the whole tree, a start copies it into the sandbox's own tmpfs). Copies where a link is impossible.
+   */
+  async linkTree(src: string, dest: string): Promise<void> {
+    await runHelperJob(this.deps.host.helperPath, ['--save-linked', src, dest], `copy the saved files ${src}`);
+  }
+
   /** Remove cgroups a sandbox left behind when its helper could not (it was SIGKILLed). */
   cleanup(id: string, limits: SandboxDefinition['limits']): void {
     this.prepared.drop(id);
+    void this.egress.close(id);
     let plan;
     try {
       plan = planCgroups(this.deps.host.cgroups, id, limits);
@@ -171,6 +231,12 @@ export class SandboxEngine {
   /** Stop the sandbox: every process in it is killed, its mounts and cgroups go, its kept state too. Idempotent. */
   async stop(h: SandboxHandle): Promise<void> {
     this.prepared.drop(h.id);
+    await this.egress.close(h.id);
     await stopHelper(h, STOP_TIMEOUT_MS);
+  }
+
+  /** Stop serving every sandbox's egress (the daemon stops; their helpers keep the sockets for the next one). */
+  async closeEgress(): Promise<void> {
+    await this.egress.closeAll();
   }
 }

@@ -3,6 +3,7 @@
  * timeout_s, ...) to what the runtime enforces (bytes, ms). CLI flags and cave.yaml become such a
  * request first (src/cli/sandbox-request.ts); the daemon's REST and MCP doors receive one.
  */
+import { canonicalNetwork } from '../api/egress.js';
 import type { CreateSandboxRequest, LimitsInput } from '../api/sandboxes.js';
 import type { NetworkMode } from './definition.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
@@ -33,7 +34,7 @@ export function limitsToView(l: Limits): LimitsInput {
   };
 }
 
-/** The parts of a sandbox definition a request decides (network, limits, nested namespaces); the caller adds id, argv, env, mounts. */
+/** The parts of a sandbox definition a request decides (network — an allowlist in its canonical string —, limits, nested namespaces); the caller adds id, argv, env, mounts. */
 export function settingsFromRequest(req: Pick<CreateSandboxRequest, 'limits' | 'network' | 'allow_nested_namespaces'>): { limits: Limits; network: NetworkMode; allowNestedNamespaces: boolean } {
-  return { limits: limitsFromInput(req.limits), network: req.network ?? 'none', allowNestedNamespaces: req.allow_nested_namespaces === true };
+  return { limits: limitsFromInput(req.limits), network: canonicalNetwork(req.network), allowNestedNamespaces: req.allow_nested_namespaces === true };
 }

@@ -4,6 +4,7 @@
  * a persistent sandbox's supervisor (`startDetachedHelper`), or a one-shot job (`runHelperJob`).
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { Server } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { BkgError } from '../api/errors.js';
@@ -26,7 +27,9 @@ interface HelperLaunch {
   seccompFd?: number;
   /** Control lines ("resize ROWS COLS", "signal N") arrive here. */
   controlFd?: number;
-  /** Mode flags and their operands: --list-changes, --exec-into PID, --changes SCRATCH DIR, --save SCRATCH DEST. */
+  /** The Node.js IPC channel ('ipc' in stdio) the egress socket is passed over. */
+  ipcFd?: number;
+  /** Mode flags and their operands: --list-changes, --exec-into PID, --changes SCRATCH DIR, --save SCRATCH DEST, --take-egress PID PORT. */
   args?: string[];
   stdio: StdioOptions;
   /** Outlive us (a persistent sandbox's supervisor). */
@@ -42,6 +45,7 @@ function launchHelper(helperPath: string, l: HelperLaunch): ChildProcess {
     ...(l.seccompFd === undefined ? [] : ['--seccomp', String(l.seccompFd)]),
     ...(l.args ?? []),
     ...(l.controlFd === undefined ? [] : ['--control-fd', String(l.controlFd)]),
+    ...(l.ipcFd === undefined ? [] : ['--ipc-fd', String(l.ipcFd)]),
   ];
   return spawn(helperPath, argv, { stdio: l.stdio, env: {}, argv0: 'bkg-helper', detached: l.detached === true });
 }
@@ -50,11 +54,32 @@ function notRunnable(helperPath: string, err: NodeJS.ErrnoException): Error {
   return err.code === 'ENOENT' || err.code === 'EACCES' ? new BkgError('HELPER_MISSING', `sandbox helper not runnable at ${helperPath}: ${err.code}`) : err;
 }
 
+/**
+ * The listening socket the helper passes over the IPC channel (a sandbox with an allowlisted
+ * network: its 127.0.0.1:3128, created inside its network namespace), as a net.Server here.
+ */
+function egressServerOf(child: ChildProcess, what: string): Promise<Server> {
+  return new Promise<Server>((resolve, reject) => {
+    const onMessage = (msg: unknown, handle: unknown): void => {
+      if ((msg as { bkg?: unknown } | null)?.bkg !== 'egress' || !handle) return;
+      child.off('message', onMessage);
+      resolve(handle as Server);
+    };
+    child.on('message', onMessage);
+    child.once('disconnect', () => reject(new BkgError('HELPER_FAILED', `${what}: the helper passed no egress socket`)));
+  });
+}
+
+/** The IPC channel's index in the helper's stdio when it passes an egress socket. */
+const IPC_FD = 8;
+
 /** How long an exec's output may still arrive once its command has exited. */
 const EXIT_GRACE_MS = 200;
 
 export interface HelperRun {
   pid: number;
+  /** With `egress`: the sandbox's egress socket, once the helper passed it (rejects if it never does). */
+  egress: Promise<Server> | null;
   stdin: Writable | null;
   stdout: Readable | null;
   stderr: Readable | null;
@@ -82,12 +107,16 @@ export function spawnHelper(opts: {
   execInto?: number;
   /** Open descriptor 7 for control lines ("resize ROWS COLS", "signal N"). */
   control?: boolean;
+  /** The spec asks for an egress socket (--egress-port): receive it over an IPC channel (HelperRun.egress). */
+  egress?: boolean;
 }): HelperRun {
   const args = [...(opts.listChanges ? ['--list-changes'] : []), ...(opts.execInto === undefined ? [] : ['--exec-into', String(opts.execInto)])];
   const child = launchHelper(opts.helperPath, {
-    specFd: 3, statusFd: 5, holdFd: 6, ...(opts.seccomp ? { seccompFd: 4 } : {}), ...(opts.control ? { controlFd: 7 } : {}), args,
-    stdio: [...opts.stdio, 'pipe', 'pipe', 'pipe', 'pipe', ...(opts.control ? ['pipe' as const] : [])],
+    specFd: 3, statusFd: 5, holdFd: 6, ...(opts.seccomp ? { seccompFd: 4 } : {}), ...(opts.control ? { controlFd: 7 } : {}), ...(opts.egress ? { ipcFd: IPC_FD } : {}), args,
+    stdio: [...opts.stdio, 'pipe', 'pipe', 'pipe', 'pipe', ...(opts.control ? ['pipe' as const] : opts.egress ? ['ignore' as const] : []), ...(opts.egress ? ['ipc' as const] : [])],
   });
+  const egress = opts.egress ? egressServerOf(child, 'sandbox run') : null;
+  egress?.catch(() => {});
   const [specIn, seccompIn, statusOut, hold] = [3, 4, 5, 6].map((i) => child.stdio[i]) as [Writable, Writable, Readable, Writable];
   specIn.on('error', () => {});
   seccompIn.on('error', () => {});
@@ -136,6 +165,7 @@ export function spawnHelper(opts: {
   });
   return {
     pid: child.pid ?? -1,
+    egress,
     stdin: child.stdin,
     stdout: child.stdout,
     stderr: child.stderr,
@@ -161,13 +191,17 @@ export function spawnHelper(opts: {
  * ready, with the helper's pid and its events so far. On failure the helper is killed (it then
  * kills the sandbox and removes its cgroups) and the error says why.
  */
-export async function startDetachedHelper(helperPath: string, spec: Buffer, opts: { id: string; timeoutMs: number }): Promise<{ pid: number | undefined; events: HelperEvent[] }> {
-  const child = launchHelper(helperPath, { specFd: 3, statusFd: 4, stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'], detached: true });
+export async function startDetachedHelper(helperPath: string, spec: Buffer, opts: { id: string; timeoutMs: number; egress?: boolean }): Promise<{ pid: number | undefined; events: HelperEvent[]; egress: Server | null }> {
+  const stdio: StdioOptions = ['ignore', 'ignore', 'ignore', 'pipe', 'pipe', ...(opts.egress ? ['ignore' as const, 'ignore' as const, 'ignore' as const, 'ipc' as const] : [])];
+  const child = launchHelper(helperPath, { specFd: 3, statusFd: 4, stdio, detached: true, ...(opts.egress ? { ipcFd: IPC_FD } : {}) });
+  const egressServer = opts.egress ? egressServerOf(child, `sandbox ${opts.id}`) : null;
+  egressServer?.catch(() => {});
   const specIn = child.stdio[3] as Writable;
   const status = child.stdio[4] as Readable;
   specIn.on('error', () => {});
   specIn.end(spec);
   const events: HelperEvent[] = [];
+  let egress: Server | null = null;
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new BkgError('HELPER_FAILED', `sandbox ${opts.id} did not start within ${opts.timeoutMs} ms`)), opts.timeoutMs);
@@ -190,13 +224,44 @@ export async function startDetachedHelper(helperPath: string, spec: Buffer, opts
       });
       lines.on('close', () => finish(new BkgError('HELPER_FAILED', `sandbox ${opts.id} exited while starting`)));
     });
+    egress = egressServer ? await withTimeout(egressServer, opts.timeoutMs, `sandbox ${opts.id} passed no egress socket within ${opts.timeoutMs} ms`) : null;
   } catch (err) {
     child.kill('SIGTERM');
+    if (child.connected) child.disconnect();
     throw err;
   }
   status.destroy(); // the helper ignores a reader that went away
+  if (child.connected) child.disconnect(); // the helper keeps its own copy of the egress socket (a restarted daemon takes it again)
   child.unref();
-  return { pid: child.pid, events };
+  return { pid: child.pid, events, egress };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new BkgError('HELPER_FAILED', message)), ms)))]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The egress socket of a running sandbox whose helper `helperPid` holds it (after a daemon restart):
+ * a helper job takes a duplicate of it (pidfd_getfd) and passes it over an IPC channel.
+ */
+export async function takeEgressSocket(helperPath: string, helperPid: number, port: number, timeoutMs = 5_000): Promise<Server> {
+  const child = launchHelper(helperPath, { statusFd: 1, ipcFd: 3, args: ['--take-egress', String(helperPid), String(port)], stdio: ['ignore', 'pipe', 'ignore', 'ipc'] });
+  const out: Buffer[] = [];
+  child.stdout?.on('data', (c: Buffer) => out.push(c));
+  const failed = new Promise<never>((_, reject) => {
+    child.on('error', (err: NodeJS.ErrnoException) => reject(notRunnable(helperPath, err)));
+    child.on('close', () => {
+      const err = Buffer.concat(out).toString('utf8').split('\n').filter(Boolean).map(parseStatusLine).find((e): e is ErrorEvent => e.type === 'error');
+      reject(new BkgError('HELPER_FAILED', `could not take the egress socket of helper ${helperPid}${err ? `: ${err.message}` : ''}`));
+    });
+  });
+  failed.catch(() => {});
+  try {
+    return await withTimeout(Promise.race([egressServerOf(child, `helper ${helperPid}`), failed]), timeoutMs, `the egress socket of helper ${helperPid} did not arrive within ${timeoutMs} ms`);
+  } finally {
+    if (child.connected) child.disconnect();
+  }
 }
 
 /** One job of the helper outside any sandbox (--changes, --save): its status lines, or the error it reported. */

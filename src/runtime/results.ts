@@ -5,6 +5,7 @@ import { readCgroupReport } from './cgroups.js';
 import { sortChanges, changesOf, type Change } from './changes.js';
 import { limitsHit, type LimitHit } from './definition.js';
 import { helperFailure } from './errors-from-helper.js';
+import type { EgressDenial } from './egress/proxy.js';
 import type { ErrorEvent, ExitedEvent, HelperEvent } from './helper-events.js';
 import type { SeccompProfile } from './seccomp/profile.js';
 
@@ -29,6 +30,8 @@ export interface RunResult {
   applied: boolean;
   /** Why the command could not be started (e.g. not found), when it could not. */
   execError?: string;
+  /** Connections the sandbox's egress proxy refused while the command ran (an allowlisted network only; absent when none). */
+  networkDenied?: EgressDenial[];
 }
 
 export type ExecResult = Omit<RunResult, 'changes' | 'applied'>;

@@ -4,7 +4,9 @@
  */
 import type { CgroupPlan } from './cgroups.js';
 import { WORKSPACE_MOUNT, type ExecDefinition, type SandboxDefinition } from './definition.js';
+import { egressEnv, egressTokens } from './egress/environment.js';
 import type { HostInfo } from './host.js';
+import { secretFilesTokens } from './secret-files.js';
 
 /** Host files under /etc that programs need to behave as on the host. Never shadow, never home dirs. */
 export const ETC_ENTRIES = [
@@ -33,6 +35,7 @@ export function sandboxEnv(def: SandboxDefinition): Record<string, string> {
     HOME: HOME_DIR,
     LANG: 'C.UTF-8',
     HOSTNAME: hostnameOf(def),
+    ...egressEnv(def.network),
     ...(def.env ?? {}),
   };
 }
@@ -50,6 +53,7 @@ export function buildHelperSpec(def: SandboxDefinition, host: HostInfo, cgroups:
   if (!def.persist || def.dieWithParent) t.push('--die-with-parent');
   t.push('--hostname', hostnameOf(def));
   if (def.network === 'host') t.push('--share-net');
+  t.push(...egressTokens(def.network));
   for (const dir of cgroups.dirs) t.push('--cgroup', dir);
   for (const [file, value] of cgroups.sets) t.push('--cgroup-set', file, value);
   for (const [name, file] of Object.entries(cgroups.reports)) t.push('--report', name, file);
@@ -65,9 +69,12 @@ export function buildHelperSpec(def: SandboxDefinition, host: HostInfo, cgroups:
   for (const path of ETC_ENTRIES) t.push('--ro-bind-try', path, path);
   t.push('--proc', '/proc', '--dev', '/dev', '--scratch-dir', 'tmp', '/tmp', '--scratch-dir', 'shm', '/dev/shm', '--scratch-home', 'home', HOME_DIR);
   if (def.apiSocket) t.push('--host-bind', def.apiSocket.host, def.apiSocket.inside);
+  t.push(...secretFilesTokens(def));
   if (def.workspace) {
     if (host.privileged) t.push('--idmap-lower');
     t.push('--overlay', def.workspace, WORKSPACE_MOUNT);
+  } else {
+    t.push('--scratch-upper', WORKSPACE_MOUNT); // an empty workspace on the writable layer: capped, saved and listed like an overlay's upper
   }
   if (def.persist) {
     t.push('--persist');
@@ -77,9 +84,9 @@ export function buildHelperSpec(def: SandboxDefinition, host: HostInfo, cgroups:
   return t;
 }
 
-/** The command part of a spec: working directory, environment, capabilities, argv. */
+/** The command part of a spec: working directory (/workspace unless given), environment, capabilities, argv. */
 function commandTokens(t: string[], def: SandboxDefinition, cmd: { argv: string[]; env?: Record<string, string>; cwd?: string }): void {
-  t.push('--chdir', cmd.cwd ?? (def.workspace ? WORKSPACE_MOUNT : '/tmp'));
+  t.push('--chdir', cmd.cwd ?? WORKSPACE_MOUNT);
   for (const [k, v] of Object.entries({ ...sandboxEnv(def), ...(cmd.env ?? {}) })) t.push('--setenv', `${k}=${v}`);
   for (const cap of Object.values(KEPT_CAPABILITIES)) t.push('--cap-keep', String(cap));
   t.push('--', ...cmd.argv);

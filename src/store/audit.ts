@@ -18,6 +18,7 @@ export class AuditLog implements AuditRepository {
   private readonly allStmt;
   private readonly afterStmt;
   private readonly appendTx;
+  private readonly listeners: ((e: AuditEvent) => void)[] = [];
 
   constructor(db: Db, private readonly now: () => Date = () => new Date()) {
     this.lastStmt = db.prepare('SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1');
@@ -36,7 +37,14 @@ export class AuditLog implements AuditRepository {
   }
 
   append(input: AuditInput): AuditEvent {
-    return this.appendTx(input);
+    const e = this.appendTx(input);
+    for (const fn of this.listeners) fn(e);
+    return e;
+  }
+
+  /** Call `fn` with every row appended from now on, once it is written (the daemon's event stream). */
+  onAppend(fn: (e: AuditEvent) => void): void {
+    this.listeners.push(fn);
   }
 
   list(opts: { since?: Date; limit?: number } = {}): AuditEvent[] {

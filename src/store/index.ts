@@ -22,6 +22,8 @@ import { NamespacePolicyRepo } from './repos/policies.js';
 import { NamespaceRepo, ProjectRepo } from './repos/projects.js';
 import { RateLimitRepo } from './repos/rate-limits.js';
 import { SandboxRepo } from './repos/sandboxes.js';
+import { SecretRepo } from './repos/secrets.js';
+import { SnapshotRepo } from './repos/snapshots.js';
 import type { Store } from './repositories.js';
 
 export type * from './repositories.js';
@@ -36,6 +38,8 @@ export { NamespacePolicyRepo } from './repos/policies.js';
 export { NamespaceRepo, ProjectRepo } from './repos/projects.js';
 export { RateLimitRepo } from './repos/rate-limits.js';
 export { SandboxRepo, sandboxFromRow } from './repos/sandboxes.js';
+export { SecretRepo } from './repos/secrets.js';
+export { SnapshotRepo } from './repos/snapshots.js';
 export type { Db } from './db.js';
 
 export interface StoreOptions {
@@ -59,6 +63,8 @@ export interface SqliteStore extends Store {
   readonly trustedKeys: TrustedKeyRepo;
   readonly downloadJobs: DownloadJobRepo;
   readonly llmAccess: LlmAccessRepo;
+  readonly secrets: SecretRepo;
+  readonly snapshots: SnapshotRepo;
 }
 
 /** Open (creating and migrating as needed) the database file at `path`, and build the store over it. */
@@ -91,6 +97,8 @@ export function createStore(db: Db, opts: StoreOptions = {}): SqliteStore {
     trustedKeys: new TrustedKeyRepo(db),
     downloadJobs: new DownloadJobRepo(db, now),
     llmAccess: new LlmAccessRepo(db),
+    secrets: new SecretRepo(db, now),
+    snapshots: new SnapshotRepo(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {
       if (db.open) db.close();

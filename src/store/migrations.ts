@@ -247,4 +247,40 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (tbl, pk)
       );`,
   },
+  {
+    version: 8,
+    name: 'sealed secrets: per namespace, encrypted under the master key; the secrets each sandbox is given',
+    sql: `
+      -- ciphertext: AES-256-GCM under a subkey of the master key (iv || tag || data), bound to
+      -- (namespace_id, name) as additional data. Never a plaintext column.
+      CREATE TABLE secrets (
+        namespace_id TEXT NOT NULL REFERENCES namespaces(id),
+        name         TEXT NOT NULL,
+        ciphertext   BLOB NOT NULL,
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL,
+        updated_by   TEXT NOT NULL,
+        PRIMARY KEY (namespace_id, name)
+      );
+
+      -- [{name, env?, file?}]: which secrets a sandbox gets and how (names only).
+      ALTER TABLE sandboxes ADD COLUMN secrets_json TEXT NOT NULL DEFAULT '[]';`,
+  },
+  {
+    version: 9,
+    name: 'snapshots: a sandbox\'s saved writable layer, per namespace, kept when the sandbox is deleted',
+    sql: `
+      -- the files live in $BKG_HOME/snapshots/<id>; sandbox_id is not a reference: the origin may go
+      CREATE TABLE snapshots (
+        id           TEXT PRIMARY KEY,
+        namespace_id TEXT NOT NULL REFERENCES namespaces(id),
+        sandbox_id   TEXT NOT NULL,
+        sandbox_name TEXT NOT NULL,
+        tag          TEXT,
+        size_bytes   INTEGER NOT NULL,
+        created_at   TEXT NOT NULL,
+        created_by   TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX snapshots_tag ON snapshots (namespace_id, sandbox_name, tag) WHERE tag IS NOT NULL;`,
+  },
 ];

@@ -28,7 +28,10 @@ import type {
   RateLimit,
   RuntimeInfo,
   SealedApiKey,
+  Snapshot,
   Sandbox,
+  SecretInfo,
+  StoredSecret,
   SandboxStatus,
   StoredPolicy,
   TrustedKey,
@@ -92,6 +95,28 @@ export interface NamespacePolicyRepository {
   list(): StoredPolicy[];
   set(namespaceId: string, policy: NamespacePolicy, updatedBy: string): StoredPolicy;
   delete(namespaceId: string): boolean;
+}
+
+/** secrets rows: ciphertext only (the daemon's SecretVault encrypts and decrypts). */
+export interface SecretRepository {
+  /** Insert or replace (created_at kept); NOT_FOUND when the namespace does not exist. */
+  set(input: { namespaceId: string; name: string; ciphertext: Buffer; updatedBy: string }): { secret: SecretInfo; created: boolean };
+  get(namespaceId: string, name: string): StoredSecret | null;
+  /** One namespace's, or every namespace's for null; by namespace and name. */
+  list(namespaceId: string | null): SecretInfo[];
+  delete(namespaceId: string, name: string): boolean;
+}
+
+/** snapshots rows (the files are the daemon's: $BKG_HOME/snapshots/<id>). */
+export interface SnapshotRepository {
+  /** CONFLICT when the origin already has a snapshot with this tag in the namespace. */
+  insert(s: Snapshot): Snapshot;
+  get(id: string): Snapshot | null;
+  /** By origin name and tag, in one namespace. */
+  byTag(namespaceId: string, sandboxName: string, tag: string): Snapshot | null;
+  /** One namespace's, or every namespace's for null; oldest first. */
+  list(namespaceId: string | null): Snapshot[];
+  delete(id: string): boolean;
 }
 
 export type AuditVerifyResult = { ok: true; count: number } | { ok: false; count: number; seq: number; reason: string };
@@ -185,6 +210,8 @@ export interface Store {
   readonly trustedKeys: TrustedKeyRepository;
   readonly downloadJobs: DownloadJobRepository;
   readonly llmAccess: LlmAccessRepository;
+  readonly secrets: SecretRepository;
+  readonly snapshots: SnapshotRepository;
   /**
    * Run `fn` in one transaction over all repositories: committed when it returns, rolled back when
    * it throws. Nests (an inner call is a savepoint). `fn` must be synchronous.

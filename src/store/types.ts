@@ -7,6 +7,7 @@ import type { NamespacePolicy } from '../api/policies.js';
 import type { NetworkMode } from '../runtime/definition.js';
 import type { Limits } from '../runtime/limits.js';
 import type { Role } from '../api/names.js';
+import type { SecretRef } from '../api/secrets.js';
 
 export type { ModelManifest } from '../api/schema/llm.js';
 export type { Role } from '../api/names.js';
@@ -44,6 +45,8 @@ export interface NewSandbox {
   allowNestedNamespaces?: boolean;
   /** A custom OCI seccomp profile, as given (null: bkg's default). */
   seccomp?: Record<string, unknown> | null;
+  /** The secrets it is given when it starts (names and how; values live in `secrets`). */
+  secrets?: SecretRef[];
   status?: SandboxStatus;
   expiresAt?: Date | null;
   idleExpiresAt?: Date | null;
@@ -62,6 +65,7 @@ export interface Sandbox {
   workspace: string | null;
   allowNestedNamespaces: boolean;
   seccomp: Record<string, unknown> | null;
+  secrets: SecretRef[];
   status: SandboxStatus;
   pid: number | null;
   helperPid: number | null;
@@ -92,6 +96,21 @@ export interface RuntimeInfo {
   startedAt: Date | null;
   expiresAt: Date | null;
 }
+
+// ---- secrets ----
+
+/** A secret as stored: its value only as ciphertext (sealed by the daemon, src/daemon/secrets). */
+export interface StoredSecret {
+  namespaceId: string;
+  name: string;
+  ciphertext: Buffer;
+  createdAt: string;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+/** A secret as listed: never even its ciphertext. */
+export type SecretInfo = Omit<StoredSecret, 'ciphertext'>;
 
 // ---- executions ----
 
@@ -261,4 +280,19 @@ export interface AccessApproval {
   /** When the token was created and the request decided. */
   at: string;
   decidedBy: string;
+}
+
+// ---- snapshots ----
+
+/** A sandbox's writable layer saved at one moment (the files: $BKG_HOME/snapshots/<id>). */
+export interface Snapshot {
+  id: string;
+  namespaceId: string;
+  /** The origin, by id and by name as it was then (it may have been deleted since). */
+  sandboxId: string;
+  sandboxName: string;
+  tag: string | null;
+  sizeBytes: number;
+  createdAt: string;
+  createdBy: string;
 }

@@ -36,7 +36,7 @@ describe('parse', () => {
     [{ name: 'a', limits: { memory_mb: 4 } }, 'limits.memory_mb', /at least 16/],
     [{ name: 'a', limits: { memory_mb: 1.5 } }, 'limits.memory_mb', /whole number/],
     [{ name: 'a', limits: { swap_mb: 1 } }, 'limits.swap_mb', /not a known field/],
-    [{ name: 'a', network: 'bridge' }, 'network', /one of none, host/],
+    [{ name: 'a', network: 'bridge' }, 'network', /is not a network \(none, host, or allow:HOST/],
     [{ name: 'a', env: { 'A-B': 'x' } }, 'env["A-B"]', /./],
     [{ name: 'a', colour: 'red' }, 'colour', /^colour: is not a known field$/],
   ])('%j is refused naming %s', (value, field, message) => {

@@ -46,7 +46,7 @@ describe('the fast path', () => {
     expect(failure(() => parseArgs(cmd('exec'), ['web', 'ls', '-la'])).hint).toContain('`bkg exec web -- ls -la`');
     expect(failure(() => parseArgs(cmd('ls'), ['--all'])).message).toBe('unknown flag --all for bkg ls');
     expect(failure(() => parseArgs(cmd('run'), ['--memory'])).message).toBe('--memory needs a value');
-    expect(failure(() => parseArgs(cmd('run'), ['--network', 'bridge'])).message).toBe('--network: "bridge" is not one of none, host');
+    expect(failure(() => parseArgs(cmd('add'), ['web', '--runtime', 'ruby'])).message).toBe('--runtime: "ruby" is not one of shell, python, node');
     expect(failure(() => parseArgs(cmd('stop'), [])).message).toBe('missing NAME (Sandbox name or id)');
     expect(failure(() => parseArgs(cmd('stop'), ['a', 'b'])).message).toBe('unexpected argument "b"');
     expect(failure(() => parseArgs(cmd('ls'), ['--json=yes'])).message).toBe('--json takes no value');

@@ -36,7 +36,7 @@ describe('flags → request → definition', () => {
   it('names the flag when the contract refuses what a flag gave', async () => {
     const e = await rejection(sandboxFromFlags('web', { network: 'bridge' }));
     expect(e.code).toBe('INVALID_ARGUMENT');
-    expect(e.message).toMatch(/^--network: "bridge" must be one of none, host/);
+    expect(e.message).toMatch(/^--network: "bridge" is not a network \(none, host, or allow:HOST\[:PORT\],…\)/);
   });
 });
 

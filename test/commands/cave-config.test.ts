@@ -76,7 +76,7 @@ describe('loadCaveConfig', () => {
     ['a numeric sandbox name', `${HEAD}sandboxes:\n  - name: 42\n`, 'sandboxes[0].name: must be a string, not a number'],
     ['a duplicate sandbox name', `${HEAD}sandboxes:\n  - name: web\n  - name: web\n`, 'sandboxes[1].name: "web" is already the name of sandboxes[0]'],
     ['an unknown runtime', `${HEAD}sandboxes:\n  - name: web\n    runtime: ruby\n`, 'sandboxes[0].runtime: must be one of shell, python, node'],
-    ['an unknown network', `${HEAD}sandboxes:\n  - name: web\n    network: bridge\n`, 'sandboxes[0].network: must be one of none, host'],
+    ['an unknown network', `${HEAD}sandboxes:\n  - name: web\n    network: bridge\n`, 'sandboxes[0].network: "bridge" is not a network (none, host, or allow:HOST[:PORT],…)'],
     ['a non-string env value', `${HEAD}sandboxes:\n  - name: web\n    env: { PORT: 8080 }\n`, 'sandboxes[0].env.PORT: must be a string, not a number'],
     ['a bad env name', `${HEAD}sandboxes:\n  - name: web\n    env: { "1X": a }\n`, 'sandboxes[0].env["1X"]: is not a valid variable name'],
     ['an empty workspace', `${HEAD}sandboxes:\n  - name: web\n    workspace: ""\n`, 'sandboxes[0].workspace: must be at least 1 characters'],

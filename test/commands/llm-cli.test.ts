@@ -28,12 +28,19 @@ describe.skipIf(skip)('bkg llm', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** `llm pull --json` streams one JSON object per line (progress events, test/cli/progress-cli.test.ts): its last line is the outcome. */
+  const pull = async (args: string[]) => {
+    const r = await run(['llm', 'pull', ...args, '--json']);
+    return { code: r.code, body: JSON.parse(r.stdout.trimEnd().split('\n').pop() ?? '') as Record<string, unknown>, stderr: r.stderr };
+  };
+
   it('pulls, lists, grants, revokes and removes', async () => {
-    const bad = await json(['llm', 'pull', join(dir, 'stories260K.gguf'), '--sha256', '0'.repeat(64)]);
+    const bad = await pull([join(dir, 'stories260K.gguf'), '--sha256', '0'.repeat(64)]);
     expect(bad.code).toBe(2);
     expect(bad.body).toMatchObject({ error: { code: 'MODEL_VERIFICATION_FAILED' } });
-    const pulled = await json(['llm', 'pull', join(dir, 'stories260K.gguf'), '--name', 'stories']);
+    const pulled = await pull([join(dir, 'stories260K.gguf'), '--name', 'stories']);
     expect(pulled.code).toBe(0);
+    expect(pulled.body).toMatchObject({ type: 'result', status: 'done', model_id: 'stories' });
     expect((await json(['llm', 'ls'])).body).toMatchObject({ models: [{ id: 'stories', sha256: '270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d' }] });
     const req = await json(['llm', 'request-access', 'stories', '--namespace', 'default']);
     expect(req.body).toMatchObject({ status: 'pending' });

@@ -56,7 +56,7 @@ describe.skipIf(skip)('bkg policy', () => {
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('name at least one setting');
     const net = await run(['policy', 'set', 'ci', '--networks', 'host,bridge']);
-    expect(net.stderr).toContain('--networks: "bridge" is not a network mode');
+    expect(net.stderr).toContain('--networks: "bridge" is not a network (none, host, allow, or allow:ENTRY');
     const noNone = await run(['policy', 'set', 'ci', '--networks', 'host']);
     expect(noNone.code).toBe(2);
     expect(noNone.stderr).toContain('networks: must include "none"');

@@ -27,6 +27,7 @@ describe('loadDaemonConfig', () => {
       hostName: hostname(),
       sync: null,
       peer: null,
+      events: { bufferSize: 10_000, intervalMs: 1000 },
     });
   });
 
@@ -35,6 +36,10 @@ describe('loadDaemonConfig', () => {
     expect(c).toMatchObject({ home: '/srv/bkg', socketPath: '/srv/bkg/bkg.sock', logDir: '/srv/bkg/logs', port: 8080, maxBodyBytes: 2 * 1024 ** 2 });
     expect(loadDaemonConfig({ BKG_PORT: '0' }).port).toBe(0);
     expect(loadDaemonConfig({ BKG_PORT: '65535', BKG_MAX_BODY: '4096' })).toMatchObject({ port: 65535, maxBodyBytes: 4096 });
+  });
+
+  it('reads BKG_EVENTS_BUFFER and BKG_EVENTS_INTERVAL_MS', () => {
+    expect(loadDaemonConfig({ BKG_EVENTS_BUFFER: '5', BKG_EVENTS_INTERVAL_MS: '200' }).events).toEqual({ bufferSize: 5, intervalMs: 200 });
   });
 
   it.each(['', 'abc', '-1', '65536', '99999', '7420x', ' 80', '080', '1.5', '0x10', '1e3'])('BKG_PORT=%j is fatal, never defaulted', (value) => {
@@ -52,6 +57,14 @@ describe('loadDaemonConfig', () => {
     ['BKG_MAX_BODY', '100'],
     ['BKG_MAX_BODY', '2g'],
     ['BKG_MAX_BODY', ''],
+    ['BKG_EVENTS_BUFFER', '0'],
+    ['BKG_EVENTS_BUFFER', 'many'],
+    ['BKG_EVENTS_BUFFER', '1.5'],
+    ['BKG_EVENTS_BUFFER', '2000000'],
+    ['BKG_EVENTS_BUFFER', ''],
+    ['BKG_EVENTS_INTERVAL_MS', '10'],
+    ['BKG_EVENTS_INTERVAL_MS', '1s'],
+    ['BKG_EVENTS_INTERVAL_MS', '-5'],
   ])('%s=%j is fatal', (name, value) => {
     const err = configError({ [name]: value });
     expect(err.code).toBe('INVALID_CONFIG');

@@ -10,7 +10,7 @@ import { call, freePort, removeHome, startTestDaemon, type TestDaemon } from '..
 import { sandboxSkipReason } from '../helpers/sandbox.js';
 
 const skip = sandboxSkipReason();
-const TOOLS = ['file_list', 'file_read', 'file_write', 'sandbox_changes', 'sandbox_create', 'sandbox_delete', 'sandbox_exec', 'sandbox_list', 'sandbox_metrics', 'sandbox_run_code', 'sandbox_start', 'sandbox_stop'];
+const TOOLS = ['file_list', 'file_read', 'file_write', 'sandbox_changes', 'sandbox_create', 'sandbox_delete', 'sandbox_exec', 'sandbox_fork', 'sandbox_list', 'sandbox_metrics', 'sandbox_run_code', 'sandbox_snapshot', 'sandbox_start', 'sandbox_stop', 'snapshot_delete', 'snapshot_list'];
 
 
 type Result = { isError?: boolean; structuredContent?: Record<string, unknown>; _meta?: Record<string, unknown>; content: { type: string; text?: string }[] };
@@ -87,6 +87,28 @@ describe.skipIf(skip)('MCP over Streamable HTTP', () => {
     const r = await tool(c, 'sandbox_run_code', { language: 'node', code: 'console.log(6 * 7)' });
     expect(r.structuredContent).toMatchObject({ exit_code: 0, stdout: '42\n' });
     expect((await tool(c, 'sandbox_list')).structuredContent).toEqual({ sandboxes: [] });
+  });
+
+  it('gives a sandbox without a host directory a /workspace: an agent writes main.py there and runs it, there unless told otherwise', async () => {
+    const c = await connect(keys.a); // a namespace key: a host workspace would be a privilege it lacks
+    expect((await tool(c, 'sandbox_create', { name: 'agent', runtime: 'python' })).structuredContent).toMatchObject({ sandbox: { workspace: null } });
+    await tool(c, 'sandbox_start', { sandbox: 'agent' });
+    const source = 'import os\nprint(os.getcwd(), 6 * 7)\n';
+    const wrote = await tool(c, 'file_write', { sandbox: 'agent', path: '/workspace/main.py', content: source });
+    expect(wrote.isError).toBeFalsy();
+    expect(wrote.structuredContent).toEqual({ path: '/workspace/main.py', size: source.length });
+    expect((await tool(c, 'sandbox_exec', { sandbox: 'agent', cmd: ['python3', '/workspace/main.py'] })).structuredContent).toMatchObject({ exit_code: 0, stdout: '/workspace 42\n' });
+    expect((await tool(c, 'sandbox_exec', { sandbox: 'agent', cmd: ['python3', 'main.py'] })).structuredContent).toMatchObject({ exit_code: 0, stdout: '/workspace 42\n' });
+    expect((await tool(c, 'sandbox_exec', { sandbox: 'agent', cmd: ['pwd'], cwd: '/tmp' })).structuredContent).toMatchObject({ exit_code: 0, stdout: '/tmp\n' });
+    expect((await tool(c, 'sandbox_run_code', { sandbox: 'agent', language: 'shell', code: 'pwd; ls' })).structuredContent).toMatchObject({ exit_code: 0, stdout: '/workspace\nmain.py\n' });
+    expect((await tool(c, 'file_list', { sandbox: 'agent', path: '/workspace' })).structuredContent).toMatchObject({ entries: [{ name: 'main.py', type: 'file' }] });
+    expect((await tool(c, 'sandbox_changes', { sandbox: 'agent' })).structuredContent).toEqual({ changes: [{ path: 'main.py', kind: 'added', type: 'file' }] });
+    expect((await tool(c, 'sandbox_stop', { sandbox: 'agent' })).structuredContent).toMatchObject({ sandbox: { status: 'stopped' } });
+    expect((await tool(c, 'sandbox_start', { sandbox: 'agent' })).structuredContent).toMatchObject({ sandbox: { status: 'running' } });
+    expect((await tool(c, 'file_read', { sandbox: 'agent', path: '/workspace/main.py' })).structuredContent).toMatchObject({ content: source });
+    expect((await tool(c, 'sandbox_delete', { sandbox: 'agent' })).isError).toBeFalsy();
+    const throwaway = await tool(c, 'sandbox_run_code', { language: 'python', code: 'import os; open("out.txt", "w").write("x"); print(os.getcwd(), os.listdir())' });
+    expect(throwaway.structuredContent).toMatchObject({ exit_code: 0, stdout: "/workspace ['out.txt']\n" });
   });
 
   it('streams progress and kills the command inside the sandbox when the client cancels', async () => {

@@ -134,6 +134,7 @@ print(json.dumps({
     const profile = JSON.parse(readFileSync(join(packageRoot(), 'templates', 'seccomp', 'default.json'), 'utf8')) as Record<string, unknown>;
     const PRIVILEGES: [Privilege, () => Record<string, unknown>][] = [
       ['network.host', () => ({ network: 'host' })],
+      ['network.allow', () => ({ network: { allow: ['pypi.org', '*.pythonhosted.org:443'] } })],
       ['workspace.host', () => ({ workspace: join(wsRoot, 'proj') })],
       ['nested_namespaces', () => ({ allow_nested_namespaces: true })],
       ['custom_seccomp', () => ({ seccomp: profile })],
@@ -229,6 +230,30 @@ print(json.dumps({
         expect(mcpErrorCode(await mcpTool(c, 'sandbox_run_code', { language: 'shell', code: 'true' })), `${kind} sandbox_run_code`).toBe('FORBIDDEN');
       }
       expect(((await call(admin(), 'GET', '/api/v1/sandboxes/home')).body as { status: string }).status).toBe('running');
+    });
+
+    it('GET /api/v1/whoami tells each key its kind and exactly the actions the rights table gives it', async () => {
+      const me = async (t: Target) => (await call(t, 'GET', '/api/v1/whoami')).body as { kind: string; namespace: string | null; sandbox_id: string | null; actions: string[] };
+      const local = await me(admin());
+      expect(local.kind).toBe('admin');
+      expect(local.actions).toEqual(expect.arrayContaining(['key.manage', 'audit.read', 'llm.manage', 'sandbox.create']));
+      const ro = await me(tcp('readonly'));
+      expect(ro.kind).toBe('readonly');
+      expect(ro.actions).toEqual(expect.arrayContaining(['sandbox.list', 'sandbox.read']));
+      for (const a of ['sandbox.create', 'sandbox.stop', 'key.manage', 'audit.read', 'llm.manage']) expect(ro.actions, `readonly ${a}`).not.toContain(a);
+      const ns = await me(tcp('plain'));
+      expect(ns.kind).toBe('namespace');
+      expect(ns.namespace).not.toBeNull();
+      expect(ns.actions).toContain('sandbox.create');
+      expect(ns.actions).not.toContain('audit.read');
+      const own = await me(tcp('sandbox'));
+      expect(own.kind).toBe('sandbox');
+      expect(own.sandbox_id).not.toBeNull();
+      expect(own.actions).toContain('sandbox.exec');
+      for (const a of ['sandbox.create', 'sandbox.start', 'key.manage']) expect(own.actions, `sandbox ${a}`).not.toContain(a);
+      // asking costs nothing: no refusal is recorded
+      const denied = ((await call(admin(), 'GET', '/api/v1/audit?since=1m')).body as { events: { action: string; outcome: string }[] }).events.filter((e) => e.outcome === 'denied' && e.action === 'sandbox.list');
+      expect(denied).toEqual([]);
     });
 
     it('a sandbox\'s own key reads its own status, logs and files, and writes its files', async () => {

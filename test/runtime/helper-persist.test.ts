@@ -174,6 +174,31 @@ describe.skipIf(skip)('--save and --restore of a persistent sandbox', () => {
     expect(readdirSync(join(saved, 'upper'))).not.toContain('more.txt'); // a copy, not the saved tree itself
   });
 
+  it('--save-linked copies a saved tree with its regular files hard-linked and everything else as --save does; a restore from it copies', async () => {
+    const linked = join(temp('bkg-save-linked-'), 'snap');
+    const r = spawnSync(host.helperPath, ['--json-status-fd', '2', '--save-linked', saved, linked], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const [a, b] = [join(saved, 'upper'), join(linked, 'upper')];
+    expect(lstatSync(join(b, 'mod.txt')).ino).toBe(lstatSync(join(a, 'mod.txt')).ino);
+    expect(lstatSync(join(b, 'suid')).ino).toBe(lstatSync(join(a, 'suid')).ino);
+    expect(lstatSync(join(linked, 'tmp', 'x')).ino).toBe(lstatSync(join(saved, 'tmp', 'x')).ino);
+    expect(lstatSync(join(b, 'dir')).ino).not.toBe(lstatSync(join(a, 'dir')).ino); // directories are made anew
+    expect(xattr(join(b, 'dir'), 'user.overlay.opaque')).toBe('y');
+    const whiteout = lstatSync(join(b, 'del.txt'));
+    expect(whiteout.isCharacterDevice() && whiteout.rdev === 0).toBe(true);
+    expect(readlinkSync(join(b, 'link'))).toBe('keep.txt');
+    expect(lstatSync(join(b, 'fifo')).isFIFO()).toBe(true);
+    expect(mode(join(linked, 'tmp'))).toBe(0o1777);
+    expect(lstatSync(join(b, 'dir')).mtimeMs).toBe(lstatSync(join(a, 'dir')).mtimeMs);
+    // a sandbox restored from the linked tree writes its own copy: the shared inode never changes
+    const h = await startWith(define({ workspace: ws }), withRestore(linked));
+    const w = await exec(h, 'cd /workspace && cat mod.txt && echo changed > mod.txt && chmod 600 suid');
+    expect(w.stdout).toBe('after\n');
+    expect(readFileSync(join(a, 'mod.txt'), 'utf8')).toBe('after\n');
+    expect(mode(join(a, 'suid'))).toBe(0o4755);
+  });
+
   it('keeps a --scratch-home directory private (0700) and restores its mode and contents', async () => {
     const d1 = define();
     const h1 = await startWith(d1, withHome);
@@ -227,6 +252,33 @@ describe.skipIf(skip)('changes without false positives', () => {
     ]);
     await sandboxes.apply(h);
     expect(await sandboxes.changes(h)).toEqual([]);
+  });
+});
+
+describe.skipIf(skip)('an empty workspace (no host directory) on the writable layer', () => {
+  it('is saved and restored with the rest, keeps its mode, lists every entry as added, and has nothing to apply to', async () => {
+    const h = await sandboxes.start(define());
+    started.push(h);
+    const r = await exec(h, 'pwd; mkdir src && echo "print(42)" > src/main.py && ln -s src/main.py link && echo x > gone.txt && rm gone.txt && chmod 750 /workspace');
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('/workspace\n');
+    const listed = [
+      { path: 'link', kind: 'added', type: 'symlink' },
+      { path: 'src', kind: 'added', type: 'dir' },
+      { path: 'src/main.py', kind: 'added', type: 'file' },
+    ];
+    expect(await sandboxes.changes(h)).toEqual(listed);
+    await expect(sandboxes.apply(h)).rejects.toMatchObject({ code: 'NO_HOST_WORKSPACE' });
+    const dest = join(temp('bkg-empty-ws-'), 'state');
+    await sandboxes.save(h, dest);
+    await sandboxes.stop(h);
+    expect(readFileSync(join(dest, 'upper', 'src', 'main.py'), 'utf8')).toBe('print(42)\n'); // the upper directory is /workspace itself
+    expect(await sandboxes.changesIn(dest, undefined)).toEqual(listed); // a stopped sandbox's saved files list the same
+    const back = await sandboxes.start(define({ restoreFrom: dest }));
+    started.push(back);
+    const again = await exec(back, 'pwd; python3 src/main.py; readlink link; stat -c %a /workspace; ls');
+    expect(again.stderr).toBe('');
+    expect(again.stdout).toBe('/workspace\n42\nsrc/main.py\n750\nlink\nsrc\n');
   });
 });
 

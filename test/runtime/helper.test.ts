@@ -29,6 +29,9 @@ describe('bkg-helper protocol', () => {
     [['--uid-map', '0', '100000', '65536', '--gid-map', '0', '100000', '65536'], /no command given/],
     [['--ro-bind', 'relative', '/x', '--', 'true'], /not an absolute path/],
     [['--overlay', '/tmp', '/workspace', '--uid-map', '0', '1', '1', '--gid-map', '0', '1', '1', '--', 'true'], /need --scratch/],
+    [['--scratch-upper', '/workspace', '--uid-map', '0', '1', '1', '--gid-map', '0', '1', '1', '--', 'true'], /need --scratch/],
+    [['--scratch', '65536', '--overlay', '/tmp', '/workspace', '--scratch-upper', '/w2', '--uid-map', '0', '1', '1', '--gid-map', '0', '1', '1', '--', 'true'], /at most one --overlay or --scratch-upper/],
+    [['--scratch', '65536', '--scratch-upper', '/workspace', '--restore', '/tmp', '--uid-map', '0', '1', '1', '--gid-map', '0', '1', '1', '--', 'true'], /--restore must come before/],
     [['--bind', '/a/../etc', '/x', '--', 'true'], /contains '\.\.'/],
     [['--', 'true'], /--uid-map and --gid-map are required/],
   ])('rejects a bad spec %j with a JSON error and exit 125', (args, message) => {

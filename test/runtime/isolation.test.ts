@@ -4,6 +4,8 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newSandboxId } from '../../src/runtime/definition.js';
+import { withDefaults } from '../../src/runtime/limits.js';
 import { makeRuntime, py, sandboxSkipReason, sh } from '../helpers/sandbox.js';
 
 const skip = sandboxSkipReason();
@@ -104,6 +106,23 @@ describe.skipIf(skip)('sandbox filesystem', () => {
       expect(r.stdout).toContain('ok');
       expect(r.stdout.split('\n')[0]).toBe(`${process.getuid?.() ?? 0} 644`);
     });
+  });
+});
+
+describe.skipIf(skip)('an empty workspace without a host directory', () => {
+  it('is the working directory: writable, root\'s, 0755, empty in every new sandbox', async () => {
+    const r = await sh(runtime, 'pwd; stat -c "%a %u" /workspace; ls -A | wc -l; mkdir -p sub && echo hi > sub/f && cat /workspace/sub/f && echo "print(6*7)" > main.py && python3 main.py');
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('/workspace\n755 0\n0\nhi\n42\n');
+    expect(r.changes).toEqual([]); // a throwaway sandbox without a host directory has nowhere to apply changes: none are listed
+    expect((await sh(runtime, 'ls -A /workspace | wc -l')).stdout).toBe('0\n'); // the last sandbox's files went with it
+  });
+
+  it('yields to an explicit working directory', async () => {
+    const out: Buffer[] = [];
+    const r = await runtime.run({ id: newSandboxId(), argv: ['pwd'], cwd: '/tmp', limits: withDefaults({}), network: 'none' }, { stdio: ['ignore', 'pipe', 'ignore'], onStdout: (c) => out.push(c) });
+    expect(r.exitCode).toBe(0);
+    expect(Buffer.concat(out).toString()).toBe('/tmp\n');
   });
 });
 

@@ -10,7 +10,7 @@ const { host, runtime } = makeRuntime();
 
 function cgroupChildren(prefix: string): string[] {
   const layout = host.cgroups;
-  const bases = layout.version === 2 ? [layout.base] : layout.version === 1 ? [...layout.bases.values()] : [];
+  const bases = layout.version === 2 ? [layout.base] : layout.version === 1 ? [...new Set([...layout.bases.values(), ...(layout.acct ? [layout.acct] : [])])] : [];
   return bases.flatMap((b) => (existsSync(b) ? readdirSync(b, { withFileTypes: true }).filter((e) => e.isDirectory() && e.name.startsWith(prefix)).map((e) => join(b, e.name)) : []));
 }
 

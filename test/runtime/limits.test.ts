@@ -64,10 +64,15 @@ print(round((time.process_time() - cpu) / (time.monotonic() - wall), 3))
     expect(share).toBeLessThan(0.4);
   });
 
-  it('fails writes past the disk cap with ENOSPC, in /tmp and in /workspace', async () => {
+  it('fails writes past the disk cap with ENOSPC, in /tmp and in /workspace (empty or over a host directory)', async () => {
     const r = await sh(runtime, 'dd if=/dev/zero of=/tmp/fill bs=1M count=64 2>&1; echo "rc=$?"', { limits: { diskBytes: 16 * MiB } });
     expect(r.stdout).toContain('No space left on device');
     expect(r.stdout).toContain('rc=1');
+    // without a host directory /workspace is on the same capped layer: it fills it, and /tmp with it
+    const e = await sh(runtime, 'head -c 40000000 /dev/zero > /workspace/big; echo "rc=$?"; echo x > /tmp/more || echo "tmp full"', { limits: { diskBytes: 16 * MiB } });
+    expect(e.stderr).toContain('No space left on device');
+    expect(e.stdout).toBe('rc=1\ntmp full\n');
+    expect(e.limitsHit).toContain('disk');
     const ws = execFileSync('mktemp', ['-d']).toString().trim();
     try {
       execFileSync('chmod', ['755', ws]);

@@ -33,7 +33,7 @@ async function exec(h: SandboxHandle, argv: string[], timeoutMs?: number) {
 
 function cgroupDirs(id: string): string[] {
   const layout = host.cgroups;
-  const bases = layout.version === 1 ? [...layout.bases.values()] : layout.version === 2 ? [layout.base] : [];
+  const bases = layout.version === 1 ? [...new Set([...layout.bases.values(), ...(layout.acct ? [layout.acct] : [])])] : layout.version === 2 ? [layout.base] : [];
   return bases.flatMap((b) => readdirSync(b).filter((n) => n === id).map((n) => join(b, n)));
 }
 

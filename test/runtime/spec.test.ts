@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SandboxDefinition } from '../../src/runtime/definition.js';
 import type { HostInfo } from '../../src/runtime/host.js';
-import { buildHelperSpec, encodeSpec, ETC_ENTRIES } from '../../src/runtime/spec.js';
+import { buildExecSpec, buildHelperSpec, encodeSpec, ETC_ENTRIES } from '../../src/runtime/spec.js';
 
 const host: HostInfo = {
   privileged: true,
@@ -53,12 +53,24 @@ describe('buildHelperSpec', () => {
     expect(t).not.toContain('--share-net');
     expect(buildHelperSpec({ ...def, network: 'host' }, host, plan)).toContain('--share-net');
     expect(t.slice(t.indexOf('--') + 1)).toEqual(['python3', '-c', 'print(1)']);
-    expect(pairs(t, '--chdir', 1)).toEqual([['/tmp']]);
+  });
+
+  it('gives every sandbox a /workspace, empty on the writable layer without a host directory, and runs commands there', () => {
+    const t = buildHelperSpec(def, host, plan);
+    expect(pairs(t, '--scratch-upper', 1)).toEqual([['/workspace']]);
+    expect(t).not.toContain('--overlay');
+    expect(pairs(t, '--chdir', 1)).toEqual([['/workspace']]);
+    expect(pairs(buildHelperSpec({ ...def, cwd: '/srv' }, host, plan), '--chdir', 1)).toEqual([['/srv']]); // an explicit cwd wins
+    const exec = buildExecSpec(def, { argv: ['pwd'] }, host, plan);
+    expect(exec[exec.indexOf('--chdir') + 1]).toBe('/workspace');
+    const there = buildExecSpec(def, { argv: ['pwd'], cwd: '/tmp' }, host, plan);
+    expect(there[there.indexOf('--chdir') + 1]).toBe('/tmp');
   });
 
   it('mounts the workspace copy-on-write, idmapped when privileged', () => {
     const t = buildHelperSpec({ ...def, workspace: '/src/proj' }, host, plan);
     expect(pairs(t, '--overlay', 2)).toEqual([['/src/proj', '/workspace']]);
+    expect(t).not.toContain('--scratch-upper');
     expect(t).toContain('--idmap-lower');
     expect(pairs(t, '--chdir', 1)).toEqual([['/workspace']]);
     expect(pairs(t, '--setenv', 1).map(([e]) => e)).toContain('HOME=/root');

@@ -78,7 +78,7 @@ describe('sandboxes', () => {
     const created = sandboxes.insert(spec({ id: 'sbx1', name: 'web', namespaceId: nsA, workspace: '/srv/ws', idleExpiresAt: new Date('2026-03-01T01:00:00Z') }));
     expect(created).toEqual({
       id: 'sbx1', name: 'web', namespaceId: nsA, projectId: null, runtime: 'python',
-      limits: { memoryBytes: 256 * 1024 ** 2, pids: 64 }, network: 'none', env: { FOO: 'bar' }, workspace: '/srv/ws', allowNestedNamespaces: false, seccomp: null,
+      limits: { memoryBytes: 256 * 1024 ** 2, pids: 64 }, network: 'none', env: { FOO: 'bar' }, workspace: '/srv/ws', allowNestedNamespaces: false, seccomp: null, secrets: [],
       status: 'created', pid: null, helperPid: null, helperStartTime: null, scratchFd: null, startedAt: null, expiresAt: null,
       idleExpiresAt: '2026-03-01T01:00:00.000Z', lastActivityAt: null, createdAt: created.createdAt, host: '',
     });

@@ -68,6 +68,16 @@ export const SyncStatus = z.object({
   last_error: z.string().nullable(),
 }).strict();
 
+/** The calling key, as the daemon sees it: what a client may offer its user without asking to be refused. */
+export const Whoami = z.object({
+  id: z.string(),
+  name: z.string(),
+  kind: z.enum(['admin', 'namespace', 'readonly', 'sandbox']).describe('admin, namespace, readonly, or sandbox (a sandbox\'s own key).'),
+  namespace: z.string().nullable().describe('The namespace it is bound to (null: every namespace).'),
+  sandbox_id: z.string().nullable(),
+  actions: z.array(z.string()).describe('Every action this key may take (the rights table); a namespace policy may narrow privileges further.'),
+}).strict();
+
 export const DaemonInfo = z.object({
   pid: z.int(),
   version: z.string(),
@@ -92,3 +102,4 @@ export type AuditVerifyResult = z.infer<typeof AuditVerifyResult>;
 export type DaemonInfo = z.infer<typeof DaemonInfo>;
 export type SyncStatusView = z.infer<typeof SyncStatus>;
 export type HealthResult = z.infer<typeof Health>;
+export type Whoami = z.infer<typeof Whoami>;

@@ -4,6 +4,7 @@
  */
 
 import { Limits, Name, z } from './common.js';
+import { ForkRequest, SnapshotList, SnapshotParams, SnapshotTag, SnapshotView } from './snapshots.js';
 import { CreateSandboxRequest, ExecRequest, ExecSummary, SandboxView, Change } from './sandboxes.js';
 
 const sandbox = Name.describe('The sandbox name or id.');
@@ -22,7 +23,7 @@ export const ToolExecResult = ExecSummary.extend({
 
 export const TOOLS = {
   sandbox_create: {
-    description: 'Create an isolated Linux sandbox (not started yet). Use sandbox_start next, then sandbox_exec or sandbox_run_code. network "host", a host workspace, nested namespaces, a custom seccomp profile and limits above your namespace\'s caps are privileges (admin keys, or what your namespace\'s policy grants).',
+    description: 'Create an isolated Linux sandbox (not started yet). Use sandbox_start next, then sandbox_exec or sandbox_run_code. network "host" or an egress allowlist ({"allow": ["pypi.org", "*.pythonhosted.org"]}: only those hosts, through HTTP_PROXY / HTTPS_PROXY), a host workspace, nested namespaces, a custom seccomp profile and limits above your namespace\'s caps are privileges (admin keys, or what your namespace\'s policy grants).',
     input: CreateSandboxRequest.omit({ project: true }).shape,
     output: z.object({ sandbox: SandboxView }).strict(),
   },
@@ -31,7 +32,7 @@ export const TOOLS = {
   sandbox_stop: { description: 'Stop a running sandbox: every process in it ends; its files are kept for the next start.', input: { sandbox }, output: z.object({ sandbox: SandboxView }).strict() },
   sandbox_delete: { description: 'Delete a sandbox and its files (stopping it first).', input: { sandbox }, output: z.object({ deleted: z.string() }).strict() },
   sandbox_exec: {
-    description: 'Run a command (argv array, no shell unless you call one) in a running sandbox. Returns exit code, stdout, stderr, truncation flags and the limits it ran into. Output streams as progress notifications; cancel the request to kill the command.',
+    description: 'Run a command (argv array, no shell unless you call one) in a running sandbox, in /workspace unless cwd says otherwise. Returns exit code, stdout, stderr, truncation flags and the limits it ran into. Output streams as progress notifications; cancel the request to kill the command.',
     input: { sandbox, ...ExecRequest.pick({ cmd: true, cwd: true, env: true, timeout_ms: true }).shape },
     output: ToolExecResult,
   },
@@ -51,7 +52,7 @@ export const TOOLS = {
     output: z.object({ path: z.string(), size: z.int(), encoding: z.enum(['utf-8', 'base64']), content: z.string() }).strict(),
   },
   file_write: {
-    description: 'Write a file inside a running sandbox (parent directories must exist).',
+    description: 'Write a file inside a running sandbox (parent directories must exist; /workspace always does, and is where commands run).',
     input: { sandbox, path, content: z.string().max(16 * 1024 * 1024), encoding: z.enum(['utf-8', 'base64']).optional() },
     output: z.object({ path: z.string(), size: z.int() }).strict(),
   },
@@ -61,10 +62,22 @@ export const TOOLS = {
     output: z.object({ path: z.string(), entries: z.array(z.object({ name: z.string(), type: z.enum(['file', 'dir', 'symlink', 'other']), size: z.number() }).strict()) }).strict(),
   },
   sandbox_changes: {
-    description: 'The sandbox\'s changes to its /workspace (added, modified, deleted) against the host directory, which stays untouched.',
+    description: 'The sandbox\'s changes to its /workspace (added, modified, deleted) against the host directory, which stays untouched; without a host directory, /workspace started empty and everything in it is added.',
     input: { sandbox },
     output: z.object({ changes: z.array(Change) }).strict(),
   },
+  sandbox_snapshot: {
+    description: 'Save a sandbox\'s files (workspace, /tmp, HOME: its whole writable state), running or stopped, as a snapshot of its namespace. Start new sandboxes from it with sandbox_create\'s from_snapshot (its id, or SANDBOX:TAG).',
+    input: { sandbox, tag: SnapshotTag.optional() },
+    output: z.object({ snapshot: SnapshotView }).strict(),
+  },
+  sandbox_fork: {
+    description: 'A new sandbox `name` with the settings and the files of `sandbox` as of now (running if it runs): try something risky in the fork; nothing written in one appears in the other.',
+    input: { sandbox, ...ForkRequest.shape },
+    output: z.object({ sandbox: SandboxView }).strict(),
+  },
+  snapshot_list: { description: 'List the snapshots of your namespace: id, origin sandbox, tag, size.', input: {}, output: SnapshotList },
+  snapshot_delete: { description: 'Delete a snapshot (its id, or SANDBOX:TAG); sandboxes started from it keep their files.', input: { snapshot: SnapshotParams.shape.ref }, output: z.object({ deleted: z.string() }).strict() },
   sandbox_metrics: {
     description: 'Status, limits and current usage (memory, CPU seconds, processes) of a sandbox.',
     input: { sandbox },

@@ -1,11 +1,14 @@
 /** Namespace policies (/api/v1/policies): the privileges and quotas of a namespace's keys. */
-import { NETWORKS } from '../names.js';
+import { policyNetworkProblem } from '../egress.js';
 import { Name, NullableTimestamp, z } from './common.js';
 
 const cap = (max: number, what: string) => z.int().min(0).max(max).nullable().describe(`${what}; null: no cap.`);
 
 export const NamespacePolicy = z.object({
-  networks: z.array(z.enum(NETWORKS)).max(8).describe('Network modes its sandboxes may use (always includes none).'),
+  networks: z.array(z.string().max(320).superRefine((v, ctx) => {
+    const problem = policyNetworkProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })).max(64).describe('Network modes its sandboxes may use (always includes none): none, host, allow (any egress allowlist), allow:ENTRY (allowlists within ENTRY, e.g. allow:*.pypi.org).'),
   workspace_roots: z.array(z.string().regex(/^\/./).max(4096)).max(64).describe('Host directories under which its sandboxes may mount workspaces.'),
   allow_nested_namespaces: z.boolean(),
   allow_custom_seccomp: z.boolean(),

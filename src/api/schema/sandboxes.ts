@@ -1,6 +1,35 @@
 /** The sandboxes API (/api/v1/sandboxes): requests, answers, and the exec result shared by every door. */
-import { LIMIT_HITS, NETWORKS, PLACEMENTS, RUNTIMES, SANDBOX_STATUSES } from '../names.js';
+import { LIMIT_HITS, PLACEMENTS, RUNTIMES, SANDBOX_STATUSES } from '../names.js';
 import { Env, Limits, Name, NullableTimestamp, Timestamp, z } from './common.js';
+import { canonicalNetwork, DENIAL_REASONS, MAX_ALLOW_ENTRIES } from '../egress.js';
+import { MAX_SANDBOX_SECRETS, SECRETS_DIR } from '../secrets.js';
+import { SecretRef } from './secrets.js';
+
+/**
+ * A sandbox's network: `none`, `host`, or an egress allowlist, as a string (`allow:pypi.org,*.pypi.org`)
+ * or an object (`{allow: ["pypi.org", "*.pypi.org"]}`); stored and shown as the canonical string.
+ */
+export const Network = z.union([
+  z.string().max(20_000).describe('none (default): loopback only; host: the host\'s network (a privilege); allow:HOST[:PORT],…: only those hosts, through bkg\'s egress proxy (a privilege).'),
+  z.object({ allow: z.array(z.string().max(300)).min(1).max(MAX_ALLOW_ENTRIES).describe('HOST, HOST:PORT, *.DOMAIN[:PORT], an IP address or a CIDR range ([v6]:PORT); PORT 1-65535 or *; without one, 80 and 443.') }).strict(),
+], { error: 'must be none, host, allow:HOST[:PORT],… or {allow: [HOST[:PORT], …]}' }).superRefine((v, ctx) => {
+  try {
+    canonicalNetwork(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^[^:]*: /, '') });
+  }
+});
+
+/** A connection the sandbox's egress proxy refused. */
+export const NetworkDenial = z.object({
+  code: z.literal('NETWORK_DENIED'),
+  host: z.string().describe('As the request named it (a name, or a literal address).'),
+  port: z.int(),
+  reason: z.enum(DENIAL_REASONS).describe('not_allowed: the host is not on the allowlist; port: it is, on other ports; address: a wildcard name resolved to the host\'s own or a link-local address.'),
+  message: z.string(),
+  at: Timestamp.describe('The first such refusal.'),
+  count: z.int().min(1).describe('Identical refusals (host, port, reason) grouped into this one.'),
+}).strict();
 
 export const CreateSandboxRequest = z.object({
   name: Name.describe('A name, unique in the namespace (letters, digits, . _ -).'),
@@ -8,18 +37,20 @@ export const CreateSandboxRequest = z.object({
   namespace: Name.optional().describe('Admin keys only: the namespace (default: "default"); other keys act in their own.'),
   runtime: z.enum(RUNTIMES).optional().describe('Interpreter available inside (default shell).'),
   limits: Limits.optional(),
-  network: z.enum(NETWORKS).optional().describe('none (default): loopback only; host: the host\'s network (a privilege).'),
+  network: Network.optional(),
   env: Env.optional(),
+  secrets: z.array(SecretRef).max(MAX_SANDBOX_SECRETS).optional().describe(`Secrets of the namespace, given to the sandbox when it starts: as environment variables, or files under ${SECRETS_DIR}.`),
   workspace: z.string().min(1).max(4096).optional().describe('A host directory mounted copy-on-write at /workspace (a privilege).'),
   allow_nested_namespaces: z.boolean().optional().describe('Let code inside create namespaces of its own (a privilege).'),
   seccomp: z.record(z.string(), z.unknown()).optional().describe('An OCI seccomp profile (the "seccomp" object of an OCI runtime spec) instead of the default (a privilege).'),
+  from_snapshot: z.string().min(1).max(200).optional().describe('Start from a snapshot of the same namespace (its id, or SANDBOX:TAG): its files are restored at the first start (needs the sandbox.snapshot right).'),
   placement: z.enum(PLACEMENTS).optional().describe('In a fleet: local (default) runs it on the host asked; auto on the live host running the fewest sandboxes.'),
 }).strict();
 
 export const ExecRequest = z.object({
   cmd: z.array(z.string().max(131_072)).min(1).max(4096).describe('The command and its arguments (argv; no shell unless you call one).'),
   env: Env.optional(),
-  cwd: z.string().regex(/^\//).max(4096).optional(),
+  cwd: z.string().regex(/^\//).max(4096).optional().describe('The working directory inside the sandbox (default /workspace).'),
   stdin: z.string().max(1_048_576).optional(),
   timeout_ms: z.int().min(1).max(86_400_000).optional(),
 }).strict();
@@ -37,9 +68,10 @@ export const SandboxView = z.object({
   project: z.string().nullable(),
   status: z.enum(SANDBOX_STATUSES),
   runtime: z.string(),
-  network: z.string(),
+  network: z.string().describe('none, host, or allow: and the allowlist\'s entries, comma-separated.'),
   limits: Limits,
   env: z.array(z.string()).describe('The names of its environment variables (never their values).'),
+  secrets: z.array(SecretRef).optional().describe('The secrets it is given and how (names only, never values); absent when none.'),
   workspace: z.string().nullable(),
   allow_nested_namespaces: z.boolean(),
   seccomp: z.enum(['default', 'custom']),
@@ -69,6 +101,7 @@ export const ExecSummary = z.object({
   oom_killed: z.boolean(),
   duration_ms: z.number(),
   limits_hit: z.array(z.enum(LIMIT_HITS)).describe('The limits the command ran into: memory (OOM kill), pids (a fork refused), disk (writable space full), time (killed at its timeout).'),
+  network_denied: z.array(NetworkDenial).optional().describe('Connections the egress proxy refused while the command ran (a network allow:… only; absent when none).'),
   exec_error: z.string().optional().describe('Why the command could not be started.'),
 }).strict();
 
@@ -109,6 +142,7 @@ export type ExecRequest = z.infer<typeof ExecRequest>;
 export type SandboxView = z.infer<typeof SandboxView>;
 export type CreatedSandbox = z.infer<typeof CreatedSandbox>;
 export type ExecSummary = z.infer<typeof ExecSummary>;
+export type NetworkDenial = z.infer<typeof NetworkDenial>;
 export type ExecResponse = z.infer<typeof ExecResponse>;
 export type Change = z.infer<typeof Change>;
 export type ExecutionView = z.infer<typeof ExecutionView>;

@@ -1,7 +1,7 @@
 /**
  * The CLI's front door (bin/run.js): answers --version and the root help, runs the everyday
- * commands (exec, run, ls, start, stop, rm) without loading oclif, suggests the nearest command for
- * a slip, and hands everything else to oclif — with `help CMD` and `-h` rewritten to `CMD --help`.
+ * commands (exec, run, ls, start, stop, rm, dashboard/top) without loading oclif, suggests the nearest command for
+ * a slip, answers the shell completion scripts (`__complete`), and hands everything else to oclif — with `help CMD` and `-h` rewritten to `CMD --help`.
  */
 import type { DaemonClient } from '../../client/daemon-client.js';
 import { reportError } from '../errors.js';
@@ -43,6 +43,14 @@ const FAST: Record<string, () => Promise<Action>> = {
     const { runFromArgs } = await import('../run-command.js');
     return (p) => runFromArgs(p);
   },
+  dashboard: async () => {
+    const { dashboard } = await import('../../ui/launch.js');
+    return (p) => dashboard({ once: p.flags.once === true, json: p.flags.json === true, sort: str(p.flags.sort), filter: str(p.flags.filter) });
+  },
+  autocomplete: async () => {
+    const { autocompleteCommand } = await import('../completion-scripts.js');
+    return async (p) => autocompleteCommand(str(p.args.shell), p.flags.json === true);
+  },
 };
 
 /** `help X` → `X --help`; `-h` → `--help` (never after `--`: that belongs to the sandboxed command). */
@@ -56,6 +64,7 @@ export function rewriteHelp(argv: string[]): string[] {
 
 /** The exit code when handled here; otherwise the arguments to give oclif. */
 export async function fastCli(input: string[]): Promise<number | string[]> {
+  if (input[0] === '__complete') return (await import('../completion.js')).completeMain(loadManifest(), input.slice(1)); // the shells' completion scripts
   const argv = rewriteHelp(input);
   const m: Manifest | null = loadManifest();
   if (!m) return argv;

@@ -32,6 +32,7 @@ export interface ManifestCommand {
   description?: string;
   strict?: boolean;
   hidden?: boolean;
+  aliases?: string[];
   args: Record<string, ManifestArg>;
   flags: Record<string, ManifestFlag>;
 }
@@ -62,11 +63,11 @@ export function versionLine(m: Pick<Manifest, 'bin' | 'version'>): string {
   return `${m.bin}/${m.version} ${process.platform}-${process.arch} node-${process.version}`;
 }
 
-/** The command a user's words name (`key create` → key:create), and how many words that took. */
+/** The command a user's words name (`key create` → key:create; an alias such as `top` → dashboard), and how many words that took. */
 export function findCommand(m: Manifest, words: readonly string[]): { command: ManifestCommand; used: number } | null {
   for (let n = Math.min(3, words.length); n >= 1; n--) {
     const id = words.slice(0, n).join(':');
-    const command = m.commands[id];
+    const command = m.commands[id] ?? Object.values(m.commands).find((c) => c.aliases?.includes(id));
     if (command) return { command, used: n };
   }
   return null;

@@ -1,11 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { Args, Flags } from '@oclif/core';
-import { BkgError, ERRORS, type ErrorCode } from '../../api/errors.js';
+import { BkgError, ERRORS, exitCodeFor, toErrorBody, type ErrorCode } from '../../api/errors.js';
 import { DaemonCommand } from '../../cli/daemon-command.js';
+import { createProgress, jsonLine } from '../../cli/progress.js';
+
+const POLL_MS = 200;
 
 export default class LlmPull extends DaemonCommand {
   static override summary = 'Download (or copy) a GGUF model, verify it in a sandbox, and add it to the cache.';
+  static override description = 'Shows the download\'s progress on stderr: a bar with bytes, rate and ETA on a terminal, plain lines otherwise. With --json, stdout carries one JSON object per line: {"type":"progress",...} events, then {"type":"result",...} (the finished download job) or {"type":"error","error":{...}}.';
   static override examples = [
     '<%= config.bin %> llm pull https://example.org/models/stories260K.gguf --sha256 270cba1b…',
     '<%= config.bin %> llm pull ./model.gguf --sig model.gguf.sig --name mymodel',
@@ -19,34 +23,44 @@ export default class LlmPull extends DaemonCommand {
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(LlmPull);
-    const source = /^https?:\/\//.test(args.source) ? args.source : resolve(args.source);
+    const url = /^https?:\/\//.test(args.source);
+    const source = url ? args.source : resolve(args.source);
     const sig = flags.sig ? readFileSync(flags.sig).toString('base64') : undefined;
-    const result = await this.withClient(async (c) => {
-      const { job_id } = await c.llmPull({ source, ...(flags.name ? { name: flags.name } : {}), ...(flags.sha256 ? { sha256: flags.sha256 } : {}), ...(sig ? { sig_base64: sig } : {}) });
-      const tty = process.stderr.isTTY && !flags.json;
-      for (;;) {
-        const job = await c.llmJob(job_id);
-        const done = Number(job.bytes_done ?? 0);
-        const total = Number(job.bytes_total ?? 0);
-        if (tty) {
-          const pct = total ? Math.floor((done / total) * 100) : 0;
-          const bar = '#'.repeat(Math.floor(pct / 5)).padEnd(20, '.');
-          process.stderr.write(`\r\x1b[2K[${bar}] ${pct}% ${String(job.status)}`); // clear the line: no leftovers of a longer one
+    const label = basename(url ? (URL.canParse(args.source) ? new URL(args.source).pathname : '') : source) || args.source;
+    const progress = createProgress({ json: flags.json, label });
+    // Ctrl-C leaves no half-drawn bar behind (the daemon's job goes on: `bkg llm ls` shows the model when it is done)
+    const interrupted = (): void => {
+      progress.end();
+      process.exit(130);
+    };
+    process.once('SIGINT', interrupted);
+    try {
+      const result = await this.withClient(async (c) => {
+        const { job_id } = await c.llmPull({ source, ...(flags.name ? { name: flags.name } : {}), ...(flags.sha256 ? { sha256: flags.sha256 } : {}), ...(sig ? { sig_base64: sig } : {}) });
+        for (;;) {
+          const job = await c.llmJob(job_id);
+          progress.update({ phase: job.status, done: job.bytes_done, total: job.bytes_total });
+          if (job.status === 'done') return job;
+          if (job.status === 'failed') {
+            // the job records its failure as "CODE: message"
+            const m = /^([A-Z_]+): ([\s\S]*)$/.exec(String(job.error ?? ''));
+            const code = (m?.[1] && m[1] in ERRORS ? m[1] : 'DOWNLOAD_FAILED') as ErrorCode;
+            throw new BkgError(code, m?.[2] ?? String(job.error ?? 'the download failed'));
+          }
+          await new Promise((r) => setTimeout(r, POLL_MS));
         }
-        if (job.status === 'done') {
-          if (tty) process.stderr.write('\n');
-          return job;
-        }
-        if (job.status === 'failed') {
-          if (tty) process.stderr.write('\n');
-          // the job records its failure as "CODE: message"
-          const m = /^([A-Z_]+): ([\s\S]*)$/.exec(String(job.error ?? ''));
-          const code = (m?.[1] && m[1] in ERRORS ? m[1] : 'DOWNLOAD_FAILED') as ErrorCode;
-          throw new BkgError(code, m?.[2] ?? String(job.error ?? 'the download failed'));
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    });
-    this.output(flags.json, result, () => process.stdout.write(`Pulled ${String(result.model_id)} (verified in a sandbox).\n`));
+      });
+      progress.end();
+      if (flags.json) jsonLine({ type: 'result', ...result });
+      else process.stdout.write(`Pulled ${String(result.model_id)} (verified in a sandbox).\n`);
+    } catch (err) {
+      progress.end();
+      if (!flags.json) throw err;
+      // the --json stream stays one JSON object per line to its end
+      jsonLine({ type: 'error', ...toErrorBody(err).body });
+      process.exitCode = exitCodeFor(err);
+    } finally {
+      process.removeListener('SIGINT', interrupted);
+    }
   }
 }

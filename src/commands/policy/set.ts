@@ -19,7 +19,7 @@ Lowering a policy never touches running sandboxes; it applies to the next create
   static override args = { namespace: Args.string({ description: 'The namespace (created if it does not exist yet).', required: true }) };
   static override flags = {
     reset: Flags.boolean({ description: 'Start from the defaults instead of the current policy.' }),
-    networks: Flags.string({ description: 'Network modes its sandboxes may use, comma-separated (must include none): none,host.' }),
+    networks: Flags.string({ description: 'Network modes its sandboxes may use, comma-separated (must include none): none, host, allow (any egress allowlist), allow:ENTRY (allowlists within ENTRY, e.g. allow:*.pypi.org; host grants any allowlist too).' }),
     'workspace-root': Flags.string({ description: 'A host directory under which its sandboxes may mount workspaces (repeatable; replaces the list).', multiple: true }),
     'clear-workspace-roots': Flags.boolean({ description: 'No host workspaces at all.' }),
     'allow-nested-namespaces': Flags.boolean({ description: 'May its sandboxes create namespaces of their own.', allowNo: true }),

@@ -26,6 +26,15 @@ export interface Scope {
   sandboxId: string | null;
 }
 
+/** What an event of the live stream is about, for deciding who receives it. */
+export interface EventScope {
+  /** The action a key must hold to receive it (sandbox events: sandbox.read; audit: audit.read; models: llm.manage). */
+  action: Action;
+  /** The namespace of the sandbox (or audit row) it is about; null: none. */
+  namespaceId: string | null;
+  sandboxId: string | null;
+}
+
 const KIND_HINT: Record<KeyKind, string> = {
   admin: '',
   namespace: 'This needs an admin key (the local socket, or a key made with `bkg key create NAME --role admin`).',
@@ -62,6 +71,18 @@ export class Authorizer {
   sees(p: Principal, s: { id: string; namespaceId: string }): boolean {
     const scope = this.scope(p);
     return (scope.namespaceId === null || scope.namespaceId === s.namespaceId) && (scope.sandboxId === null || scope.sandboxId === s.id);
+  }
+
+  /**
+   * May this key receive an event of the live stream (GET /api/v1/events)? Its kind of key must
+   * hold the event's action, and what the event is about must lie in what the key sees: a namespace
+   * key its namespace, a sandbox key its own sandbox. Not audited: a stream leaves out, silently and
+   * for every subscriber alike, what a key may not see.
+   */
+  mayReceive(p: Principal, e: EventScope): boolean {
+    if (!this.can(p, e.action)) return false;
+    const scope = this.scope(p);
+    return (scope.namespaceId === null || scope.namespaceId === e.namespaceId) && (scope.sandboxId === null || scope.sandboxId === e.sandboxId);
   }
 
   /**

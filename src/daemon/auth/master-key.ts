@@ -5,9 +5,8 @@
  * since that would silently make every stored API key unusable.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import { BkgError } from '../../api/errors.js';
+import { createKeyFile, readKeyFile } from './key-file.js';
 
 export const MASTER_KEY_BYTES = 32;
 export const MASTER_KEY_ENV = 'BKG_MASTER_KEY';
@@ -57,73 +56,24 @@ export function loadMasterKey(opts: LoadMasterKeyOptions): MasterKey {
   const env = opts.env ?? process.env;
   const fromEnv = env[MASTER_KEY_ENV];
   if (fromEnv !== undefined) return { key: parseMasterKey(fromEnv, MASTER_KEY_ENV), source: 'env' };
-  const existing = readKeyFile(opts.keyFile);
+  const existing = readKey(opts.keyFile);
   if (existing) return { key: existing, source: 'file', path: opts.keyFile };
-  return createKeyFile(opts.keyFile);
+  return createKey(opts.keyFile);
 }
+
+const KEY_FILE = { label: 'master key file', followLinks: true };
 
 /** The key in `path`, or null when there is no such file. */
-function readKeyFile(path: string): Buffer | null {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new BkgError('INVALID_CONFIG', `cannot read master key file ${path}: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    // fstat the open descriptor, so the file checked is the file read.
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new BkgError('INVALID_CONFIG', `master key file ${path} is not a regular file`);
-    if ((st.mode & 0o077) !== 0) {
-      throw new BkgError('INVALID_CONFIG', `master key file ${path} is accessible to other users (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')})`, {
-        hint: `Run \`chmod 600 ${path}\`, and consider the key compromised if others could read it.`,
-      });
-    }
-    return parseMasterKey(readFileSync(fd, 'utf8'), `file ${path}`);
-  } finally {
-    closeSync(fd);
-  }
+function readKey(path: string): Buffer | null {
+  const text = readKeyFile(path, KEY_FILE);
+  return text === null ? null : parseMasterKey(text, `file ${path}`);
 }
 
-/**
- * Write a fresh key to a private temporary file beside `path`, then link it into place: the key
- * file appears complete or not at all, and a key file created concurrently by another process is
- * never overwritten (that one is used instead).
- */
-function createKeyFile(path: string): MasterKey {
-  const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+/** A fresh key in a new key file; a key file created concurrently by another process is used instead. */
+function createKey(path: string): MasterKey {
   const key = randomBytes(MASTER_KEY_BYTES);
-  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-  try {
-    try {
-      writeSync(fd, `${key.toString('base64')}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    try {
-      linkSync(tmp, path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const theirs = readKeyFile(path);
-      if (!theirs) throw err;
-      return { key: theirs, source: 'file', path };
-    }
-  } finally {
-    unlinkSync(tmp);
-  }
-  syncDir(dir);
-  return { key, source: 'created', path };
-}
-
-function syncDir(dir: string): void {
-  const fd = openSync(dir, constants.O_RDONLY);
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  if (createKeyFile(path, `${key.toString('base64')}\n`)) return { key, source: 'created', path };
+  const theirs = readKey(path);
+  if (!theirs) throw new BkgError('INVALID_CONFIG', `master key file ${path} appeared and vanished while it was being created`);
+  return { key: theirs, source: 'file', path };
 }

@@ -1,12 +1,14 @@
 /**
- * Privileges: what a sandbox asks for beyond the baseline (host network, a host workspace, nested
+ * Privileges: what a sandbox asks for beyond the baseline (host network or an egress allowlist, a host workspace, nested
  * namespaces, a custom seccomp profile, limits above the namespace's caps). Admin keys hold them
  * all; a namespace key holds what its namespace's policy grants. Pure functions over the policy.
  */
 import { realpathSync } from 'node:fs';
 import { sep } from 'node:path';
+import { allowRulesOf, isAllowNetwork, policyAllowlists } from '../../api/egress.js';
 import type { NamespacePolicy, Privilege } from '../../api/policies.js';
 import type { NetworkMode } from '../../runtime/definition.js';
+import { allowlistCovers } from '../../runtime/egress/allowlist.js';
 import type { Limits } from '../../runtime/limits.js';
 
 /** What a sandbox would hold: checked when it is created, started or its changes applied. */
@@ -49,9 +51,32 @@ export function underRoots(dir: string, roots: readonly string[]): boolean {
 }
 
 /** The first privilege `ask` needs that `policy` does not grant; null when it grants them all. */
+/** An allowlist (`allow:…`) beyond what the policy grants: none at all, or an entry outside its `allow:ENTRY`s. */
+function missingAllowlist(policy: NamespacePolicy, network: string, ns: string): MissingPrivilege | null {
+  const granted = policyAllowlists(policy.networks);
+  if (granted === 'any') return null;
+  const asked = allowRulesOf(network);
+  const outside = granted.length === 0 ? asked[0] : allowlistCovers(granted, asked);
+  if (!outside) return null;
+  const allowed = policy.networks;
+  if (granted.length === 0) {
+    return {
+      privilege: 'network.allow', requested: network, allowed, grant: `--networks ${[...policy.networks, 'allow'].join(',')}`,
+      message: `an egress allowlist (network "${network}") is a privilege ${ns} does not have (its policy allows: ${policy.networks.join(', ')})`,
+    };
+  }
+  return {
+    privilege: 'network.allow', requested: network, allowed, grant: `--networks ${[...policy.networks, `allow:${outside.text}`].join(',')}`,
+    message: `the allowlist entry "${outside.text}" is outside what ${ns} may allow (${granted.map((r) => r.text).join(', ')})`,
+  };
+}
+
 export function missingPrivilege(policy: NamespacePolicy, ask: SandboxAsk, namespace: string): MissingPrivilege | null {
   const ns = `namespace "${namespace}"`;
-  if (!(policy.networks as readonly string[]).includes(ask.network)) {
+  if (isAllowNetwork(ask.network)) {
+    const missing = missingAllowlist(policy, ask.network, ns);
+    if (missing) return missing;
+  } else if (!(policy.networks as readonly string[]).includes(ask.network)) {
     return {
       privilege: `network.${ask.network}` as Privilege, requested: ask.network, allowed: policy.networks, grant: `--networks ${[...policy.networks, ask.network].join(',')}`,
       message: `network "${ask.network}" is a privilege ${ns} does not have (its policy allows: ${policy.networks.join(', ') || 'none at all'})`,

@@ -38,6 +38,7 @@ export const RIGHTS: Record<Action, Right> = {
   'sandbox.exec': { what: 'run commands in a sandbox', kinds: ['admin', 'namespace', 'sandbox'] },
   'sandbox.files.write': { what: 'write files in a sandbox', kinds: ['admin', 'namespace', 'sandbox'] },
   'sandbox.apply': { what: 'apply workspace changes to the host', kinds: ['admin', 'namespace'] },
+  'sandbox.snapshot': { what: 'take, list, remove and start from snapshots; fork sandboxes', kinds: ['admin', 'namespace'] },
   'policy.read': { what: 'read namespace policies', kinds: ['admin', 'namespace', 'readonly'] },
   'policy.write': { what: 'change namespace policies', kinds: ['admin'] },
   'key.manage': { what: 'create, list, revoke or rotate API keys', kinds: ['admin'] },
@@ -47,6 +48,9 @@ export const RIGHTS: Record<Action, Right> = {
   'llm.manage': { what: 'manage models and model access', kinds: ['admin'] },
   'llm.request': { what: 'request model access', kinds: ['admin', 'namespace', 'sandbox'] },
   'mcp.session': { what: 'open MCP sessions', kinds: ALL },
+  'secret.list': { what: 'list secrets (their names; values are never shown)', kinds: ['admin', 'namespace'] },
+  'secret.write': { what: 'set or remove secrets', kinds: ['admin', 'namespace'] },
+  'secret.use': { what: 'give secrets to sandboxes', kinds: ['admin', 'namespace'] },
 };
 
 export type { Action };

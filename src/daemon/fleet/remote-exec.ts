@@ -116,6 +116,7 @@ function stream(ws: WebSocket, t: PeerTarget, sandboxId: string, req: ExecWithRe
         resolve({
           id: sandboxId, exitCode: exit.exit_code, signal: exit.signal, timedOut: exit.timed_out, oomKilled: exit.oom_killed, durationMs: exit.duration_ms,
           peakMemoryBytes: null, limitsHit: exit.limits_hit ?? [], ...(exit.exec_error ? { execError: exit.exec_error } : {}),
+          ...(exit.network_denied?.length ? { networkDenied: exit.network_denied.map(({ code: _code, ...d }) => d) } : {}),
         });
       } else reject(failure ?? hostUnavailable(t.host.id, t.host.name, 'went away before the command ended'));
     });

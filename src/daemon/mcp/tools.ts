@@ -123,6 +123,13 @@ export function createMcpServer(svc: SandboxService, principal: Principal, calls
     return ok({ path: a.path, size: data.length }, `wrote ${data.length} bytes to ${a.path}`);
   });
   tool('file_list', async (a) => ok({ path: a.path, entries: await svc.listFiles(principal, a.sandbox, a.path) }));
+  tool('sandbox_snapshot', async (a) => ok({ snapshot: svc.snapshots.view(await svc.snapshots.take(principal, a.sandbox, a.tag)) }));
+  tool('sandbox_fork', async (a) => ok({ sandbox: (await svc.fork(principal, a.sandbox, a.name, a.tag)).sandbox }));
+  tool('snapshot_list', async () => ok({ snapshots: svc.snapshots.list(principal).map((x) => svc.snapshots.view(x)) }));
+  tool('snapshot_delete', async (a) => {
+    await svc.snapshots.remove(principal, a.snapshot);
+    return ok({ deleted: a.snapshot });
+  });
   tool('sandbox_changes', async (a) => ok({ changes: await svc.changes(principal, a.sandbox) }));
   tool('sandbox_metrics', async (a) => {
     const v = await svc.get(principal, a.sandbox);

@@ -7,7 +7,8 @@ import type { AuditEvent, AuditLog } from '../../store/audit.js';
 import type { FleetDb } from '../../store/pg/index.js';
 import type { NamespaceRepo } from '../../store/repos/index.js';
 import type { ApiKeyInfo, ApiKeyStore, Principal } from '../auth/api-keys.js';
-import type { Action } from '../auth/rights.js';
+import { ACTIONS } from '../../api/actions.js';
+import { allowed, keyKind, type Action } from '../auth/rights.js';
 import type { Router } from '../http/router.js';
 import type { Registry } from '../prometheus.js';
 import { textReply } from '../http/reply.js';
@@ -43,7 +44,8 @@ function sinceOf(since: string | undefined): Date | undefined {
   return at;
 }
 
-const eventView = (e: AuditEvent) => ({
+/** An audit row as the API shows it (REST and the event stream). */
+export const eventView = (e: AuditEvent) => ({
   seq: e.seq, at: e.at, actor: e.actor, namespace: e.namespace, action: e.action, target: e.target, outcome: e.outcome, details: e.details, prev_hash: e.prevHash, hash: e.hash,
 });
 
@@ -75,6 +77,16 @@ export function adminRoutes(router: Router<Principal, Action>, d: AdminDeps): vo
       if (!on(query.fleet)) return { status: 200, body: d.audit.verify() };
       const hosts = await fleetDbOf(d).verifyFleetAudit();
       return { status: 200, body: { ok: hosts.every((h) => h.ok), fleet: true as const, hosts } };
+    })
+    .route(ROUTES.whoami, async ({ principal: p }) => {
+      const kind = keyKind(p);
+      return {
+        status: 200,
+        body: {
+          id: p.id, name: p.name, kind, namespace: p.namespaceId ? (d.namespaces.get(p.namespaceId)?.name ?? p.namespaceId) : null, sandbox_id: p.sandboxId,
+          actions: ACTIONS.filter((a) => allowed(kind, a)),
+        },
+      };
     })
     .route(ROUTES.daemonInfo, async () => ({ status: 200, body: d.info() }))
     .route(ROUTES.shutdown, async () => {

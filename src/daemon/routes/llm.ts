@@ -16,6 +16,7 @@ import type { Principal } from '../auth/api-keys.js';
 import { bearer } from '../auth/authenticate.js';
 import type { Authorizer } from '../auth/authorize.js';
 import type { Action } from '../auth/rights.js';
+import type { EventPublisher } from '../events/publisher.js';
 import type { Reply, RequestContext } from '../http/context.js';
 import type { Router } from '../http/router.js';
 
@@ -25,6 +26,8 @@ export interface LlmDeps {
   engine: () => Promise<InferenceEngine>;
   audit: AuditLog;
   authz: Authorizer;
+  /** The live event stream: access requests made and decided (absent: nobody listens). */
+  events?: Pick<EventPublisher, 'accessRequest'>;
 }
 
 /** Aborts when the client goes away before a (non-streamed) answer is complete; release() when done. */
@@ -98,19 +101,23 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
       d.authz.namespaceFor(principal, 'llm.request', body.cave_namespace);
       if (!d.models.get(body.model_id)) throw new BkgError('NOT_FOUND', `no model "${body.model_id}" in the registry`);
       const r = d.access.request({ modelId: body.model_id, namespace: body.cave_namespace, requestedBy: principal.id });
+      d.events?.accessRequest(r);
       return { status: 201, body: r, audit: { target: body.model_id, namespace: body.cave_namespace, details: { request: r.id } } };
     })
     .route(ROUTES.accessRequests, async () => ({ status: 200, body: { requests: d.access.requests() } }))
     .route(ROUTES.approve, async ({ principal, input: { params, body } }) => {
       const { token, claims } = await d.access.approve(params.id, principal.id, { scopes: body.scopes ?? ['chat'], ttlSeconds: body.ttl_s ?? 3600, rpm: body.rpm ?? 60 });
+      const approved = d.access.getRequest(params.id);
+      d.events?.accessRequest(approved);
       return {
         status: 200,
-        body: { request: d.access.getRequest(params.id), token, token_id: claims.jti, expires_at: new Date(claims.exp * 1000).toISOString(), scopes: claims.scopes, rpm: claims.rpm },
+        body: { request: approved, token, token_id: claims.jti, expires_at: new Date(claims.exp * 1000).toISOString(), scopes: claims.scopes, rpm: claims.rpm },
         audit: { target: claims.model_id, namespace: claims.cave_ns, details: { request: params.id, token_id: claims.jti } },
       };
     })
     .route(ROUTES.deny, async ({ principal, input: { params } }) => {
       const r = d.access.deny(params.id, principal.id);
+      d.events?.accessRequest(r);
       return { status: 200, body: r, audit: { target: r.model_id, namespace: r.cave_namespace } };
     })
     .route(ROUTES.accessTokens, async () => ({ status: 200, body: { tokens: d.access.tokens() } }))

@@ -1,5 +1,6 @@
-/** Commands run in a running sandbox for a caller: recorded in its executions, audited and counted. */
-import { BkgError } from '../../api/errors.js';
+/** Commands run in a running sandbox for a caller: recorded in its executions, audited, counted, and told to the event stream as they start and end. */
+import { randomUUID } from 'node:crypto';
+import { asBkgError, BkgError } from '../../api/errors.js';
 import type { ExecutionView } from '../../api/admin.js';
 import { ENV_NAME_PATTERN, EXEC_OUTPUT_CAP, type ExecRequest, type ExecResponse } from '../../api/sandboxes.js';
 import type { ExecResult, RunIO } from '../../runtime/engine.js';
@@ -27,11 +28,22 @@ export class SandboxExec {
       if (req.cmd.length === 0) throw new BkgError('INVALID_ARGUMENT', 'cmd: must name a command');
       for (const k of Object.keys(req.env ?? {})) if (!ENV_NAME_PATTERN.test(k)) throw new BkgError('INVALID_ARGUMENT', `env: "${k}" is not a valid variable name`);
       const startedAt = this.d.now();
-      const r = await this.d.engine.exec(h, { argv: req.cmd, ...(req.env ? { env: req.env } : {}), ...(req.cwd ? { cwd: req.cwd } : {}), ...(req.timeout_ms ? { timeoutMs: req.timeout_ms } : {}), ...(req.tty ? { tty: req.tty } : {}) }, io);
-      this.d.executions.insert({ sandboxId: s.id, cmd: req.cmd, exitCode: r.exitCode, signal: r.signal === null ? null : String(r.signal), timedOut: r.timedOut, oomKilled: r.oomKilled, durationMs: r.durationMs, startedAt, actor: p.id });
+      const cmd = this.d.secrets.mask(s, req.cmd); // what is stored and published: the sandbox's secret values as ***
+      const ref = { id: `exec_${randomUUID().replaceAll('-', '').slice(0, 16)}`, cmd, actor: p.id };
+      this.d.events?.execStarted(s, ref);
+      let r: ExecResult;
+      try {
+        r = await this.d.engine.exec(h, { argv: req.cmd, ...(req.env ? { env: req.env } : {}), ...(req.cwd ? { cwd: req.cwd } : {}), ...(req.timeout_ms ? { timeoutMs: req.timeout_ms } : {}), ...(req.tty ? { tty: req.tty } : {}) }, io);
+      } catch (err) {
+        const ms = this.d.now().getTime() - startedAt.getTime();
+        this.d.events?.execFinished(s, ref, { exit_code: null, signal: null, timed_out: false, oom_killed: false, duration_ms: ms, limits_hit: [], exec_error: asBkgError(err).message });
+        throw err;
+      }
+      this.d.events?.execFinished(s, ref, execSummary(r));
+      this.d.executions.insert({ sandboxId: s.id, cmd, exitCode: r.exitCode, signal: r.signal === null ? null : String(r.signal), timedOut: r.timedOut, oomKilled: r.oomKilled, durationMs: r.durationMs, startedAt, actor: p.id });
       const now = this.d.now();
       this.d.sandboxes.touch(s.id, now, s.limits.idleTimeoutMs ? new Date(now.getTime() + s.limits.idleTimeoutMs) : undefined);
-      this.audit.ok(p, 'sandbox.exec', s, { cmd: req.cmd[0], exit_code: r.exitCode, timed_out: r.timedOut });
+      this.audit.ok(p, 'sandbox.exec', s, { cmd: cmd[0], exit_code: r.exitCode, timed_out: r.timedOut });
       this.d.metrics.exec(r.durationMs / 1000, r.oomKilled);
       return r;
     });

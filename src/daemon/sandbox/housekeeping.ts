@@ -30,7 +30,8 @@ export class SandboxHousekeeping {
       }
       this.d.engine.cleanup(s.id, s.limits);
       this.d.sandboxes.setRuntimeInfo(s.id, NO_RUNTIME_INFO);
-      this.d.sandboxes.updateStatus(s.id, 'stopped');
+      const found = this.d.sandboxes.updateStatus(s.id, 'stopped');
+      this.d.events?.sandbox('sandbox.stopped', found, 'daemon', { reason: 'its helper had ended when the daemon started' });
       this.d.audit.append({ actor: 'daemon', namespace: s.namespaceId, action: 'sandbox.reconcile', target: s.id, outcome: 'ok', details: { found: 'dead' } });
       stopped.push(s.id);
     }
@@ -43,7 +44,8 @@ export class SandboxHousekeeping {
     const done: string[] = [];
     for (const s of this.d.sandboxes.listExpired(now)) {
       if (s.status !== 'running') continue;
-      await this.lifecycle.stop(DAEMON, s.id, 'sandbox.expire');
+      const lifetime = s.expiresAt !== null && Date.parse(s.expiresAt) <= now.getTime();
+      await this.lifecycle.stop(DAEMON, s.id, 'sandbox.expire', lifetime ? 'its lifetime ended' : 'it was idle for its idle timeout');
       done.push(s.id);
     }
     return done;

@@ -1,5 +1,6 @@
 /** A sandbox's life for a caller: create, start (files restored), stop (files saved), remove. */
 import { resolve } from 'node:path';
+import { canonicalNetwork } from '../../api/egress.js';
 import { BkgError } from '../../api/errors.js';
 import { ENV_NAME_PATTERN, type CreateSandboxRequest, type SandboxView } from '../../api/sandboxes.js';
 import { planCgroups } from '../../runtime/cgroups.js';
@@ -8,6 +9,7 @@ import type { SandboxHandle } from '../../runtime/engine.js';
 import { limitsFromInput } from '../../runtime/from-request.js';
 import { loadRuntime, runtimeCommand } from '../../runtime/runtimes.js';
 import { compileSeccomp, parseSeccompProfile } from '../../runtime/seccomp/index.js';
+import type { Namespace } from '../../store/repos/index.js';
 import type { Principal } from '../auth/api-keys.js';
 import { keyKind } from '../auth/rights.js';
 import { limitsUnderPolicy } from '../sandbox-limits.js';
@@ -29,15 +31,16 @@ export class SandboxLifecycle {
     private readonly views: SandboxViews,
   ) {}
 
-  async create(p: Principal, req: CreateSandboxRequest): Promise<{ sandbox: SandboxView; apiKey: string }> {
-    return this.audit.audited(p, 'sandbox.create', req.name, () => {
+  /** `plant`: give the new sandbox its first files (a snapshot's) before its row exists; refused when they are not of its namespace. */
+  async create(p: Principal, req: CreateSandboxRequest, plant?: (ns: Namespace, id: string) => Promise<void>): Promise<{ sandbox: SandboxView; apiKey: string }> {
+    return this.audit.audited(p, 'sandbox.create', req.name, async () => {
       this.d.authz.require(p, 'sandbox.create', req.name);
       for (const k of Object.keys(req.env ?? {})) if (!ENV_NAME_PATTERN.test(k)) throw new BkgError('INVALID_ARGUMENT', `env: "${k}" is not a valid variable name`);
       const runtime = req.runtime ?? 'shell';
       runtimeCommand(loadRuntime(runtime), []); // the interpreter must exist now, not at first exec
       const ns = this.d.authz.namespaceFor(p, 'sandbox.create', req.namespace);
       const limits = keyKind(p) === 'admin' ? limitsFromInput(req.limits) : limitsUnderPolicy(req.limits ?? {}, this.d.authz.policy(ns.id));
-      const network = req.network ?? 'none';
+      const network = canonicalNetwork(req.network); // an allowlist as one canonical string (src/api/egress.ts)
       const allowNestedNamespaces = req.allow_nested_namespaces === true;
       // privileges first: a key without them learns nothing about host paths or profiles
       this.d.authz.requirePrivileges(p, 'sandbox.create', ns, {
@@ -46,13 +49,24 @@ export class SandboxLifecycle {
       const workspace = req.workspace === undefined ? null : validateWorkspace(req.workspace);
       if (req.seccomp !== undefined) compileSeccomp(parseSeccompProfile(req.seccomp), { allowNestedNamespaces }); // refuse a bad profile now
       planCgroups(this.d.host.cgroups, 'probe', limits); // refuse unenforceable limits at create time
+      if (req.secrets?.length) this.d.authz.require(p, 'secret.use', req.name);
+      const secrets = this.d.secrets.forCreate(ns, req); // refused now when one is missing, not at start
       const projectId = req.project ? this.d.projects.ensure(req.project).id : null;
-      const s = this.d.quotas.insert(p, ns, {
-        id: newSandboxId(), name: req.name, namespaceId: ns.id, projectId, runtime, limits, network, env: req.env ?? {}, workspace,
-        allowNestedNamespaces, seccomp: req.seccomp ?? null,
-      });
+      const id = newSandboxId();
+      if (plant) await plant(ns, id);
+      let s;
+      try {
+        s = this.d.quotas.insert(p, ns, {
+          id, name: req.name, namespaceId: ns.id, projectId, runtime, limits, network, env: req.env ?? {}, workspace,
+          allowNestedNamespaces, seccomp: req.seccomp ?? null, secrets,
+        });
+      } catch (err) {
+        if (plant) await this.files.remove({ id });
+        throw err;
+      }
       const key = this.d.keys.create({ name: `sandbox ${s.name}`, role: 'namespace', namespaceId: ns.id, sandboxId: s.id });
       this.audit.ok(p, 'sandbox.create', s);
+      this.d.events?.sandbox('sandbox.created', s, p.id);
       return { sandbox: this.views.view(s), apiKey: key.key };
     });
   }
@@ -72,7 +86,8 @@ export class SandboxLifecycle {
           // the definition (the sandbox key decrypted into its environment) is built here, once: the engine keeps it for every exec
           started = await this.d.engine.start({ ...this.d.definitions.of(s), ...(restoreFrom ? { restoreFrom } : {}) });
         } catch (err) {
-          this.d.sandboxes.updateStatus(s.id, 'failed');
+          const failed = this.d.sandboxes.updateStatus(s.id, 'failed');
+          this.d.events?.sandbox('sandbox.failed', failed, p.id, { reason: err instanceof Error ? err.message : String(err) });
           throw err;
         }
         const now = this.d.now();
@@ -84,6 +99,7 @@ export class SandboxLifecycle {
         this.d.sandboxes.touch(s.id, now, limits.idleTimeoutMs ? new Date(now.getTime() + limits.idleTimeoutMs) : null);
         const running = this.d.sandboxes.updateStatus(s.id, 'running');
         this.audit.ok(p, 'sandbox.start', running);
+        this.d.events?.sandbox('sandbox.started', running, p.id);
         return this.views.view(running);
       } finally {
         this.starting.delete(s.id);
@@ -92,8 +108,8 @@ export class SandboxLifecycle {
     });
   }
 
-  /** Stop a sandbox, its files saved first; `action` is 'sandbox.expire' when the daemon ends its lifetime. */
-  async stop(p: Principal, idOrName: string, action = 'sandbox.stop'): Promise<SandboxView> {
+  /** Stop a sandbox, its files saved first; `action` is 'sandbox.expire' when the daemon ends its lifetime (`reason`: why). */
+  async stop(p: Principal, idOrName: string, action = 'sandbox.stop', reason?: string): Promise<SandboxView> {
     return this.audit.audited(p, action, idOrName, async () => {
       const s = this.access.find(p, idOrName, 'sandbox.stop');
       const h = handleOf(s);
@@ -110,6 +126,7 @@ export class SandboxLifecycle {
       this.d.sandboxes.setRuntimeInfo(s.id, NO_RUNTIME_INFO);
       const stopped = this.d.sandboxes.updateStatus(s.id, s.status === 'created' ? 'created' : 'stopped');
       this.audit.ok(p, action, stopped);
+      this.d.events?.sandbox(action === 'sandbox.expire' ? 'sandbox.expired' : 'sandbox.stopped', stopped, p.id, reason === undefined ? {} : { reason });
       return this.views.view(stopped);
     });
   }
@@ -122,6 +139,7 @@ export class SandboxLifecycle {
       this.d.sandboxes.delete(s.id);
       await this.files.remove(s);
       this.audit.ok(p, 'sandbox.delete', s);
+      this.d.events?.sandbox('sandbox.deleted', s, p.id, { status: 'deleted' });
     });
   }
 }

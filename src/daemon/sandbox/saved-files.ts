@@ -38,8 +38,16 @@ export class SavedFiles {
     return h ? this.d.engine.scratchOf(h) : this.saved(s);
   }
 
+  /** Give a sandbox not started yet its saved files (a snapshot's): `fill` writes the tree at the path it is given. */
+  async seed(id: string, fill: (dest: string) => Promise<void>): Promise<void> {
+    const dir = join(this.d.stateDir, id);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await rm(join(dir, 'files'), { recursive: true, force: true });
+    await fill(join(dir, 'files'));
+  }
+
   /** The only place a sandbox's files go: with the sandbox. */
-  async remove(s: Sandbox): Promise<void> {
+  async remove(s: Pick<Sandbox, 'id'>): Promise<void> {
     await rm(join(this.d.stateDir, s.id), { recursive: true, force: true });
   }
 }

@@ -7,6 +7,7 @@ import type { ExecutionView } from '../../api/admin.js';
 import type { CreateSandboxRequest, ExecRequest, ExecResponse, SandboxView } from '../../api/sandboxes.js';
 import type { Change } from '../../runtime/changes.js';
 import type { ExecResult, RunIO } from '../../runtime/engine.js';
+import { limitsToView } from '../../runtime/from-request.js';
 import type { Sandbox } from '../../store/repos/index.js';
 import type { Principal } from '../auth/api-keys.js';
 import type { Action } from '../auth/rights.js';
@@ -19,6 +20,7 @@ import { SandboxHousekeeping } from './housekeeping.js';
 import { SandboxLifecycle } from './lifecycle.js';
 import { SandboxRemote } from './remote.js';
 import { SavedFiles } from './saved-files.js';
+import { SandboxSnapshots } from './snapshots.js';
 import { SandboxViews } from './views.js';
 import { SandboxWorkspace } from './workspace.js';
 
@@ -35,10 +37,13 @@ export class SandboxService {
   private readonly workspace: SandboxWorkspace;
   private readonly housekeeping: SandboxHousekeeping;
   private readonly remote: SandboxRemote;
+  readonly snapshots: SandboxSnapshots;
+  private readonly projects: ServiceDeps['projects'];
 
   constructor(deps: ServiceDeps) {
     const d = { ...deps, now: deps.now ?? (() => new Date()) };
     const audit = new SandboxAudit(d.audit);
+    this.projects = d.projects;
     this.access = new SandboxAccess(d);
     this.views = new SandboxViews(d);
     const saved = new SavedFiles(d, this.access);
@@ -48,6 +53,7 @@ export class SandboxService {
     this.workspace = new SandboxWorkspace(d, this.access, audit, saved);
     this.housekeeping = new SandboxHousekeeping(d, this.lifecycle);
     this.remote = new SandboxRemote(d, this.access, d.remote);
+    this.snapshots = new SandboxSnapshots(d, this.access, audit, saved);
   }
 
   find(p: Principal, idOrName: string, action?: Action): Sandbox {
@@ -69,7 +75,33 @@ export class SandboxService {
 
   /** Create a sandbox here, or (placement auto, in a fleet) on the least-loaded live host. */
   async create(p: Principal, req: CreateSandboxRequest): Promise<{ sandbox: SandboxView; apiKey: string }> {
+    if (req.from_snapshot !== undefined) return this.createFrom(p, req, req.from_snapshot); // here: the snapshot's files are here
     return (await this.remote.placed(p, req)) ?? this.lifecycle.create(p, req);
+  }
+
+  /** Create a sandbox whose first start restores a snapshot (id or SANDBOX:TAG) of its namespace. */
+  private async createFrom(p: Principal, req: CreateSandboxRequest, ref: string): Promise<{ sandbox: SandboxView; apiKey: string }> {
+    const seed = this.snapshots.seed(p, ref);
+    const { from_snapshot: _ignored, ...rest } = req;
+    return this.lifecycle.create(p, rest, (ns, id) => this.snapshots.plant(seed, ns, id));
+  }
+
+  /**
+   * Fork: a snapshot of the origin taken now, and a new sandbox with the origin's settings created
+   * from it — started when the origin runs. It shares no writable state with the origin.
+   */
+  async fork(p: Principal, idOrName: string, name: string, tag?: string): Promise<{ sandbox: SandboxView; apiKey: string }> {
+    const origin = this.access.find(p, idOrName, 'sandbox.snapshot');
+    const snap = await this.snapshots.take(p, origin.id, tag);
+    const ns = this.access.namespaceOf(origin);
+    const project = origin.projectId ? this.projects.get(origin.projectId)?.name : undefined;
+    const created = await this.createFrom(p, {
+      name, namespace: ns.name, runtime: origin.runtime as CreateSandboxRequest['runtime'], limits: limitsToView(origin.limits), network: origin.network,
+      env: origin.env, workspace: origin.workspace ?? undefined, allow_nested_namespaces: origin.allowNestedNamespaces,
+      ...(project ? { project } : {}), ...(origin.secrets.length ? { secrets: origin.secrets } : {}), ...(origin.seccomp ? { seccomp: origin.seccomp } : {}),
+    }, snap.id);
+    if (origin.status !== 'running') return created;
+    return { sandbox: await this.lifecycle.start(p, created.sandbox.id), apiKey: created.apiKey };
   }
 
   start(p: Principal, idOrName: string): Promise<SandboxView> {

@@ -1,9 +1,8 @@
 /** Sandboxes and exec verdicts as the API shows them, with a running sandbox's cgroup usage. */
-import { readFileSync } from 'node:fs';
 import type { ExecResponse, SandboxView } from '../../api/sandboxes.js';
-import { planCgroups } from '../../runtime/cgroups.js';
 import type { ExecResult } from '../../runtime/engine.js';
 import { limitsToView } from '../../runtime/from-request.js';
+import { readUsage, usageFiles } from '../../runtime/usage.js';
 import type { Sandbox } from '../../store/repos/index.js';
 import type { PartDeps } from './deps.js';
 
@@ -12,16 +11,8 @@ export function execSummary(r: ExecResult): Omit<ExecResponse, 'stdout' | 'stder
   return {
     exit_code: r.exitCode, signal: r.signal, timed_out: r.timedOut, oom_killed: r.oomKilled, duration_ms: r.durationMs, limits_hit: r.limitsHit,
     ...(r.execError ? { exec_error: r.execError } : {}),
+    ...(r.networkDenied?.length ? { network_denied: r.networkDenied.map((d) => ({ code: 'NETWORK_DENIED' as const, ...d })) } : {}),
   };
-}
-
-function readNumber(path: string): number | null {
-  try {
-    const n = Number(readFileSync(path, 'utf8').trim().split(/\s+/)[0]);
-    return Number.isFinite(n) ? n : null;
-  } catch {
-    return null;
-  }
 }
 
 export class SandboxViews {
@@ -33,7 +24,7 @@ export class SandboxViews {
     const project = s.projectId ? this.d.projects.get(s.projectId) : null;
     const v: SandboxView = {
       id: s.id, name: s.name, namespace: ns?.name ?? s.namespaceId, project: project?.name ?? null, status: s.status, runtime: s.runtime, network: s.network,
-      limits: limitsToView(s.limits), env: Object.keys(s.env).sort(), workspace: s.workspace,
+      limits: limitsToView(s.limits), env: Object.keys(s.env).sort(), ...(s.secrets.length ? { secrets: s.secrets } : {}), workspace: s.workspace,
       allow_nested_namespaces: s.allowNestedNamespaces, seccomp: s.seccomp === null ? 'default' : 'custom', api_key: key?.masked ?? '',
       created_at: s.createdAt, started_at: s.startedAt, expires_at: s.expiresAt, idle_expires_at: s.idleExpiresAt, last_activity_at: s.lastActivityAt,
       host: s.host,
@@ -45,15 +36,7 @@ export class SandboxViews {
 
   /** What the sandbox's cgroups count now (the controllers it has, whatever limits it asked for). */
   private usage(s: Sandbox): NonNullable<SandboxView['usage']> {
-    const plan = planCgroups({ ...this.d.host.cgroups, problems: [] }, s.id, {});
-    const file = (suffix: string): string | undefined => plan.dirs.map((d) => `${d}/${suffix}`).find((f) => { try { readFileSync(f); return true; } catch { return false; } });
-    const v2 = this.d.host.cgroups.version === 2;
-    const mem = file(v2 ? 'memory.current' : 'memory.usage_in_bytes');
-    const pids = file('pids.current');
-    const cpu = v2 ? file('cpu.stat') : file('cpuacct.usage');
-    let cpuSeconds: number | null = null;
-    if (cpu && v2) cpuSeconds = (Number(/usage_usec (\d+)/.exec(readFileSync(cpu, 'utf8'))?.[1] ?? NaN) / 1e6) || null;
-    else if (cpu) cpuSeconds = (readNumber(cpu) ?? NaN) / 1e9 || null;
-    return { memory_bytes: mem ? readNumber(mem) : null, cpu_seconds: cpuSeconds, pids: pids ? readNumber(pids) : null };
+    const u = readUsage(usageFiles(this.d.host.cgroups, s.id));
+    return { memory_bytes: u.memoryBytes, cpu_seconds: u.cpuSeconds, pids: u.pids };
   }
 }

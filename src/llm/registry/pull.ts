@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { asBkgError, BkgError } from '../../api/errors.js';
 import type { Logger } from '../../log.js';
 import type { SandboxRunner } from '../../runtime/engine.js';
+import type { DownloadJobPatch } from '../../store/types.js';
 import type { ModelManifest } from '../types.js';
 import { copyLocal, downloadHttp } from './download.js';
 import { fsyncPath, type ModelFiles } from './model-files.js';
@@ -26,6 +27,8 @@ export interface PullContext {
   /** The node binary the verifier runs with (looked up when first needed). */
   nodePath: () => string;
   options: Pick<ModelRegistryOptions, 'maxModelBytes' | 'download' | 'verifyMemoryBytes'>;
+  /** A job's row changed (ModelRegistryOptions.onJob). */
+  changed: (jobId: string) => void;
 }
 
 const PROGRESS_WRITE_MS = 250;
@@ -33,7 +36,13 @@ const PROGRESS_WRITE_MS = 250;
 /** Run the pull of download job `jobId`: the job row follows along, and ends 'done' or 'failed'. */
 export async function executePull(c: PullContext, jobId: string, plan: PullPlan, hooks: PullHooks): Promise<ModelManifest> {
   const { store, files, log } = c;
-  const jobs = store.downloadJobs;
+  // every write of the job's row is told (progress is written at most every PROGRESS_WRITE_MS)
+  const jobs = {
+    update(id: string, patch: DownloadJobPatch): void {
+      store.downloadJobs.update(id, patch);
+      c.changed(id);
+    },
+  };
   const part = files.partFile(jobId);
   const verifyDir = files.verifyDir(jobId);
   const where = redactSource(plan.source);

@@ -56,6 +56,7 @@ export class ModelRegistry implements ModelLookup {
       now: this.now,
       nodePath: () => (this.nodePath ??= resolveInterpreter('node', 'node')),
       options: o,
+      changed: (id) => this.changed(id),
     };
     const stale = this.jobs.failUnfinished('INTERNAL: interrupted (the daemon stopped before the job finished)');
     if (stale) this.log.warn({ jobs: stale }, 'marked unfinished model downloads as failed');
@@ -93,6 +94,7 @@ export class ModelRegistry implements ModelLookup {
     this.ensureOpen();
     const plan = planPull(opts, this.models);
     const job = this.jobs.create({ source: plan.source, modelId: plan.id });
+    this.o.onJob?.(job);
     return this.execute(job.id, plan, opts);
   }
 
@@ -101,6 +103,7 @@ export class ModelRegistry implements ModelLookup {
     this.ensureOpen();
     const plan = planPull(opts, this.models);
     const job = this.jobs.create({ source: plan.source, modelId: plan.id });
+    this.o.onJob?.(job);
     const controller = new AbortController();
     const done = this.queued(() => this.execute(job.id, plan, { signal: controller.signal })).then(
       (m) => this.log.info({ job: job.id, model: m.id }, 'model download finished'),
@@ -159,6 +162,13 @@ export class ModelRegistry implements ModelLookup {
   }
 
   // ---- internals ----
+
+  /** Tell onJob a job's row as it is now. */
+  private changed(id: string): void {
+    if (!this.o.onJob) return;
+    const job = this.jobs.get(id);
+    if (job) this.o.onJob(job);
+  }
 
   private ensureOpen(): void {
     if (this.closed) throw new BkgError('DAEMON_UNAVAILABLE', 'the model registry is shutting down');

@@ -2,7 +2,7 @@
 import type { Logger } from '../../log.js';
 import type { SandboxRunner } from '../../runtime/engine.js';
 import type { Store } from '../../store/repositories.js';
-import type { TrustedKey } from '../../store/types.js';
+import type { DownloadJob, TrustedKey } from '../../store/types.js';
 import type { DownloadTuning } from './download.js';
 import type { VerifyReport } from './verify.js';
 
@@ -31,6 +31,8 @@ export interface ModelRegistryOptions {
   verifyMemoryBytes?: number;
   /** The clock of manifests, uses and gc (download jobs are stamped by the store's own clock). */
   now?: () => Date;
+  /** Told each download job as it is created, at every change of status, and as its progress is recorded (at most a few times a second). */
+  onJob?: (job: DownloadJob) => void;
 }
 
 export type PullPhase = 'downloading' | 'verifying' | 'done';

@@ -1,6 +1,7 @@
 /**
- * Compiles an OCI seccomp profile into a classic BPF program for seccomp(SECCOMP_SET_MODE_FILTER)
- * on x86_64. Layout:
+ * Compiles a seccomp profile (OCI, Docker or Podman format) into a classic BPF program for
+ * seccomp(SECCOMP_SET_MODE_FILTER) on x86_64. The profile's includes / excludes are decided first,
+ * against this host (resolve.ts). Layout:
  *
  *   1. arch != AUDIT_ARCH_X86_64              → KILL_PROCESS
  *   2. binary search over syscall-number ranges (nr >= 0x40000000, the x32 ABI, is one range:
@@ -31,6 +32,7 @@ import {
 } from './bpf.js';
 import { CLONE_NAMESPACE_FLAGS, HARD_DENIED_SYSCALLS, NAMESPACE_SYSCALLS } from './hard-deny.js';
 import { parseSeccompProfile, type SeccompAction, type SeccompArg, type SeccompOp, type SeccompProfile } from './profile.js';
+import { resolveSeccompProfile, seccompHost, type SeccompHost } from './resolve.js';
 import { SYSCALLS_X86_64 } from './syscalls-x86_64.js';
 
 export { defaultSeccompProfile } from './default-profile.js';
@@ -41,6 +43,8 @@ export interface CompileSeccompOptions {
    * them (for sandboxes that run container tooling inside).
    */
   readonly allowNestedNamespaces?: boolean;
+  /** What includes / excludes are decided against; this host (seccompHost()) by default. */
+  readonly host?: SeccompHost;
 }
 
 /** An argument condition in compiled form. */
@@ -77,6 +81,8 @@ export function syscallNumber(name: string): number | undefined {
   return Object.hasOwn(SYSCALLS_X86_64, name) ? SYSCALLS_X86_64[name] : undefined;
 }
 
+const errnoRet = (errno: number): number => (SECCOMP_RET.ERRNO | errno) >>> 0;
+
 function actionValue(action: SeccompAction, errno: number): number {
   switch (action) {
     case 'SCMP_ACT_ALLOW':
@@ -92,10 +98,13 @@ function actionValue(action: SeccompAction, errno: number): number {
       return SECCOMP_RET.TRAP;
     case 'SCMP_ACT_LOG':
       return SECCOMP_RET.LOG;
+    case 'SCMP_ACT_TRACE':
+      // What the kernel answers to SECCOMP_RET_TRACE when no tracer is attached, and none can be:
+      // ptrace is always denied inside, and a tracer outside must not be able to change the verdict.
+      return errnoRet(ENOSYS);
   }
 }
 
-const errnoRet = (errno: number): number => (SECCOMP_RET.ERRNO | errno) >>> 0;
 const ret = (value: number): SockFilter => stmt(OP.RET_K, value);
 
 function hi32(v: bigint): number {
@@ -267,7 +276,7 @@ function searchTree(ranges: readonly Range[], lo: number, hi: number): SockFilte
  * seccomp(SECCOMP_SET_MODE_FILTER). bkg's hard denies are always applied first.
  */
 export function compileSeccomp(profile: SeccompProfile, opts: CompileSeccompOptions = {}): Buffer {
-  const checked = parseSeccompProfile(profile);
+  const checked = resolveSeccompProfile(parseSeccompProfile(profile), opts.host ?? seccompHost());
   const defaultRet = actionValue(checked.defaultAction, checked.defaultErrnoRet ?? EPERM);
   const ranges = buildRanges(collectEntries(checked, opts), defaultRet);
 

@@ -1,15 +1,20 @@
 export {
   SECCOMP_ACTIONS,
   SECCOMP_ARCHES,
+  SECCOMP_FLAGS_ACCEPTED,
   SECCOMP_OPS,
   loadSeccompProfileFile,
   parseSeccompProfile,
   type SeccompAction,
+  type SeccompArchMapEntry,
   type SeccompArg,
   type SeccompOp,
   type SeccompProfile,
+  type SeccompRuleFilter,
   type SeccompSyscallRule,
 } from './profile.js';
+export { X86_64_ARCH_NAMES, resolveSeccompProfile, ruleApplies, seccompHost, type SeccompHost } from './resolve.js';
+export { ERRNO_NUMBERS, errnoNumber } from './errno.js';
 export { compileSeccomp, syscallNumber, type CompileSeccompOptions } from './compile.js';
 export { defaultSeccompProfile, defaultSeccompProfilePath, sandboxSeccompProfile } from './default-profile.js';
 export { runSeccompFilter, type SeccompDataInput } from './bpf-interpreter.js';

@@ -1,9 +1,14 @@
 /**
- * OCI seccomp profiles (the "seccomp" object of an OCI runtime spec): types and a strict parser.
- * Every problem is reported as INVALID_SECCOMP_PROFILE with the path of the offending field.
+ * Seccomp profiles as users hold them: the OCI runtime spec's "seccomp" object plus the extensions
+ * of Docker's and Podman's (containers/common) profile files — `archMap`, `name`, `comment`,
+ * `includes` / `excludes` (arches, caps, minKernel) and containers/common's errno names — with a
+ * strict parser. Every problem is reported as INVALID_SECCOMP_PROFILE with the path of the
+ * offending field. The parser keeps includes/excludes: which rules apply depends on the host the
+ * sandbox runs on, and is decided when the profile is compiled there (resolve.ts).
  */
 import { readFileSync } from 'node:fs';
 import { BkgError } from '../../api/errors.js';
+import { errnoNumber } from './errno.js';
 
 export const SECCOMP_ACTIONS = [
   'SCMP_ACT_ALLOW',
@@ -13,6 +18,8 @@ export const SECCOMP_ACTIONS = [
   'SCMP_ACT_KILL_THREAD',
   'SCMP_ACT_TRAP',
   'SCMP_ACT_LOG',
+  // No tracer can attach to a sandbox (ptrace is always denied): behaves as the kernel does then, ENOSYS.
+  'SCMP_ACT_TRACE',
 ] as const;
 export type SeccompAction = (typeof SECCOMP_ACTIONS)[number];
 
@@ -27,8 +34,9 @@ export const SECCOMP_OPS = [
 ] as const;
 export type SeccompOp = (typeof SECCOMP_OPS)[number];
 
-/** Architecture names accepted in `architectures` (libseccomp / OCI spellings). */
+/** Architecture names accepted in `architectures` and `archMap` (libseccomp / OCI spellings). */
 export const SECCOMP_ARCHES = [
+  'SCMP_ARCH_NATIVE',
   'SCMP_ARCH_X86',
   'SCMP_ARCH_X86_64',
   'SCMP_ARCH_X32',
@@ -54,6 +62,18 @@ export const SECCOMP_ARCHES = [
   'SCMP_ARCH_SHEB',
 ] as const;
 
+/**
+ * OCI filter flags. TSYNC changes nothing here (the helper installs the filter in a single-threaded
+ * process right before exec) and WAIT_KILLABLE_RECV only concerns SCMP_ACT_NOTIFY, which bkg refuses;
+ * the others are refused with a reason.
+ */
+export const SECCOMP_FLAGS_ACCEPTED = ['SECCOMP_FILTER_FLAG_TSYNC', 'SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV'] as const;
+const SECCOMP_FLAGS_REFUSED: Readonly<Record<string, string>> = {
+  SECCOMP_FILTER_FLAG_LOG: 'is not supported (bkg loads the filter without flags; use SCMP_ACT_LOG in rules to log calls)',
+  SECCOMP_FILTER_FLAG_SPEC_ALLOW: 'is not supported (bkg keeps the speculative store bypass mitigation on)',
+  SECCOMP_FILTER_FLAG_NEW_LISTENER: 'is not supported (bkg runs no seccomp agent)',
+};
+
 /** Largest errno the kernel honours in SECCOMP_RET_ERRNO (MAX_ERRNO). */
 export const MAX_SECCOMP_ERRNO = 4095;
 export const MAX_SYSCALL_ARG_INDEX = 5;
@@ -68,26 +88,54 @@ export interface SeccompArg {
   readonly op: SeccompOp;
 }
 
+/**
+ * When a rule applies (Docker's and containers/common's `includes` / `excludes`): `arches` against
+ * the host's architecture (Go names such as "amd64", as Docker writes them), `caps` against the
+ * capabilities the sandbox holds, `minKernel` ("MAJOR.MINOR") against the running kernel.
+ */
+export interface SeccompRuleFilter {
+  readonly arches?: readonly string[];
+  readonly caps?: readonly string[];
+  readonly minKernel?: string;
+}
+
 export interface SeccompSyscallRule {
   /** Syscall names; names unknown on x86_64 are ignored (profiles list syscalls of many arches). */
   readonly names: readonly string[];
   readonly action: SeccompAction;
-  /** Only with SCMP_ACT_ERRNO; defaults to the profile's defaultErrnoRet, then EPERM. */
+  /** Only with SCMP_ACT_ERRNO (and SCMP_ACT_TRACE, where it is moot); defaults to the profile's defaultErrnoRet, then EPERM. */
   readonly errnoRet?: number;
   /** All conditions must hold for the rule to match. */
   readonly args?: readonly SeccompArg[];
   readonly comment?: string;
+  /** The rule applies only where all of these hold. */
+  readonly includes?: SeccompRuleFilter;
+  /** The rule does not apply where any of these holds. */
+  readonly excludes?: SeccompRuleFilter;
+}
+
+/** Docker's `archMap` entry: an architecture and the sub-architectures its filter also covers. */
+export interface SeccompArchMapEntry {
+  readonly architecture: string;
+  readonly subArchitectures?: readonly string[];
 }
 
 export interface SeccompProfile {
   readonly defaultAction: SeccompAction;
   readonly defaultErrnoRet?: number;
   readonly architectures?: readonly string[];
-  /** Checked in order; for a given syscall the first matching rule wins. */
+  readonly archMap?: readonly SeccompArchMapEntry[];
+  /** Only flags that change nothing here are accepted (SECCOMP_FLAGS_ACCEPTED). */
+  readonly flags?: readonly string[];
+  /** Accepted and unused: they only matter to SCMP_ACT_NOTIFY, which bkg refuses. */
+  readonly listenerPath?: string;
+  readonly listenerMetadata?: string;
+  /** Checked in order; for a given syscall the first applicable, matching rule wins. */
   readonly syscalls?: readonly SeccompSyscallRule[];
 }
 
 type Json = Record<string, unknown>;
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 function fail(field: string, problem: string): never {
   throw new BkgError('INVALID_SECCOMP_PROFILE', `seccomp profile: ${field} ${problem}`, { details: { field } });
@@ -102,6 +150,11 @@ function describe(value: unknown): string {
 
 function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** JSON null stands for "absent", as it does for the Go decoders (Docker, Podman, runc) these files are written for. */
+function present(value: unknown): boolean {
+  return value !== undefined && value !== null;
 }
 
 function checkKeys(obj: Json, path: string, allowed: readonly string[]): void {
@@ -120,11 +173,39 @@ function oneOf<T extends string>(value: unknown, field: string, allowed: readonl
   return value as T;
 }
 
+function action(value: unknown, field: string): SeccompAction {
+  if (value === 'SCMP_ACT_NOTIFY') {
+    fail(field, 'SCMP_ACT_NOTIFY is not supported (it needs a seccomp agent on the host; bkg runs none)');
+  }
+  return oneOf(value, field, SECCOMP_ACTIONS);
+}
+
 function errnoValue(value: unknown, field: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_SECCOMP_ERRNO) {
     fail(field, `must be an integer errno between 0 and ${MAX_SECCOMP_ERRNO} (got ${describe(value)})`);
   }
   return value;
+}
+
+/** containers/common's errno by name ("EPERM"), which must agree with the number when both are given. */
+function errnoByName(value: unknown, field: string, numeric: number | undefined, numericField: string): number {
+  const n = typeof value === 'string' ? errnoNumber(value) : undefined;
+  if (n === undefined) fail(field, `must be a Linux errno name such as "EPERM" or "ENOSYS" (got ${describe(value)})`);
+  if (numeric !== undefined && numeric !== n) fail(field, `is ${String(value)} (${n}) but ${numericField} is ${numeric}`);
+  return n;
+}
+
+function stringValue(value: unknown, field: string): string {
+  if (typeof value !== 'string') fail(field, `must be a string (got ${describe(value)})`);
+  return value;
+}
+
+function stringList(value: unknown, field: string, check: (s: string) => boolean, what: string): string[] {
+  if (!Array.isArray(value)) fail(field, `must be an array of ${what} (got ${describe(value)})`);
+  return value.map((item: unknown, i) => {
+    if (typeof item !== 'string' || !check(item)) fail(`${field}[${i}]`, `must be ${what.replace(/s$/, '')} (got ${describe(item)})`);
+    return item;
+  });
 }
 
 function u64Value(value: unknown, field: string): number | bigint {
@@ -149,9 +230,9 @@ function parseArg(raw: unknown, path: string): SeccompArg {
     fail(`${path}.index`, `must be an integer between 0 and ${MAX_SYSCALL_ARG_INDEX} (got ${describe(index)})`);
   }
   const op = oneOf(raw.op, `${path}.op`, SECCOMP_OPS);
-  if (raw.value === undefined) fail(`${path}.value`, 'is required');
+  if (!present(raw.value)) fail(`${path}.value`, 'is required');
   const value = u64Value(raw.value, `${path}.value`);
-  if (raw.valueTwo === undefined) return { index, value, op };
+  if (!present(raw.valueTwo)) return { index, value, op };
   const valueTwo = u64Value(raw.valueTwo, `${path}.valueTwo`);
   if (op !== 'SCMP_CMP_MASKED_EQ' && BigInt(valueTwo) !== 0n) {
     fail(`${path}.valueTwo`, `is only meaningful with SCMP_CMP_MASKED_EQ (op is ${op})`);
@@ -159,59 +240,140 @@ function parseArg(raw: unknown, path: string): SeccompArg {
   return { index, value, valueTwo, op };
 }
 
+const SYSCALL_NAME = /^[A-Za-z0-9_]+$/;
+const ARCH_NAME = /^[A-Za-z0-9_]+$/;
+const CAP_NAME = /^CAP_[A-Z0-9_]+$/;
+/** Docker's spelling, "MAJOR.MINOR"; a patch level is accepted too. */
+export const KERNEL_VERSION = /^(\d+)\.(\d+)(?:\.(\d+))?$/;
+
+/** An includes / excludes object; undefined when it sets no condition. */
+function parseFilter(raw: unknown, path: string): SeccompRuleFilter | undefined {
+  if (!present(raw)) return undefined;
+  if (!isObject(raw)) fail(path, `must be an object (got ${describe(raw)})`);
+  checkKeys(raw, path, ['arches', 'caps', 'minKernel']);
+  const filter: Mutable<SeccompRuleFilter> = {};
+  if (present(raw.arches)) {
+    const arches = stringList(raw.arches, `${path}.arches`, (s) => ARCH_NAME.test(s), 'architecture names');
+    if (arches.length > 0) filter.arches = arches;
+  }
+  if (present(raw.caps)) {
+    const caps = stringList(raw.caps, `${path}.caps`, (s) => CAP_NAME.test(s), 'capability names (CAP_...)');
+    if (caps.length > 0) filter.caps = caps;
+  }
+  if (present(raw.minKernel)) {
+    const v = raw.minKernel;
+    if (typeof v !== 'string' || !KERNEL_VERSION.test(v)) fail(`${path}.minKernel`, `must be a kernel version such as "4.8" (got ${describe(v)})`);
+    filter.minKernel = v;
+  }
+  return Object.keys(filter).length > 0 ? filter : undefined;
+}
+
 function parseRule(raw: unknown, path: string): SeccompSyscallRule {
   if (!isObject(raw)) fail(path, `must be an object (got ${describe(raw)})`);
-  checkKeys(raw, path, ['names', 'action', 'errnoRet', 'args', 'comment']);
-  const names = raw.names;
-  if (!Array.isArray(names)) fail(`${path}.names`, `must be an array of syscall names (got ${describe(names)})`);
+  checkKeys(raw, path, ['names', 'name', 'action', 'errnoRet', 'errno', 'args', 'comment', 'includes', 'excludes']);
+  const names: string[] = [];
+  if (present(raw.names)) {
+    const list = raw.names;
+    if (!Array.isArray(list)) fail(`${path}.names`, `must be an array of syscall names (got ${describe(list)})`);
+    list.forEach((name: unknown, i) => {
+      if (typeof name !== 'string' || !SYSCALL_NAME.test(name)) fail(`${path}.names[${i}]`, `must be a syscall name (got ${describe(name)})`);
+      names.push(name);
+    });
+  }
+  if (present(raw.name) && raw.name !== '') {
+    // Docker's singular spelling; like Docker, not together with names
+    if (names.length > 0) fail(`${path}.name`, 'cannot be combined with names (use one of them)');
+    if (typeof raw.name !== 'string' || !SYSCALL_NAME.test(raw.name)) fail(`${path}.name`, `must be a syscall name (got ${describe(raw.name)})`);
+    names.push(raw.name);
+  }
   if (names.length === 0) fail(`${path}.names`, 'must list at least one syscall name');
-  names.forEach((name: unknown, i) => {
-    if (typeof name !== 'string' || !/^[A-Za-z0-9_]+$/.test(name)) {
-      fail(`${path}.names[${i}]`, `must be a syscall name (got ${describe(name)})`);
-    }
-  });
-  const action = oneOf(raw.action, `${path}.action`, SECCOMP_ACTIONS);
-  const rule: { -readonly [K in keyof SeccompSyscallRule]: SeccompSyscallRule[K] } = { names: [...(names as string[])], action };
-  if (raw.errnoRet !== undefined) {
-    if (action !== 'SCMP_ACT_ERRNO') fail(`${path}.errnoRet`, `is only allowed with SCMP_ACT_ERRNO (action is ${action})`);
+  const act = action(raw.action, `${path}.action`);
+  const rule: Mutable<SeccompSyscallRule> = { names, action: act };
+  const withErrno = act === 'SCMP_ACT_ERRNO' || act === 'SCMP_ACT_TRACE';
+  if (present(raw.errnoRet)) {
+    if (!withErrno) fail(`${path}.errnoRet`, `is only allowed with SCMP_ACT_ERRNO (action is ${act})`);
     rule.errnoRet = errnoValue(raw.errnoRet, `${path}.errnoRet`);
   }
-  if (raw.args !== undefined) {
+  if (present(raw.errno) && raw.errno !== '') {
+    if (!withErrno) fail(`${path}.errno`, `is only allowed with SCMP_ACT_ERRNO (action is ${act})`);
+    rule.errnoRet = errnoByName(raw.errno, `${path}.errno`, rule.errnoRet, `${path}.errnoRet`);
+  }
+  if (present(raw.args)) {
     if (!Array.isArray(raw.args)) fail(`${path}.args`, `must be an array (got ${describe(raw.args)})`);
     rule.args = raw.args.map((arg: unknown, i) => parseArg(arg, `${path}.args[${i}]`));
   }
-  if (raw.comment !== undefined) {
-    if (typeof raw.comment !== 'string') fail(`${path}.comment`, `must be a string (got ${describe(raw.comment)})`);
-    rule.comment = raw.comment;
-  }
+  if (present(raw.comment)) rule.comment = stringValue(raw.comment, `${path}.comment`);
+  const includes = parseFilter(raw.includes, `${path}.includes`);
+  if (includes) rule.includes = includes;
+  const excludes = parseFilter(raw.excludes, `${path}.excludes`);
+  if (excludes) rule.excludes = excludes;
   return rule;
 }
 
+function parseArchMap(raw: unknown): SeccompArchMapEntry[] {
+  if (!Array.isArray(raw)) fail('archMap', `must be an array (got ${describe(raw)})`);
+  return raw.map((entry: unknown, i) => {
+    const path = `archMap[${i}]`;
+    if (!isObject(entry)) fail(path, `must be an object (got ${describe(entry)})`);
+    checkKeys(entry, path, ['architecture', 'subArchitectures']);
+    const out: Mutable<SeccompArchMapEntry> = { architecture: oneOf(entry.architecture, `${path}.architecture`, SECCOMP_ARCHES) };
+    if (present(entry.subArchitectures)) {
+      const subs = entry.subArchitectures;
+      if (!Array.isArray(subs)) fail(`${path}.subArchitectures`, `must be an array (got ${describe(subs)})`);
+      out.subArchitectures = subs.map((a: unknown, j) => oneOf(a, `${path}.subArchitectures[${j}]`, SECCOMP_ARCHES));
+    }
+    return out;
+  });
+}
+
+function parseFlags(raw: unknown): string[] {
+  if (!Array.isArray(raw)) fail('flags', `must be an array (got ${describe(raw)})`);
+  return raw.map((flag: unknown, i) => {
+    const field = `flags[${i}]`;
+    if (typeof flag === 'string' && Object.hasOwn(SECCOMP_FLAGS_REFUSED, flag)) fail(field, `${flag} ${SECCOMP_FLAGS_REFUSED[flag]}`);
+    return oneOf(flag, field, SECCOMP_FLAGS_ACCEPTED);
+  });
+}
+
 /**
- * Validate an OCI seccomp profile (already JSON-parsed) and return a clean copy.
- * Throws BkgError('INVALID_SECCOMP_PROFILE') naming the first bad field.
+ * Validate a seccomp profile (already JSON-parsed; OCI, Docker or Podman format) and return a clean
+ * copy in bkg's form (`name` folded into `names`, errno names into numbers, empty filters dropped).
+ * Parsing the result again returns an equal profile. Throws BkgError('INVALID_SECCOMP_PROFILE')
+ * naming the first bad field.
  */
 export function parseSeccompProfile(json: unknown): SeccompProfile {
   if (!isObject(json)) fail('profile', `must be a JSON object (got ${describe(json)})`);
-  checkKeys(json, '', ['defaultAction', 'defaultErrnoRet', 'architectures', 'flags', 'syscalls']);
-  const profile: { -readonly [K in keyof SeccompProfile]: SeccompProfile[K] } = {
-    defaultAction: oneOf(json.defaultAction, 'defaultAction', SECCOMP_ACTIONS),
-  };
-  if (json.defaultErrnoRet !== undefined) profile.defaultErrnoRet = errnoValue(json.defaultErrnoRet, 'defaultErrnoRet');
-  if (json.flags !== undefined && !(Array.isArray(json.flags) && json.flags.length === 0)) {
-    fail('flags', `are not supported (the filter is always loaded without flags; got ${describe(json.flags)})`);
+  checkKeys(json, '', [
+    'defaultAction', 'defaultErrnoRet', 'defaultErrno', 'architectures', 'archMap', 'flags', 'listenerPath', 'listenerMetadata', 'syscalls',
+  ]);
+  const profile: Mutable<SeccompProfile> = { defaultAction: action(json.defaultAction, 'defaultAction') };
+  if (present(json.defaultErrnoRet)) profile.defaultErrnoRet = errnoValue(json.defaultErrnoRet, 'defaultErrnoRet');
+  if (present(json.defaultErrno) && json.defaultErrno !== '') {
+    profile.defaultErrnoRet = errnoByName(json.defaultErrno, 'defaultErrno', profile.defaultErrnoRet, 'defaultErrnoRet');
   }
-  if (json.architectures !== undefined) {
+  if (present(json.architectures)) {
     const arches = json.architectures;
     if (!Array.isArray(arches)) fail('architectures', `must be an array (got ${describe(arches)})`);
     arches.forEach((arch: unknown, i) => oneOf(arch, `architectures[${i}]`, SECCOMP_ARCHES));
     // An empty list means "the native architecture" in OCI, which is x86_64 here.
-    if (arches.length > 0 && !arches.includes('SCMP_ARCH_X86_64')) {
+    if (arches.length > 0 && !arches.includes('SCMP_ARCH_X86_64') && !arches.includes('SCMP_ARCH_NATIVE')) {
       fail('architectures', `must include SCMP_ARCH_X86_64, the only architecture bkg sandboxes run (got ${describe(arches)})`);
     }
     profile.architectures = [...(arches as string[])];
   }
-  if (json.syscalls !== undefined) {
+  if (present(json.archMap)) {
+    const archMap = parseArchMap(json.archMap);
+    // Docker and Podman refuse both at once: which of them would apply is ambiguous
+    if (archMap.length > 0 && (profile.architectures?.length ?? 0) > 0) fail('archMap', 'cannot be combined with architectures (use one of them)');
+    profile.archMap = archMap;
+  }
+  if (present(json.flags)) {
+    const flags = parseFlags(json.flags);
+    if (flags.length > 0) profile.flags = flags;
+  }
+  if (present(json.listenerPath)) profile.listenerPath = stringValue(json.listenerPath, 'listenerPath');
+  if (present(json.listenerMetadata)) profile.listenerMetadata = stringValue(json.listenerMetadata, 'listenerMetadata');
+  if (present(json.syscalls)) {
     const rules = json.syscalls;
     if (!Array.isArray(rules)) fail('syscalls', `must be an array (got ${describe(rules)})`);
     profile.syscalls = rules.map((rule: unknown, i) => parseRule(rule, `syscalls[${i}]`));

@@ -101,4 +101,9 @@ export const PG_MIGRATIONS: readonly Migration[] = [
     );${secure('hosts', null, { fleet: DML, daemon: 'SELECT' })}`,
     ].join('\n'),
   },
+  {
+    version: 2,
+    name: 'fleet: secrets (ciphertext under the master key the hosts share)',
+    sql: entityTable('secrets', 'namespace_id'),
+  },
 ];

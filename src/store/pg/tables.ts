@@ -18,6 +18,7 @@ export const ENTITY_TABLES = {
   trusted_keys: null,
   llm_access_requests: 'namespace_id',
   llm_access_tokens: 'namespace_id',
+  secrets: 'namespace_id',
 } as const satisfies Record<string, 'pk' | 'namespace_id' | null>;
 
 export type EntityTable = keyof typeof ENTITY_TABLES;

@@ -6,3 +6,5 @@ export { NamespacePolicyRepo, type StoredPolicy } from './policies.js';
 export { ApiKeyRepo } from './api-keys.js';
 export { ModelRepo, TrustedKeyRepo, DownloadJobRepo, JOB_STATUSES, type DownloadJob, type DownloadJobPatch, type JobStatus, type TrustedKey } from './models.js';
 export { LlmAccessRepo, type AccessApproval, type AccessRequest, type AccessToken } from './llm-access.js';
+export { SecretRepo, type SecretInfo, type StoredSecret } from './secrets.js';
+export { SnapshotRepo, type Snapshot } from './snapshots.js';

@@ -1,5 +1,6 @@
 /** Sandbox records: what was asked for, and the runtime state the daemon tracks for it. */
 import { BkgError } from '../../api/errors.js';
+import type { SecretRef } from '../../api/secrets.js';
 import type { NetworkMode } from '../../runtime/definition.js';
 import type { Limits } from '../../runtime/limits.js';
 import type { Db, Statement } from '../db.js';
@@ -22,6 +23,8 @@ interface Row {
   workspace: string | null;
   allow_nested_namespaces: number;
   seccomp_json: string | null;
+  /** Absent in a row from a host older than the secrets migration. */
+  secrets_json?: string;
   status: SandboxStatus;
   pid: number | null;
   helper_pid: number | null;
@@ -48,6 +51,7 @@ function toSandbox(r: Row): Sandbox {
     workspace: r.workspace,
     allowNestedNamespaces: r.allow_nested_namespaces === 1,
     seccomp: r.seccomp_json === null ? null : (JSON.parse(r.seccomp_json) as Record<string, unknown>),
+    secrets: r.secrets_json ? (JSON.parse(r.secrets_json) as SecretRef[]) : [],
     status: r.status,
     pid: r.pid,
     helperPid: r.helper_pid,
@@ -95,9 +99,9 @@ export class SandboxRepo implements SandboxRepository {
   /** `hostId`: this host; its sandboxes are the ones it runs (others' arrive by fleet sync). */
   constructor(db: Db, private readonly now: () => Date = () => new Date(), private readonly hostId = '') {
     this.insertStmt = db.prepare(
-      `INSERT INTO sandboxes (id, name, namespace_id, project_id, runtime, limits_json, network, env_json, workspace, allow_nested_namespaces, seccomp_json,
+      `INSERT INTO sandboxes (id, name, namespace_id, project_id, runtime, limits_json, network, env_json, workspace, allow_nested_namespaces, seccomp_json, secrets_json,
          status, pid, helper_pid, started_at, expires_at, idle_expires_at, last_activity_at, created_at, host)
-       VALUES (@id, @name, @namespace_id, @project_id, @runtime, @limits_json, @network, @env_json, @workspace, @allow_nested_namespaces, @seccomp_json,
+       VALUES (@id, @name, @namespace_id, @project_id, @runtime, @limits_json, @network, @env_json, @workspace, @allow_nested_namespaces, @seccomp_json, @secrets_json,
          @status, @pid, @helper_pid, @started_at, @expires_at, @idle_expires_at, @last_activity_at, @created_at, @host)`,
     );
     this.namespaceNameStmt = db.prepare('SELECT name FROM namespaces WHERE id = ?');
@@ -156,6 +160,7 @@ export class SandboxRepo implements SandboxRepository {
       workspace: input.workspace ?? null,
       allow_nested_namespaces: input.allowNestedNamespaces ? 1 : 0,
       seccomp_json: input.seccomp ? JSON.stringify(input.seccomp) : null,
+      secrets_json: JSON.stringify(input.secrets ?? []),
       status,
       pid: null,
       helper_pid: null,

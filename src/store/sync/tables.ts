@@ -21,6 +21,8 @@ export const REPLICATED: readonly ReplicatedTable[] = [
   { name: 'sandboxes', pk: ['id'], namespace: 'r.namespace_id', volatile: ['last_activity_at', 'idle_expires_at'] },
   { name: 'api_keys', pk: ['id'], namespace: 'r.namespace_id', volatile: ['last_used_at'] },
   { name: 'policies', pk: ['namespace_id'], namespace: 'r.namespace_id' },
+  // ciphertext under the master key, which every host of a fleet shares: any host can give a sandbox its secrets
+  { name: 'secrets', pk: ['namespace_id', 'name'], namespace: 'r.namespace_id' },
   { name: 'rate_limits', pk: ['role'], namespace: null, local: ['id'] },
   { name: 'models', pk: ['id'], namespace: null, volatile: ['last_used_at'] },
   { name: 'trusted_keys', pk: ['fingerprint'], namespace: null },

@@ -326,7 +326,7 @@ describe.skipIf(skip)('bkg mcp with the real daemon', () => {
   let c: Connected;
   const TOOLS = [
     'sandbox_create', 'sandbox_list', 'sandbox_start', 'sandbox_stop', 'sandbox_delete', 'sandbox_exec', 'sandbox_run_code',
-    'file_read', 'file_write', 'file_list', 'sandbox_changes', 'sandbox_metrics',
+    'file_read', 'file_write', 'file_list', 'sandbox_changes', 'sandbox_metrics', 'sandbox_snapshot', 'sandbox_fork', 'snapshot_list', 'snapshot_delete',
   ];
 
   beforeAll(async () => {

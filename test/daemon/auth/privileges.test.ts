@@ -30,6 +30,7 @@ describe('privileges', () => {
 
   it.each([
     ['network.host', { network: 'host' as const }, { networks: ['none', 'host'] as NamespacePolicy['networks'] }],
+    ['network.allow', { network: 'allow:pypi.org' as const }, { networks: ['none', 'allow'] }],
     ['nested_namespaces', { allowNestedNamespaces: true }, { allow_nested_namespaces: true }],
     ['custom_seccomp', { customSeccomp: true }, { allow_custom_seccomp: true }],
     ['limits.memory_mb', { limits: { ...base.limits, memoryBytes: 4096 * MiB } }, { max_memory_mb: 4096 }],
@@ -46,7 +47,24 @@ describe('privileges', () => {
   });
 
   it('names every privilege it checks', () => {
-    expect(PRIVILEGES).toEqual(['network.host', 'workspace.host', 'nested_namespaces', 'custom_seccomp', 'limits.memory_mb', 'limits.cpus', 'limits.pids', 'limits.disk_mb']);
+    expect(PRIVILEGES).toEqual(['network.host', 'network.allow', 'workspace.host', 'nested_namespaces', 'custom_seccomp', 'limits.memory_mb', 'limits.cpus', 'limits.pids', 'limits.disk_mb']);
+  });
+
+  it('an egress allowlist is granted by allow, by host, or entry by entry by allow:ENTRY (names, wildcards, ranges, ports)', () => {
+    const ask = (network: string) => ({ ...base, network: network as SandboxAsk['network'] });
+    const within = policy({ networks: ['none', 'allow:*.pypi.org', 'allow:github.com:443', 'allow:10.0.0.0/8:*', 'allow:[fd00::/8]:443'] });
+    for (const ok of ['allow:files.pypi.org', 'allow:*.a.pypi.org:443', 'allow:github.com:443', 'allow:10.1.2.3:22', 'allow:10.2.0.0/16', 'allow:[fd00::1]:443']) {
+      expect(missingPrivilege(within, ask(ok), 'ci'), ok).toBeNull();
+    }
+    for (const entry of ['pypi.org', 'github.com', 'files.pypi.org:8080', '11.0.0.1', '10.0.0.0/7', '*.python.org']) {
+      const bad = `allow:${entry}`;
+      const missing = missingPrivilege(within, ask(bad), 'ci');
+      expect(missing, bad).toMatchObject({ privilege: 'network.allow' });
+      expect(missing?.message).toContain(`"${entry}"`);
+      expect(missing?.grant).toContain(`allow:${entry}`);
+    }
+    expect(missingPrivilege(policy({ networks: ['none', 'host'] }), ask('allow:anything.example'), 'ci')).toBeNull();
+    expect(missingPrivilege(policy({ networks: ['none', 'allow'] }), ask('host'), 'ci')?.privilege).toBe('network.host');
   });
 
   it('a host workspace must lie under a root, resolved: no prefix tricks, no symlinks out, nothing that does not exist', () => {

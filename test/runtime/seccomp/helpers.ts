@@ -10,7 +10,9 @@ import {
   type CompileSeccompOptions,
   type SeccompAction,
   type SeccompArg,
+  type SeccompHost,
   type SeccompProfile,
+  type SeccompSyscallRule,
 } from '../../../src/runtime/seccomp/index.js';
 
 export const ALLOW = SECCOMP_RET.ALLOW;
@@ -61,10 +63,32 @@ function actionValue(action: SeccompAction, errnoRet: number): number {
     case 'SCMP_ACT_KILL_PROCESS': return SECCOMP_RET.KILL_PROCESS;
     case 'SCMP_ACT_TRAP': return SECCOMP_RET.TRAP;
     case 'SCMP_ACT_LOG': return SECCOMP_RET.LOG;
+    case 'SCMP_ACT_TRACE': return ENOSYS; // no tracer can attach
   }
 }
 
 const NAMES_BY_NR = new Map(Object.entries(SYSCALLS_X86_64).map(([name, n]) => [n, name]));
+
+function kernelAtLeast(kernel: string, min: string): boolean {
+  const parts = (v: string): number[] => (/^(\d+)\.(\d+)(?:\.(\d+))?/.exec(v) ?? []).slice(1, 4).map((x) => Number(x ?? 0));
+  const [a, b] = [parts(kernel), parts(min)];
+  for (let i = 0; i < 3; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
+  return true;
+}
+
+/** Docker's includes / excludes, written plainly (moby profiles/seccomp setupSeccomp). */
+function applies(rule: SeccompSyscallRule, host: SeccompHost): boolean {
+  const inArch = (list: readonly string[]): boolean => list.some((a) => host.arches.includes(a));
+  const ex = rule.excludes;
+  if (ex?.arches && inArch(ex.arches)) return false;
+  if (ex?.caps?.some((c) => host.caps.includes(c))) return false;
+  if (ex?.minKernel !== undefined && kernelAtLeast(host.kernel, ex.minKernel)) return false;
+  const inc = rule.includes;
+  if (inc?.arches && !inArch(inc.arches)) return false;
+  if (inc?.caps && !inc.caps.every((c) => host.caps.includes(c))) return false;
+  if (inc?.minKernel !== undefined && !kernelAtLeast(host.kernel, inc.minKernel)) return false;
+  return true;
+}
 
 /** The intended semantics, written plainly: what the compiled filter must agree with. */
 export function referenceVerdict(
@@ -87,6 +111,7 @@ export function referenceVerdict(
     }
     for (const rule of profile.syscalls ?? []) {
       if (!rule.names.includes(name)) continue;
+      if (opts.host && !applies(rule, opts.host)) continue;
       if ((rule.args ?? []).every((a) => argMatches(a, arg(a.index)))) {
         return actionValue(rule.action, rule.errnoRet ?? profile.defaultErrnoRet ?? 1);
       }

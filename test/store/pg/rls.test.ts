@@ -14,7 +14,7 @@ import { skip, useFleetServer, type Fleet } from './fleet.js';
 /** The namespace column of each namespace-scoped table, written out here on purpose (not taken from the code under test). */
 const NS_COLUMN: Record<string, string> = {
   namespaces: 'pk', sandboxes: 'namespace_id', api_keys: 'namespace_id', policies: 'namespace_id',
-  llm_access_requests: 'namespace_id', llm_access_tokens: 'namespace_id', audit_events: 'namespace',
+  llm_access_requests: 'namespace_id', llm_access_tokens: 'namespace_id', audit_events: 'namespace', secrets: 'namespace_id',
 };
 
 function seedChanges(): OutgoingChange[] {

@@ -1,0 +1,59 @@
+/**
+ * The egress proxies of an engine's running sandboxes, by sandbox id: one per sandbox with an
+ * allowlisted network, from its start (or its adoption after a daemon restart) to its stop.
+ */
+import type { Server } from 'node:net';
+import { allowRulesOf } from '../../api/egress.js';
+import { Allowlist } from './allowlist.js';
+import { EgressProxy, type EgressDenial, type EgressObserver, type Lookup } from './proxy.js';
+
+/** Who hears of a sandbox's connections (the daemon: logs, audit, events, metrics). */
+export type EgressObservers = (sandboxId: string) => EgressObserver | undefined;
+
+export interface EgressOptions {
+  observers?: EgressObservers;
+  /** Name resolution (default: the host's, dns.lookup). */
+  lookup?: Lookup;
+}
+
+/** A proxy for one sandbox, serving the listening socket its helper passed. */
+export function egressProxy(id: string, network: string, server: Server, opts: EgressOptions = {}): EgressProxy {
+  const observer = opts.observers?.(id);
+  return new EgressProxy(server, new Allowlist(allowRulesOf(network)), { ...(observer ? { observer } : {}), ...(opts.lookup ? { lookup: opts.lookup } : {}) });
+}
+
+export class EgressProxies {
+  private readonly byId = new Map<string, EgressProxy>();
+
+  constructor(private readonly opts: EgressOptions = {}) {}
+
+  attach(id: string, network: string, server: Server): EgressProxy {
+    void this.close(id);
+    const proxy = egressProxy(id, network, server, this.opts);
+    this.byId.set(id, proxy);
+    return proxy;
+  }
+
+  has(id: string): boolean {
+    return this.byId.has(id);
+  }
+
+  /** Where the sandbox's log of refusals stands (null: it has no proxy). */
+  cursor(id: string): number | null {
+    return this.byId.get(id)?.cursor() ?? null;
+  }
+
+  deniedSince(id: string, cursor: number | null): EgressDenial[] {
+    return cursor === null ? [] : (this.byId.get(id)?.deniedSince(cursor) ?? []);
+  }
+
+  async close(id: string): Promise<void> {
+    const proxy = this.byId.get(id);
+    this.byId.delete(id);
+    await proxy?.close();
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.byId.keys()].map((id) => this.close(id)));
+  }
+}
