@@ -170,6 +170,10 @@ describe.skipIf(skip)('sealed secrets', () => {
     // a value changed meanwhile reaches the sandbox at its next start
     expect(code(await put(admin(), 'DB_PASSWORD', 'rotated-db'))).toBe(200);
     expect((await exec(admin(), 'app', ['printenv', 'DB_PASSWORD'])).stdout).toBe('hunter2-db\n');
+    // the value it still holds stays masked in what is stored about its commands, and so does the new one
+    await exec(admin(), 'app', ['echo', 'hunter2-db', 'rotated-db']);
+    const stored = (await call(admin(), 'GET', '/api/v1/sandboxes/app/logs')).body as { executions: { cmd: string[] }[] };
+    expect(stored.executions.find((e) => e.cmd[0] === 'echo')?.cmd).toEqual(['echo', '***', '***']);
     await call(admin(), 'POST', '/api/v1/sandboxes/app/stop');
     await call(admin(), 'POST', '/api/v1/sandboxes/app/start');
     expect((await exec(admin(), 'app', ['printenv', 'DB_PASSWORD'])).stdout).toBe('rotated-db\n');

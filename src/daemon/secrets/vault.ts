@@ -67,6 +67,8 @@ export class SecretVault {
   readonly #key: Buffer;
   readonly #sealing: SealingKey;
   #sodium: Promise<Sodium> | null = null;
+  /** By sandbox id: the values its last start was given (a value set since does not reach it until it restarts, and must still be masked). */
+  readonly #given = new Map<string, string[]>();
 
   constructor(d: SecretVaultDeps) {
     if (d.masterKey.length !== MASTER_KEY_BYTES) throw new BkgError('INVALID_CONFIG', `the master key must be ${MASTER_KEY_BYTES} bytes`);
@@ -161,20 +163,22 @@ export class SecretVault {
       if (r.file) out.files.push({ name: r.name, data: v });
       else out.env[r.env ?? r.name] = asVariable(r.name, v);
     }
+    this.#given.set(s.id, [...values.values()].map((v) => v.toString('utf8')));
     return out;
   }
 
   /** `texts` with the values of the sandbox's secrets replaced by *** (for what is stored or published about its commands). */
   mask(s: Sandbox, texts: readonly string[]): string[] {
     if (s.secrets.length === 0) return [...texts];
-    const values: string[] = [];
+    // the values it was started with, and the current ones (the same unless one was set since)
+    const plain = [...(this.#given.get(s.id) ?? [])];
     for (const name of new Set(s.secrets.map((r) => r.name))) {
       const v = this.value(s.namespaceId, name, false);
       if (!v) continue;
-      const text = v.toString('utf8');
+      plain.push(v.toString('utf8'));
       v.fill(0);
-      for (const form of new Set([text, text.trim()])) if (form.length >= MASK_MIN_CHARS) values.push(form);
     }
+    const values = [...new Set(plain.flatMap((text) => [text, text.trim()]))].filter((form) => form.length >= MASK_MIN_CHARS);
     values.sort((a, b) => b.length - a.length); // the longest first: a value inside another is masked with it
     return texts.map((t) => values.reduce((acc, v) => acc.replaceAll(v, MASK), t));
   }
