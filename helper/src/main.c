@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -23,6 +24,7 @@
 
 #include "cgroup.h"
 #include "exec.h"
+#include "ids.h"
 #include "monitor.h"
 #include "changes.h"
 #include "egress.h"
@@ -133,24 +135,42 @@ static int load_tokens(const struct options *o, int argc, char **argv, int first
   return 0;
 }
 
-static int write_maps(const struct spec *s, pid_t pid, struct fail *f) {
-  char path[64], line[1024];
-  const struct id_map *maps[2] = {s->uid_map, s->gid_map};
-  size_t counts[2] = {s->n_uid_map, s->n_gid_map};
-  static const char *const names[2] = {"uid_map", "gid_map"};
-  if (s->setgroups_deny) {
-    snprintf(path, sizeof path, "/proc/%d/setgroups", (int)pid);
-    if (write_file(path, "deny") < 0) return fail_set(f, "identity", errno, "setgroups deny");
+/* A saved tree to restore. Its root is owned by the root of the sandbox that saved it; when that
+   sandbox had another id range, the tree is seen through an idmapped mount that shifts its owners
+   into this sandbox's range (the copy into the sandbox's tmpfs then keeps them). */
+static int open_restore(const struct spec *s, const char *path, struct fail *f) {
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return fail_set(f, "restore", errno, "open %s", path);
+  struct stat st;
+  if (fstat(fd, &st) < 0) {
+    int err = errno;
+    (void)close(fd);
+    return fail_set(f, "restore", err, "stat %s", path);
   }
-  for (int m = 0; m < 2; m++) {
-    size_t off = 0;
-    for (size_t i = 0; i < counts[m]; i++)
-      off += (size_t)snprintf(line + off, sizeof line - off, "%lu %lu %lu\n", maps[m][i].inside,
-                              maps[m][i].outside, maps[m][i].count);
-    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, names[m]);
-    if (write_file(path, line) < 0) return fail_set(f, "identity", errno, "write %s", names[m]);
+  if (s->uid_map[0].inside != 0 || (st.st_uid == s->uid_map[0].outside && st.st_gid == s->gid_map[0].outside)) return fd;
+  (void)close(fd);
+  int tree = (int)syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (tree < 0) return fail_set(f, "restore", errno, "open %s", path);
+  int userns = ids_shift_userns(s, st.st_uid, st.st_gid, f);
+  if (userns < 0) {
+    (void)close(tree);
+    return -1;
   }
-  return 0;
+  struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                            .userns_fd = (unsigned long long)userns};
+  int rc = (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &attr, sizeof attr);
+  int err = errno;
+  (void)close(userns);
+  if (rc < 0) {
+    (void)close(tree);
+    return fail_set(f, "restore", err, "idmap %s from ids %lu:%lu", path, (unsigned long)st.st_uid,
+                    (unsigned long)st.st_gid);
+  }
+  fd = openat(tree, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  err = errno;
+  (void)close(tree);
+  if (fd < 0) return fail_set(f, "restore", err, "open %s", path);
+  return fd;
 }
 
 /* The trees the sandbox cannot open itself, opened here with the caller's rights: host binds, saved
@@ -163,8 +183,8 @@ static int open_host_trees(const struct spec *s, pid_t pid, int *fds, size_t *n,
     if (!spec_op_has_tree(s, i)) continue;
     const struct mount_op *op = &s->ops[i];
     if (op->kind == M_RESTORE) {
-      int fd = open(op->a, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (fd < 0) return fail_set(f, "restore", errno, "open %s", op->a);
+      int fd = open_restore(s, op->a, f);
+      if (fd < 0) return -1;
       fds[(*n)++] = fd;
       continue;
     }
@@ -312,7 +332,7 @@ static int run(const struct spec *s, const struct options *o, const struct secco
   }
   (void)close(sv[1]);
   sv[1] = -1;
-  if (write_maps(s, pid, f) || (!joined && cgroups_join(s, pid, f)) || open_host_trees(s, pid, trees, &ntrees, f))
+  if (ids_write_maps(s, pid, f) || (!joined && cgroups_join(s, pid, f)) || open_host_trees(s, pid, trees, &ntrees, f))
     goto kill_child;
   if (send_msg(sv[0], MSG_GO, NULL, 0, trees, ntrees) < 0) {
     fail_set(f, "monitor", errno, "start sandbox");
@@ -322,7 +342,8 @@ static int run(const struct spec *s, const struct options *o, const struct secco
   ntrees = 0;
   {
     struct buf b = {0};
-    if (buf_printf(&b, "{\"type\":\"started\",\"pid\":%d}", (int)pid) == 0) (void)status_line(o->status_fd, &b);
+    if (buf_printf(&b, "{\"type\":\"started\",\"pid\":%d,\"id_base\":%lu}", (int)pid, s->uid_map[0].outside) == 0)
+      (void)status_line(o->status_fd, &b);
     buf_free(&b);
   }
   if (supervise(s, pid, sv[0], sigfd, &oc, f)) goto kill_child;
@@ -426,6 +447,8 @@ int main(int argc, char **argv) {
     }
   }
   struct seccomp_prog prog = {(const unsigned char *)seccomp, seccomp_len};
+  /* a claimed id range stays ours while this process lives (the sandbox's init closes its copy) */
+  if (!o.exec_into && s.pool_dir && ids_claim(&s, &f) < 0) goto fail;
   int rc = o.exec_into ? exec_into(&s, o.exec_into, o.status_fd, o.control_fd, &prog, &f) : run(&s, &o, &prog, &f);
   if (rc >= 0) return rc;
 fail:

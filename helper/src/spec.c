@@ -107,6 +107,22 @@ int spec_parse(struct spec *s, char **t, size_t n, struct fail *f) {
                            : add_map(s->gid_map, &s->n_gid_map, &t[i + 1], o, f);
       if (rc) return -1;
       i += 3;
+    } else if (!strcmp(o, "--id-pool")) {
+      unsigned long long start, slots, count;
+      if (need(i, 4, n, o, f) || abs_path(t[i + 1], o, f)) return -1;
+      if (parse_ull(t[i + 2], &start) || parse_ull(t[i + 3], &slots) || parse_ull(t[i + 4], &count) || !slots ||
+          !count || start > 0xffffffffULL || count > 0xffffffffULL || slots > (0xffffffffULL - start) / count)
+        return fail_set(f, "spec", EINVAL, "--id-pool: bad numbers");
+      s->pool_dir = t[i + 1];
+      s->pool_start = (unsigned long)start;
+      s->pool_slots = (unsigned long)slots;
+      s->pool_count = (unsigned long)count;
+      i += 4;
+    } else if (!strcmp(o, "--newidmap")) {
+      if (need(i, 2, n, o, f) || abs_path(t[i + 1], o, f) || abs_path(t[i + 2], o, f)) return -1;
+      s->newuidmap = t[i + 1];
+      s->newgidmap = t[i + 2];
+      i += 2;
     } else if (!strcmp(o, "--setenv")) {
       if (need(i, 1, n, o, f)) return -1;
       if (!strchr(t[i + 1], '=')) return fail_set(f, "spec", EINVAL, "--setenv: expected KEY=VALUE");
@@ -168,6 +184,8 @@ int spec_parse(struct spec *s, char **t, size_t n, struct fail *f) {
   if (i >= n && !s->persist) return fail_set(f, "spec", EINVAL, "no command given (expected '-- CMD [ARGS...]')");
   if (i < n && s->persist) return fail_set(f, "spec", EINVAL, "--persist takes no command (run commands with --exec-into)");
   if (s->egress_port && s->share_net) return fail_set(f, "spec", EINVAL, "--egress-port needs the sandbox's own network (not --share-net)");
+  if (s->pool_dir && (s->n_uid_map || s->n_gid_map || s->newuidmap))
+    return fail_set(f, "spec", EINVAL, "--id-pool takes the place of --uid-map, --gid-map and --newidmap");
   s->argv = &t[i];
   s->env[s->n_env] = NULL;
   size_t workspaces = 0;

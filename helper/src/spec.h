@@ -62,6 +62,11 @@ struct spec {
   unsigned long long cap_keep; /* bitmask of capabilities kept in the bounding set */
   struct id_map uid_map[MAX_MAPS], gid_map[MAX_MAPS];
   size_t n_uid_map, n_gid_map;
+  /* --id-pool DIR START SLOTS COUNT: the maps are a free range claimed at start (ids.h), START + slot * COUNT */
+  const char *pool_dir;
+  unsigned long pool_start, pool_slots, pool_count;
+  /* --newidmap UIDTOOL GIDTOOL: the maps are written by these setuid tools (an ordinary user's subordinate ids) */
+  const char *newuidmap, *newgidmap;
   struct mount_op ops[MAX_OPS];
   size_t n_ops;
   const char *env[MAX_ENV + 1];

@@ -2,8 +2,8 @@
  * cgroup policy: which controllers exist on this host (v2 unified, or v1 / hybrid), and which
  * directories and knob values enforce a sandbox's limits. The helper only executes the plan.
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { BkgError } from '../api/errors.js';
 import type { Limits } from './limits.js';
 
@@ -13,7 +13,7 @@ export const CONTROLLERS: readonly Controller[] = ['memory', 'cpu', 'pids'];
 export type CgroupLayout =
   | { version: 2; root: string; base: string; controllers: ReadonlySet<Controller>; problems: string[] }
   /** v1 `acct`: bkg's parent cgroup in the cpuacct hierarchy (CPU time used, for usage samples; the cpu base itself when cpu and cpuacct are mounted together). */
-  | { version: 1; root: string; bases: ReadonlyMap<Controller, string>; memsw: boolean; acct?: string; problems: string[] }
+  | { version: 1; root: string; name?: string; bases: ReadonlyMap<Controller, string>; memsw: boolean; acct?: string; problems: string[] }
   | { version: 0; root: string; problems: string[] };
 
 export interface CgroupPlan {
@@ -30,12 +30,17 @@ const PERIOD_US = 100_000;
 /**
  * Find the controllers and, when `prepare` is set, create bkg's parent cgroups (idempotent).
  * Problems are collected rather than thrown: doctor reports them, plan() refuses limits that need them.
+ * As an ordinary user (`uid` not 0), bkg can only use a subtree delegated to it: on cgroup v2 the
+ * nearest enclosing cgroup it owns (systemd's user@UID.service, or a scope with Delegate=yes), on
+ * v1 a directory `bkg-UID` that root created and handed over under each controller.
  */
-export function detectCgroups(opts: { root?: string; prepare?: boolean; name?: string } = {}): CgroupLayout {
+export function detectCgroups(opts: { root?: string; prepare?: boolean; name?: string; uid?: number; ownCgroup?: string } = {}): CgroupLayout {
   const root = opts.root ?? '/sys/fs/cgroup';
-  const name = opts.name ?? 'bkg';
+  const uid = opts.uid ?? 0;
+  const name = opts.name ?? (uid === 0 ? 'bkg' : `bkg-${uid}`);
   const problems: string[] = [];
   if (existsSync(join(root, 'cgroup.controllers'))) {
+    if (uid !== 0) return detectDelegatedV2(root, uid, opts.ownCgroup ?? ownCgroupV2());
     const base = join(root, name);
     const available = new Set(readFileSync(join(root, 'cgroup.controllers'), 'utf8').trim().split(/\s+/));
     const controllers = new Set<Controller>();
@@ -68,9 +73,10 @@ export function detectCgroups(opts: { root?: string; prepare?: boolean; name?: s
     }
     const base = join(mount, name);
     try {
-      if (opts.prepare) mkdirSync(base, { recursive: true });
-      if (existsSync(base)) bases.set(c, base);
-      else problems.push(`cgroup v1: ${base} does not exist yet`);
+      if (opts.prepare && uid === 0) mkdirSync(base, { recursive: true });
+      if (!existsSync(base)) problems.push(uid === 0 ? `cgroup v1: ${base} does not exist yet` : `cgroup v1: ${base} does not exist (the ${c} controller is not delegated to uid ${uid})`);
+      else if (uid !== 0 && !writable(base)) problems.push(`cgroup v1: ${base} is not writable by uid ${uid} (the ${c} controller is not delegated to it)`);
+      else bases.set(c, base);
     } catch (err) {
       problems.push(`cgroup v1: cannot create ${base}: ${(err as Error).message}`);
     }
@@ -78,8 +84,68 @@ export function detectCgroups(opts: { root?: string; prepare?: boolean; name?: s
   if (bases.size === 0 && !existsSync(join(root, 'memory'))) return { version: 0, root, problems: [`no cgroup filesystem found under ${root}`] };
   const memBase = bases.get('memory');
   const memsw = memBase !== undefined && existsSync(join(memBase, 'memory.memsw.limit_in_bytes'));
-  const acct = detectAcct(root, name, bases.get('cpu'), opts.prepare === true);
-  return { version: 1, root, bases, memsw, ...(acct ? { acct } : {}), problems };
+  const acct = detectAcct(root, name, bases.get('cpu'), opts.prepare === true && uid === 0);
+  return { version: 1, root, name, bases, memsw, ...(acct && (uid === 0 || writable(acct)) ? { acct } : {}), problems };
+}
+
+function writable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** This process's cgroup v2 path ("/user.slice/…"), from /proc/self/cgroup. */
+function ownCgroupV2(): string {
+  try {
+    return /^0::(\/.*)$/m.exec(readFileSync('/proc/self/cgroup', 'utf8'))?.[1] ?? '/';
+  } catch {
+    return '/';
+  }
+}
+
+/**
+ * cgroup v2 for an ordinary user: the topmost cgroup enclosing bkg's own that the user owns is the
+ * delegated subtree; bkg's parent is `bkg` inside it, with whichever controllers were delegated.
+ */
+function detectDelegatedV2(root: string, uid: number, own: string): CgroupLayout {
+  const problems: string[] = [];
+  let delegated: string | undefined;
+  for (let dir = join(root, own); relative(root, dir) !== '' && !relative(root, dir).startsWith('..'); dir = dirname(dir)) {
+    try {
+      if (statSync(dir).uid === uid) delegated = dir;
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  if (delegated === undefined) {
+    for (const c of CONTROLLERS) problems.push(`cgroup v2: bkg does not run in a cgroup delegated to uid ${uid}, so the ${c} controller cannot be used`);
+    return { version: 2, root, base: join(root, own), controllers: new Set(), problems };
+  }
+  const base = join(delegated, 'bkg');
+  const controllers = new Set<Controller>();
+  let available = new Set<string>();
+  try {
+    available = new Set(readFileSync(join(delegated, 'cgroup.controllers'), 'utf8').trim().split(/\s+/));
+    mkdirSync(base, { recursive: true });
+  } catch (err) {
+    problems.push(`cgroup v2: cannot prepare ${base}: ${(err as Error).message}`);
+  }
+  for (const c of CONTROLLERS) {
+    if (!available.has(c)) {
+      problems.push(`cgroup v2: the ${c} controller is not delegated to uid ${uid} in ${delegated}`);
+      continue;
+    }
+    try {
+      writeFileSync(join(base, 'cgroup.subtree_control'), `+${c}`);
+      controllers.add(c);
+    } catch (err) {
+      problems.push(`cgroup v2: the ${c} controller cannot be enabled for ${base}: ${(err as Error).message}`);
+    }
+  }
+  return { version: 2, root, base, controllers, problems };
 }
 
 /**

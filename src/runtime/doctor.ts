@@ -6,6 +6,7 @@
  */
 import { checkCgroupVersion, checkController } from './doctor/cgroup-checks.js';
 import { checkHelper, checkOverlay, checkPlatform, checkSeccomp, checkUserns } from './doctor/host-checks.js';
+import { checkRootless } from './doctor/rootless-check.js';
 import { defaultProbes, describeError, type DoctorCheck, type DoctorContext, type DoctorProbes } from './doctor/probes.js';
 import { checkSandbox } from './doctor/sandbox-check.js';
 
@@ -40,6 +41,7 @@ export async function runDoctor(ctx: DoctorContext, probes: Partial<DoctorProbes
     ...guard('cgroups', 'cgroups', () => checkCgroupVersion(host.cgroups, p)),
   ];
   for (const c of ['memory', 'cpu', 'pids'] as const) checks.push(...guard(`cgroup-${c}`, `cgroup ${c} controller`, () => checkController(host.cgroups, c)));
+  checks.push(...guard('rootless', 'Rootless', () => checkRootless(host)));
   if (p.sandbox) {
     try {
       checks.push(await checkSandbox(ctx));

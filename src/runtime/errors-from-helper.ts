@@ -9,8 +9,11 @@ export function helperFailure(ev: ErrorEvent): BkgError {
   let code: ErrorCode = 'HELPER_FAILED';
   let hint: string | undefined;
   switch (ev.stage) {
-    case 'namespaces':
     case 'identity':
+      code = 'ISOLATION_UNAVAILABLE';
+      hint = 'The sandbox could not be given ids of its own: as root each sandbox locks a range under /run/bkg/ids; as an ordinary user newuidmap/newgidmap write your /etc/subuid and /etc/subgid ranges. Run `bkg doctor`.';
+      break;
+    case 'namespaces':
     case 'pivot_root':
     case 'mount':
     case 'network':

@@ -3,29 +3,20 @@ import { lstatSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { detectCgroups, type CgroupLayout } from './cgroups.js';
-
-export interface IdMap {
-  inside: number;
-  outside: number;
-  count: number;
-}
+import { detectIdentity, type Identity } from './identity.js';
 
 export type RootEntry = { path: string; kind: 'bind' } | { path: string; kind: 'symlink'; target: string };
 
 export interface HostInfo {
-  /** True when bkg runs as host root: sandboxes then map to an unprivileged id range. */
+  /** True when bkg runs as host root: each sandbox then claims its own unprivileged id range. */
   privileged: boolean;
-  uidMap: IdMap;
-  gidMap: IdMap;
+  /** Which host ids a sandbox's ids are (identity.ts). */
+  identity: Identity;
   /** How /usr and the top-level binary and library directories appear in the sandbox. */
   rootEntries: RootEntry[];
   cgroups: CgroupLayout;
   helperPath: string;
 }
-
-/** The sandbox's uid 0 maps here when bkg runs as root: never host root itself. */
-export const DEFAULT_ID_BASE = 100_000;
-export const DEFAULT_ID_COUNT = 65_536;
 
 /** The package root (works from src/ under vitest and from dist/ after the build). */
 export function packageRoot(): string {
@@ -52,17 +43,14 @@ export function detectRootEntries(): RootEntry[] {
   return entries;
 }
 
-export function detectHost(opts: { prepareCgroups?: boolean; helperPath?: string; idBase?: number } = {}): HostInfo {
+export function detectHost(opts: { prepareCgroups?: boolean; helperPath?: string; idPoolDir?: string } = {}): HostInfo {
   const uid = process.getuid?.() ?? 0;
-  const gid = process.getgid?.() ?? 0;
   const privileged = uid === 0;
-  const base = opts.idBase ?? DEFAULT_ID_BASE;
   return {
     privileged,
-    uidMap: privileged ? { inside: 0, outside: base, count: DEFAULT_ID_COUNT } : { inside: 0, outside: uid, count: 1 },
-    gidMap: privileged ? { inside: 0, outside: base, count: DEFAULT_ID_COUNT } : { inside: 0, outside: gid, count: 1 },
+    identity: detectIdentity({ uid, gid: process.getgid?.() ?? 0, ...(opts.idPoolDir ? { poolDir: opts.idPoolDir } : {}) }),
     rootEntries: detectRootEntries(),
-    cgroups: detectCgroups({ prepare: opts.prepareCgroups ?? privileged }),
+    cgroups: detectCgroups({ prepare: opts.prepareCgroups ?? privileged, uid }),
     helperPath: opts.helperPath ?? defaultHelperPath(),
   };
 }

@@ -6,6 +6,7 @@ import type { CgroupPlan } from './cgroups.js';
 import { WORKSPACE_MOUNT, type ExecDefinition, type SandboxDefinition } from './definition.js';
 import { egressEnv, egressTokens } from './egress/environment.js';
 import type { HostInfo } from './host.js';
+import type { Identity } from './identity.js';
 import { secretFilesTokens } from './secret-files.js';
 
 /** Host files under /etc that programs need to behave as on the host. Never shadow, never home dirs. */
@@ -46,10 +47,7 @@ export function hostnameOf(def: SandboxDefinition): string {
 
 export function buildHelperSpec(def: SandboxDefinition, host: HostInfo, cgroups: CgroupPlan): string[] {
   const t: string[] = [];
-  const { uidMap: u, gidMap: g } = host;
-  t.push('--uid-map', String(u.inside), String(u.outside), String(u.count));
-  t.push('--gid-map', String(g.inside), String(g.outside), String(g.count));
-  if (!host.privileged) t.push('--setgroups-deny');
+  identityTokens(t, host.identity);
   if (!def.persist || def.dieWithParent) t.push('--die-with-parent');
   t.push('--hostname', hostnameOf(def));
   if (def.network === 'host') t.push('--share-net');
@@ -68,7 +66,8 @@ export function buildHelperSpec(def: SandboxDefinition, host: HostInfo, cgroups:
   }
   for (const path of ETC_ENTRIES) t.push('--ro-bind-try', path, path);
   t.push('--proc', '/proc', '--dev', '/dev', '--scratch-dir', 'tmp', '/tmp', '--scratch-dir', 'shm', '/dev/shm', '--scratch-home', 'home', HOME_DIR);
-  if (def.apiSocket) t.push('--host-bind', def.apiSocket.host, def.apiSocket.inside);
+  // as root the monitor opens the socket (the sandbox's own range cannot reach BKG_HOME); an ordinary user's sandbox root is the user
+  if (def.apiSocket) t.push(host.privileged ? '--host-bind' : '--bind', def.apiSocket.host, def.apiSocket.inside);
   t.push(...secretFilesTokens(def));
   if (def.workspace) {
     if (host.privileged) t.push('--idmap-lower');
@@ -84,6 +83,23 @@ export function buildHelperSpec(def: SandboxDefinition, host: HostInfo, cgroups:
   return t;
 }
 
+/** Whose ids the sandbox's are: a range claimed from the pool (root), or the user's own maps. */
+function identityTokens(t: string[], id: Identity): void {
+  if (id.pool) {
+    t.push('--id-pool', id.pool.dir, String(id.pool.start), String(id.pool.slots), String(id.pool.count));
+    return;
+  }
+  for (const m of id.uidMaps) t.push('--uid-map', String(m.inside), String(m.outside), String(m.count));
+  for (const m of id.gidMaps) t.push('--gid-map', String(m.inside), String(m.outside), String(m.count));
+  if (id.newIdMap) t.push('--newidmap', id.newIdMap.uid, id.newIdMap.gid);
+  if (deniesSetgroups(id)) t.push('--setgroups-deny');
+}
+
+/** An unprivileged writer of gid_map must deny setgroups (newgidmap, setuid, need not). */
+function deniesSetgroups(id: Identity): boolean {
+  return !id.pool && !id.newIdMap;
+}
+
 /** The command part of a spec: working directory (/workspace unless given), environment, capabilities, argv. */
 function commandTokens(t: string[], def: SandboxDefinition, cmd: { argv: string[]; env?: Record<string, string>; cwd?: string }): void {
   t.push('--chdir', cmd.cwd ?? WORKSPACE_MOUNT);
@@ -95,7 +111,7 @@ function commandTokens(t: string[], def: SandboxDefinition, cmd: { argv: string[
 /** The spec for one command inside a running sandbox: it joins the sandbox's existing cgroups. */
 export function buildExecSpec(def: SandboxDefinition, exec: ExecDefinition, host: HostInfo, cgroups: CgroupPlan): string[] {
   const t: string[] = [];
-  if (!host.privileged) t.push('--setgroups-deny');
+  if (deniesSetgroups(host.identity)) t.push('--setgroups-deny');
   t.push('--die-with-parent');
   for (const dir of cgroups.dirs) t.push('--cgroup', dir);
   if (exec.timeoutMs !== undefined) t.push('--timeout-ms', String(exec.timeoutMs));

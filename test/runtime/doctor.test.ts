@@ -30,7 +30,7 @@ describe('runDoctor on this host', () => {
     const ctx = createCliContext();
     const report = await runDoctor(ctx);
     const ids = report.checks.map((c) => c.id);
-    expect(ids).toEqual(['platform', 'helper', 'userns', 'overlayfs', 'seccomp', 'cgroups', 'cgroup-memory', 'cgroup-cpu', 'cgroup-pids', 'sandbox']);
+    expect(ids).toEqual(['platform', 'helper', 'userns', 'overlayfs', 'seccomp', 'cgroups', 'cgroup-memory', 'cgroup-cpu', 'cgroup-pids', 'rootless', 'sandbox']);
     for (const c of report.checks) expect({ id: c.id, status: c.status, detail: c.detail }).toEqual({ id: c.id, status: 'ok', detail: c.detail });
     expect(report.ok).toBe(true);
     expect(check(report, 'sandbox').detail).toMatch(/\b\d+ ms\b/);
@@ -62,7 +62,7 @@ describe('runDoctor probes (simulated hosts)', () => {
   const files = (map: Record<string, string>) => (path: string) => map[path] ?? null;
 
   it('explains disabled unprivileged user namespaces with the sysctl fixes', async () => {
-    const host: HostInfo = { ...base, privileged: false, uidMap: { inside: 0, outside: 1000, count: 1 } };
+    const host: HostInfo = { ...base, privileged: false, identity: { uidMaps: [{ inside: 0, outside: 1000, count: 1 }], gidMaps: [{ inside: 0, outside: 1000, count: 1 }] } };
     const report = await runDoctor(
       { host, runtime: unusedRuntime },
       {
@@ -223,8 +223,8 @@ describe('bkg doctor (CLI)', () => {
     const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'run.js'), 'doctor'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split('\n');
-    expect(lines.filter((l) => l.startsWith('✓ '))).toHaveLength(10);
-    expect(lines.at(-1)).toMatch(/10 of 10 checks passed/);
+    expect(lines.filter((l) => l.startsWith('✓ '))).toHaveLength(11);
+    expect(lines.at(-1)).toMatch(/11 of 11 checks passed/);
   });
 
   it('exits 3 with fixes when a check fails', () => {

@@ -25,8 +25,8 @@ const { host } = makeRuntime();
 const sandboxes = new SandboxEngine({ host, log: createLogger({ level: 'silent' }) });
 const started: SandboxHandle[] = [];
 const temps: string[] = [];
-/** The host uid that the sandbox's root maps to (100000 when bkg runs as root). */
-const hostRoot = host.uidMap.outside;
+/** The host uid of a sandbox's root: its own range's first id as root, else ours. */
+const ownRoot = host.identity.uidMaps[0]?.outside;
 
 afterAll(async () => {
   for (const h of started) await sandboxes.stop(h);
@@ -145,9 +145,13 @@ describe.skipIf(skip)('--save and --restore of a persistent sandbox', () => {
     expect(readFileSync(join(up, 'mod.txt'), 'utf8')).toBe('after\n');
     expect(readFileSync(join(saved, 'tmp', 'x'), 'utf8')).toBe('tmpdata\n');
     expect(mode(join(saved, 'tmp'))).toBe(0o1777);
+    // owned by the saving sandbox's root: a range of its own as root (never host root), else ours
+    const savedRoot = lstatSync(saved).uid;
+    if (host.identity.pool) expect(savedRoot).toBeGreaterThanOrEqual(host.identity.pool.start);
+    else expect(savedRoot).toBe(ownRoot);
     for (const p of ['.', 'work', 'upper/suid', 'upper/link', 'upper/fifo', 'upper/del.txt', 'tmp/x']) {
-      expect(lstatSync(join(saved, p)).uid).toBe(hostRoot);
-      expect(lstatSync(join(saved, p)).gid).toBe(host.gidMap.outside);
+      expect(lstatSync(join(saved, p)).uid).toBe(savedRoot);
+      expect(lstatSync(join(saved, p)).gid).toBe(savedRoot);
     }
     for (const p of ['upper/mod.txt', 'upper/link', 'upper/dir', 'tmp/x']) {
       expect(lstatSync(join(saved, p)).mtimeMs).toBe(lstatSync(join(src, p)).mtimeMs);
@@ -214,7 +218,7 @@ describe.skipIf(skip)('--save and --restore of a persistent sandbox', () => {
   });
 
   it('refuses --restore without --scratch, after a scratch mount, or of a missing directory', async () => {
-    const maps = ['--uid-map', '0', String(hostRoot), '1', '--gid-map', '0', String(host.gidMap.outside), '1'];
+    const maps = ['--uid-map', '0', '100000', '1', '--gid-map', '0', '100000', '1'];
     const spec = (args: string[]) => spawnSync(host.helperPath, ['--json-status-fd', '2', ...maps, ...args, '--', 'true'], { encoding: 'utf8' });
     const noScratch = spec(['--restore', saved]);
     expect(noScratch.status).toBe(125);

@@ -5,8 +5,7 @@ import { buildExecSpec, buildHelperSpec, encodeSpec, ETC_ENTRIES } from '../../s
 
 const host: HostInfo = {
   privileged: true,
-  uidMap: { inside: 0, outside: 100000, count: 65536 },
-  gidMap: { inside: 0, outside: 100000, count: 65536 },
+  identity: { pool: { dir: '/run/bkg/ids', start: 1 << 30, slots: 49151, count: 65536 }, uidMaps: [], gidMaps: [] },
   rootEntries: [{ path: '/usr', kind: 'bind' }, { path: '/bin', kind: 'symlink', target: 'usr/bin' }],
   cgroups: { version: 0, root: '/sys/fs/cgroup', problems: [] },
   helperPath: '/x/bkg-helper',
@@ -23,14 +22,29 @@ function pairs(tokens: string[], flag: string, n: number): string[][] {
 }
 
 describe('buildHelperSpec', () => {
-  it('maps sandbox root to the unprivileged range, never to host root', () => {
+  it('as root, lets each sandbox claim its own id range from the pool, never host root', () => {
     const t = buildHelperSpec(def, host, plan);
-    expect(pairs(t, '--uid-map', 3)).toEqual([['0', '100000', '65536']]);
-    expect(pairs(t, '--gid-map', 3)).toEqual([['0', '100000', '65536']]);
+    expect(pairs(t, '--id-pool', 4)).toEqual([['/run/bkg/ids', String(1 << 30), '49151', '65536']]);
+    expect(pairs(t, '--uid-map', 3)).toEqual([]);
     expect(t).not.toContain('--setgroups-deny');
-    const rootless = buildHelperSpec(def, { ...host, privileged: false, uidMap: { inside: 0, outside: 1000, count: 1 }, gidMap: { inside: 0, outside: 1000, count: 1 } }, plan);
-    expect(pairs(rootless, '--uid-map', 3)).toEqual([['0', '1000', '1']]);
-    expect(rootless).toContain('--setgroups-deny');
+  });
+
+  it('as an ordinary user, maps root to the user and the rest to the subordinate range through newuidmap', () => {
+    const own = { uidMaps: [{ inside: 0, outside: 1000, count: 1 }], gidMaps: [{ inside: 0, outside: 1000, count: 1 }] };
+    const only = buildHelperSpec(def, { ...host, privileged: false, identity: own }, plan);
+    expect(pairs(only, '--uid-map', 3)).toEqual([['0', '1000', '1']]);
+    expect(only).toContain('--setgroups-deny');
+    expect(only).not.toContain('--newidmap');
+    const sub = {
+      uidMaps: [...own.uidMaps, { inside: 1, outside: 200000, count: 65535 }],
+      gidMaps: [...own.gidMaps, { inside: 1, outside: 300000, count: 65535 }],
+      newIdMap: { uid: '/usr/bin/newuidmap', gid: '/usr/bin/newgidmap' },
+    };
+    const t = buildHelperSpec(def, { ...host, privileged: false, identity: sub }, plan);
+    expect(pairs(t, '--uid-map', 3)).toEqual([['0', '1000', '1'], ['1', '200000', '65535']]);
+    expect(pairs(t, '--gid-map', 3)).toEqual([['0', '1000', '1'], ['1', '300000', '65535']]);
+    expect(pairs(t, '--newidmap', 2)).toEqual([['/usr/bin/newuidmap', '/usr/bin/newgidmap']]);
+    expect(t).not.toContain('--setgroups-deny');
   });
 
   it('binds /usr read-only, recreates symlinks, and never exposes shadow, /root or /home', () => {

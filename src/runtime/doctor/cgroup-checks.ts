@@ -48,7 +48,13 @@ function controllerFix(layout: CgroupLayout, c: Controller, problem: string): st
     if (/not mounted/.test(problem)) {
       return `As root: \`mkdir -p ${mount} && mount -t cgroup -o ${c} cgroup ${mount}\` (or switch to cgroup v2). ${without}`;
     }
-    return `Run bkg as root once so it creates ${join(mount, 'bkg')}, or as root \`mkdir ${join(mount, 'bkg')} && chown -R $USER ${join(mount, 'bkg')}\`. ${without}`;
+    const name = layout.name ?? 'bkg';
+    const owner = /^bkg-(\d+)$/.exec(name)?.[1];
+    if (owner !== undefined) {
+      const dirs = ['memory', 'cpu', 'pids', 'cpuacct'].map((x) => join(layout.root, x, name)).join(' ');
+      return `Delegate cgroups to uid ${owner}; as root: \`mkdir -p ${dirs} && chown -R ${owner} ${dirs}\` (again after a reboot, e.g. from a systemd unit or /etc/rc.local). ${without}`;
+    }
+    return `Run bkg as root once so it creates ${join(mount, name)}. ${without}`;
   }
   return `Mount a cgroup filesystem first (see the cgroups check). ${without}`;
 }

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostInfo } from '../host.js';
+import { describeIdentity } from '../identity.js';
 import { readInt, type DoctorCheck, type DoctorProbes } from './probes.js';
 
 /** Major and minor of a kernel release such as "6.8.0-45-generic"; null when it does not parse. */
@@ -102,9 +103,7 @@ export function checkUserns(host: HostInfo, p: DoctorProbes): DoctorCheck {
       fix: `As root: ${fixes.join(', then ')}; add the setting to /etc/sysctl.d/ to keep it across reboots.`,
     };
   }
-  const who = host.privileged
-    ? `running as root: sandbox uid 0 maps to host uid ${host.uidMap.outside}..${host.uidMap.outside + host.uidMap.count - 1}`
-    : `running unprivileged: sandbox uid 0 maps to your uid ${host.uidMap.outside}`;
+  const who = describeIdentity(host.identity);
   return { ...base, status: 'ok', detail: `max_user_namespaces=${max}; ${who}` };
 }
 

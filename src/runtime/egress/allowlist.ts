@@ -67,9 +67,14 @@ function nameMatches(rule: AllowRule, name: string): boolean {
   return false;
 }
 
+/** How many decisions an allowlist remembers. */
+const DECISIONS_KEPT = 1024;
+
 export class Allowlist {
   /** The address rules as BlockLists, built once. */
   private readonly lists = new Map<AllowRule, BlockListOf>();
+  /** Decisions made, by host and port as asked (the rules never change): a proxy asks for every request. */
+  private readonly decided = new Map<string, Verdict>();
 
   constructor(readonly rules: readonly AllowRule[]) {
     for (const r of rules) if (r.kind === 'ip' || r.kind === 'cidr') this.lists.set(r, new BlockListOf(r));
@@ -81,6 +86,16 @@ export class Allowlist {
 
   /** The first decision: the host (a name or a literal address, as the request names it) and port. */
   decide(rawHost: string, port: number): Verdict {
+    const key = `${rawHost}\0${port}`;
+    const known = this.decided.get(key);
+    if (known) return known;
+    const v = this.decideAfresh(rawHost, port);
+    if (this.decided.size >= DECISIONS_KEPT) this.decided.clear();
+    this.decided.set(key, v);
+    return v;
+  }
+
+  private decideAfresh(rawHost: string, port: number): Verdict {
     const host = normalizeHost(rawHost);
     const literal = isIP(host) !== 0;
     const matching = this.rules.filter((r) => (literal ? this.matchesAddress(r, host) : nameMatches(r, host)));

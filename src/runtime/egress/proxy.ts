@@ -8,11 +8,12 @@
  * exec it happened in and told to the observer (logs, audit, event stream), each outcome counted.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { createServer as createHttpServer, request as httpRequest, Agent, type IncomingHttpHeaders, type IncomingMessage, type RequestOptions, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, isIP, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { DenialReason } from '../../api/egress.js';
 import type { Allowlist } from './allowlist.js';
+import { forwardRequest, UpstreamPool } from './forward.js';
 
 /** One refused connection, as the exec result, the audit log and the event stream show it. */
 export interface EgressDenial {
@@ -57,15 +58,13 @@ const CONNECT_TIMEOUT_MS = 30_000;
 /** Connections one sandbox may hold open through its proxy at once. */
 const MAX_CONNECTIONS = 512;
 
-const HOP_BY_HOP = new Set(['connection', 'proxy-connection', 'keep-alive', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
-
-function forwardHeaders(h: IncomingHttpHeaders, extraHop: string | undefined): Record<string, string | string[]> {
-  const drop = new Set(HOP_BY_HOP);
-  for (const name of (extraHop ?? '').split(',')) drop.add(name.trim().toLowerCase());
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(h)) if (v !== undefined && !drop.has(k)) out[k] = v;
-  return out;
-}
+/**
+ * How long a name's addresses are reused (the proxy's own DNS cache: dns.lookup, the host's resolver,
+ * costs a thread-pool round trip per request). Cached or not, the addresses are checked on every
+ * request, and what was checked is what gets connected to.
+ */
+const DNS_TTL_MS = 10_000;
+const DNS_CACHE_SIZE = 256;
 
 /** `host:port` of a CONNECT request (IPv6 in brackets). */
 function parseAuthority(authority: string): { host: string; port: number } | null {
@@ -77,7 +76,9 @@ function parseAuthority(authority: string): { host: string; port: number } | nul
 
 export class EgressProxy {
   private readonly http = createHttpServer({ requireHostHeader: false, keepAliveTimeout: 30_000 });
-  private readonly agent = new Agent({ keepAlive: true, maxFreeSockets: 16 });
+  private readonly upstreams = new UpstreamPool(CONNECT_TIMEOUT_MS);
+  /** Names resolved lately, and lookups under way (concurrent requests for a name share one). */
+  private readonly resolved = new Map<string, { at: number; addrs: Promise<LookupAddress[]> }>();
   private readonly sockets = new Set<Duplex>();
   /** Refusals, newest last, each with its sequence number. */
   private readonly denials: { seq: number; d: EgressDenial }[] = [];
@@ -127,7 +128,7 @@ export class EgressProxy {
     if (this.closed) return;
     this.closed = true;
     for (const s of this.sockets) s.destroy();
-    this.agent.destroy();
+    this.upstreams.close();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
@@ -153,7 +154,7 @@ export class EgressProxy {
     if (isIP(host)) return { connect: { host } };
     let addrs: LookupAddress[];
     try {
-      addrs = await (this.opts.lookup ?? defaultLookup)(host);
+      addrs = await this.resolve(host);
     } catch (err) {
       this.opts.observer?.outcome?.('failed', { host, port });
       return { failed: `bkg: cannot resolve ${host}: ${(err as NodeJS.ErrnoException).code ?? String(err)}\n` };
@@ -164,6 +165,20 @@ export class EgressProxy {
       return { refused: this.deny(host, port, 'address', `${host} resolves to ${shown}: the host's own or link-local addresses, which a wildcard entry does not reach`) };
     }
     return { connect: { host, lookup: resolvedTo(admitted) } };
+  }
+
+  /** A name's addresses, from the cache while fresh (failures are not kept). */
+  private resolve(host: string): Promise<LookupAddress[]> {
+    const now = Date.now();
+    const hit = this.resolved.get(host);
+    if (hit && now - hit.at < DNS_TTL_MS) return hit.addrs;
+    if (this.resolved.size >= DNS_CACHE_SIZE) this.resolved.clear();
+    const addrs = (this.opts.lookup ?? defaultLookup)(host);
+    this.resolved.set(host, { at: now, addrs });
+    addrs.catch(() => {
+      if (this.resolved.get(host)?.addrs === addrs) this.resolved.delete(host);
+    });
+    return addrs;
   }
 
   private async tunnel(req: IncomingMessage, client: Duplex, head: Buffer): Promise<void> {
@@ -218,27 +233,11 @@ export class EgressProxy {
     const decided = await this.target(host, port);
     if ('refused' in decided) return void res.writeHead(403, { 'content-type': 'text/plain', 'x-bkg-error': 'NETWORK_DENIED', connection: 'close' }).end(decided.refused);
     if ('failed' in decided) return void res.writeHead(502, { 'content-type': 'text/plain' }).end(decided.failed);
-    const headers = forwardHeaders(req.headers, req.headers.connection);
-    headers.host = url.host; // what was checked is what the server is asked for: no Host-header fronting
-    const options: RequestOptions & { autoSelectFamily: boolean } = { ...decided.connect, port, method: req.method, path: `${url.pathname}${url.search}`, headers, agent: this.agent, setHost: false, autoSelectFamily: true, timeout: CONNECT_TIMEOUT_MS };
-    const up = httpRequest(options);
-    up.on('timeout', () => {
-      if (!up.socket || up.socket.connecting) up.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }));
+    // what was checked is what the server is asked for: the Host header is the URL's (no Host-header fronting)
+    forwardRequest(this.upstreams, { host, port, connect: decided.connect }, req, res, `${url.pathname}${url.search}`, url.host, {
+      allowed: () => this.opts.observer?.outcome?.('allowed', { host, port }),
+      failed: () => this.opts.observer?.outcome?.('failed', { host, port }),
     });
-    up.on('response', (r) => {
-      this.opts.observer?.outcome?.('allowed', { host, port });
-      res.writeHead(r.statusCode ?? 502, r.statusMessage, forwardHeaders(r.headers, r.headers.connection));
-      r.pipe(res);
-    });
-    up.on('error', (err: NodeJS.ErrnoException) => {
-      this.opts.observer?.outcome?.('failed', { host, port });
-      if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end(`bkg: cannot reach ${host}:${port}: ${err.code ?? err.message}\n`);
-      else res.destroy();
-    });
-    res.on('close', () => {
-      if (!res.writableFinished) up.destroy();
-    });
-    req.pipe(up);
   }
 }
 
