@@ -7,17 +7,17 @@ import tseslint from 'typescript-eslint';
  */
 const LAYERS = ['api', 'client', 'cli', 'commands', 'daemon', 'runtime', 'store', 'llm', 'ui'];
 const FORBIDDEN = {
-  api: ['client', 'cli', 'commands', 'daemon', 'runtime', 'store', 'llm', 'log.js'],
-  client: ['cli', 'commands', 'daemon', 'runtime', 'store', 'llm'],
+  api: ['client', 'cli', 'commands', 'daemon', 'runtime', 'store', 'llm', 'ui', 'log.js'],
+  client: ['cli', 'commands', 'daemon', 'runtime', 'store', 'llm', 'ui'],
   cli: ['commands', 'daemon', 'store', 'llm'],
   // commands: the thin layer over cli/ and client/; `bkg daemon start` runs the composition root, `bkg doctor` the host checks, `bkg fleet init` prepares the fleet database
   commands: ['daemon(?!/(main|config)\\.js$)', 'runtime(?!/doctor)', 'store(?!/pg/index\\.js$)', 'llm'],
-  daemon: ['client', 'cli', 'commands'],
+  daemon: ['client', 'cli', 'commands', 'ui'],
   // the fleet's forwarding speaks to other hosts' daemons through the daemon client (only it, and only from here)
-  'daemon/fleet': ['cli', 'commands'],
-  runtime: ['client', 'cli', 'commands', 'daemon', 'store', 'llm'],
-  store: ['client', 'cli', 'commands', 'daemon', 'llm'],
-  llm: ['client', 'cli', 'commands', 'daemon'],
+  'daemon/fleet': ['cli', 'commands', 'ui'],
+  runtime: ['client', 'cli', 'commands', 'daemon', 'store', 'llm', 'ui'],
+  store: ['client', 'cli', 'commands', 'daemon', 'llm', 'ui'],
+  llm: ['client', 'cli', 'commands', 'daemon', 'ui'],
   // the terminal dashboard (ink): over the typed client and the CLI's helpers, never the daemon's insides
   ui: ['commands', 'daemon', 'runtime', 'store', 'llm'],
 };

@@ -7,7 +7,9 @@
 // Variants: bkg --version, bkg --help, bkg ls (5 sandboxes), bkg stop NAME (already stopped),
 // bkg run --rm -- true (a whole throwaway sandbox), bkg exec NAME -- true (a running sandbox).
 // Targets (issue 9): --version, --help, ls, stop <= 2x node -e 0; run --rm -- true <= 1.5x.
-// Needs a built helper and dist/ (npm run build); sandboxes need root or user namespaces.
+// Needs a built helper and dist/ (npm run build); sandboxes need root or user namespaces. Says
+// whether bin/run.js loaded the fast path's bundle (dist/cli/fast/bundle/) or its modules one by
+// one (no bundle, or tsc ran after it), before and after the runs.
 import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,6 +38,12 @@ const VARIANTS = [
   { key: 'exec', label: '`bkg exec NAME -- true` (info)', argv: [RUN_JS, 'exec', 'busy', '--', 'true'] },
 ];
 
+/** How bin/run.js loads the fast path now: 'bundle' or 'modules' (NODE_DEBUG=module names the chunks it requires). */
+function fastPathForm(env, cwd) {
+  const r = spawnSync(process.execPath, [RUN_JS, '--version'], { env: { ...env, NODE_DEBUG: 'module' }, cwd, encoding: 'utf8' });
+  return r.stderr.includes(join('dist', 'cli', 'fast', 'bundle', 'index.cjs')) ? 'bundle' : 'modules';
+}
+
 async function main() {
   const { n } = parseOptions(OPTIONS);
   const home = tempDir('bkg-cli-bench-');
@@ -48,8 +56,11 @@ async function main() {
     writeFileSync(join(home, 'cave.yaml'), 'project: bench\nversion: 1\nsandboxes:\n' + SANDBOXES.map((s) => `  - name: ${s}\n`).join(''));
     bkg('run');
     for (const s of SANDBOXES.slice(1)) bkg('stop', s);
+    const before = fastPathForm(env, home);
     const variants = VARIANTS.map((v) => ({ ...v, run: () => spawnTimed(process.execPath, v.argv, { env, cwd: home, stdio: ['ignore', 'ignore', 'pipe'] }) }));
     await roundRobin(variants, { warmup: WARMUP, n });
+    const after = fastPathForm(env, home);
+    const fastPath = before === after ? before : `${before}, then ${after}`;
     const floor = summarize(variants[0].samples).p50;
     const results = {};
     section(`bkg CLI start-up vs node -e 0 (${n} runs each, round-robin, after ${WARMUP} warm-up rounds)`);
@@ -63,7 +74,8 @@ async function main() {
       }),
       { left: [0, 4] },
     );
-    console.log(JSON.stringify({ n, results }));
+    console.log(`fast path loaded as: ${fastPath === 'bundle' ? 'the bundle (dist/cli/fast/bundle/)' : fastPath === 'modules' ? 'modules one by one (no fresh bundle: npm run build makes one)' : `${fastPath} (the build changed during the runs: measure again)`}`);
+    console.log(JSON.stringify({ n, fast_path: fastPath, results }));
   } finally {
     for (const s of SANDBOXES) spawnSync(process.execPath, [RUN_JS, 'rm', '--force', s], { env, cwd: home });
     spawnSync(process.execPath, [RUN_JS, 'daemon', 'stop'], { env, cwd: home });

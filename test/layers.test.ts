@@ -19,6 +19,9 @@ describe('who may import whom', () => {
     ['src/daemon/routes/probe.ts', "import { DaemonClient } from '../../client/daemon-client.js';\nexport const y = DaemonClient;\n"],
     ['src/commands/probe.ts', "export const load = () => import('../store/index.js');\n"],
     ['src/api/names.ts', "import { z } from 'zod/v4';\nexport const y = z;\n"],
+    ['src/api/probe.ts', "import { bytes } from '../ui/format.js';\nexport const y = bytes;\n"],
+    ['src/daemon/probe.ts', "export const load = () => import('../ui/launch.js');\n"],
+    ['src/client/probe.ts', "import { bytes } from '../ui/format.js';\nexport const y = bytes;\n"],
   ])('%s may not', async (file, code) => {
     expect(await ruleErrors(file, code)).not.toEqual([]);
   });
@@ -29,6 +32,7 @@ describe('who may import whom', () => {
     ['src/commands/daemon/probe.ts', "export const load = () => import('../../daemon/main.js');\n"],
     ['src/cli/probe.ts', "import { DaemonClient } from '../client/daemon-client.js';\nexport const y = DaemonClient;\n"],
     ['src/api/names.ts', "import type { z } from 'zod/v4';\nexport type Y = z.ZodType;\n"],
+    ['src/commands/probe.ts', "export const load = () => import('../ui/launch.js');\n"],
   ])('%s may', async (file, code) => {
     expect(await ruleErrors(file, code)).toEqual([]);
   });

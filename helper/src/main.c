@@ -24,6 +24,7 @@
 
 #include "cgroup.h"
 #include "exec.h"
+#include "execserver.h"
 #include "ids.h"
 #include "monitor.h"
 #include "changes.h"
@@ -290,7 +291,8 @@ static int supervise(const struct spec *s, pid_t pid, int sock, int sigfd, struc
 
 
 static int run(const struct spec *s, const struct options *o, const struct seccomp_prog *prog, struct fail *f) {
-  int sigfd = -1, sv[2] = {-1, -1}, trees[MAX_MSG_FDS];
+  int sigfd = -1, sv[2] = {-1, -1}, trees[MAX_MSG_FDS], exec_fd = -1;
+  pid_t exec_server = -1;
   size_t ntrees = 0;
   size_t created = 0;
   pid_t pid = -1;
@@ -346,6 +348,9 @@ static int run(const struct spec *s, const struct options *o, const struct secco
       (void)status_line(o->status_fd, &b);
     buf_free(&b);
   }
+  if (s->exec_socket && ((exec_fd = execserver_listen(s->exec_socket, f)) < 0 ||
+                         (exec_server = execserver_start(s, exec_fd, pid, f)) < 0))
+    goto kill_child;
   if (supervise(s, pid, sv[0], sigfd, &oc, f)) goto kill_child;
   pid = -1;
   if (!oc.ready) {
@@ -386,6 +391,15 @@ kill_child:
   }
 out:
   for (size_t i = 0; i < ntrees; i++) (void)close(trees[i]);
+  if (exec_server > 0) { /* it holds the sandbox's cgroups: gone before they are removed */
+    (void)kill(exec_server, SIGKILL);
+    while (waitpid(exec_server, NULL, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (exec_fd >= 0) {
+    (void)close(exec_fd);
+    (void)unlink(s->exec_socket);
+  }
   cgroups_remove(s, created);
   if (sv[0] >= 0) (void)close(sv[0]);
   if (rc >= 0 && o->hold_fd >= 0) {

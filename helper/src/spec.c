@@ -118,6 +118,9 @@ int spec_parse(struct spec *s, char **t, size_t n, struct fail *f) {
       s->pool_slots = (unsigned long)slots;
       s->pool_count = (unsigned long)count;
       i += 4;
+    } else if (!strcmp(o, "--exec-socket")) {
+      if (need(i, 1, n, o, f) || abs_path(t[i + 1], o, f)) return -1;
+      s->exec_socket = t[++i];
     } else if (!strcmp(o, "--newidmap")) {
       if (need(i, 2, n, o, f) || abs_path(t[i + 1], o, f) || abs_path(t[i + 2], o, f)) return -1;
       s->newuidmap = t[i + 1];
@@ -183,6 +186,7 @@ int spec_parse(struct spec *s, char **t, size_t n, struct fail *f) {
   if (trees > 16) return fail_set(f, "spec", E2BIG, "too many host binds, restores and idmapped overlays (at most 16)");
   if (i >= n && !s->persist) return fail_set(f, "spec", EINVAL, "no command given (expected '-- CMD [ARGS...]')");
   if (i < n && s->persist) return fail_set(f, "spec", EINVAL, "--persist takes no command (run commands with --exec-into)");
+  if (s->exec_socket && !s->persist) return fail_set(f, "spec", EINVAL, "--exec-socket needs --persist");
   if (s->egress_port && s->share_net) return fail_set(f, "spec", EINVAL, "--egress-port needs the sandbox's own network (not --share-net)");
   if (s->pool_dir && (s->n_uid_map || s->n_gid_map || s->newuidmap))
     return fail_set(f, "spec", EINVAL, "--id-pool takes the place of --uid-map, --gid-map and --newidmap");

@@ -51,6 +51,7 @@ struct spec {
   unsigned short egress_port; /* --egress-port PORT: a listening socket on 127.0.0.1:PORT in the sandbox's network, passed out (egress.h) */
   bool die_with_parent;
   bool persist; /* no command: pid 1 stays up until stopped; commands arrive with --exec-into */
+  const char *exec_socket; /* --exec-socket PATH (with --persist): commands also arrive there (execserver.h) */
   unsigned short pty_rows, pty_cols; /* --pty ROWS COLS (exec only): the command gets a terminal */
   bool setgroups_deny;
   bool idmap_lower;

@@ -7,6 +7,12 @@ export const NETWORKS = ['none', 'host'] as const;
 export const PLACEMENTS = ['local', 'auto'] as const;
 export const ROLES = ['admin', 'namespace', 'readonly'] as const;
 export type Role = (typeof ROLES)[number];
+/**
+ * The kinds of API key, as the rights table (src/daemon/auth/rights.ts) and whoami name them: the
+ * roles a key is made with, and `sandbox`, the key bkg injects into a sandbox (that sandbox only).
+ */
+export const KEY_KINDS = [...ROLES, 'sandbox'] as const;
+export type KeyKind = (typeof KEY_KINDS)[number];
 /** What a model-access key may be used for. */
 export const SCOPES = ['chat', 'completion', 'embed'] as const;
 export type Scope = (typeof SCOPES)[number];

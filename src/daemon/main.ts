@@ -89,7 +89,9 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
   // one engine for throwaway (model verification) and persistent sandboxes; it rebuilds a definition only for a sandbox it neither started nor adopted
   // secrets: sealed by clients to this host's key, stored under the master key, decrypted only into a starting sandbox's definition
   const secrets = new SecretVault({ repo: store.secrets, namespaces, masterKey: master.key, sealing: loadSealingKey(join(config.home, 'secrets.key')) });
-  const definitions = new SandboxDefinitions({ keys, sandboxes, sandboxSocket, secrets });
+  const execSocketDir = join(config.home, 'run');
+  mkdirSync(execSocketDir, { recursive: true, mode: 0o700 });
+  const definitions = new SandboxDefinitions({ keys, sandboxes, sandboxSocket, execSocketDir, secrets });
   // sandboxes with an egress allowlist: their proxies run here; refusals go to the logs, the audit log and the event stream (published once it exists)
   const egressReport = new EgressReport({ log, audit, sandboxes: store.sandboxes, registry, publish: (s, d) => events.publish.networkDenied(s, d) });
   const sandboxEngine = new SandboxEngine({ host, log, definitionOf: (id) => definitions.byId(id), egress: { observers: egressReport.observers } });

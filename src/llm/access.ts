@@ -1,6 +1,10 @@
 /**
  * Model-access keys: a request for a model from a namespace, an admin's approval that yields a JWT
  * signed by the daemon (EdDSA; claims model_id, cave_ns, scopes, exp, jti), its use, and revocation.
+ *
+ * The namespace has one name in here: `namespace`. The seed's spellings stay where others read
+ * them: the JWT claim `cave_ns`, the request body's and answer's `cave_namespace` (the wire), and
+ * the table columns (the store); this module converts at those edges and nowhere else.
  */
 import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -8,10 +12,27 @@ import { dirname } from 'node:path';
 import { exportPKCS8, generateKeyPair, importPKCS8, jwtVerify, SignJWT, type CryptoKey, type KeyObject } from 'jose';
 import { BkgError } from '../api/errors.js';
 import type { Scope } from '../api/names.js';
+import type { AccessRequest as AccessRequestView } from '../api/schema/llm.js';
 import type { LlmAccessRepository } from '../store/repositories.js';
-import type { AccessRequest } from '../store/types.js';
+import type { AccessRequest as AccessRequestRow } from '../store/types.js';
 
-export type { AccessRequest } from '../store/types.js';
+/** A request for a model from a namespace. */
+export interface AccessRequest extends Omit<AccessRequestRow, 'cave_namespace'> {
+  namespace: string;
+}
+
+function fromRow({ cave_namespace, ...rest }: AccessRequestRow): AccessRequest {
+  return { ...rest, namespace: cave_namespace };
+}
+
+function toRow(r: AccessRequest): AccessRequestRow {
+  return { id: r.id, model_id: r.model_id, cave_namespace: r.namespace, requested_by: r.requested_by, status: r.status, created_at: r.created_at, decided_at: r.decided_at, decided_by: r.decided_by, token_id: r.token_id };
+}
+
+/** A request as the wire contract has it (the seed's `cave_namespace`). */
+export function accessRequestView(r: AccessRequest): AccessRequestView {
+  return toRow(r);
+}
 
 export type { Scope } from '../api/names.js';
 
@@ -20,7 +41,8 @@ const ISSUER = 'bkg';
 export interface AccessClaims {
   jti: string;
   model_id: string;
-  cave_ns: string;
+  /** The namespace the key was issued to (the claim `cave_ns` in the JWT). */
+  namespace: string;
   scopes: Scope[];
   rpm: number;
   exp: number;
@@ -56,20 +78,20 @@ export class ModelAccess {
   }
 
   request(input: { modelId: string; namespace: string; requestedBy: string }): AccessRequest {
-    const r: AccessRequest = { id: `req_${randomUUID().slice(0, 12)}`, model_id: input.modelId, cave_namespace: input.namespace, requested_by: input.requestedBy, status: 'pending', created_at: this.now().toISOString(), decided_at: null, decided_by: null, token_id: null };
-    this.repo.insertRequest(r);
+    const r: AccessRequest = { id: `req_${randomUUID().slice(0, 12)}`, model_id: input.modelId, namespace: input.namespace, requested_by: input.requestedBy, status: 'pending', created_at: this.now().toISOString(), decided_at: null, decided_by: null, token_id: null };
+    this.repo.insertRequest(toRow(r));
     return r;
   }
 
   requests(opts: { status?: string; namespace?: string } = {}): AccessRequest[] {
-    const rows = this.repo.listRequests();
-    return rows.filter((r) => (!opts.status || r.status === opts.status) && (!opts.namespace || r.cave_namespace === opts.namespace));
+    const rows = this.repo.listRequests().map(fromRow);
+    return rows.filter((r) => (!opts.status || r.status === opts.status) && (!opts.namespace || r.namespace === opts.namespace));
   }
 
   getRequest(id: string): AccessRequest {
     const r = this.repo.getRequest(id);
     if (!r) throw new BkgError('NOT_FOUND', `no model-access request "${id}"`);
-    return r;
+    return fromRow(r);
   }
 
   async approve(id: string, by: string, opts: { scopes: Scope[]; ttlSeconds: number; rpm: number }): Promise<{ token: string; claims: AccessClaims }> {
@@ -78,8 +100,8 @@ export class ModelAccess {
     const jti = `tok_${randomUUID()}`;
     const now = this.now();
     const exp = Math.floor(now.getTime() / 1000) + opts.ttlSeconds;
-    const claims: AccessClaims = { jti, model_id: r.model_id, cave_ns: r.cave_namespace, scopes: opts.scopes, rpm: opts.rpm, exp };
-    const token = await new SignJWT({ model_id: claims.model_id, cave_ns: claims.cave_ns, scopes: claims.scopes, rpm: claims.rpm })
+    const claims: AccessClaims = { jti, model_id: r.model_id, namespace: r.namespace, scopes: opts.scopes, rpm: opts.rpm, exp };
+    const token = await new SignJWT({ model_id: claims.model_id, cave_ns: claims.namespace, scopes: claims.scopes, rpm: claims.rpm })
       .setProtectedHeader({ alg: 'EdDSA', typ: 'JWT' })
       .setIssuer(ISSUER)
       .setJti(jti)
@@ -88,7 +110,7 @@ export class ModelAccess {
       .sign(this.keys.privateKey);
     // the token row and the request's approval, in one transaction
     this.repo.approve({
-      requestId: id, jti, modelId: r.model_id, namespace: r.cave_namespace, scopes: opts.scopes, rpm: opts.rpm,
+      requestId: id, jti, modelId: r.model_id, namespace: r.namespace, scopes: opts.scopes, rpm: opts.rpm,
       expiresAt: new Date(exp * 1000).toISOString(), at: now.toISOString(), decidedBy: by,
     });
     return { token, claims };
@@ -119,7 +141,7 @@ export class ModelAccess {
     const claims = await this.peek(token);
     if (claims.model_id !== use.modelId) throw new BkgError('FORBIDDEN', `this key is for model "${claims.model_id}", not "${use.modelId}"`);
     if (!claims.scopes.includes(use.scope)) throw new BkgError('FORBIDDEN', `this key does not allow ${use.scope}`);
-    if (use.namespace !== claims.cave_ns) throw new BkgError('FORBIDDEN', 'the X-Cave-Namespace header must name the namespace the key was issued to');
+    if (use.namespace !== claims.namespace) throw new BkgError('FORBIDDEN', 'the X-Cave-Namespace header must name the namespace the key was issued to');
     this.take(claims);
     return claims;
   }
@@ -133,7 +155,10 @@ export class ModelAccess {
     } catch (err) {
       throw new BkgError('UNAUTHENTICATED', `invalid model-access key: ${(err as Error).message}`);
     }
-    const claims = payload as unknown as AccessClaims;
+    const claims: AccessClaims = {
+      jti: String(payload.jti), model_id: String(payload.model_id), namespace: String(payload.cave_ns),
+      scopes: payload.scopes as Scope[], rpm: Number(payload.rpm), exp: Number(payload.exp),
+    };
     if (this.revoked.has(claims.jti)) throw new BkgError('FORBIDDEN', 'this model-access key was revoked');
     return claims;
   }

@@ -32,6 +32,8 @@ export interface SandboxDefinition {
   persist?: boolean;
   /** Bind a host unix socket into the sandbox (the daemon's API, for code that calls bkg from inside). */
   apiSocket?: { host: string; inside: string };
+  /** Persistent sandboxes: where their supervisor takes exec requests (exec-socket.ts); without it, every exec spawns a helper. */
+  execSocket?: string;
   /** Persistent sandboxes: a host directory saved by a previous stop, copied into the new writable layer. */
   restoreFrom?: string;
   /** Persistent sandboxes: end with the process that started it all the same (an interactive `bkg run`). */

@@ -13,6 +13,7 @@ import { applyChanges, changesOf, sortChanges, UPPER_DIR, type Change } from './
 import { noHostWorkspace, validateWorkspace, type ExecDefinition, type SandboxDefinition } from './definition.js';
 import { whileFrozen } from './freeze.js';
 import { EgressProxies, egressProxy, type EgressOptions } from './egress/proxies.js';
+import { connectExec } from './exec-socket.js';
 import { isRunning, requireRunning, scratchFull, scratchOf, stopHelper, processStartTime, type SandboxHandle } from './handle.js';
 import { runHelperJob, spawnHelper, startDetachedHelper, takeEgressSocket } from './helper-process.js';
 import type { HostInfo } from './host.js';
@@ -142,7 +143,9 @@ export class SandboxEngine {
     const spec = encodeSpec(buildExecSpec(def, exec, host, plan));
     const before = readCounters(plan.reports);
     const egressCursor = this.egress.cursor(h.id);
-    const run = spawnHelper({ helperPath: host.helperPath, spec, seccomp, stdio: io.stdio, listChanges: false, execInto: h.initPid, control: true });
+    // a message to the sandbox's supervisor when it serves execs; otherwise (or if it cannot be reached) a helper of its own
+    const sent = def.execSocket ? await connectExec({ path: def.execSocket, spec, seccomp, stdio: io.stdio }) : null;
+    const run = sent ?? spawnHelper({ helperPath: host.helperPath, spec, seccomp, stdio: io.stdio, listChanges: false, execInto: h.initPid, control: true });
     attachIO(run, io);
     const { events } = await run.done;
     const result = execResult(def.id, events, { before, after: () => readCounters(plan.reports), diskFull: () => scratchFull(h) });

@@ -77,6 +77,7 @@ export function buildHelperSpec(def: SandboxDefinition, host: HostInfo, cgroups:
   }
   if (def.persist) {
     t.push('--persist');
+    if (def.execSocket) t.push('--exec-socket', def.execSocket);
     return t;
   }
   commandTokens(t, def, def);

@@ -167,6 +167,20 @@ describe.skipIf(skip)('the CLI in daily use', () => {
     expect(JSON.parse(time.stdout)).toMatchObject({ timed_out: true, limits_hit: ['time'], bkg_exit_code: 124 });
   });
 
+  it('names a memory limit hit in --json and in words, in a throwaway sandbox and in a running one', async () => {
+    // tail keeps the whole "line" of zeros it reads in memory: it grows until the OOM killer ends it
+    const hog = ['sh', '-c', 'head -c 1000000000 /dev/zero | tail'];
+    const json = await run(['run', '--rm', '--memory', '32m', '--json', '--', ...hog]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ oom_killed: true, limits_hit: ['memory'], bkg_exit_code: 125 });
+    expect(json.code).toBe(125);
+    const human = await run(['run', '--rm', '--memory', '32m', '--', ...hog]);
+    expect(human.code).toBe(125);
+    expect(human.stderr).toContain('bkg: out of memory: a process exceeded the 32 MiB limit and was killed');
+    const inExec = await run(['exec', 'web', '--json', '--', ...hog]); // web: the default 512 MiB
+    expect(JSON.parse(inExec.stdout)).toMatchObject({ oom_killed: true, limits_hit: ['memory'], bkg_exit_code: 125 });
+    expect(JSON.parse((await run(['exec', 'web', '--json', '--', 'true'])).stdout)).toMatchObject({ exit_code: 0, oom_killed: false, limits_hit: [] }); // and the sandbox lives on
+  });
+
   it.each([
     [['--memory', '64'], '--memory: "64" is 64 B, below the minimum of 16 MiB', 'Did you mean 64m?'],
     [['--memory', '1k'], '--memory: "1k" is 1 KiB, below the minimum of 16 MiB', 'a number without a unit is bytes'],

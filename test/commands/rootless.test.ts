@@ -68,7 +68,7 @@ function undelegate(uid: number): void {
 
 /** bkg as `user`, with a clean environment of its own. */
 function asUser(user: string, home: string, args: string[], opts: { cwd?: string; input?: string } = {}): Promise<CliResult> {
-  const env = [`HOME=${home}`, `BKG_HOME=${join(home, '.bkg')}`, 'PATH=/usr/local/bin:/usr/bin:/bin', 'NO_COLOR=1', 'LANG=C.UTF-8'];
+  const env = [`HOME=${home}`, `BKG_HOME=${join(home, '.bkg')}`, 'BKG_PORT=0', 'PATH=/usr/local/bin:/usr/bin:/bin', 'NO_COLOR=1', 'LANG=C.UTF-8'];
   return new Promise((resolve, reject) => {
     const child = spawn('runuser', ['-u', user, '--', 'env', '-i', ...env, process.execPath, BIN, ...args], { cwd: opts.cwd ?? home, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];

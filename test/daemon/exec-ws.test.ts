@@ -68,6 +68,37 @@ describe.skipIf(skip)('exec over WebSocket', () => {
     expect(s.control.at(-1)).toMatchObject({ type: 'exit', signal: 9 });
   });
 
+  it('ends the command when the client drops the connection mid-command, and records it as killed', async () => {
+    const marker = `300.${String(Date.now() % 1_000_000).padStart(6, '1')}`; // a sleep no other test runs
+    const ws = open(d, 'ws');
+    await new Promise((r) => ws.once('open', r));
+    ws.send(JSON.stringify({ type: 'start', cmd: ['sh', '-c', `echo ready; exec sleep ${marker}`] }));
+    await new Promise<void>((r) => ws.on('message', (data: Buffer, bin) => bin && data.subarray(1).toString().includes('ready') && r()));
+    const running = async (): Promise<boolean> => {
+      const r = (await call(d.local, 'POST', '/api/v1/sandboxes/ws/exec', { cmd: ['sh', '-c', 'cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\\0" "\\n"'] })).body as { stdout: string };
+      return r.stdout.split('\n').includes(marker);
+    };
+    // seen running first (otherwise the check below would prove nothing)
+    const deadline = Date.now() + 5000;
+    while (!(await running()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await running()).toBe(true);
+    ws.terminate(); // no close frame: the TCP connection just goes away
+    const gone = Date.now() + 10_000;
+    while ((await running()) && Date.now() < gone) await new Promise((r) => setTimeout(r, 100));
+    expect(await running()).toBe(false);
+    // the execution is recorded as ended by a signal, not as a clean exit
+    let exec: { cmd: string[]; exit_code: number | null; signal: string | null } | undefined;
+    while (Date.now() < gone) {
+      const logs = (await call(d.local, 'GET', '/api/v1/sandboxes/ws/logs')).body as { executions: { cmd: string[]; exit_code: number | null; signal: string | null; duration_ms: number | null }[] };
+      exec = logs.executions.find((e) => e.cmd.join(' ').includes(marker));
+      if (exec && (exec.exit_code !== null || exec.signal !== null)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(exec).toBeDefined();
+    expect(exec?.exit_code).not.toBe(0);
+    expect(exec?.signal !== null || (exec?.exit_code ?? 0) > 128).toBe(true);
+  });
+
   it('reports bad input as an error frame, and refuses unknown sandboxes before upgrading', async () => {
     const ws = open(d, 'ws');
     const done = collect(ws);

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, freePort, removeHome, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { answerProblem } from '../../src/api/answers.js';
+import { call, checkedFetch, freePort, removeHome, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { sandboxSkipReason } from '../helpers/sandbox.js';
 import { modelSkipReason, TEST_MODEL } from '../helpers/model.js';
 
@@ -23,7 +24,8 @@ class C(http.client.HTTPConnection):
         self.sock = socket.socket(socket.AF_UNIX); self.sock.connect(os.environ["BKG_API_URL"][len("unix://"):])
 def call(method, path, body, headers):
     c = C("bkg"); c.request(method, path, json.dumps(body), {"content-type": "application/json", **headers}); r = c.getresponse()
-    return {"status": r.status, "body": json.loads(r.read() or b"null")}
+    raw = r.read()
+    return {"status": r.status, "type": r.getheader("content-type"), "raw": raw.decode(), "body": json.loads(raw or b"null")}
 args = json.loads(sys.argv[1])
 print(json.dumps(call(args["method"], args["path"], args["body"], args["headers"])))
 `;
@@ -40,7 +42,10 @@ describe.skipIf(skip)('model-access flow', () => {
     const r = await call(d.local, 'POST', '/api/v1/sandboxes/asker/exec', { cmd: ['python3', '-c', script, JSON.stringify({ method: 'POST', path, body, headers })] });
     const out = r.body as { stdout: string; stderr: string };
     expect(out.stderr).toBe('');
-    return JSON.parse(out.stdout) as { status: number; body: Record<string, unknown> };
+    const answer = JSON.parse(out.stdout) as { status: number; type: string | null; raw: string; body: Record<string, unknown> };
+    // what the sandbox got is what the contract declares, as for every answer call() receives
+    expect(answerProblem({ method: 'POST', url: path, status: answer.status, contentType: answer.type ?? undefined, body: Buffer.from(answer.raw) })).toBeNull();
+    return { status: answer.status, body: answer.body };
   };
 
   beforeAll(async () => {
@@ -90,11 +95,12 @@ describe.skipIf(skip)('model-access flow', () => {
   });
 
   it('streams through /api/v1/llm/chat (SSE)', async () => {
-    const r = await fetch(`http://127.0.0.1:${port}/api/v1/llm/chat`, {
+    const r = await checkedFetch(`http://127.0.0.1:${port}/api/v1/llm/chat`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'x-cave-namespace': 'default', 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'stories', messages: [{ role: 'user', content: 'Once upon a time' }], max_tokens: 20, temperature: 0, stream: true }),
     });
+    expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toContain('text/event-stream');
     const events = (await r.text()).split('\n\n').filter(Boolean).map((e) => JSON.parse(e.replace(/^data: /, '')) as { text?: string; done?: boolean });
     expect(events.filter((e) => e.text).length).toBeGreaterThan(3);
@@ -102,7 +108,7 @@ describe.skipIf(skip)('model-access flow', () => {
   });
 
   it('works with the official openai client against /v1, streamed and not', async () => {
-    const openai = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: token, defaultHeaders: { 'X-Cave-Namespace': 'default' } });
+    const openai = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: token, defaultHeaders: { 'X-Cave-Namespace': 'default' }, fetch: checkedFetch });
     const models = await openai.models.list();
     expect(models.data.map((m) => m.id)).toEqual(['stories']);
     const done = await openai.chat.completions.create({ model: 'stories', messages: [{ role: 'user', content: 'Once upon a time' }], max_tokens: 16, temperature: 0 });
@@ -125,7 +131,7 @@ describe.skipIf(skip)('model-access flow', () => {
     expect(after.status).toBe(403);
     await d.stop();
     d = await startTestDaemon({ port, home: d.home });
-    const restarted = await fetch(`http://127.0.0.1:${port}/api/v1/llm/chat`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'x-cave-namespace': 'default', 'content-type': 'application/json' }, body: JSON.stringify({ model: 'stories', messages: [{ role: 'user', content: 'hi' }] }) });
+    const restarted = await checkedFetch(`http://127.0.0.1:${port}/api/v1/llm/chat`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'x-cave-namespace': 'default', 'content-type': 'application/json' }, body: JSON.stringify({ model: 'stories', messages: [{ role: 'user', content: 'hi' }] }) });
     expect(restarted.status).toBe(403);
     const audit = (await call(d.local, 'GET', '/api/v1/audit?limit=100000')).body as { events: { action: string; outcome: string; details: Record<string, unknown> | null }[] };
     const uses = audit.events.filter((e) => e.action === 'llm.chat');

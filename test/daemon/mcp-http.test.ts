@@ -133,6 +133,27 @@ describe.skipIf(skip)('MCP over Streamable HTTP', () => {
     expect(running()).toBe(false);
   });
 
+  it('refuses a bad size in sandbox_create with the typed error naming the field, as REST does, and creates nothing', async () => {
+    const c = await connect(keys.a as string);
+    for (const [limits, field, message] of [
+      [{ memory_mb: '1k' }, 'limits.memory_mb', /number/],
+      [{ memory_mb: 1 }, 'limits.memory_mb', /at least 16/],
+      [{ memory_mb: 1.5 }, 'limits.memory_mb', /whole number/],
+      [{ disk_mb: -1 }, 'limits.disk_mb', /at least/],
+      [{ swap_mb: 64 }, 'limits.swap_mb', /not a known field/],
+    ] as const) {
+      const r = await tool(c, 'sandbox_create', { name: 'bad-size', limits });
+      expect(r.isError, JSON.stringify(limits)).toBe(true);
+      const err = r._meta?.['bkg/error'] as { code: string; message: string; details?: { field?: string } } | undefined;
+      expect(err, JSON.stringify(r.content)).toMatchObject({ code: 'INVALID_ARGUMENT', details: { field } });
+      expect(err?.message).toMatch(message);
+      // the same words as the REST door
+      const rest = await call(d.local, 'POST', '/api/v1/sandboxes', { name: 'bad-size', namespace: 'team-a', limits });
+      expect((rest.body as { error: { code: string; message: string } }).error).toMatchObject({ code: 'INVALID_ARGUMENT', message: err?.message });
+    }
+    expect(((await tool(c, 'sandbox_list')).structuredContent as { sandboxes: { name: string }[] }).sandboxes.map((s) => s.name)).not.toContain('bad-size');
+  });
+
   it('refuses a missing or wrong key, and hides other namespaces', async () => {
     await expect(connect()).rejects.toThrow(/401|UNAUTHENTICATED|Unauthorized/);
     await expect(connect('bkg_' + 'y'.repeat(43))).rejects.toThrow(/401|UNAUTHENTICATED|Unauthorized/);

@@ -32,6 +32,10 @@ describe.skipIf(skip)('rights and quotas', () => {
   const clients: Client[] = [];
   const tcp = (kind: Kind): Target => ({ port, key: keys[kind] });
   const sandboxDoor = (kind: Kind): Target => ({ socketPath: join(d.home, 'sandbox.sock'), key: keys[kind] });
+  /** The local bkg.sock with a key: the host admin's socket, but a key presented there acts as that key (README, "Listeners"). */
+  const localDoor = (kind: Kind): Target => ({ socketPath: d.config.socketPath, key: keys[kind] });
+  /** The REST doors: every listener, each with the key. */
+  const REST_DOORS: [string, (kind: Kind) => Target][] = [['TCP', (k) => tcp(k)], ['bkg.sock', (k) => localDoor(k)], ['sandbox.sock', (k) => sandboxDoor(k)]];
   const admin = (): Target => d.local;
   const mcp = async (kind: Kind): Promise<Client> => {
     const c = await mcpClient(port, keys[kind]);
@@ -161,6 +165,10 @@ print(json.dumps({
         const r = await call(sandboxDoor(kind), 'POST', '/api/v1/sandboxes', { name, ...body });
         return r.status === 201 ? outcome('created') : outcome((r.body as ErrorBody).error.code, (r.body as ErrorBody).error.details);
       },
+      'REST on the local socket with a key': async (kind: Kind, name: string, body: Record<string, unknown>) => {
+        const r = await call(localDoor(kind), 'POST', '/api/v1/sandboxes', { name, ...body });
+        return r.status === 201 ? outcome('created') : outcome((r.body as ErrorBody).error.code, (r.body as ErrorBody).error.details);
+      },
       MCP: async (kind: Kind, name: string, body: Record<string, unknown>) => {
         const c = await mcp(kind);
         const r = await mcpTool(c, 'sandbox_create', { name, ...body });
@@ -203,27 +211,41 @@ print(json.dumps({
       sandbox: [200, 'NOT_FOUND'],
     };
 
-    it('exec over REST, WebSocket and MCP', async () => {
+    // The WebSocket door acts on an existing sandbox only (its one route is the exec stream: no
+    // create, so no privilege can be asked for there); its exec is decided by the same Authorizer.
+    it('exec over REST (TCP, bkg.sock with a key, sandbox.sock), WebSocket (TCP, bkg.sock, sandbox.sock) and MCP', async () => {
+      const wsOutcome = (ws: Awaited<ReturnType<typeof wsExec>>): unknown =>
+        ws.status === 403 ? 'FORBIDDEN' : ws.status !== undefined ? ws.status : (ws.error ?? (ws.exitCode === 0 && ws.stdout === 'hi\n' ? 200 : ws));
+      const doors = ['REST TCP', 'REST bkg.sock', 'REST sandbox.sock', 'WS TCP', 'WS bkg.sock', 'WS sandbox.sock', 'MCP'];
       const got: Record<string, unknown> = {};
       const want: Record<string, unknown> = {};
       for (const kind of KINDS) {
         const c = await mcp(kind);
         for (const [i, target] of ['home', 'far'].entries()) {
           const expectedCode = EXEC[kind][i];
-          const rest = await call(tcp(kind), 'POST', `/api/v1/sandboxes/${target}/exec`, { cmd: ['echo', 'hi'] });
-          const ws = await wsExec(port, keys[kind], target, ['echo', 'hi']);
-          const tool = await mcpTool(c, 'sandbox_exec', { sandbox: target, cmd: ['echo', 'hi'] });
-          got[`${kind} → ${target}`] = [code(rest), ws.status === 403 ? 'FORBIDDEN' : (ws.error ?? (ws.exitCode === 0 && ws.stdout === 'hi\n' ? 200 : ws)), mcpErrorCode(tool) ?? 200];
-          want[`${kind} → ${target}`] = [expectedCode, expectedCode, expectedCode];
+          const row: unknown[] = [];
+          for (const [, door] of REST_DOORS) row.push(code(await call(door(kind), 'POST', `/api/v1/sandboxes/${target}/exec`, { cmd: ['echo', 'hi'] })));
+          for (const at of [{ port }, { socketPath: d.config.socketPath }, { socketPath: join(d.home, 'sandbox.sock') }]) row.push(wsOutcome(await wsExec(at, keys[kind], target, ['echo', 'hi'])));
+          row.push(mcpErrorCode(await mcpTool(c, 'sandbox_exec', { sandbox: target, cmd: ['echo', 'hi'] })) ?? 200);
+          got[`${kind} → ${target}`] = Object.fromEntries(doors.map((door, j) => [door, row[j]]));
+          want[`${kind} → ${target}`] = Object.fromEntries(doors.map((door) => [door, expectedCode]));
         }
       }
       expect(got).toEqual(want);
+      // and the local socket without a key is the host admin, on both of its doors
+      expect(code(await call(admin(), 'POST', '/api/v1/sandboxes/far/exec', { cmd: ['true'] }))).toBe(200);
+      expect(wsOutcome(await wsExec({ socketPath: d.config.socketPath }, undefined, 'far', ['echo', 'hi']))).toBe(200);
+      // a WebSocket refusal is audited like any other, with the action that was asked for
+      const events = ((await call(admin(), 'GET', '/api/v1/audit?limit=100000')).body as { events: { action: string; outcome: string; target: string | null }[] }).events;
+      expect(events).toContainEqual(expect.objectContaining({ action: 'sandbox.exec', outcome: 'denied', target: 'GET /api/v1/sandboxes/:id/exec/ws' }));
     });
 
     it('start, stop, delete and key making: never with a sandbox\'s own key or a read-only key, on any door', async () => {
       for (const kind of ['sandbox', 'readonly'] as const) {
         for (const [method, path] of [['POST', '/api/v1/sandboxes/home/start'], ['POST', '/api/v1/sandboxes/home/stop'], ['DELETE', '/api/v1/sandboxes/home'], ['POST', '/api/v1/keys']] as const) {
-          expect(code(await call(tcp(kind), method, path, path.endsWith('keys') ? { name: 'x', role: 'admin' } : undefined)), `${kind} ${method} ${path}`).toBe('FORBIDDEN');
+          for (const [door, at] of REST_DOORS) {
+            expect(code(await call(at(kind), method, path, path.endsWith('keys') ? { name: 'x', role: 'admin' } : undefined)), `${kind} ${method} ${path} on ${door}`).toBe('FORBIDDEN');
+          }
         }
         const c = await mcp(kind);
         for (const tool of ['sandbox_start', 'sandbox_stop', 'sandbox_delete']) expect(mcpErrorCode(await mcpTool(c, tool, { sandbox: 'home' })), `${kind} ${tool}`).toBe('FORBIDDEN');
@@ -410,6 +432,65 @@ print(json.dumps({
     expect((await call(q, 'DELETE', '/api/v1/sandboxes/m1')).status).toBe(204);
     expect((await call(q, 'POST', '/api/v1/sandboxes/m2/start')).status).toBe(200);
     await removeAll('memq');
+  });
+
+  it('holds the pids quota of running sandboxes, naming it, and a deleted sandbox frees its share', async () => {
+    await setPolicy('pidq', { max_total_pids: 300 });
+    const q = { port, key: await makeKey('pidq', 'namespace', 'pidq') };
+    for (const n of ['p1', 'p2']) expect((await call(q, 'POST', '/api/v1/sandboxes', { name: n, limits: { memory_mb: 64, pids: 200 } })).status).toBe(201);
+    expect((await call(q, 'POST', '/api/v1/sandboxes/p1/start')).status).toBe(200);
+    const refused = await call(q, 'POST', '/api/v1/sandboxes/p2/start');
+    expect(refused.status).toBe(403);
+    expect((refused.body as ErrorBody).error).toMatchObject({ code: 'QUOTA_EXCEEDED', details: { quota: 'max_total_pids', namespace: 'pidq', limit: 300, used: 200 } });
+    expect((refused.body as ErrorBody).error.message).toBe('starting "p2" (200 pids) would bring namespace "pidq"\'s running sandboxes to 400 pids, above its 300 (quota max_total_pids)');
+    const c = await mcpClient(port, q.key as string);
+    clients.push(c);
+    expect(mcpError(await mcpTool(c, 'sandbox_start', { sandbox: 'p2' }))).toMatchObject({ code: 'QUOTA_EXCEEDED', details: { quota: 'max_total_pids' } });
+    expect(((await call(q, 'GET', '/api/v1/policies/pidq')).body as { usage: { running: number; pids: number } }).usage).toMatchObject({ running: 1, pids: 200 });
+    expect((await call(q, 'DELETE', '/api/v1/sandboxes/p1')).status).toBe(204);
+    expect(((await call(q, 'GET', '/api/v1/policies/pidq')).body as { usage: { running: number; pids: number } }).usage).toMatchObject({ running: 0, pids: 0 });
+    expect((await call(q, 'POST', '/api/v1/sandboxes/p2/start')).status).toBe(200);
+    const events = ((await call(admin(), 'GET', '/api/v1/audit?limit=100000')).body as { events: { action: string; outcome: string; details: Record<string, unknown> | null }[] }).events;
+    expect(events.filter((e) => e.action === 'sandbox.start' && e.outcome === 'denied' && e.details?.quota === 'max_total_pids')).toHaveLength(2);
+    await removeAll('pidq');
+  });
+
+  it.each([
+    ['max_total_memory_mb', { memory_mb: 64, pids: 16 }, 200, 'memory_mb'],
+    ['max_total_pids', { memory_mb: 32, pids: 100 }, 350, 'pids'],
+  ] as const)('holds %s under 8 parallel starts: exactly the 3 that fit run', async (quota, limits, limit, usage) => {
+    const ns = `par-${usage.replace('_', '')}`;
+    await setPolicy(ns, { [quota]: limit });
+    const q = { port, key: await makeKey(ns, 'namespace', ns) };
+    const names = Array.from({ length: 8 }, (_, i) => `${ns}-${i}`);
+    for (const n of names) expect((await call(q, 'POST', '/api/v1/sandboxes', { name: n, limits })).status).toBe(201);
+    const starts = await Promise.all(names.map((n) => call(q, 'POST', `/api/v1/sandboxes/${n}/start`)));
+    expect(starts.filter((r) => r.status === 200)).toHaveLength(3);
+    const refused = starts.filter((r) => r.status !== 200);
+    expect(refused).toHaveLength(5);
+    for (const r of refused) expect((r.body as ErrorBody).error).toMatchObject({ code: 'QUOTA_EXCEEDED', details: { quota, namespace: ns, limit } });
+    const per = usage === 'memory_mb' ? limits.memory_mb : limits.pids;
+    const view = (await call(q, 'GET', `/api/v1/policies/${ns}`)).body as { usage: Record<string, number> };
+    expect(view.usage).toMatchObject({ running: 3, [usage]: 3 * per });
+    const running = ((await call(q, 'GET', '/api/v1/sandboxes')).body as { sandboxes: { status: string }[] }).sandboxes.filter((x) => x.status === 'running');
+    expect(running).toHaveLength(3);
+    await removeAll(ns);
+  });
+
+  it('frees the running share of a sandbox stopped for being idle', async () => {
+    await setPolicy('idleq', { max_running: 1, max_total_memory_mb: 64 });
+    const q = { port, key: await makeKey('idleq', 'namespace', 'idleq') };
+    expect((await call(q, 'POST', '/api/v1/sandboxes', { name: 'sleepy', limits: { memory_mb: 64, idle_timeout_s: 2 } })).status).toBe(201);
+    expect((await call(q, 'POST', '/api/v1/sandboxes', { name: 'next', limits: { memory_mb: 64 } })).status).toBe(201);
+    expect((await call(q, 'POST', '/api/v1/sandboxes/sleepy/start')).status).toBe(200);
+    expect((await call(q, 'POST', '/api/v1/sandboxes/next/start')).body).toMatchObject({ error: { code: 'QUOTA_EXCEEDED', details: { quota: 'max_running', limit: 1, used: 1 } } });
+    const status = async (n: string) => ((await call(q, 'GET', `/api/v1/sandboxes/${n}`)).body as { status: string }).status;
+    const deadline = Date.now() + 15_000;
+    while ((await status('sleepy')) === 'running' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await status('sleepy')).toBe('stopped');
+    expect(((await call(q, 'GET', '/api/v1/policies/idleq')).body as { usage: { running: number; memory_mb: number } }).usage).toMatchObject({ running: 0, memory_mb: 0 });
+    expect((await call(q, 'POST', '/api/v1/sandboxes/next/start')).status).toBe(200);
+    await removeAll('idleq');
   });
 
   it('lets keys read their own namespace\'s policy; only admins change policies, and bad ones are refused', async () => {

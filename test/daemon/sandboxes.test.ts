@@ -18,7 +18,7 @@ describe.skipIf(skip)('daemon: sandbox lifecycle over REST', () => {
     writeFileSync(join(ws, 'hello.txt'), 'hi\n');
   });
   afterAll(async () => {
-    for (const name of ['web', 'ws']) await call(d.local, 'DELETE', `/api/v1/sandboxes/${name}`);
+    for (const name of ['web', 'ws', 'capped']) await call(d.local, 'DELETE', `/api/v1/sandboxes/${name}`);
     await d.stop();
     removeHome(d.home);
     rmSync(ws, { recursive: true, force: true });
@@ -101,6 +101,26 @@ describe.skipIf(skip)('daemon: sandbox lifecycle over REST', () => {
     const applied = await call(d.local, 'POST', '/api/v1/sandboxes/ws/apply');
     expect((applied.body as { applied: unknown[] }).applied).toHaveLength(2);
     expect(readFileSync(join(ws, 'new.txt'), 'utf8')).toBe('written');
+  });
+
+  it('keeps a stopped sandbox\'s files, and the restored state still counts against its disk cap', async () => {
+    type Exec = { exit_code: number; stdout: string; stderr: string; limits_hit: string[] };
+    const sh = async (cmd: string): Promise<Exec> => (await call(d.local, 'POST', '/api/v1/sandboxes/capped/exec', { cmd: ['sh', '-c', cmd] })).body as Exec;
+    expect((await call(d.local, 'POST', '/api/v1/sandboxes', { name: 'capped', limits: { disk_mb: 8 } })).status).toBe(201);
+    expect((await call(d.local, 'POST', '/api/v1/sandboxes/capped/start')).status).toBe(200);
+    // 6 of its 8 MiB, in the workspace and in HOME (both part of the writable state)
+    expect(await sh('head -c 3145728 /dev/urandom > /workspace/fill && head -c 3145728 /dev/urandom > ~/fill')).toMatchObject({ exit_code: 0 });
+    const sum = (await sh('cat /workspace/fill ~/fill | md5sum')).stdout;
+    expect((await call(d.local, 'POST', '/api/v1/sandboxes/capped/stop')).status).toBe(200);
+    expect((await call(d.local, 'POST', '/api/v1/sandboxes/capped/start')).status).toBe(200);
+    expect((await sh('cat /workspace/fill ~/fill | md5sum')).stdout).toBe(sum); // restored, byte for byte
+    // the restored 6 MiB count: 4 MiB more do not fit in 8, and the result says which limit it was
+    const over = await sh('head -c 4194304 /dev/zero > /tmp/more');
+    expect(over.exit_code).not.toBe(0);
+    expect(over.stderr).toMatch(/No space left on device|Disk quota exceeded/);
+    expect(over.limits_hit).toContain('disk');
+    // and the cap is still 8 MiB, not less: 1 MiB does fit once the failed write is gone
+    expect(await sh('rm -f /tmp/more && head -c 1048576 /dev/zero > /tmp/small')).toMatchObject({ exit_code: 0, limits_hit: [] });
   });
 
   it('exposes health and metrics', async () => {

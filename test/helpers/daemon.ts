@@ -48,6 +48,22 @@ export function call(t: Target, method: string, path: string, body?: unknown, ex
   });
 }
 
+/**
+ * fetch(), with the answer checked against the contract as call() checks its answers: for clients
+ * that bring their own HTTP (the openai SDK, a reader of server-sent events). A streamed answer is
+ * checked by its status and content type; a JSON one by its body too (read from a clone).
+ */
+export async function checkedFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const res = await fetch(input, init);
+  const url = new URL(input instanceof Request ? input.url : String(input));
+  const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
+  const contentType = res.headers.get('content-type') ?? undefined;
+  const body = (contentType ?? '').startsWith('text/event-stream') ? Buffer.alloc(0) : Buffer.from(await res.clone().arrayBuffer());
+  const problem = answerProblem({ method, url: url.pathname + url.search, status: res.status, contentType, body });
+  if (problem) throw new Error(`the answer breaks the contract: ${problem}\n${body.toString().slice(0, 500)}`);
+  return res;
+}
+
 export interface TestDaemon {
   home: string;
   config: DaemonConfig;

@@ -41,10 +41,19 @@ export interface WsOutcome {
   stdout: string;
 }
 
-/** One command over the WebSocket exec on TCP with a bearer key. */
-export function wsExec(port: number, key: string, sandbox: string, cmd: string[]): Promise<WsOutcome> {
+/** Where a WebSocket goes: a TCP port on 127.0.0.1, or a unix socket (the local bkg.sock, the in-sandbox sandbox.sock). */
+export interface WsTarget {
+  port?: number;
+  socketPath?: string;
+}
+
+/** One command over the WebSocket exec, on TCP (a port) or a unix socket, with a bearer key (none: the local socket's host admin). */
+export function wsExec(at: number | WsTarget, key: string | undefined, sandbox: string, cmd: string[]): Promise<WsOutcome> {
+  const t: WsTarget = typeof at === 'number' ? { port: at } : at;
+  const path = `/api/v1/sandboxes/${sandbox}/exec/ws`;
+  const url = t.socketPath ? `ws+unix://${t.socketPath}:${path}` : `ws://127.0.0.1:${t.port}${path}`;
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/sandboxes/${sandbox}/exec/ws`, { headers: { authorization: `Bearer ${key}` } });
+    const ws = new WebSocket(url, { headers: key ? { authorization: `Bearer ${key}` } : {} });
     const out: WsOutcome = { stdout: '' };
     ws.on('unexpected-response', (_req, res) => {
       out.status = res.statusCode;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadSigningKey, ModelAccess } from '../../src/llm/access.js';
+import { accessRequestView, loadSigningKey, ModelAccess } from '../../src/llm/access.js';
 import { openStore, type SqliteStore } from '../../src/store/index.js';
 
 let dir: string;
@@ -34,8 +34,14 @@ describe('model access', () => {
     const { token, claims } = await access.approve(req.id, 'host', { scopes: ['chat'], ttlSeconds: 3600, rpm: 60 });
     expect(token.split('.')).toHaveLength(3);
     expect(JSON.parse(Buffer.from(token.split('.')[0] as string, 'base64url').toString())).toMatchObject({ alg: 'EdDSA' });
-    expect(claims).toMatchObject({ model_id: 'stories', cave_ns: 'team-a', scopes: ['chat'] });
-    expect(await access.authorize(token, { namespace: 'team-a', modelId: 'stories', scope: 'chat' })).toMatchObject({ jti: claims.jti });
+    expect(claims).toMatchObject({ model_id: 'stories', namespace: 'team-a', scopes: ['chat'] });
+    // on the wire the claim keeps the seed's name, cave_ns; inside it is the namespace
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as Record<string, unknown>;
+    expect(payload).toMatchObject({ model_id: 'stories', cave_ns: 'team-a', scopes: ['chat'] });
+    expect(payload).not.toHaveProperty('namespace');
+    expect(await access.authorize(token, { namespace: 'team-a', modelId: 'stories', scope: 'chat' })).toMatchObject({ jti: claims.jti, namespace: 'team-a' });
+    expect(access.requests({ namespace: 'team-a' }).map((r) => r.id)).toEqual([req.id]);
+    expect(accessRequestView(access.getRequest(req.id))).toMatchObject({ id: req.id, cave_namespace: 'team-a', status: 'approved' });
     await expect(access.authorize(token, { namespace: 'team-b', modelId: 'stories', scope: 'chat' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(access.authorize(token, { namespace: undefined, modelId: 'stories', scope: 'chat' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(access.authorize(token, { namespace: 'team-a', modelId: 'other', scope: 'chat' })).rejects.toMatchObject({ code: 'FORBIDDEN' });

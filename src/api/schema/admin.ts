@@ -1,5 +1,5 @@
 /** Keys, the audit log, the daemon itself, health. */
-import { NAME_PATTERN, ROLES } from '../names.js';
+import { KEY_KINDS, NAME_PATTERN, ROLES } from '../names.js';
 import { NullableTimestamp, Timestamp, z } from './common.js';
 
 export const CreateKeyRequest = z.object({
@@ -72,7 +72,7 @@ export const SyncStatus = z.object({
 export const Whoami = z.object({
   id: z.string(),
   name: z.string(),
-  kind: z.enum(['admin', 'namespace', 'readonly', 'sandbox']).describe('admin, namespace, readonly, or sandbox (a sandbox\'s own key).'),
+  kind: z.enum(KEY_KINDS).describe('admin, namespace, readonly, or sandbox (a sandbox\'s own key).'),
   namespace: z.string().nullable().describe('The namespace it is bound to (null: every namespace).'),
   sandbox_id: z.string().nullable(),
   actions: z.array(z.string()).describe('Every action this key may take (the rights table); a namespace policy may narrow privileges further.'),

@@ -4,15 +4,15 @@
  * the one function that applies it; README's rights table is this table.
  */
 import type { Action } from '../../api/actions.js';
-import { ROLES } from '../../api/names.js';
+import { KEY_KINDS, type KeyKind } from '../../api/names.js';
 import type { Principal } from './api-keys.js';
 
 /**
  * admin: everything. namespace: its own namespace. readonly: look, never change (its namespace, or
- * all). sandbox: the key bkg injects into a sandbox: that sandbox only.
+ * all). sandbox: the key bkg injects into a sandbox: that sandbox only. The one list lives in the
+ * wire contract (whoami's `kind`).
  */
-export const KEY_KINDS = [...ROLES, 'sandbox'] as const;
-export type KeyKind = (typeof KEY_KINDS)[number];
+export { KEY_KINDS, type KeyKind };
 
 export function keyKind(p: Principal): KeyKind {
   if (p.role === 'admin') return 'admin';

@@ -4,9 +4,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { z } from 'zod/v4';
+import { z } from 'zod/v4';
 import { toMcpToolError } from '../../api/errors.js';
 import { EXEC_OUTPUT_CAP } from '../../api/names.js';
+import { parse } from '../../api/parse.js';
 import { TOOLS, type ToolName } from '../../api/schema/mcp.js';
 import type { Principal } from '../auth/api-keys.js';
 import type { Counter } from '../prometheus.js';
@@ -22,6 +23,33 @@ function ok(value: Record<string, unknown>, text?: string): ToolResult {
   return { content: [{ type: 'text', text: text ?? JSON.stringify(value, null, 2) }], structuredContent: value };
 }
 
+/** Each tool's arguments as one object (unknown top-level arguments are dropped, as the SDK does). */
+const ARGUMENTS = Object.fromEntries(Object.entries(TOOLS).map(([name, spec]) => [name, z.object(spec.input)])) as Record<ToolName, z.ZodObject>;
+/** Set on the arguments the contract refused, with the BkgError saying why. */
+const REFUSED = Symbol('refused');
+
+/**
+ * The SDK checks a tool's arguments against its schema before calling the tool, and answers a bad
+ * one with an untyped "Input validation error" text. Checked instead with the contract's own parse,
+ * a bad argument is the same INVALID_ARGUMENT naming the field (`details.field`) as on REST, in
+ * `_meta["bkg/error"]` like every other tool error. (McpServer has no public hook for this: its
+ * validateToolInput is replaced on this one instance, and its absence fails the server's start.)
+ */
+function checkArgumentsWithTheContract(server: McpServer): void {
+  const sdk = server as unknown as { validateToolInput?: (tool: unknown, args: unknown, name: string) => Promise<unknown> };
+  const sdkValidate = sdk.validateToolInput?.bind(server);
+  if (!sdkValidate) throw new Error('@modelcontextprotocol/sdk: McpServer.validateToolInput is gone; see checkArgumentsWithTheContract');
+  sdk.validateToolInput = async (tool, args, name) => {
+    const schema = ARGUMENTS[name as ToolName] as z.ZodObject | undefined;
+    if (!schema) return sdkValidate(tool, args, name);
+    try {
+      return parse(schema, args ?? {}, 'the arguments');
+    } catch (err) {
+      return { [REFUSED]: err };
+    }
+  };
+}
+
 function capped(chunks: Buffer[]): { text: string; truncated: boolean } {
   const all = Buffer.concat(chunks);
   return { text: all.subarray(0, EXEC_OUTPUT_CAP).toString('utf8'), truncated: all.length > EXEC_OUTPUT_CAP };
@@ -35,11 +63,16 @@ interface Extra {
 
 export function createMcpServer(svc: SandboxService, principal: Principal, calls: Counter, version: string): McpServer {
   const server = new McpServer({ name: 'bkg', version }, { capabilities: { logging: {} } });
+  checkArgumentsWithTheContract(server);
 
   /** Every tool, as the contract declares it (src/api/schema/mcp.ts): counted by outcome, and failures as MCP tool errors with our stable codes. */
   const tool = <T extends ToolName>(name: T, fn: (args: Args<T>, extra: Extra) => Promise<ToolResult>): void => {
     const spec = TOOLS[name];
     server.registerTool(name, { description: spec.description, inputSchema: spec.input, outputSchema: spec.output.shape }, (async (args: Args<T>, extra: Extra) => {
+      if (typeof args === 'object' && args !== null && REFUSED in args) {
+        calls.inc({ tool: name, outcome: 'error' });
+        return toMcpToolError((args as { [REFUSED]: unknown })[REFUSED]);
+      }
       try {
         const r = await fn(args, extra);
         calls.inc({ tool: name, outcome: 'ok' });

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BkgError } from '../../api/errors.js';
 import { NAMESPACE_HEADER } from '../../api/names.js';
 import { ROUTES } from '../../api/routes.js';
-import type { AccessClaims, ModelAccess, Scope } from '../../llm/access.js';
+import { accessRequestView, type AccessClaims, type ModelAccess, type Scope } from '../../llm/access.js';
 import { chatChunk, chatCompletion, completionId, modelsList, unixSeconds } from '../../llm/openai-format.js';
 import { writeSse } from '../../llm/sse.js';
 import type { ChatMessage, ChatResult, InferenceEngine, ModelLookup } from '../../llm/types.js';
@@ -56,7 +56,7 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
     actor: string;
     namespace: string | null;
   }
-  const keyUser = (claims: AccessClaims): User => ({ actor: claims.jti, namespace: claims.cave_ns });
+  const keyUser = (claims: AccessClaims): User => ({ actor: claims.jti, namespace: claims.namespace });
 
   function auditUse(user: User, model: string, scope: Scope, r: ChatResult): void {
     d.audit.append({
@@ -69,7 +69,14 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
     const user = admin ?? keyUser(await authorize(ctx.req, body.model, 'chat'));
     const m = d.models.get(body.model);
     if (!m) throw new BkgError('NOT_FOUND', `no model "${body.model}" in the registry`);
-    d.models.touch(m.id);
+    // The LRU stamp is a database write: made while the first token is computed, not before it.
+    setImmediate(() => {
+      try {
+        d.models.touch(m.id);
+      } catch {
+        // the store closed meanwhile (the daemon stopping): the stamp does not matter then
+      }
+    });
     const engine = await d.engine();
     const meta = { id: completionId(), model: m.id, created: unixSeconds() };
     const base = { modelId: m.id, modelPath: d.models.blobPath(m), messages: body.messages, maxTokens: body.max_tokens ?? 256, temperature: body.temperature ?? 0.7 };
@@ -83,15 +90,17 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
     return {
       status: 200,
       takeover: async (res: ServerResponse) => {
+        // Events are coalesced into few socket writes (the first one is never held back); see sse.ts.
         const sse = writeSse(res);
         if (openai) await sse.sendEvent(chatChunk({ role: 'assistant' }, meta));
         const r = await engine.chat({ ...base, signal: sse.signal, onText: async (text) => void (await sse.sendEvent(openai ? chatChunk({ content: text }, meta) : { text })) });
-        auditUse(user, m.id, 'chat', r);
         if (openai) {
           await sse.sendEvent(chatChunk({}, meta, r.finishReason));
           await sse.sendEvent('[DONE]');
         } else await sse.sendEvent({ done: true, ...native(r) });
         sse.end();
+        // audited once per request, after the answer is out (never per token)
+        auditUse(user, m.id, 'chat', r);
       },
     };
   }
@@ -101,24 +110,24 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
       d.authz.namespaceFor(principal, 'llm.request', body.cave_namespace);
       if (!d.models.get(body.model_id)) throw new BkgError('NOT_FOUND', `no model "${body.model_id}" in the registry`);
       const r = d.access.request({ modelId: body.model_id, namespace: body.cave_namespace, requestedBy: principal.id });
-      d.events?.accessRequest(r);
-      return { status: 201, body: r, audit: { target: body.model_id, namespace: body.cave_namespace, details: { request: r.id } } };
+      d.events?.accessRequest(accessRequestView(r));
+      return { status: 201, body: accessRequestView(r), audit: { target: body.model_id, namespace: body.cave_namespace, details: { request: r.id } } };
     })
-    .route(ROUTES.accessRequests, async () => ({ status: 200, body: { requests: d.access.requests() } }))
+    .route(ROUTES.accessRequests, async () => ({ status: 200, body: { requests: d.access.requests().map(accessRequestView) } }))
     .route(ROUTES.approve, async ({ principal, input: { params, body } }) => {
       const { token, claims } = await d.access.approve(params.id, principal.id, { scopes: body.scopes ?? ['chat'], ttlSeconds: body.ttl_s ?? 3600, rpm: body.rpm ?? 60 });
-      const approved = d.access.getRequest(params.id);
+      const approved = accessRequestView(d.access.getRequest(params.id));
       d.events?.accessRequest(approved);
       return {
         status: 200,
         body: { request: approved, token, token_id: claims.jti, expires_at: new Date(claims.exp * 1000).toISOString(), scopes: claims.scopes, rpm: claims.rpm },
-        audit: { target: claims.model_id, namespace: claims.cave_ns, details: { request: params.id, token_id: claims.jti } },
+        audit: { target: claims.model_id, namespace: claims.namespace, details: { request: params.id, token_id: claims.jti } },
       };
     })
     .route(ROUTES.deny, async ({ principal, input: { params } }) => {
       const r = d.access.deny(params.id, principal.id);
-      d.events?.accessRequest(r);
-      return { status: 200, body: r, audit: { target: r.model_id, namespace: r.cave_namespace } };
+      d.events?.accessRequest(accessRequestView(r));
+      return { status: 200, body: accessRequestView(r), audit: { target: r.model_id, namespace: r.namespace } };
     })
     .route(ROUTES.accessTokens, async () => ({ status: 200, body: { tokens: d.access.tokens() } }))
     .route(ROUTES.revokeModelKey, async ({ input: { params, body } }) => {

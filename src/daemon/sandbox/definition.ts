@@ -1,4 +1,5 @@
 /** A persistent sandbox's definition from its store row: limits, mounts, and an environment that carries the sandbox's own API key and the secrets it asked for. */
+import { join } from 'node:path';
 import { BkgError } from '../../api/errors.js';
 import { SECRETS_DIR } from '../../api/secrets.js';
 import type { SandboxDefinition } from '../../runtime/definition.js';
@@ -17,6 +18,8 @@ export class SandboxDefinitions {
     sandboxes: SandboxRepo;
     /** Host path of the socket bind-mounted into sandboxes (always needs a bearer key). */
     sandboxSocket: string;
+    /** Where each sandbox's supervisor listens for execs (a directory only the daemon's user may enter). */
+    execSocketDir?: string;
     /** The secrets sandboxes ask for: decrypted here, into the definition only. */
     secrets: Pick<SecretVault, 'reveal'>;
   }) {}
@@ -37,6 +40,7 @@ export class SandboxDefinitions {
     return {
       id: s.id, argv: [], env, limits: s.limits, network: s.network, hostname: s.name.toLowerCase().slice(0, 63),
       ...(s.workspace ? { workspace: s.workspace } : {}), apiSocket: { host: this.d.sandboxSocket, inside: SANDBOX_API_SOCKET },
+      ...(this.d.execSocketDir ? { execSocket: join(this.d.execSocketDir, `${s.id}.sock`) } : {}),
       ...(s.allowNestedNamespaces ? { allowNestedNamespaces: true } : {}),
       ...(s.seccomp ? { seccomp: parseSeccompProfile(s.seccomp) } : {}),
       ...(secrets?.files.length ? { secretFiles: { dir: SECRETS_DIR, files: secrets.files } } : {}),

@@ -2,9 +2,16 @@
  * Fetching a model into a partial file with bounded memory: a local copy, or an HTTP(S) download
  * that resumes with `Range: bytes=N-` after a dropped connection (checking 206 + Content-Range,
  * starting over when the server ignores the range) and retries a few times.
+ *
+ * The bytes are hashed (sha256) as they arrive and written in batches of about 1 MiB, one write
+ * in flight while the next batch fills; every 16 MiB written, a background fdatasync starts
+ * (never more than one), so the data is mostly on disk when the download ends and the final fsync
+ * has little left to do. The digest always describes the file's bytes: after an interrupted
+ * attempt it is recomputed from the file when the two disagree.
  */
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { stat, truncate, writeFile } from 'node:fs/promises';
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Readable } from 'node:stream';
@@ -34,8 +41,114 @@ export interface DownloadResult {
   resumed: number;
 }
 
+/** A sha256 of a file's bytes, kept up to date as they are written. */
+export interface FileDigest {
+  /** Bytes hashed so far. */
+  readonly bytes: number;
+  update(chunk: Buffer): void;
+  reset(): void;
+  /** Hash the first `upTo` bytes of `path` again, from the start. */
+  rehash(path: string, upTo: number): Promise<void>;
+  /** The digest of what was hashed (the state goes on). */
+  hex(): string;
+}
+
+export function createFileDigest(): FileDigest {
+  let h: Hash = createHash('sha256');
+  let bytes = 0;
+  return {
+    get bytes() {
+      return bytes;
+    },
+    update(chunk) {
+      h.update(chunk);
+      bytes += chunk.length;
+    },
+    reset() {
+      h = createHash('sha256');
+      bytes = 0;
+    },
+    async rehash(path, upTo) {
+      this.reset();
+      if (upTo === 0) return;
+      for await (const c of createReadStream(path, { start: 0, end: upTo - 1, highWaterMark: 1 << 20 })) this.update(c as Buffer);
+      if (bytes !== upTo) throw downloadFailed(`${path} changed while it was hashed (${bytes} of ${upTo} bytes)`);
+    },
+    hex() {
+      return h.copy().digest('hex');
+    },
+  };
+}
+
+const WRITE_BATCH_BYTES = 1 << 20;
+const WRITEBACK_BYTES = 16 << 20;
+
+async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
+  const rest = bufs;
+  while (rest.length) {
+    const { bytesWritten } = await fh.writev(rest);
+    let n = bytesWritten;
+    while (rest.length && n >= (rest[0] as Buffer).length) n -= (rest.shift() as Buffer).length;
+    if (n > 0) rest[0] = (rest[0] as Buffer).subarray(n);
+  }
+}
+
+/**
+ * Append everything from `source` to `path`: hashed on arrival, written in ~1 MiB batches (one
+ * write in flight), with a background fdatasync every 16 MiB. Closes the file whatever happens.
+ */
+async function appendTo(path: string, source: AsyncIterable<Buffer>, digest?: FileDigest): Promise<void> {
+  const fh = await open(path, 'a', 0o600);
+  let writing: Promise<void> = Promise.resolve();
+  let syncing: Promise<void> | null = null;
+  let syncError: unknown = null;
+  let sinceSync = 0;
+  let batch: Buffer[] = [];
+  let batched = 0;
+  const flush = async (): Promise<void> => {
+    await writing;
+    const bufs = batch;
+    const n = batched;
+    batch = [];
+    batched = 0;
+    writing = writeAll(fh, bufs).then(() => {
+      sinceSync += n;
+      if (sinceSync >= WRITEBACK_BYTES && !syncing) {
+        sinceSync = 0;
+        syncing = fh.datasync().then(
+          () => void (syncing = null),
+          (err: unknown) => void ((syncError ??= err), (syncing = null)),
+        );
+      }
+    });
+    writing.catch(() => {}); // awaited by the next flush or at the end
+  };
+  try {
+    for await (const chunk of source) {
+      digest?.update(chunk);
+      batch.push(chunk);
+      batched += chunk.length;
+      if (batched >= WRITE_BATCH_BYTES) await flush();
+    }
+    if (batched > 0) await flush();
+    await writing;
+    await syncing;
+    if (syncError) throw syncError;
+  } catch (err) {
+    // What arrived before the source failed is good data: keep it, so a retry resumes after it.
+    if (batched > 0) await flush().catch(() => {});
+    throw err;
+  } finally {
+    await writing.catch(() => {});
+    await syncing;
+    await fh.close();
+  }
+}
+
 interface Common {
   dest: string;
+  /** Hashes the file's bytes as they are written (see FileDigest). */
+  digest?: FileDigest;
   signal?: AbortSignal;
   onProgress?: ProgressFn;
   /** Refuse sources larger than this. */
@@ -70,14 +183,6 @@ function counter(start: number, maxBytes: number, onProgress?: ProgressFn, total
   };
 }
 
-async function closeStream(ws: WriteStream): Promise<void> {
-  if (ws.closed) return;
-  await new Promise<void>((resolve) => {
-    ws.once('close', () => resolve());
-    ws.destroy();
-  });
-}
-
 /** Copy a local regular file into `dest`. */
 export async function copyLocal(path: string, opts: Common): Promise<DownloadResult> {
   let st;
@@ -89,11 +194,11 @@ export async function copyLocal(path: string, opts: Common): Promise<DownloadRes
   if (!st.isFile()) throw downloadFailed(`${path} is not a regular file`);
   if (st.size > opts.maxBytes) throw downloadFailed(`${path} is larger than the limit of ${opts.maxBytes} bytes`);
   opts.onProgress?.(0, st.size);
-  const ws = createWriteStream(opts.dest, { flags: 'w', mode: 0o600 });
+  await writeFile(opts.dest, '', { mode: 0o600 });
+  opts.digest?.reset();
   try {
-    await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), counter(0, opts.maxBytes, opts.onProgress, st.size), ws, opts.signal ? { signal: opts.signal } : {});
+    await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), counter(0, opts.maxBytes, opts.onProgress, st.size), (src) => appendTo(opts.dest, src, opts.digest), opts.signal ? { signal: opts.signal } : {});
   } catch (err) {
-    await closeStream(ws);
     if (err instanceof BkgError) throw err;
     if (aborted(opts.signal)) throw downloadFailed('the download was cancelled', err);
     throw downloadFailed(`copying ${path} failed: ${err instanceof Error ? err.message : String(err)}`, err);
@@ -169,6 +274,7 @@ export async function downloadHttp(url: URL, opts: Common & DownloadTuning): Pro
 
   for (;;) {
     const have = await fileSize(opts.dest);
+    if (opts.digest && opts.digest.bytes !== have) await opts.digest.rehash(opts.dest, have);
     if (total !== null && have === total) return { bytes: have, attempts, resumed };
     attempts++;
     let progressed = false;
@@ -180,6 +286,7 @@ export async function downloadHttp(url: URL, opts: Common & DownloadTuning): Pro
         if (have > 0) {
           opts.log.info({ source: where, have }, 'server ignored the Range request; downloading from the start');
           await truncate(opts.dest, 0);
+          opts.digest?.reset();
         }
         const len = Number(res.headers['content-length']);
         total = res.headers['content-length'] !== undefined && Number.isSafeInteger(len) ? len : null;
@@ -219,13 +326,7 @@ export async function downloadHttp(url: URL, opts: Common & DownloadTuning): Pro
         throw downloadFailed(`the source is ${total} bytes, more than the limit of ${opts.maxBytes}`);
       }
       opts.onProgress?.(start, total);
-      const ws = createWriteStream(opts.dest, { flags: 'a', mode: 0o600 });
-      try {
-        await pipeline(res, counter(start, opts.maxBytes, opts.onProgress, total), ws);
-      } catch (err) {
-        await closeStream(ws);
-        throw err;
-      }
+      await pipeline(res, counter(start, opts.maxBytes, opts.onProgress, total), (src) => appendTo(opts.dest, src, opts.digest));
       const now = await fileSize(opts.dest);
       progressed = now > have;
       if (total !== null && now < total) throw new Retryable(`the connection closed after ${now} of ${total} bytes`);

@@ -18,6 +18,13 @@
  * Inputs (environment): BKG_VERIFY_FILE (path), BKG_VERIFY_SHA256 (expected hex, optional),
  * BKG_VERIFY_SIG (signature, base64, optional), BKG_VERIFY_KEYS (JSON [{fingerprint, key}] with
  * raw 32-byte public keys in base64, optional).
+ *
+ * The registry's own mode (BKG_VERIFY_WAIT=1): the sandbox is started while the file is still
+ * being downloaded, so its start-up overlaps the download; the verifier waits until its stdin
+ * says `go` (the file is complete) and then checks the GGUF structure only. The digest and the
+ * signature are the registry's: it hashes the bytes as it writes them (it never trusts a digest
+ * from in here), so this mode prints `"sha256": null` and `"signed_by": null`. Stdin ending
+ * without `go` means the pull was abandoned: the verifier exits quietly.
  */
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { closeSync, createReadStream, fstatSync, openSync, readSync, statSync } from 'node:fs';
@@ -44,7 +51,7 @@ export interface SandboxFacts {
 
 /** The one line the verifier prints. */
 export type VerifierOutput =
-  | { ok: true; sha256: string; size: number; gguf: GgufSummary; signed_by: string | null; sandbox: SandboxFacts }
+  | { ok: true; sha256: string | null; size: number; gguf: GgufSummary; signed_by: string | null; sandbox: SandboxFacts }
   | { ok: false; reason: string; sha256: string | null; size: number | null; sandbox: SandboxFacts };
 
 function sandboxFacts(): SandboxFacts {
@@ -289,12 +296,38 @@ function checkSignature(digest: Buffer, sigB64: string, keysJson: string | undef
   return reject('bad signature or untrusted signer: the signature does not verify with any of the ' + keys.length + ' trusted key(s)');
 }
 
+/** Resolves true once stdin has said `go`, false when it ends without it. */
+function waitForGo(): Promise<boolean> {
+  return new Promise((resolve) => {
+    let got = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (c: string) => {
+      got += c;
+      if (got.includes('go\n')) {
+        resolve(true);
+        process.stdin.destroy();
+      }
+    });
+    process.stdin.on('end', () => resolve(got.includes('go\n')));
+    process.stdin.on('error', () => resolve(false));
+  });
+}
+
 async function main(): Promise<void> {
   const file = process.env.BKG_VERIFY_FILE;
   let size: number | null = null;
   let sha: string | null = null;
   try {
     if (!file) reject('no file to verify');
+    if (process.env.BKG_VERIFY_WAIT === '1') {
+      if (!(await waitForGo())) return;
+      const st = statSync(file);
+      if (!st.isFile()) reject('not a regular file');
+      size = st.size;
+      const structure = checkGguf(file);
+      emit({ ok: true, sha256: null, size: structure.size, gguf: structure.gguf, signed_by: null });
+      return;
+    }
     const st = statSync(file);
     if (!st.isFile()) reject('not a regular file');
     size = st.size;

@@ -1,21 +1,25 @@
 /**
- * One pull, start to end: stream the source into a partial file, verify it in a sandbox, then move
- * it into blobs/ and record its manifest in one synchronous step. A file that fails verification
- * never becomes visible; whatever happens, the partial files are removed.
+ * One pull, start to end: stream the source into a file alone in a directory of its own, hashing
+ * it on the way, while a verifier sandbox over that directory starts up and waits (its start-up
+ * overlaps the download); when the file is complete, the sandbox checks its GGUF structure while
+ * the last of the file is fsynced, the registry checks the digest and signature, and then the
+ * file moves into blobs/ and its manifest is recorded in one synchronous step. A file that fails
+ * verification never becomes visible; whatever happens, the partial files are removed.
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { asBkgError, BkgError } from '../../api/errors.js';
 import type { Logger } from '../../log.js';
 import type { SandboxRunner } from '../../runtime/engine.js';
 import type { DownloadJobPatch } from '../../store/types.js';
 import type { ModelManifest } from '../types.js';
-import { copyLocal, downloadHttp } from './download.js';
+import { copyLocal, createFileDigest, downloadHttp } from './download.js';
 import { fsyncPath, type ModelFiles } from './model-files.js';
 import { redactSource } from './names.js';
 import { conflict, type PullPlan } from './pull-plan.js';
 import type { ModelRegistryOptions, ModelRegistryStore, PullHooks, PullPhase } from './types.js';
-import { verifyInSandbox, type VerifyReport } from './verify.js';
+import { startVerifier, type VerifierRun, type VerifyReport } from './verify.js';
 
 /** What a pull works with: the registry's tables, files, sandbox runner and settings. */
 export interface PullContext {
@@ -48,6 +52,8 @@ export async function executePull(c: PullContext, jobId: string, plan: PullPlan,
   const where = redactSource(plan.source);
   let lastWrite = 0;
   let lastDone = 0;
+  let verifier: VerifierRun | null = null;
+  let ok = false;
   const progress = (phase: PullPhase, done: number, total: number | null, force = false) => {
     lastDone = done;
     hooks.onProgress?.({ phase, bytesDone: done, bytesTotal: total });
@@ -69,23 +75,11 @@ export async function executePull(c: PullContext, jobId: string, plan: PullPlan,
     }
     jobs.update(jobId, { status: 'downloading' });
     log.info({ job: jobId, source: where, model: plan.id }, 'model download started');
-    const common = {
-      dest: part,
-      log,
-      maxBytes: c.options.maxModelBytes ?? 1024 ** 4,
-      onProgress: (done: number, total: number | null) => progress('downloading', done, total),
-      ...(hooks.signal ? { signal: hooks.signal } : {}),
-    };
-    const fetched = plan.src.kind === 'http' ? await downloadHttp(plan.src.url, { ...common, ...c.options.download }) : await copyLocal(plan.src.path, common);
-    fsyncPath(part);
-    progress('verifying', fetched.bytes, fetched.bytes, true);
-    jobs.update(jobId, { status: 'verifying' });
-    if (fetched.attempts > 1) log.info({ job: jobId, attempts: fetched.attempts, resumed: fetched.resumed }, 'model download resumed after interruptions');
-
+    // The file is downloaded straight into the verifier's directory, and the verifier starts now.
     mkdirSync(verifyDir, { mode: 0o700 });
     const candidate = join(verifyDir, 'model.gguf');
-    renameSync(part, candidate);
-    const report = await verifyInSandbox({
+    writeFileSync(candidate, '', { mode: 0o600 });
+    verifier = startVerifier({
       runtime: c.runtime,
       log,
       nodePath: c.nodePath(),
@@ -95,19 +89,54 @@ export async function executePull(c: PullContext, jobId: string, plan: PullPlan,
       ...(c.options.verifyMemoryBytes ? { memoryBytes: c.options.verifyMemoryBytes } : {}),
       ...(hooks.signal ? { signal: hooks.signal } : {}),
     });
+    const digest = createFileDigest();
+    const common = {
+      dest: candidate,
+      digest,
+      log,
+      maxBytes: c.options.maxModelBytes ?? 1024 ** 4,
+      onProgress: (done: number, total: number | null) => progress('downloading', done, total),
+      ...(hooks.signal ? { signal: hooks.signal } : {}),
+    };
+    const fetched = plan.src.kind === 'http' ? await downloadHttp(plan.src.url, { ...common, ...c.options.download }) : await copyLocal(plan.src.path, common);
+    if (digest.bytes !== fetched.bytes) await digest.rehash(candidate, fetched.bytes);
+    progress('verifying', fetched.bytes, fetched.bytes, true);
+    jobs.update(jobId, { status: 'verifying' });
+    if (fetched.attempts > 1) log.info({ job: jobId, attempts: fetched.attempts, resumed: fetched.resumed }, 'model download resumed after interruptions');
+
+    // The structure check in the sandbox and the fsync of the file's tail, side by side.
+    const finishing = verifier.finish({ sha256: digest.hex(), size: fetched.bytes });
+    const [checked, synced] = await Promise.allSettled([finishing, fsyncFile(candidate)]);
+    if (checked.status === 'rejected') throw checked.reason;
+    if (synced.status === 'rejected') throw synced.reason;
+    const report = checked.value;
     hooks.onVerified?.(report);
     const manifest = commit(c, plan, report, candidate);
     jobs.update(jobId, { status: 'done', model_id: manifest.id, bytes_done: report.size, bytes_total: report.size });
     hooks.onProgress?.({ phase: 'done', bytesDone: report.size, bytesTotal: report.size });
     log.info({ job: jobId, model: manifest.id, sha256: manifest.sha256, signedBy: manifest.signed_by, sandbox: report.sandbox.id }, 'model verified and added');
+    ok = true;
     return manifest;
   } catch (err) {
     const e = asBkgError(err);
     jobs.update(jobId, { status: 'failed', error: `${e.code}: ${e.message}`, bytes_done: lastDone });
     throw e;
   } finally {
+    // The verifier's sandbox is torn down after its verdict (the job is already done then); the
+    // pull ends with it, and before its directory goes. On failure it is stopped first.
+    if (ok) await verifier?.closed;
+    else await verifier?.cancel();
     rmSync(part, { force: true });
     rmSync(verifyDir, { recursive: true, force: true });
+  }
+}
+
+async function fsyncFile(path: string): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 

@@ -4,8 +4,16 @@
  * time, and only the candidate file visible (its directory is the copy-on-write workspace, so the
  * file on the host cannot be changed from inside). The registry trusts nothing but the one JSON
  * line the verifier prints, and checks that line strictly.
+ *
+ * A pull uses `startVerifier`: the sandbox starts when the download starts (its fixed cost, about
+ * 50 ms of helper and node start-up, overlaps the download instead of following it) and waits;
+ * `finish` tells it the file is complete, and it checks the GGUF structure. The sha256 is the
+ * registry's own, hashed as the bytes were written, and the expected digest and the signature are
+ * checked here, in the daemon, against that digest: the file is read once, by the download.
  */
+import { createPublicKey, verify as verifySignature } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { basename, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BkgError } from '../../api/errors.js';
@@ -15,7 +23,7 @@ import { withDefaults } from '../../runtime/limits.js';
 import type { SandboxRunner } from '../../runtime/engine.js';
 import { hostnameOf } from '../../runtime/spec.js';
 import type { GgufSummary } from './gguf-verifier.js';
-import { isSha256 } from './names.js';
+import { createFileDigest } from './download.js';
 
 export type { GgufSummary } from './gguf-verifier.js';
 
@@ -26,6 +34,7 @@ export interface VerifyReport {
   gguf: GgufSummary;
   /** Fingerprint of the trusted key whose signature verified, or null when no signature was given. */
   signedBy: string | null;
+  /** durationMs: from the start to the verdict; peakMemoryBytes: null when the verdict came before the sandbox ended. */
   sandbox: { id: string; hostname: string; uid: number | null; interfaces: string[]; durationMs: number; peakMemoryBytes: number | null };
 }
 
@@ -85,54 +94,168 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-export async function verifyInSandbox(o: VerifyOptions): Promise<VerifyReport> {
-  const size = statSync(o.file).size;
+/** The digest of the complete file, as the registry computed it while writing it. */
+export interface FileDigest {
+  sha256: string;
+  size: number;
+}
+
+export interface StartVerifyOptions extends Omit<VerifyOptions, 'timeoutMs'> {
+  /** The verification's time limit, from `finish` on (default: verifyTimeoutMs of the file's size). */
+  timeoutMs?: number;
+}
+
+/** A verifier sandbox started ahead of the file: `finish` once the file is complete, or `cancel`. */
+export interface VerifierRun {
+  /** The file is complete (and has this digest): verify it. Rejects with MODEL_VERIFICATION_FAILED. */
+  finish(digest: FileDigest): Promise<VerifyReport>;
+  /** Stop the sandbox (the pull failed or was cancelled); waits for it to end. Never rejects. */
+  cancel(): Promise<void>;
+  /** Resolves once the sandbox has ended and is cleaned up (finish resolves on the verifier's line, before that). */
+  readonly closed: Promise<void>;
+}
+
+/** How long the waiting verifier may live before `finish` (a download of any size; the download has its own idle timeout). */
+const WAIT_LIMIT_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * Start the verifier sandbox now, over `o.file`'s directory: the file must exist (it may still be
+ * empty and growing). It waits for `finish`.
+ */
+export function startVerifier(o: StartVerifyOptions): VerifierRun {
   const id = newSandboxId();
-  const env: Record<string, string> = { BKG_VERIFY_FILE: `${WORKSPACE_MOUNT}/${basename(o.file)}` };
-  if (o.expectedSha256) env.BKG_VERIFY_SHA256 = o.expectedSha256;
-  if (o.signature) {
-    env.BKG_VERIFY_SIG = o.signature.toString('base64');
-    env.BKG_VERIFY_KEYS = JSON.stringify(o.trustedKeys ?? []);
-  }
   const def: SandboxDefinition = {
     id,
     argv: verifierArgv(o.nodePath),
-    env,
-    limits: withDefaults({ memoryBytes: o.memoryBytes ?? VERIFY_MEMORY_BYTES, pids: 64, diskBytes: 16 * 1024 ** 2, timeoutMs: o.timeoutMs ?? verifyTimeoutMs(size) }),
+    env: { BKG_VERIFY_FILE: `${WORKSPACE_MOUNT}/${basename(o.file)}`, BKG_VERIFY_WAIT: '1' },
+    limits: withDefaults({ memoryBytes: o.memoryBytes ?? VERIFY_MEMORY_BYTES, pids: 64, diskBytes: 16 * 1024 ** 2, timeoutMs: WAIT_LIMIT_MS }),
     network: 'none',
     workspace: dirname(o.file),
   };
   let stdout = '';
   let stderr = '';
+  let stdin: Writable | null = null;
+  /** finish() was called: the file is complete. */
+  let go = false;
   let stop: (() => void) | undefined;
-  const onAbort = () => stop?.();
+  let stopped = false;
+  let timedOut = false;
+  const started = performance.now();
+  /** Resolves when the verifier's line is complete (it prints one, then exits). */
+  let lineDone: () => void = () => {};
+  const line = new Promise<'line'>((resolve) => (lineDone = () => resolve('line')));
+  const kill = (): void => {
+    stopped = true;
+    stop?.();
+  };
+  const onAbort = (): void => kill();
   o.signal?.addEventListener('abort', onAbort, { once: true });
-  let result;
-  try {
-    result = await o.runtime.run(def, {
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const run = o.runtime
+    .run(def, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      onStdin: (w) => {
+        stdin = w;
+        if (go) w.end('go\n'); // finish() came first
+      },
       onStdout: (c) => {
         if (stdout.length < STDOUT_CAP) stdout += c.toString('utf8');
+        if (stdout.includes('\n') || stdout.length >= STDOUT_CAP) lineDone();
       },
       onStderr: (c) => {
         if (stderr.length < STDERR_CAP) stderr += c.toString('utf8');
       },
       onStarted: (ctl) => {
         stop = () => ctl.stop();
-        if (o.signal?.aborted) stop();
+        if (stopped || o.signal?.aborted) stop();
       },
-    });
+    })
+    .finally(() => o.signal?.removeEventListener('abort', onAbort));
+  run.catch(() => {});
+  const closed = run.then(
+    () => undefined,
+    () => undefined,
+  );
+
+  return {
+    closed,
+    async cancel(): Promise<void> {
+      kill();
+      (stdin as Writable | null)?.end();
+      await closed;
+    },
+    async finish(digest: FileDigest): Promise<VerifyReport> {
+      const limit = o.timeoutMs ?? verifyTimeoutMs(digest.size);
+      const timer = setTimeout(() => {
+        timedOut = true;
+        kill();
+      }, limit);
+      let structure: Omit<VerifyReport, 'sha256' | 'signedBy'>;
+      try {
+        go = true;
+        (stdin as Writable | null)?.end('go\n');
+        // The verdict is the line: taken as soon as it is complete, while the sandbox is torn
+        // down (`closed`); without a line, the way the sandbox ended says why.
+        const first = await Promise.race([line, run]);
+        if (o.signal?.aborted) throw new BkgError('DOWNLOAD_FAILED', 'the pull was cancelled during verification');
+        if (timedOut) throw failed(`the verifier timed out after ${limit} ms`, { sandbox: id });
+        if (first === 'line') structure = checkLine({ id, def, stdout, size: digest.size, durationMs: performance.now() - started, peakMemoryBytes: null });
+        else {
+          checkExit({ o, id, def, result: first, stderr });
+          structure = checkLine({ id, def, stdout, size: digest.size, durationMs: first.durationMs, peakMemoryBytes: first.peakMemoryBytes });
+        }
+      } finally {
+        clearTimeout(timer);
+      }
+      if (o.expectedSha256 && digest.sha256 !== o.expectedSha256) throw failed(`sha256 mismatch: expected ${o.expectedSha256}, got ${digest.sha256}`, { sandbox: id, sha256: digest.sha256 });
+      const signedBy = o.signature ? checkSignature(Buffer.from(digest.sha256, 'hex'), o.signature, o.trustedKeys ?? [], { sandbox: id, sha256: digest.sha256 }) : null;
+      const report: VerifyReport = { ...structure, sha256: digest.sha256, signedBy };
+      o.log.debug({ sha256: report.sha256, size: report.size, signedBy, sandbox: report.sandbox }, 'model verified in sandbox');
+      return report;
+    },
+  };
+}
+
+/** Verify a finished file: hash it here, then the sandboxed structure check (startVerifier + finish). */
+export async function verifyInSandbox(o: VerifyOptions): Promise<VerifyReport> {
+  const digest = createFileDigest();
+  await digest.rehash(o.file, statSync(o.file).size);
+  const v = startVerifier(o);
+  try {
+    return await v.finish({ sha256: digest.hex(), size: digest.bytes });
   } finally {
-    o.signal?.removeEventListener('abort', onAbort);
+    await v.closed;
   }
-  if (o.signal?.aborted) throw new BkgError('DOWNLOAD_FAILED', 'the pull was cancelled during verification');
-  const tail = stderr.trim().split('\n').slice(-3).join(' | ').slice(0, 500);
+}
+
+/** The fingerprint of the trusted key whose Ed25519 signature over the raw digest verifies; MODEL_VERIFICATION_FAILED otherwise. */
+function checkSignature(digest: Buffer, sig: Buffer, keys: { fingerprint: string; key: string }[], details: Record<string, unknown>): string {
+  if (sig.length !== 64) throw failed(`malformed signature: an Ed25519 signature has 64 bytes, this one ${sig.length}`, details);
+  if (keys.length === 0) throw failed('untrusted signer: a signature was given but no keys are trusted', details);
+  for (const k of keys) {
+    const raw = Buffer.from(k.key, 'base64');
+    if (raw.length !== 32) continue;
+    const pub = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });
+    if (verifySignature(null, digest, pub, sig)) return k.fingerprint;
+  }
+  throw failed(`bad signature or untrusted signer: the signature does not verify with any of the ${keys.length} trusted key(s)`, details);
+}
+
+type RunResultOf = Awaited<ReturnType<VerifyOptions['runtime']['run']>>;
+
+/** A verifier that ended without printing its line: why. */
+function checkExit(c: { o: Pick<VerifyOptions, 'nodePath'>; id: string; def: SandboxDefinition; result: RunResultOf; stderr: string }): void {
+  const { id, def, result } = c;
+  const tail = c.stderr.trim().split('\n').slice(-3).join(' | ').slice(0, 500);
   if (result.timedOut) throw failed(`the verifier timed out after ${def.limits.timeoutMs} ms`, { sandbox: id });
   if (result.oomKilled) throw failed(`the verifier ran out of memory (${def.limits.memoryBytes} bytes)`, { sandbox: id });
-  if (result.execError) throw new BkgError('HELPER_FAILED', `the verifier could not start in the sandbox: ${result.execError}`, { details: { node: o.nodePath } });
+  if (result.execError) throw new BkgError('HELPER_FAILED', `the verifier could not start in the sandbox: ${result.execError}`, { details: { node: c.o.nodePath } });
   if (result.exitCode !== 0) throw failed(`the verifier exited with ${result.exitCode ?? `signal ${result.signal}`}${tail ? `: ${tail}` : ''}`, { sandbox: id });
+}
 
-  const line = stdout.trim().split('\n').pop() ?? '';
+/** The verifier's one line, checked strictly: the GGUF summary, the size it saw and where it ran. */
+function checkLine(c: { id: string; def: SandboxDefinition; stdout: string; size: number; durationMs: number; peakMemoryBytes: number | null }): Omit<VerifyReport, 'sha256' | 'signedBy'> {
+  const { id, def } = c;
+  const line = c.stdout.trim().split('\n')[0] ?? '';
   let parsed: unknown;
   try {
     parsed = JSON.parse(line);
@@ -145,33 +268,22 @@ export async function verifyInSandbox(o: VerifyOptions): Promise<VerifyReport> {
   if (sb.hostname !== expectedHost) throw failed(`the result did not come from sandbox ${expectedHost}`, { sandbox: id });
   if (parsed.ok !== true) {
     const reason = typeof parsed.reason === 'string' ? parsed.reason.slice(0, 500) : 'unknown reason';
-    throw failed(reason, { sandbox: id, ...(typeof parsed.sha256 === 'string' && isSha256(parsed.sha256) ? { sha256: parsed.sha256 } : {}) });
+    throw failed(reason, { sandbox: id });
   }
-  const { sha256, gguf, signed_by: signedBy } = parsed;
-  if (typeof sha256 !== 'string' || !isSha256(sha256)) throw failed('the verifier reported no valid sha256', { sandbox: id });
-  if (parsed.size !== size) throw failed(`the verifier saw ${String(parsed.size)} bytes, the file has ${size}`, { sandbox: id });
-  if (o.expectedSha256 && sha256 !== o.expectedSha256) throw failed(`sha256 mismatch: expected ${o.expectedSha256}, got ${sha256}`, { sandbox: id, sha256 });
+  const { gguf } = parsed;
+  if (parsed.sha256 !== null || parsed.signed_by !== null) throw failed('the verifier reported a digest or a signer in structure-only mode', { sandbox: id });
+  if (parsed.size !== c.size) throw failed(`the verifier saw ${String(parsed.size)} bytes, the file has ${c.size}`, { sandbox: id });
   if (!isObject(gguf)) throw failed('the verifier reported no GGUF summary', { sandbox: id });
-  if (o.signature) {
-    const fingerprints = new Set((o.trustedKeys ?? []).map((k) => k.fingerprint));
-    if (typeof signedBy !== 'string' || !fingerprints.has(signedBy)) throw failed('the signature was not verified by a trusted key', { sandbox: id, sha256 });
-  } else if (signedBy !== null) {
-    throw failed('the verifier reported a signer for an unsigned model', { sandbox: id });
-  }
-  const report: VerifyReport = {
-    sha256,
-    size,
+  return {
+    size: c.size,
     gguf: gguf as unknown as GgufSummary,
-    signedBy: (signedBy as string | null) ?? null,
     sandbox: {
       id,
       hostname: expectedHost,
       uid: typeof sb.uid === 'number' ? sb.uid : null,
       interfaces: Array.isArray(sb.interfaces) ? sb.interfaces.filter((x): x is string => typeof x === 'string') : [],
-      durationMs: result.durationMs,
-      peakMemoryBytes: result.peakMemoryBytes,
+      durationMs: c.durationMs,
+      peakMemoryBytes: c.peakMemoryBytes,
     },
   };
-  o.log.debug({ sha256, size, signedBy: report.signedBy, sandbox: report.sandbox }, 'model verified in sandbox');
-  return report;
 }

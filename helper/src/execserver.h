@@ -1,0 +1,27 @@
+/* bkg-helper: the exec server of a persistent sandbox's supervisor. Instead of a new helper process
+   per command, the caller connects to a unix socket the supervisor listens on and sends the exec
+   spec and seccomp program; a process forked from the supervisor runs exactly what `--exec-into`
+   runs (the same spec, cgroups, seccomp and rights) and relays the command's streams as frames.
+
+   Frames, both ways: one type byte, a 32-bit big-endian length, the payload.
+     caller -> server: 'R' request (u32 spec length, the spec's NUL-terminated tokens, the seccomp
+                       program), then 'I' stdin bytes, 'E' end of stdin, 'C' a control line
+                       ("signal N", "resize ROWS COLS"), 'K' end the command (as SIGTERM to a helper)
+     server -> caller: '1' stdout, '2' stderr, 'S' status JSON lines, 'X' the exec's exit code (u32),
+                       after which the server closes the connection. */
+#ifndef BKG_EXECSERVER_H
+#define BKG_EXECSERVER_H
+
+#include <sys/types.h>
+#include "spec.h"
+#include "util.h"
+
+/* Listen at path (replacing a stale socket there), owner-only. Returns the descriptor or -1. */
+int execserver_listen(const char *path, struct fail *f);
+
+/* Fork the server: it joins the sandbox's cgroups (so the processes of every exec are born there),
+   then serves each connection on listen_fd in a process of its own, for as long as the supervisor
+   lives. Returns its pid, or -1 with f set. */
+pid_t execserver_start(const struct spec *s, int listen_fd, pid_t init, struct fail *f);
+
+#endif

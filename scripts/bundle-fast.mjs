@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+// Bundles the CLI's fast path (dist/cli/fast/index.js and every module it imports, statically or
+// lazily: run, exec, ls, start, stop, rm, completion) into a few CommonJS chunks in
+// dist/cli/fast/bundle/, run by `npm run build` after tsc. bin/run.js loads them instead of the
+// ~45 ES modules tsc wrote (Node links each ES module on its own, and loads CommonJS faster): that
+// is most of what keeps `bkg run --rm -- true` near `node -e 0` (bench/cli.mjs). Each lazy import
+// stays a chunk of its own, so a command loads only what it runs. Without rolldown (a dev
+// dependency) nothing is bundled and bin/run.js loads dist/cli/fast/index.js module by module.
+//
+// Kept out of the bundle: Node's modules and packages; the dashboard (dist/ui: ink and React, only
+// for `bkg dashboard`); and dist/api/errors.js, require()d as the ES module it is, so that BkgError
+// stays one class for the bundle and for the modules the dashboard loads from dist/. Each module's
+// import.meta.url stays its own file's URL (the helper, templates and the manifest are found from
+// it). inputs.json lists the files bundled: bin/run.js uses the bundle only while none of them is
+// newer, so a later tsc alone (npm run build:ts, the tests' setup) is never shadowed by it.
+import { builtinModules } from 'node:module';
+import { rmSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const dist = join(root, 'dist');
+const fast = join(dist, 'cli', 'fast');
+const out = join(fast, 'bundle');
+rmSync(out, { recursive: true, force: true }); // never leave a bundle of an older build
+
+let rolldown;
+try {
+  rolldown = await import('rolldown');
+} catch {
+  console.error('bkg: rolldown is not installed: the CLI will load its fast path module by module (a slower start)');
+  process.exit(0);
+}
+
+const builtins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
+const under = (dir, path) => {
+  const rel = relative(dir, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+};
+/** Our modules that stay files of their own (see above). */
+const keepFile = (path) => path === join(dist, 'api', 'errors.js') || under(join(dist, 'ui'), path);
+
+/** Node's modules and packages: kept as they are written. */
+const external = (id) => builtins.has(id) || !(id.startsWith('.') || isAbsolute(id) || id.startsWith('\0'));
+
+/** Our modules that stay files: imported by their path from the bundle's folder (where every chunk is). */
+const ownFiles = {
+  name: 'bkg-own-files',
+  resolveId(id, importer) {
+    if (!importer || !(id.startsWith('./') || id.startsWith('../'))) return null;
+    const path = resolve(dirname(importer), id);
+    return keepFile(path) ? { id: relative(out, path).split(sep).join('/'), external: true } : null;
+  },
+};
+
+/** import.meta.url → the URL of the module's own file in dist/, relative to the bundle's. */
+const ownUrl = {
+  name: 'bkg-own-import-meta-url',
+  transform(code, id) {
+    if (!id.endsWith('.js') || !code.includes('import.meta')) return null;
+    if (/\bimport\.meta\b(?!\.url\b)/.test(code)) throw new Error(`${id}: import.meta other than import.meta.url cannot be bundled`);
+    const rel = relative(out, id).split(sep).join('/');
+    const url = `new URL(${JSON.stringify(rel.startsWith('.') ? rel : `./${rel}`)}, import.meta.url).href`;
+    return { code: code.replace(/\bimport\.meta\.url\b/g, url), map: null };
+  },
+};
+
+/**
+ * Node modules that only some commands use (node:http and node:dns serve the egress proxy, which a
+ * sandbox without an allowlist never starts) are required on first use, not when their chunk loads.
+ * Chunks only read properties of them (`node_http.request`), which the proxy passes through.
+ */
+const LAZY = ['node:http', 'node:dns'];
+const lazyBuiltins = {
+  name: 'bkg-lazy-builtins',
+  renderChunk(code) {
+    const names = [];
+    const lazy = code.replace(/^let (\w+) = require\("(node:[\w/]+)"\);$/gm, (line, name, id) => {
+      if (!LAZY.includes(id)) return line;
+      names.push(name);
+      return `let ${name} = __bkgLazy(${JSON.stringify(id)});`;
+    });
+    if (!names.length) return null;
+    for (const name of names) {
+      if ((lazy.match(new RegExp(`\\b${name}\\b(?![.])`, 'g')) ?? []).length !== 1) throw new Error(`bundle-fast: ${name} is used other than by its properties`);
+    }
+    const helper = 'const __bkgLazy = (id) => { let m; return new Proxy({}, { get: (_, key) => (m ??= require(id))[key] }); };\n';
+    return { code: lazy.replace(/^(?:"use strict";\n)?/, (head) => head + helper), map: null };
+  },
+};
+
+const t0 = Date.now();
+const warnings = [];
+const { output } = await rolldown.build({
+  input: join(fast, 'index.js'),
+  platform: 'node',
+  external,
+  plugins: [ownFiles, ownUrl, lazyBuiltins],
+  logLevel: 'warn',
+  onLog(level, log) {
+    warnings.push(`${level}: ${log.message}`);
+  },
+  output: { dir: out, format: 'cjs', strict: true, entryFileNames: 'index.cjs', chunkFileNames: '[name]-[hash].cjs', minify: false, sourcemap: false },
+});
+// The files it was made from, relative to dist/ (see above).
+const inputs = [...new Set(output.flatMap((c) => (c.type === 'chunk' ? c.moduleIds : [])))].filter((id) => isAbsolute(id) && under(dist, id));
+writeFileSync(join(out, 'inputs.json'), `${JSON.stringify(inputs.map((id) => relative(dist, id).split(sep).join('/')).sort())}\n`);
+for (const w of warnings) console.error(`bkg: bundle-fast: ${w}`);
+console.error(`bkg: bundled the CLI's fast path (${inputs.length} modules) into dist/cli/fast/bundle/ in ${Date.now() - t0} ms`);

@@ -1,0 +1,87 @@
+/**
+ * The fast path's bundle (scripts/bundle-fast.mjs → dist/cli/fast/bundle/): bin/run.js loads it
+ * while it is newer than the files it was made from, and the CLI answers exactly as it does module
+ * by module — the same output, exit codes and errors (BkgError stays one class: dist/api/errors.js
+ * is not bundled).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bkg, type CliResult } from '../helpers/cli.js';
+import { sandboxSkipReason } from '../helpers/sandbox.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const BUNDLE = join(ROOT, 'dist', 'cli', 'fast', 'bundle');
+const INPUTS = join(BUNDLE, 'inputs.json');
+const skipSandboxes = sandboxSkipReason();
+
+let home: string;
+/** bkg with NODE_DEBUG=module: stderr then names the CommonJS files loaded (the bundle's chunks). */
+const traced = (args: string[]) => bkg(args, { cwd: home, env: { BKG_HOME: home, BKG_PORT: '0', NODE_DEBUG: 'module' } });
+const usedBundle = (r: CliResult) => r.stderr.includes(join(BUNDLE, 'index.cjs'));
+/** What the user sees: stderr without NODE_DEBUG's lines. */
+const seen = (r: CliResult) => ({ code: r.code, stdout: r.stdout, stderr: r.stderr.split('\n').filter((l) => !/^MODULE \d+:/.test(l)).join('\n') });
+
+/** bin/run.js as it was before the bundle: made stale (inputs.json older than its inputs), then fresh again. */
+async function withoutBundle<T>(fn: () => Promise<T>): Promise<T> {
+  const made = statSync(INPUTS);
+  utimesSync(INPUTS, new Date(0), new Date(0));
+  try {
+    return await fn();
+  } finally {
+    utimesSync(INPUTS, made.atime, made.mtime);
+  }
+}
+
+beforeAll(() => {
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'bundle-fast.mjs')], { cwd: ROOT, stdio: 'pipe' });
+  home = mkdtempSync(join(tmpdir(), 'bkg-fast-bundle-'));
+});
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+describe('the fast path bundle', () => {
+  it('is made from the fast path and the commands it runs, with dist/api/errors.js and the dashboard left out', () => {
+    const inputs = JSON.parse(readFileSync(INPUTS, 'utf8')) as string[];
+    expect(inputs).toEqual(expect.arrayContaining(['cli/fast/index.js', 'cli/run-command.js', 'cli/run-sandbox.js', 'runtime/engine.js', 'client/daemon-client.js']));
+    expect(inputs).not.toContain('api/errors.js');
+    expect(inputs.filter((f) => f.startsWith('ui/'))).toEqual([]);
+    const code = readdirSync(BUNDLE).filter((f) => f.endsWith('.cjs')).map((f) => readFileSync(join(BUNDLE, f), 'utf8')).join('\n');
+    expect(code).not.toMatch(/class BkgError\b/);
+    expect(code).toContain('require("../../../api/errors.js")');
+    expect(code).not.toMatch(/\bimport\.meta\b/);
+  });
+
+  it('is what bin/run.js loads while it is fresh, and not once a file it was made from is newer', async () => {
+    const fresh = await traced(['--version']);
+    expect(fresh.code).toBe(0);
+    expect(usedBundle(fresh)).toBe(process.features.require_module === true);
+    const stale = await withoutBundle(() => traced(['--version']));
+    expect(stale.code).toBe(0);
+    expect(usedBundle(stale)).toBe(false);
+    expect(seen(stale)).toEqual(seen(fresh));
+  });
+
+  it('answers as the modules do: help, suggestions, parse errors, the dashboard\'s errors (one BkgError class)', async () => {
+    const cases = [['--help'], ['run', '--help'], ['lss'], ['run', '--rm', 'ls', '-la'], ['run', '--rm', '--memory', '1k', '--', 'true'], ['run', '--rm', '--json', '--secret', 'S', '--', 'true'], ['dashboard', '--sort', 'bogus'], ['dashboard', '--json']];
+    for (const args of cases) {
+      const bundled = await traced(args);
+      const modules = await withoutBundle(() => traced(args));
+      expect(usedBundle(modules)).toBe(false);
+      expect(seen(bundled), args.join(' ')).toEqual(seen(modules));
+    }
+    const dash = seen(await traced(['dashboard', '--sort', 'bogus']));
+    expect(dash.code).toBe(2);
+    expect(dash.stderr).toContain('bkg: --sort: "bogus" is not a column to sort by');
+  });
+
+  it.skipIf(skipSandboxes)('runs a throwaway sandbox: output, exit code, --json', async () => {
+    const r = await traced(['run', '--rm', '--', 'sh', '-c', 'echo hello; echo oops >&2; exit 7']);
+    expect(usedBundle(r)).toBe(process.features.require_module === true);
+    expect(seen(r)).toEqual({ code: 7, stdout: 'hello\n', stderr: 'oops\n' });
+    const j = await traced(['run', '--rm', '--json', '--', 'sh', '-c', 'echo out; exit 3']);
+    expect(j.code).toBe(3);
+    expect(JSON.parse(j.stdout)).toMatchObject({ exit_code: 3, bkg_exit_code: 3, stdout: 'out\n', stderr: '', changes: [] });
+  });
+});

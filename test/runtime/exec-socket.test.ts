@@ -1,0 +1,99 @@
+/**
+ * Exec as a message: a persistent sandbox started with an exec socket runs each command through its
+ * supervisor's exec server (no helper spawned per exec), with the same streams, exit codes, stdin,
+ * signals and deadlines as a spawned helper; without a reachable server the engine spawns one.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/log.js';
+import { newSandboxId, type SandboxDefinition } from '../../src/runtime/definition.js';
+import { SandboxEngine, type SandboxHandle } from '../../src/runtime/engine.js';
+import type { ExecControl } from '../../src/runtime/io.js';
+import { withDefaults } from '../../src/runtime/limits.js';
+import { makeRuntime, sandboxSkipReason } from '../helpers/sandbox.js';
+
+const skip = sandboxSkipReason();
+const { host } = makeRuntime();
+const engine = new SandboxEngine({ host, log: createLogger({ level: 'silent' }) });
+const dir = mkdtempSync(join(tmpdir(), 'bkg-execsock-'));
+const started: SandboxHandle[] = [];
+afterAll(async () => {
+  for (const h of started) await engine.stop(h);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function define(): SandboxDefinition {
+  const id = newSandboxId();
+  return { id, argv: [], limits: withDefaults({ memoryBytes: 128 << 20, pids: 64 }), network: 'none', execSocket: join(dir, `${id}.sock`) };
+}
+
+async function exec(h: SandboxHandle, argv: string[], opts: { input?: string; timeoutMs?: number; onStarted?: (c: ExecControl) => void } = {}) {
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const r = await engine.exec(h, { argv, ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) }, {
+    stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...(opts.input === undefined ? {} : { input: opts.input }),
+    onStdout: (c) => out.push(c), onStderr: (c) => err.push(c), ...(opts.onStarted ? { onStarted: opts.onStarted } : {}),
+  });
+  return { ...r, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() };
+}
+
+/** The helper processes whose parent is `pid`. */
+const childrenOf = (pid: number): number[] =>
+  spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+
+describe.skipIf(skip)('exec server of a persistent sandbox', () => {
+  it('runs commands as messages: streams apart, exit codes, stdin, 3 MB intact, no helper spawned for them', async () => {
+    const def = define();
+    const h = await engine.start(def);
+    started.push(h);
+    expect(existsSync(def.execSocket as string)).toBe(true);
+    const server = childrenOf(h.helperPid).find((p) => p !== h.initPid) as number;
+    expect(server).toBeGreaterThan(0);
+    // the server lives in the sandbox's cgroups, so an exec's processes are born there
+    const pidsDir = host.cgroups.version === 1 ? host.cgroups.bases.get('pids') : host.cgroups.version === 2 ? host.cgroups.base : undefined;
+    if (pidsDir) expect(readFileSync(join(pidsDir, h.id, 'cgroup.procs'), 'utf8').split('\n')).toContain(String(server));
+    const a = await exec(h, ['sh', '-c', 'echo out; echo err >&2; exit 3']);
+    expect([a.exitCode, a.stdout.toString(), a.stderr]).toEqual([3, 'out\n', 'err\n']);
+    const b = await exec(h, ['cat'], { input: 'through stdin\n' });
+    expect(b.stdout.toString()).toBe('through stdin\n');
+    const big = await exec(h, ['sh', '-c', 'head -c 3000000 /dev/urandom | base64 -w 0 | tee /tmp/big >/dev/null; cat /tmp/big']);
+    const want = await exec(h, ['sha256sum', '/tmp/big']);
+    expect(big.stdout.length).toBe(4_000_000);
+    expect(want.stdout.toString().split(' ')[0]).toBe(spawnSync('sha256sum', { input: big.stdout, encoding: 'utf8' }).stdout.split(' ')[0]);
+    // no helper was spawned by us for these execs: the supervisor's children are init and the server
+    expect(childrenOf(h.helperPid).sort()).toEqual([h.initPid, server].sort());
+  });
+
+  it('delivers signals and enforces deadlines like a spawned helper, and ends the command when told to stop', async () => {
+    const h = await engine.start(define());
+    started.push(h);
+    const sig = await exec(h, ['sh', '-c', 'trap "echo got INT; exit 7" INT; echo ready; sleep 30 & wait'], {
+      onStarted: (c) => setTimeout(() => c.signal(2), 300),
+    });
+    expect([sig.exitCode, sig.stdout.toString()]).toEqual([7, 'ready\ngot INT\n']);
+    const slow = await exec(h, ['sleep', '31'], { timeoutMs: 300 });
+    expect(slow.timedOut).toBe(true);
+    const t0 = Date.now();
+    const stopped = await exec(h, ['sleep', '32'], { onStarted: (c) => setTimeout(() => c.stop(), 200) });
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(stopped.exitCode).toBeNull();
+    const left = await exec(h, ['sh', '-c', 'ps -eo args | grep -c "^sleep 3[12]" || true']);
+    expect(left.stdout.toString().trim()).toBe('0');
+  });
+
+  it('falls back to a spawned helper when the server cannot be reached, and removes its socket on stop', async () => {
+    const def = define();
+    const h = await engine.start(def);
+    const sock = def.execSocket as string;
+    renameSync(sock, `${sock}.away`);
+    const r = await exec(h, ['echo', 'spawned']);
+    expect(r.stdout.toString()).toBe('spawned\n');
+    renameSync(`${sock}.away`, sock);
+    await engine.stop(h);
+    expect(existsSync(sock)).toBe(false);
+    expect(readdirSync(dir).filter((n) => n.startsWith(h.id))).toEqual([]);
+  });
+});
