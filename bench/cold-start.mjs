@@ -142,8 +142,8 @@ function makeVariants(rt, host, opts, { workspace, specPath, seccompPath }) {
 
 /**
  * Take the baselines now; the returned function prints the leak check and returns its JSON: every
- * cgroup directory a plan named is gone, nothing new under bkg's parents, the host mount table is
- * the same size, and the workspace was not written through.
+ * cgroup directory a plan named is gone, nothing of this run's new under bkg's parents, the host
+ * mount table is the same size, and the workspace was not written through.
  */
 function startLeakCheck(host, workspace, planDirs) {
   const layout = host.cgroups;
@@ -152,7 +152,8 @@ function startLeakCheck(host, workspace, planDirs) {
   const mountsBefore = mountCount();
   const workspaceBefore = treeDigest(workspace);
   return () => {
-    const newCgroups = bkgCgroups().filter((d) => !cgroupsBefore.has(d));
+    // only this run's sandboxes (ids bench<pid>x<n>): other bkg processes on the host may come and go meanwhile
+    const newCgroups = bkgCgroups().filter((d) => !cgroupsBefore.has(d) && d.includes(`bench${process.pid}x`));
     const leftoverPlanned = planDirs.filter((d) => existsSync(d));
     const leakedCgroups = [...new Set([...newCgroups, ...leftoverPlanned])];
     const mountsAfter = mountCount();

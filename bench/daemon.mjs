@@ -68,7 +68,7 @@ async function main() {
     phases.cold_first_output = await coldFirstOutput(s, opts, bwrap);
     phases.cli_exec = await cliExec(s, opts);
     await s.remove(WARM);
-    phases.idle = await idleSandboxes(s, opts, leaks);
+    phases.idle = await idleSandboxes(s, opts, leaks, phases);
     phases.cycles = await cycles(s, opts, leaks);
   });
   if (failed) return;
@@ -206,7 +206,7 @@ async function cliExec(s, opts) {
 }
 
 /** 4. N idle running sandboxes: host MemAvailable and daemon RSS before and with them; everything back after deleting them. */
-async function idleSandboxes(s, opts, leaks) {
+async function idleSandboxes(s, opts, leaks, phases) {
   await sleep(500);
   const pid = s.info.pid;
   const before = snapshot(pid);
@@ -222,6 +222,10 @@ async function idleSandboxes(s, opts, leaks) {
   await sleep(2000); // let them settle: nothing runs in them
   const memAfter = await memAvailable();
   const during = snapshot(pid);
+  // with them all running: the list, and a warm exec (against phase 1's, with one sandbox)
+  const [list, execMany] = await roundRobin([{ run: () => s.api('GET', '/api/v1/sandboxes', undefined, 200) }, { run: () => s.exec(names[0], ['true']) }], { warmup: 2, n: Math.max(5, Math.min(50, opts.execN)) });
+  const listP = summarize(list.samples, '_ms');
+  const execP = summarize(execMany.samples, '_ms');
   const helperPss = during.helpers.filter((h) => !helpersBefore.has(h)).reduce((a, h) => a + (pss(h) ?? 0), 0);
   const ids = names.map((n) => s.ids.get(n));
   const cgMem = cgroupMemory(ids);
@@ -248,6 +252,12 @@ async function idleSandboxes(s, opts, leaks) {
     ['daemon open fds', before.daemon_fds, during.daemon_fds, per(during.daemon_fds, before.daemon_fds, 1), ''],
   ]);
   paragraph(`started ${opts.idle} in ${fmt(startS, 1)} s (create + start, one at a time), deleted them in ${fmt(deleteS, 1)} s`);
+  const warm1 = phases.warm_exec?.bkg?.p50_ms ?? null;
+  const execRatio = warm1 ? execP.p50_ms / warm1 : null;
+  table(['with them running', 'p50 ms', 'p90 ms', 'target'], [
+    [`GET /api/v1/sandboxes (${opts.idle + 1} rows)`, fmt(listP.p50_ms, 2), fmt(listP.p90_ms, 2), `≤ 20 ms: ${judge(listP.p50_ms <= 20)}`],
+    ['warm exec `true` (in one of them)', fmt(execP.p50_ms, 2), fmt(execP.p90_ms, 2), execRatio === null ? '' : `${times(execRatio)} the p50 with one sandbox (≤ 1.10×: ${judge(execRatio <= 1.1)})`],
+  ]);
   const dirs = (x) => `${x.cgroup_dirs} (${cgroupSummary(x.cgroup_dirs_by_controller)})`;
   table(
     ['after deleting them all', 'at start', 'with them running', 'after delete', 'back to start?'],
@@ -272,6 +282,11 @@ async function idleSandboxes(s, opts, leaks) {
     daemon_rss_met: mib(rssAfter) <= 150,
     cgroup_memory_usage_sum_mib: cgMem === null ? null : mib(cgMem),
     helper_pss_sum_mib: mib(helperPss),
+    list_ms: listP,
+    list_target: '<= 20',
+    list_met: listP.p50_ms <= 20,
+    warm_exec_ms: execP,
+    warm_exec_vs_one: execRatio,
     start_all_s: startS,
     delete_all_s: deleteS,
     cgroup_dirs: { start: before.cgroup_dirs, running: during.cgroup_dirs, after: after.cgroup_dirs },

@@ -36,6 +36,18 @@ export interface DaemonConfig {
    * replay after a reconnect; BKG_EVENTS_INTERVAL_MS (default 1000) between two usage samples.
    */
   readonly events: { readonly bufferSize: number; readonly intervalMs: number };
+  /** BKG_LLM_GPU (default off): the GPU backend for local inference (auto, cuda, vulkan), once its binaries are installed (scripts/llama-gpu.mjs). */
+  readonly llmGpu: LlmGpu;
+}
+
+export const LLM_GPU_VALUES = ['off', 'auto', 'cuda', 'vulkan'] as const;
+export type LlmGpu = (typeof LLM_GPU_VALUES)[number];
+
+function loadLlmGpu(env: NodeJS.ProcessEnv): LlmGpu {
+  const raw = env.BKG_LLM_GPU;
+  if (raw === undefined) return 'off';
+  if (!(LLM_GPU_VALUES as readonly string[]).includes(raw)) throw invalid('BKG_LLM_GPU', `"${raw}" is not one of ${LLM_GPU_VALUES.join(', ')}`);
+  return raw as LlmGpu;
 }
 
 export const DEFAULT_PORT = 7420;
@@ -152,8 +164,10 @@ function loadEvents(env: NodeJS.ProcessEnv): DaemonConfig['events'] {
 export function loadDaemonConfig(env: NodeJS.ProcessEnv = process.env): DaemonConfig {
   const home = loadHome(env);
   const socketPath = join(home, 'bkg.sock');
-  if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) {
-    throw invalid('BKG_HOME', `"${home}" is too long: the socket path ${socketPath} must fit in ${MAX_SOCKET_PATH_BYTES} bytes`);
+  // the longest socket bkg makes there: a sandbox's exec server, run/ID.sock
+  const longest = join(home, 'run', `${'x'.repeat(12)}.sock`);
+  if (Buffer.byteLength(longest) > MAX_SOCKET_PATH_BYTES) {
+    throw invalid('BKG_HOME', `"${home}" is too long: the socket paths under it (up to ${longest.length} bytes, like ${socketPath}) must fit in ${MAX_SOCKET_PATH_BYTES} bytes`);
   }
   return {
     home,
@@ -166,5 +180,6 @@ export function loadDaemonConfig(env: NodeJS.ProcessEnv = process.env): DaemonCo
     sync: loadSync(env),
     peer: loadPeer(env),
     events: loadEvents(env),
+    llmGpu: loadLlmGpu(env),
   };
 }

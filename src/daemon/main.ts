@@ -138,7 +138,7 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
     access: new ModelAccess(store.llmAccess, await loadSigningKey(join(config.home, 'llm-signing.key'))),
     models,
     // node-llama-cpp loads on the first inference, not at start
-    engine: () => (engine ??= import('../llm/engine-llama.js').then((m) => new m.LlamaEngine({ log }))),
+    engine: () => (engine ??= import('../llm/engine-llama.js').then((m) => new m.LlamaEngine({ log, gpu: config.llmGpu === 'off' ? false : config.llmGpu }))),
     audit,
     authz,
     events: events.publish,

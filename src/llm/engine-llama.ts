@@ -40,6 +40,8 @@ export interface LlamaEngineOptions {
   idleUnloadMs?: number;
   /** Context size per request (default 2048), capped at the model's training context. */
   contextSize?: number;
+  /** The GPU backend (default false: the CPU only). */
+  gpu?: false | 'auto' | 'cuda' | 'vulkan';
 }
 
 type GenerateRequest = Omit<CompletionRequest, 'modelPath' | 'prompt'>;
@@ -55,7 +57,7 @@ export class LlamaEngine implements InferenceEngine {
     this.threads = positiveInt(opts.threads ?? 1, 'threads');
     const idleUnloadMs = positiveInt(opts.idleUnloadMs ?? 5 * 60_000, 'idleUnloadMs');
     this.contextSize = positiveInt(opts.contextSize ?? 2048, 'contextSize');
-    this.models = new LlamaModels({ log: opts.log, threads: this.threads, idleUnloadMs });
+    this.models = new LlamaModels({ log: opts.log, threads: this.threads, idleUnloadMs, gpu: opts.gpu ?? false });
   }
 
   async chat(req: ChatRequest): Promise<ChatResult> {

@@ -22,6 +22,8 @@ export interface LlamaModelsOptions {
   log: Logger;
   /** llama.cpp's thread cap (the engine's threads per context). */
   threads: number;
+  /** The GPU backend node-llama-cpp uses (false: the CPU only). */
+  gpu: false | 'auto' | 'cuda' | 'vulkan';
   /** Unload a model after this long without use. */
   idleUnloadMs: number;
 }
@@ -225,7 +227,7 @@ export class LlamaModels {
       const p = (async () => {
         const mod = await import('node-llama-cpp');
         return mod.getLlama({
-          gpu: false,
+          gpu: this.o.gpu,
           build: 'never', // never compile llama.cpp inside the daemon; the prebuilt binary or a local build only
           progressLogs: false,
           maxThreads: this.o.threads,

@@ -28,7 +28,12 @@ describe('loadDaemonConfig', () => {
       sync: null,
       peer: null,
       events: { bufferSize: 10_000, intervalMs: 1000 },
+      llmGpu: 'off',
     });
+  });
+
+  it('reads BKG_LLM_GPU: the GPU backend of local inference, off unless asked for', () => {
+    for (const v of ['off', 'auto', 'cuda', 'vulkan'] as const) expect(loadDaemonConfig({ BKG_LLM_GPU: v }).llmGpu).toBe(v);
   });
 
   it('reads BKG_HOME, BKG_PORT and BKG_MAX_BODY', () => {
@@ -65,6 +70,9 @@ describe('loadDaemonConfig', () => {
     ['BKG_EVENTS_INTERVAL_MS', '10'],
     ['BKG_EVENTS_INTERVAL_MS', '1s'],
     ['BKG_EVENTS_INTERVAL_MS', '-5'],
+    ['BKG_LLM_GPU', 'metal'],
+    ['BKG_LLM_GPU', ''],
+    ['BKG_HOME', `/${'x'.repeat(90)}`], // bkg.sock would fit; a sandbox's exec socket, run/ID.sock, would not
   ])('%s=%j is fatal', (name, value) => {
     const err = configError({ [name]: value });
     expect(err.code).toBe('INVALID_CONFIG');

@@ -70,7 +70,7 @@ export class SandboxService {
   }
 
   list(p: Principal): SandboxView[] {
-    return this.access.visible(p).map((s) => this.views.view(s));
+    return this.views.list(this.access.visible(p));
   }
 
   /** Create a sandbox here, or (placement auto, in a fleet) on the least-loaded live host. */

@@ -19,19 +19,31 @@ export class SandboxViews {
   constructor(private readonly d: Pick<PartDeps, 'keys' | 'namespaces' | 'projects' | 'host' | 'sandboxes'>) {}
 
   view(s: Sandbox): SandboxView {
-    const key = this.d.keys.list({ namespaceId: s.namespaceId }).find((k) => k.sandboxId === s.id && k.revokedAt === null);
-    const ns = this.d.namespaces.get(s.namespaceId);
-    const project = s.projectId ? this.d.projects.get(s.projectId) : null;
-    const v: SandboxView = {
-      id: s.id, name: s.name, namespace: ns?.name ?? s.namespaceId, project: project?.name ?? null, status: s.status, runtime: s.runtime, network: s.network,
-      limits: limitsToView(s.limits), env: Object.keys(s.env).sort(), ...(s.secrets.length ? { secrets: s.secrets } : {}), workspace: s.workspace,
-      allow_nested_namespaces: s.allowNestedNamespaces, seccomp: s.seccomp === null ? 'default' : 'custom', api_key: key?.masked ?? '',
-      created_at: s.createdAt, started_at: s.startedAt, expires_at: s.expiresAt, idle_expires_at: s.idleExpiresAt, last_activity_at: s.lastActivityAt,
-      host: s.host,
-    };
-    // usage is read from this host's cgroups: only for the sandboxes this host runs
-    if (s.status === 'running' && this.d.sandboxes.isOwn(s)) v.usage = this.usage(s);
-    return v;
+    return this.list([s])[0] as SandboxView;
+  }
+
+  /** Many sandboxes at once: each namespace's keys, namespaces and projects are read once, not per row. */
+  list(rows: Sandbox[]): SandboxView[] {
+    const keyOf = new Map<string, string>();
+    const names = new Map<string, string>();
+    const projects = new Map<string, string | null>();
+    for (const nsId of new Set(rows.map((s) => s.namespaceId))) {
+      names.set(nsId, this.d.namespaces.get(nsId)?.name ?? nsId);
+      for (const k of this.d.keys.list({ namespaceId: nsId })) if (k.sandboxId && k.revokedAt === null && !keyOf.has(k.sandboxId)) keyOf.set(k.sandboxId, k.masked);
+    }
+    return rows.map((s) => {
+      if (s.projectId && !projects.has(s.projectId)) projects.set(s.projectId, this.d.projects.get(s.projectId)?.name ?? null);
+      const v: SandboxView = {
+        id: s.id, name: s.name, namespace: names.get(s.namespaceId) ?? s.namespaceId, project: s.projectId ? (projects.get(s.projectId) ?? null) : null, status: s.status, runtime: s.runtime, network: s.network,
+        limits: limitsToView(s.limits), env: Object.keys(s.env).sort(), ...(s.secrets.length ? { secrets: s.secrets } : {}), workspace: s.workspace,
+        allow_nested_namespaces: s.allowNestedNamespaces, seccomp: s.seccomp === null ? 'default' : 'custom', api_key: keyOf.get(s.id) ?? '',
+        created_at: s.createdAt, started_at: s.startedAt, expires_at: s.expiresAt, idle_expires_at: s.idleExpiresAt, last_activity_at: s.lastActivityAt,
+        host: s.host,
+      };
+      // usage is read from this host's cgroups: only for the sandboxes this host runs
+      if (s.status === 'running' && this.d.sandboxes.isOwn(s)) v.usage = this.usage(s);
+      return v;
+    });
   }
 
   /** What the sandbox's cgroups count now (the controllers it has, whatever limits it asked for). */

@@ -1,0 +1,47 @@
+/**
+ * Sandboxes that tests left running: a persistent sandbox outlives its daemon by design, so a test
+ * that removes its BKG_HOME without `rm` leaves a supervisor behind. After the run, each supervisor
+ * whose exec socket lies in a test's temporary home that no longer exists is told to stop (SIGTERM:
+ * it ends its sandbox and removes its cgroups). Sandboxes of homes that still exist, or outside the
+ * temporary directory, are never touched.
+ */
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname } from 'node:path';
+
+export function reapOrphanedTestSandboxes(): number {
+  const prefix = `${tmpdir()}/`;
+  const orphaned = new Set<string>(); // socket inodes
+  for (const line of readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    const [inode, path] = [f[6], f[7]];
+    if (!inode || !path?.startsWith(prefix) || !/\/run\/[0-9a-f]{12}\.sock$/.test(path)) continue;
+    if (!existsSync(dirname(dirname(path)))) orphaned.add(inode);
+  }
+  if (orphaned.size === 0) return 0;
+  // the supervisor and its exec server both hold the listening socket: the supervisor is the one whose parent does not
+  const holders = new Map<number, number>(); // pid -> parent pid
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('bkg-helper')) continue;
+      const holds = readdirSync(`/proc/${pid}/fd`).some((fd) => {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        return m !== null && orphaned.has(m[1] as string);
+      });
+      if (holds) holders.set(Number(pid), Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]));
+    } catch {
+      /* gone meanwhile, or not ours to read */
+    }
+  }
+  let reaped = 0;
+  for (const [pid, parent] of holders) {
+    if (holders.has(parent)) continue;
+    try {
+      process.kill(pid, 'SIGTERM');
+      reaped++;
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return reaped;
+}
