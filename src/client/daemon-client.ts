@@ -29,8 +29,9 @@ export class DaemonClient extends DaemonConnection {
     return { sandbox, api_key_secret };
   }
 
-  async listSandboxes(): Promise<SandboxView[]> {
-    return (await this.request('listSandboxes', {})).sandboxes;
+  /** With `usage`, each running sandbox's usage now (the daemon reads its cgroups). */
+  async listSandboxes(opts: { usage?: boolean } = {}): Promise<SandboxView[]> {
+    return (await this.request('listSandboxes', opts.usage ? { query: { usage: '1' } } : {})).sandboxes;
   }
 
   /** Every host's sandboxes, with the fleet's hosts (to name each sandbox's host). */

@@ -72,7 +72,12 @@ describe.skipIf(skip)('daemon: sandbox lifecycle over REST', () => {
     expect((got.body as { usage: { memory_bytes: number } }).usage.memory_bytes).toBeGreaterThan(0);
     expect((got.body as { expires_at: string | null; idle_expires_at: string }).idle_expires_at).toBeTruthy();
     const list = await call(d.local, 'GET', '/api/v1/sandboxes');
-    expect((list.body as { sandboxes: { name: string }[] }).sandboxes.map((s) => s.name)).toContain('web');
+    type Listed = { sandboxes: { name: string; usage?: { memory_bytes: number } }[] };
+    expect((list.body as Listed).sandboxes.map((s) => s.name)).toContain('web');
+    // the list reads no cgroup unless asked: usage only with ?usage=1
+    expect((list.body as Listed).sandboxes.find((s) => s.name === 'web')?.usage).toBeUndefined();
+    const withUsage = await call(d.local, 'GET', '/api/v1/sandboxes?usage=1');
+    expect((withUsage.body as Listed).sandboxes.find((s) => s.name === 'web')?.usage?.memory_bytes).toBeGreaterThan(0);
     const logs = await call(d.local, 'GET', '/api/v1/sandboxes/web/logs');
     expect((logs.body as { executions: unknown[] }).executions).toHaveLength(3);
 

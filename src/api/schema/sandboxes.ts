@@ -91,7 +91,10 @@ export const SandboxList = z.object({
   sandboxes: z.array(SandboxView),
   hosts: z.array(HostView).optional().describe('With all_hosts: the hosts of the fleet, to name each sandbox\'s host.'),
 }).strict();
-export const SandboxListQuery = z.object({ all_hosts: z.enum(['0', '1', 'true', 'false']).optional().describe('1: every host\'s sandboxes, not only this host\'s.') }).strict();
+export const SandboxListQuery = z.object({
+  all_hosts: z.enum(['0', '1', 'true', 'false']).optional().describe('1: every host\'s sandboxes, not only this host\'s.'),
+  usage: z.enum(['0', '1', 'true', 'false']).optional().describe('1: with each running sandbox\'s usage now (memory, CPU time, pids, read from its cgroups); without it the list reads no cgroup (GET /sandboxes/{id} always has it).'),
+}).strict();
 
 /** The end of a command: its own exit code or signal, and what bkg did to it. */
 export const ExecSummary = z.object({

@@ -35,7 +35,8 @@ export function sandboxRoutes(router: Router<Principal, Action>, svc: SandboxSer
     })
     .route(ROUTES.listSandboxes, async ({ principal, input }) => {
       const all = input.query.all_hosts === '1' || input.query.all_hosts === 'true';
-      if (!all || !fleet) return { status: 200, body: { sandboxes: svc.list(principal) } };
+      const usage = input.query.usage === '1' || input.query.usage === 'true';
+      if (!all || !fleet) return { status: 200, body: { sandboxes: svc.list(principal, { usage }) } };
       return { status: 200, body: await listAllHosts(principal, { ...fleet, view: (s) => svc.view(s) }) };
     })
     .route(ROUTES.getSandbox, async ({ principal, input }) => ({ status: 200, body: await svc.get(principal, input.params.id) }))

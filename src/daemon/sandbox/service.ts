@@ -69,8 +69,9 @@ export class SandboxService {
     return this.remote.or(p, idOrName, 'sandbox.read', (r, s) => r.get(s.host, p, s.id), async () => this.views.view(this.access.find(p, idOrName)));
   }
 
-  list(p: Principal): SandboxView[] {
-    return this.views.list(this.access.visible(p));
+  /** The sandboxes the caller sees; their usage (a read of each one's cgroups) only when asked for. */
+  list(p: Principal, opts: { usage?: boolean } = {}): SandboxView[] {
+    return this.views.list(this.access.visible(p), opts);
   }
 
   /** Create a sandbox here, or (placement auto, in a fleet) on the least-loaded live host. */

@@ -19,11 +19,11 @@ export class SandboxViews {
   constructor(private readonly d: Pick<PartDeps, 'keys' | 'namespaces' | 'projects' | 'host' | 'sandboxes'>) {}
 
   view(s: Sandbox): SandboxView {
-    return this.list([s])[0] as SandboxView;
+    return this.list([s], { usage: true })[0] as SandboxView;
   }
 
   /** Many sandboxes at once: each namespace's keys, namespaces and projects are read once, not per row. */
-  list(rows: Sandbox[]): SandboxView[] {
+  list(rows: Sandbox[], opts: { usage?: boolean } = {}): SandboxView[] {
     const keyOf = new Map<string, string>();
     const names = new Map<string, string>();
     const projects = new Map<string, string | null>();
@@ -41,7 +41,7 @@ export class SandboxViews {
         host: s.host,
       };
       // usage is read from this host's cgroups: only for the sandboxes this host runs
-      if (s.status === 'running' && this.d.sandboxes.isOwn(s)) v.usage = this.usage(s);
+      if (opts.usage && s.status === 'running' && this.d.sandboxes.isOwn(s)) v.usage = this.usage(s);
       return v;
     });
   }

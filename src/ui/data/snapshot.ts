@@ -40,7 +40,7 @@ const KIND_NAME: Record<Role, string> = { admin: 'admin keys', namespace: 'names
  * each admin part the key's actions allow.
  */
 export async function loadSnapshot(client: DashboardClient, now: () => number): Promise<Snapshot> {
-  const [me, sandboxes] = await Promise.all([client.whoami(), client.listSandboxes()]);
+  const [me, sandboxes] = await Promise.all([client.whoami(), client.listSandboxes({ usage: true })]);
   const role = me.kind;
   const may = new Set(me.actions);
   const part = <T>(action: string, what: string, load: () => Promise<T[]>): Promise<Fetched<T>> => (may.has(action) ? fetched(load()) : Promise.resolve(notForThisKey(role, what)));
