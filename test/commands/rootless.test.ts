@@ -9,7 +9,7 @@ import { accessSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, r
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, type CliResult } from '../helpers/cli.js';
+import { BIN, collect, type CliResult } from '../helpers/cli.js';
 import { FETCH_PY, HOST_LOOPBACK, startHostServers } from '../helpers/egress.js';
 import { sandboxSkipReason } from '../helpers/sandbox.js';
 
@@ -69,16 +69,7 @@ function undelegate(uid: number): void {
 /** bkg as `user`, with a clean environment of its own. */
 function asUser(user: string, home: string, args: string[], opts: { cwd?: string; input?: string } = {}): Promise<CliResult> {
   const env = [`HOME=${home}`, `BKG_HOME=${join(home, '.bkg')}`, 'BKG_PORT=0', 'PATH=/usr/local/bin:/usr/bin:/bin', 'NO_COLOR=1', 'LANG=C.UTF-8'];
-  return new Promise((resolve, reject) => {
-    const child = spawn('runuser', ['-u', user, '--', 'env', '-i', ...env, process.execPath, BIN, ...args], { cwd: opts.cwd ?? home, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
-    child.stdin.end(opts.input ?? '');
-  });
+  return collect(spawn('runuser', ['-u', user, '--', 'env', '-i', ...env, process.execPath, BIN, ...args], { cwd: opts.cwd ?? home, stdio: ['pipe', 'pipe', 'pipe'] }), opts.input);
 }
 
 interface Check {
