@@ -166,8 +166,8 @@ export class ApiKeyStore {
   }
 
   /** Keys (masked), oldest first; all of them, or those scoped to one namespace. Revoked keys are included. */
-  list(opts: { namespaceId?: string } = {}): ApiKeyInfo[] {
-    return this.#keys.list(opts.namespaceId === undefined ? {} : { namespaceId: opts.namespaceId }).map(toInfo);
+  list(opts: { namespaceId?: string; sandboxId?: string } = {}): ApiKeyInfo[] {
+    return this.#keys.list({ ...(opts.namespaceId === undefined ? {} : { namespaceId: opts.namespaceId }), ...(opts.sandboxId === undefined ? {} : { sandboxId: opts.sandboxId }) }).map(toInfo);
   }
 
   /** Revoke a key: refused by authenticate from now on. Revoking a revoked key changes nothing. */

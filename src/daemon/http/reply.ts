@@ -58,8 +58,9 @@ export async function sendReply(req: IncomingMessage, res: ServerResponse, reply
     return;
   }
   res.setHeader('content-type', JSON_TYPE);
-  res.setHeader('content-length', Buffer.byteLength(payload));
-  res.end(payload);
+  const bytes = Buffer.from(payload); // encoded once: a large answer is not measured and encoded again
+  res.setHeader('content-length', bytes.length);
+  res.end(bytes);
 }
 
 function retryAfter(e: BkgError): string {

@@ -26,7 +26,7 @@ export class SandboxDefinitions {
 
   /** The sandbox's own key (decrypted only to hand it to the sandbox), if it still has one. */
   private sandboxKey(s: Sandbox): string | undefined {
-    const key = this.d.keys.list({ namespaceId: s.namespaceId }).find((k) => k.sandboxId === s.id && k.revokedAt === null);
+    const key = this.d.keys.list({ sandboxId: s.id }).find((k) => k.revokedAt === null);
     return key ? this.d.keys.reveal(key.id) : undefined;
   }
 

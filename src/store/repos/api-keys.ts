@@ -16,6 +16,7 @@ export class ApiKeyRepo implements ApiKeyRepository {
   private readonly getStmt;
   private readonly listStmt;
   private readonly listInStmt;
+  private readonly listOfSandboxStmt;
   private readonly revokeStmt;
   private readonly setSecretStmt;
   private readonly cipherStmt;
@@ -31,6 +32,7 @@ export class ApiKeyRepo implements ApiKeyRepository {
     this.getStmt = db.prepare(`SELECT ${INFO_COLUMNS} FROM api_keys WHERE id = ?`);
     this.listStmt = db.prepare(`SELECT ${INFO_COLUMNS} FROM api_keys ORDER BY created_at, id`);
     this.listInStmt = db.prepare(`SELECT ${INFO_COLUMNS} FROM api_keys WHERE namespace_id = ? ORDER BY created_at, id`);
+    this.listOfSandboxStmt = db.prepare(`SELECT ${INFO_COLUMNS} FROM api_keys WHERE sandbox_id = ? ORDER BY created_at, id`);
     this.revokeStmt = db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
     this.setSecretStmt = db.prepare(
       'UPDATE api_keys SET lookup_hash = @lookup_hash, ciphertext = @ciphertext, iv = @iv, tag = @tag, prefix = @prefix, suffix = @suffix WHERE id = @id',
@@ -61,7 +63,9 @@ export class ApiKeyRepo implements ApiKeyRepository {
     return (this.getStmt.get(id) as ApiKeyInfoRow | undefined) ?? null;
   }
 
-  list(opts: { namespaceId?: string } = {}): ApiKeyInfoRow[] {
+  /** Every key, a namespace's, or one sandbox's own. */
+  list(opts: { namespaceId?: string; sandboxId?: string } = {}): ApiKeyInfoRow[] {
+    if (opts.sandboxId !== undefined) return this.listOfSandboxStmt.all(opts.sandboxId) as ApiKeyInfoRow[];
     return (opts.namespaceId === undefined ? this.listStmt.all() : this.listInStmt.all(opts.namespaceId)) as ApiKeyInfoRow[];
   }
 
