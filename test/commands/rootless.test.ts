@@ -5,9 +5,9 @@
  * says what to enable.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, collect, type CliResult } from '../helpers/cli.js';
 import { FETCH_PY, HOST_LOOPBACK, startHostServers } from '../helpers/egress.js';
@@ -66,10 +66,33 @@ function undelegate(uid: number): void {
   for (const dir of delegated(uid)) if (existsSync(dir)) rmdirSync(dir);
 }
 
+/** Where the test users find node and bkg: as they are, or (a checkout under a directory they cannot enter, say /root) bind-mounted and copied where they can. */
+const reach = { node: process.execPath, bin: BIN, mounted: null as string | null };
+
+const canRead = (path: string): boolean => spawnSync('runuser', ['-u', SUB_USER, '--', 'test', '-r', path]).status === 0;
+
+function makeReachable(root: string): void {
+  if (!canRead(BIN)) {
+    const repo = dirname(dirname(BIN));
+    const checkout = join(root, 'checkout');
+    mkdirSync(checkout);
+    const r = spawnSync('mount', ['--bind', repo, checkout], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`cannot bind-mount the checkout for the test users: ${r.stderr}`);
+    reach.mounted = checkout;
+    reach.bin = join(checkout, relative(repo, BIN));
+    if (!canRead(reach.bin)) throw new Error(`${SUB_USER} cannot read ${BIN} even from ${checkout}: the checkout itself must be readable by other users`);
+  }
+  if (!canRead(process.execPath)) {
+    reach.node = join(root, 'node');
+    copyFileSync(process.execPath, reach.node);
+    chmodSync(reach.node, 0o755);
+  }
+}
+
 /** bkg as `user`, with a clean environment of its own. */
 function asUser(user: string, home: string, args: string[], opts: { cwd?: string; input?: string } = {}): Promise<CliResult> {
   const env = [`HOME=${home}`, `BKG_HOME=${join(home, '.bkg')}`, 'BKG_PORT=0', 'PATH=/usr/local/bin:/usr/bin:/bin', 'NO_COLOR=1', 'LANG=C.UTF-8'];
-  return collect(spawn('runuser', ['-u', user, '--', 'env', '-i', ...env, process.execPath, BIN, ...args], { cwd: opts.cwd ?? home, stdio: ['pipe', 'pipe', 'pipe'] }), opts.input);
+  return collect(spawn('runuser', ['-u', user, '--', 'env', '-i', ...env, reach.node, reach.bin, ...args], { cwd: opts.cwd ?? home, stdio: ['pipe', 'pipe', 'pipe'] }), opts.input);
 }
 
 interface Check {
@@ -98,19 +121,23 @@ describe.skipIf(skip)('rootless: bkg for an ordinary user', () => {
       chownSync(home, uid, uid);
       homes[user] = home;
     }
-    // the users must reach bkg itself: every directory above it searchable
-    for (let d = dirname(BIN); d !== '/'; d = dirname(d)) {
-      const r = spawnSync('runuser', ['-u', SUB_USER, '--', 'test', '-x', d]);
-      if (r.status !== 0) throw new Error(`${SUB_USER} cannot enter ${d}: the checkout must be readable by other users for the rootless tests`);
-    }
-    accessSync(BIN, constants.R_OK);
+    makeReachable(root);
   });
 
   afterAll(async () => {
     if (homes[SUB_USER]) await asUser(SUB_USER, homes[SUB_USER], ['daemon', 'stop']);
     undelegate(subUid);
     undelegate(ownUid);
-    if (root) rmSync(root, { recursive: true, force: true });
+    if (!root) return;
+    // never a recursive remove through the bind mount (it is the checkout): the homes and the copy of node, then empty directories
+    for (const home of Object.values(homes)) rmSync(home, { recursive: true, force: true });
+    rmSync(join(root, 'node'), { force: true });
+    if (reach.mounted) {
+      // the user's daemon and sandboxes may still be on their way out
+      for (let i = 0; i < 100 && spawnSync('umount', [reach.mounted]).status !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+      rmdirSync(reach.mounted); // fails, and leaves everything, if it is still mounted
+    }
+    rmdirSync(root);
   });
 
   it('refuses a sandbox whose limits it cannot enforce, and doctor says what to enable', async () => {
