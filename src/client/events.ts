@@ -49,7 +49,7 @@ const codeOf = (code: string): ErrorCode => (Object.hasOwn(ERRORS, code) ? (code
 export function openEventStream(ep: Endpoint, opts: EventStreamOptions, h: EventStreamHandlers): EventStream {
   // required, not imported: loading a CommonJS package through ESM costs the CLI ~20 ms of export scanning
   const WebSocket = createRequire(import.meta.url)('ws') as typeof WebSocketClass;
-  const ws = new WebSocket(eventsUrl(ep, opts), { headers: ep.apiKey ? { authorization: `Bearer ${ep.apiKey}` } : {} });
+  const ws = new WebSocket(eventsUrl(ep, opts), { headers: ep.apiKey ? { authorization: `Bearer ${ep.apiKey}` } : {}, ...(ep.socketPath ? { servername: '' } : {}) }); // see http.ts: no IPv6 regex over a unix socket
   let closing = false;
   let reported = false;
   let ended: BkgError | null = null;

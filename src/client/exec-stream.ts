@@ -57,7 +57,7 @@ export async function streamExec(ep: Endpoint, id: string, req: StreamExecReques
 export async function openExecStream(ep: Endpoint, id: string, req: StreamExecRequest, io: StreamExecIO): Promise<ExecStream> {
   // required, not imported: loading a CommonJS package through ESM costs the CLI ~20 ms of export scanning
   const WebSocket = createRequire(import.meta.url)('ws') as typeof WebSocketClass;
-  const ws = new WebSocket(streamUrl(ep, id), { headers: ep.apiKey ? { authorization: `Bearer ${ep.apiKey}` } : {} });
+  const ws = new WebSocket(streamUrl(ep, id), { headers: ep.apiKey ? { authorization: `Bearer ${ep.apiKey}` } : {}, ...(ep.socketPath ? { servername: '' } : {}) }); // see http.ts: no IPv6 regex over a unix socket
   const signal = (name?: SignalName): void => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'signal', ...(name ? { signal: name } : {}) }));
   };
