@@ -1,13 +1,6 @@
 /** The import-direction rule of eslint.config.js fires: a layer reaching one it must not, statically or dynamically, is a lint error. */
-import { ESLint } from 'eslint';
 import { describe, expect, it } from 'vitest';
-
-const eslint = new ESLint();
-
-async function ruleErrors(filePath: string, code: string): Promise<string[]> {
-  const [result] = await eslint.lintText(code, { filePath });
-  return (result?.messages ?? []).filter((m) => m.ruleId === '@typescript-eslint/no-restricted-imports' || m.ruleId === 'no-restricted-syntax').map((m) => m.message);
-}
+import { layerErrors as ruleErrors } from './helpers/lint.js';
 
 describe('who may import whom', () => {
   it.each([

@@ -6,10 +6,9 @@
  * shape of a spawned helper (HelperRun), so the engine treats both alike.
  */
 import { connect, type Socket } from 'node:net';
-import { createInterface } from 'node:readline';
 import { PassThrough, Writable } from 'node:stream';
-import { parseStatusLine, type HelperEvent } from './helper-events.js';
-import type { HelperRun, StdioMode } from './helper-process.js';
+import type { HelperEvent } from './helper-events.js';
+import { readStatus, type HelperRun, type StdioMode } from './helper-process.js';
 
 function frame(type: string, payload: Buffer = Buffer.alloc(0)): Buffer {
   const head = Buffer.alloc(5);
@@ -50,18 +49,12 @@ export async function connectExec(opts: { path: string; spec: Buffer; seccomp: B
   len.writeUInt32BE(opts.spec.length);
   sock.write(frame('R', Buffer.concat([len, opts.spec, opts.seccomp ?? Buffer.alloc(0)])));
 
-  const events: HelperEvent[] = [];
-  const pending: Promise<void>[] = [];
   let exitedHook: ((scratchPath: string | null) => Promise<void>) | null = null;
   let code: number | null = null;
   const stdout = opts.stdio[1] === 'pipe' ? new PassThrough() : null;
   const stderr = opts.stdio[2] === 'pipe' ? new PassThrough() : null;
   const status = new PassThrough();
-  createInterface({ input: status, crlfDelay: Infinity }).on('line', (line) => {
-    const ev = parseStatusLine(line);
-    events.push(ev);
-    if (ev.type === 'exited') pending.push(exitedHook ? exitedHook(null) : Promise.resolve());
-  });
+  const { events, settle } = readStatus(status, () => (exitedHook ? exitedHook(null) : Promise.resolve()));
   sock.on('data', frames((type, payload) => {
     if (type === '1') stdout?.write(Buffer.from(payload));
     else if (type === '2') stderr?.write(Buffer.from(payload));
@@ -94,13 +87,7 @@ export async function connectExec(opts: { path: string; spec: Buffer; seccomp: B
       stdout?.end();
       stderr?.end();
       // the status lines are parsed by the readline above: let it see the end before we count them
-      setImmediate(() => {
-        Promise.allSettled(pending).then((results) => {
-          const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-          if (failed) reject(failed.reason);
-          else resolve({ events, code, signal: null });
-        }, reject);
-      });
+      setImmediate(() => settle().then(() => resolve({ events, code, signal: null }), reject));
     });
   });
   return {

@@ -96,6 +96,28 @@ export interface HelperRun {
   signal(n: number): void;
 }
 
+/**
+ * A run's status lines as events, for either transport (a spawned helper's status pipe, an exec
+ * server's frames): each 'exited' event runs the caller's hook (held in `pending`), and `settle`
+ * waits for those hooks, rejecting with the first that failed.
+ */
+export function readStatus(input: Readable, onExited: (ev: Extract<HelperEvent, { type: 'exited' }>) => Promise<void>): { events: HelperEvent[]; settle(): Promise<void> } {
+  const events: HelperEvent[] = [];
+  const pending: Promise<void>[] = [];
+  createInterface({ input, crlfDelay: Infinity }).on('line', (line) => {
+    const ev = parseStatusLine(line);
+    events.push(ev);
+    if (ev.type === 'exited') pending.push(onExited(ev));
+  });
+  return {
+    events,
+    async settle() {
+      const failed = (await Promise.allSettled(pending)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    },
+  };
+}
+
 /** An attached helper for one command: a throwaway run, or (with `execInto`) an exec into a running sandbox. */
 export function spawnHelper(opts: {
   helperPath: string;
@@ -127,19 +149,9 @@ export function spawnHelper(opts: {
   seccompIn.end(opts.seccomp ?? undefined);
 
   let exitedHook: ((scratchPath: string | null) => Promise<void>) | null = null;
-  const events: HelperEvent[] = [];
-  const pending: Promise<void>[] = [];
-  const lines = createInterface({ input: statusOut, crlfDelay: Infinity });
-  lines.on('line', (line) => {
-    const ev = parseStatusLine(line);
-    events.push(ev);
-    if (ev.type === 'exited') {
-      const scratch = ev.scratch_fd !== undefined && child.pid !== undefined ? `/proc/${child.pid}/fd/${ev.scratch_fd}` : null;
-      const hook = exitedHook;
-      pending.push(
-        (hook ? hook(scratch) : Promise.resolve()).finally(() => hold.end()),
-      );
-    }
+  const { events, settle } = readStatus(statusOut, (ev) => {
+    const scratch = ev.scratch_fd !== undefined && child.pid !== undefined ? `/proc/${child.pid}/fd/${ev.scratch_fd}` : null;
+    return (exitedHook ? exitedHook(scratch) : Promise.resolve()).finally(() => hold.end());
   });
   if (opts.execInto !== undefined) {
     // The exec ends with its command: processes it left running in the sandbox may hold our pipes
@@ -156,11 +168,7 @@ export function spawnHelper(opts: {
     });
     child.on('close', (code, signal) => {
       hold.end();
-      Promise.allSettled(pending).then((results) => {
-        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-        if (failed) reject(failed.reason);
-        else resolve({ events, code, signal });
-      }, reject);
+      settle().then(() => resolve({ events, code, signal }), reject);
     });
   });
   return {

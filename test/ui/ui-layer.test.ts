@@ -1,13 +1,6 @@
 /** src/ui is a layer of its own (eslint.config.js): over the client, the contract and the CLI's helpers, never the daemon's insides; .tsx files included. */
-import { ESLint } from 'eslint';
 import { describe, expect, it } from 'vitest';
-
-const eslint = new ESLint();
-
-async function layerErrors(filePath: string, code: string): Promise<string[]> {
-  const [result] = await eslint.lintText(code, { filePath });
-  return (result?.messages ?? []).filter((m) => m.ruleId === '@typescript-eslint/no-restricted-imports' || m.ruleId === 'no-restricted-syntax').map((m) => m.message);
-}
+import { layerErrors } from '../helpers/lint.js';
 
 describe('the ui layer', () => {
   it.each([
