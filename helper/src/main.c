@@ -291,7 +291,7 @@ static int supervise(const struct spec *s, pid_t pid, int sock, int sigfd, struc
 
 
 static int run(const struct spec *s, const struct options *o, const struct seccomp_prog *prog, struct fail *f) {
-  int sigfd = -1, sv[2] = {-1, -1}, trees[MAX_MSG_FDS], exec_fd = -1;
+  int sigfd = -1, sv[2] = {-1, -1}, trees[MAX_MSG_FDS], exec_fd = -1, exec_bound = 0;
   pid_t exec_server = -1;
   size_t ntrees = 0;
   size_t created = 0;
@@ -348,9 +348,15 @@ static int run(const struct spec *s, const struct options *o, const struct secco
       (void)status_line(o->status_fd, &b);
     buf_free(&b);
   }
-  if (s->exec_socket && ((exec_fd = execserver_listen(s->exec_socket, f)) < 0 ||
-                         (exec_server = execserver_start(s, exec_fd, pid, f)) < 0))
-    goto kill_child;
+  if (s->exec_socket) {
+    if ((exec_fd = execserver_listen(s->exec_socket, f)) < 0) goto kill_child;
+    exec_bound = 1;
+    if ((exec_server = execserver_start(s, exec_fd, pid, f)) < 0) goto kill_child;
+    /* only the server holds the socket: should it die, a caller's connect is refused (and it falls
+       back to a spawned helper) instead of waiting in a backlog nobody accepts from */
+    (void)close(exec_fd);
+    exec_fd = -1;
+  }
   if (supervise(s, pid, sv[0], sigfd, &oc, f)) goto kill_child;
   pid = -1;
   if (!oc.ready) {
@@ -396,10 +402,8 @@ out:
     while (waitpid(exec_server, NULL, 0) < 0 && errno == EINTR) {
     }
   }
-  if (exec_fd >= 0) {
-    (void)close(exec_fd);
-    (void)unlink(s->exec_socket);
-  }
+  if (exec_fd >= 0) (void)close(exec_fd);
+  if (exec_bound) (void)unlink(s->exec_socket);
   cgroups_remove(s, created);
   if (sv[0] >= 0) (void)close(sv[0]);
   if (rc >= 0 && o->hold_fd >= 0) {

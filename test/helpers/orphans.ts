@@ -19,23 +19,24 @@ export function reapOrphanedTestSandboxes(): number {
     if (!existsSync(dirname(dirname(path)))) orphaned.add(inode);
   }
   if (orphaned.size === 0) return 0;
-  // the supervisor and its exec server both hold the listening socket: the supervisor is the one whose parent does not
-  const holders = new Map<number, number>(); // pid -> parent pid
+  // the exec server holds the listening socket; its parent, the supervisor, is the one to stop
+  const helper = (pid: number | string): boolean => readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('bkg-helper');
+  const supervisors = new Set<number>();
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('bkg-helper')) continue;
+      if (!helper(pid)) continue;
       const holds = readdirSync(`/proc/${pid}/fd`).some((fd) => {
         const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
         return m !== null && orphaned.has(m[1] as string);
       });
-      if (holds) holders.set(Number(pid), Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]));
+      const parent = Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+      if (holds && parent > 1 && helper(parent)) supervisors.add(parent);
     } catch {
       /* gone meanwhile, or not ours to read */
     }
   }
   let reaped = 0;
-  for (const [pid, parent] of holders) {
-    if (holders.has(parent)) continue;
+  for (const pid of supervisors) {
     try {
       process.kill(pid, 'SIGTERM');
       reaped++;

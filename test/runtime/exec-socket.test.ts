@@ -96,4 +96,16 @@ describe.skipIf(skip)('exec server of a persistent sandbox', () => {
     expect(existsSync(sock)).toBe(false);
     expect(readdirSync(dir).filter((n) => n.startsWith(h.id))).toEqual([]);
   });
+
+  it('refuses the connection when the server has died (nobody else holds its socket), so an exec falls back instead of waiting', async () => {
+    const h = await engine.start(define());
+    started.push(h);
+    const server = childrenOf(h.helperPid).find((p) => p !== h.initPid) as number;
+    process.kill(server, 'SIGKILL');
+    for (let i = 0; i < 100 && childrenOf(h.helperPid).includes(server) && !/^Z/.test(spawnSync('ps', ['-o', 'stat=', '-p', String(server)], { encoding: 'utf8' }).stdout.trim()); i++) await new Promise((r) => setTimeout(r, 20));
+    const t0 = Date.now();
+    const r = await exec(h, ['echo', 'still served'], { timeoutMs: 10_000 });
+    expect([r.exitCode, r.stdout.toString()]).toEqual([0, 'still served\n']);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+  });
 });
