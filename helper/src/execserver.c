@@ -250,16 +250,44 @@ pid_t execserver_start(const struct spec *s, int listen_fd, pid_t init, struct f
       dup2(listen_fd, 3) < 0 || syscall(SYS_close_range, 4, ~0U, 0) < 0 || cgroups_join(s, getpid(), &jf) < 0)
     _exit(1);
   (void)signal(SIGCHLD, SIG_IGN); /* each connection's server is reaped by the kernel */
+  int taken[2];
+  if (pipe2(taken, O_CLOEXEC) < 0) _exit(1);
   for (;;) {
-    struct pollfd p = {3, POLLIN, 0};
-    if (poll(&p, 1, -1) < 0 && errno != EINTR) _exit(1);
-    int conn = accept4(3, NULL, NULL, SOCK_CLOEXEC);
-    if (conn < 0) continue;
-    pid_t child = fork();
-    if (child == 0) {
+    /* A spare is forked ahead and waits in accept itself, so a caller never waits for a fork of ours:
+       once it has a connection it says so, and the next spare is forked while it serves. */
+    pid_t spare = fork();
+    if (spare < 0) {
+      (void)poll(NULL, 0, 100);
+      continue;
+    }
+    if (spare == 0) {
+      (void)close(taken[0]);
+      /* waiting, it holds the listening socket: it goes with the server (a dead server means a refused connect) */
+      if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() == 1) _exit(1);
+      int conn;
+      for (;;) {
+        struct pollfd p = {3, POLLIN, 0};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR) _exit(1);
+        if ((conn = accept4(3, NULL, NULL, SOCK_CLOEXEC)) >= 0) break;
+      }
+      /* serving, it is on its own like a spawned helper: its command ends when its caller goes, not with the server */
+      if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0 || write(taken[1], "a", 1) != 1) _exit(1);
+      (void)close(taken[1]);
       (void)signal(SIGCHLD, SIG_DFL);
       serve(conn, init);
     }
-    (void)close(conn);
+    int pidfd = (int)syscall(SYS_pidfd_open, spare, 0);
+    if (pidfd < 0) _exit(1); /* unable to tell when it dies: fail closed, callers spawn a helper */
+    struct pollfd q[2] = {{taken[0], POLLIN, 0}, {pidfd, POLLIN, 0}};
+    for (;;) {
+      if (poll(q, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        _exit(1);
+      }
+      char c;
+      if (q[0].revents && read(taken[0], &c, 1) == 1) break; /* it took a connection */
+      if (q[1].revents) break;                              /* it died waiting: fork another */
+    }
+    (void)close(pidfd);
   }
 }

@@ -19,9 +19,9 @@ export function reapOrphanedTestSandboxes(): number {
     if (!existsSync(dirname(dirname(path)))) orphaned.add(inode);
   }
   if (orphaned.size === 0) return 0;
-  // the exec server holds the listening socket; its parent, the supervisor, is the one to stop
+  // the exec server (and its spare, waiting in accept) hold the listening socket; the server's parent, the supervisor, is the one to stop
   const helper = (pid: number | string): boolean => readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('bkg-helper');
-  const supervisors = new Set<number>();
+  const holders = new Map<number, number>(); // pid -> parent pid
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       if (!helper(pid)) continue;
@@ -29,10 +29,17 @@ export function reapOrphanedTestSandboxes(): number {
         const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
         return m !== null && orphaned.has(m[1] as string);
       });
-      const parent = Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
-      if (holds && parent > 1 && helper(parent)) supervisors.add(parent);
+      if (holds) holders.set(Number(pid), Number(/^PPid:\s+(\d+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]));
     } catch {
       /* gone meanwhile, or not ours to read */
+    }
+  }
+  const supervisors = new Set<number>();
+  for (const parent of holders.values()) {
+    try {
+      if (!holders.has(parent) && parent > 1 && helper(parent)) supervisors.add(parent);
+    } catch {
+      /* gone meanwhile */
     }
   }
   let reaped = 0;

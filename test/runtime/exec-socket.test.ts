@@ -67,6 +67,17 @@ describe.skipIf(skip)('exec server of a persistent sandbox', () => {
     expect(childrenOf(h.helperPid).sort()).toEqual([h.initPid, server].sort());
   });
 
+  it('serves concurrent execs, each from a spare forked ahead while the last one serves', async () => {
+    const h = await engine.start(define());
+    started.push(h);
+    const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => exec(h, ['sh', '-c', `sleep 0.2; echo ${i}`])));
+    expect(rs.map((r) => [r.exitCode, r.stdout.toString()])).toEqual(Array.from({ length: 8 }, (_, i) => [0, `${i}\n`]));
+    // between execs: the server and one spare waiting in accept, nothing else left behind
+    const server = childrenOf(h.helperPid).find((p) => p !== h.initPid) as number;
+    for (let i = 0; i < 50 && childrenOf(server).length !== 1; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(childrenOf(server)).toHaveLength(1);
+  });
+
   it('delivers signals and enforces deadlines like a spawned helper, and ends the command when told to stop', async () => {
     const h = await engine.start(define());
     started.push(h);
