@@ -5,21 +5,23 @@ import tseslint from 'typescript-eslint';
  * Who may import whom (README "Architecture"): each layer of src/ lists the layers it must not
  * reach, by the relative import paths that would reach them. Static and dynamic imports alike.
  */
-const LAYERS = ['api', 'client', 'cli', 'commands', 'daemon', 'runtime', 'store', 'llm', 'ui'];
+const LAYERS = ['api', 'client', 'cli', 'commands', 'daemon', 'runtime', 'store', 'llm', 'ui', 'p2p'];
 const FORBIDDEN = {
-  api: ['client', 'cli', 'commands', 'daemon', 'runtime', 'store', 'llm', 'ui', 'log.js'],
-  client: ['cli', 'commands', 'daemon', 'runtime', 'store', 'llm', 'ui'],
-  cli: ['commands', 'daemon', 'store', 'llm'],
+  api: ['client', 'cli', 'commands', 'daemon', 'runtime', 'store', 'llm', 'ui', 'p2p', 'log.js'],
+  client: ['cli', 'commands', 'daemon', 'runtime', 'store', 'llm', 'ui', 'p2p'],
+  cli: ['commands', 'daemon', 'store', 'llm', 'p2p'],
   // commands: the thin layer over cli/ and client/; `bkg daemon start` runs the composition root, `bkg doctor` the host checks, `bkg fleet init` prepares the fleet database
-  commands: ['daemon(?!/(main|config)\\.js$)', 'runtime(?!/doctor)', 'store(?!/pg/index\\.js$)', 'llm'],
+  commands: ['daemon(?!/(main|config)\\.js$)', 'runtime(?!/doctor)', 'store(?!/pg/index\\.js$)', 'llm', 'p2p'],
   daemon: ['client', 'cli', 'commands', 'ui'],
   // the fleet's forwarding speaks to other hosts' daemons through the daemon client (only it, and only from here)
   'daemon/fleet': ['cli', 'commands', 'ui'],
-  runtime: ['client', 'cli', 'commands', 'daemon', 'store', 'llm', 'ui'],
-  store: ['client', 'cli', 'commands', 'daemon', 'llm', 'ui'],
-  llm: ['client', 'cli', 'commands', 'daemon', 'ui'],
+  runtime: ['client', 'cli', 'commands', 'daemon', 'store', 'llm', 'ui', 'p2p'],
+  store: ['client', 'cli', 'commands', 'daemon', 'llm', 'ui', 'p2p'],
+  llm: ['client', 'cli', 'commands', 'daemon', 'ui', 'p2p'],
   // the terminal dashboard (ink): over the typed client and the CLI's helpers, never the daemon's insides
-  ui: ['commands', 'daemon', 'runtime', 'store', 'llm'],
+  ui: ['commands', 'daemon', 'runtime', 'store', 'llm', 'p2p'],
+  // the P2P plugin's network layer (libp2p): the daemon composes it; it knows nothing of bkg's other layers but the contract
+  p2p: ['client', 'cli', 'commands', 'daemon', 'runtime', 'store', 'llm', 'ui'],
 };
 
 function layerRules(layer) {

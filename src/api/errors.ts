@@ -40,6 +40,8 @@ export const ERRORS = {
   SYNC_STALE: { status: 401, exitCode: 4, hint: 'This host has not synced with the fleet for longer than its staleness bound, so it refuses keys made on other hosts until it catches up. Use a key made on this host, or the local socket; `bkg daemon status` shows when it last synced.' },
   SLOW_CONSUMER: { status: 429, exitCode: 5, hint: 'The event stream\'s reader fell behind the daemon\'s replay buffer (BKG_EVENTS_BUFFER) and was cut off; reconnect with ?since= and the id of the last event read (a stream.gap says what was lost).' },
   HOST_UNAVAILABLE: { status: 503, exitCode: 3, hint: 'The host that owns this sandbox does not answer; `bkg ls --all-hosts` shows each sandbox\'s host. Retry when it is back.' },
+  P2P_DISABLED: { status: 409, exitCode: 2, hint: 'This daemon runs without its P2P node: start it with `bkg daemon start --p2p` (BKG_P2P=1) after `bkg peers init`.' },
+  PEER_UNAVAILABLE: { status: 503, exitCode: 3, hint: 'No trusted peer that holds this model answers: `bkg peers ls` shows which peers are connected and what they hold.' },
   INTERNAL: { status: 500, exitCode: 1, hint: 'This is a bug in bkg; please report it with the command you ran.' },
 } as const satisfies Record<string, ErrorSpec>;
 

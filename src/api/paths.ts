@@ -63,6 +63,12 @@ export const PATHS = {
   trust: 'POST /api/v1/admin/llm/trust',
   trustedKeys: 'GET /api/v1/admin/llm/trust',
   untrust: 'DELETE /api/v1/admin/llm/trust/:fingerprint',
+  peersInit: 'POST /api/v1/admin/peers/init',
+  peersStatus: 'GET /api/v1/admin/peers/status',
+  listPeers: 'GET /api/v1/admin/peers',
+  addPeer: 'POST /api/v1/admin/peers',
+  removePeer: 'DELETE /api/v1/admin/peers/:id',
+  peerPull: 'POST /api/v1/admin/peers/pull',
 } as const;
 
 export type RouteId = keyof typeof PATHS;

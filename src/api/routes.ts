@@ -17,6 +17,7 @@ import {
   DownloadJob, GcRequest, GcResult, ModelList, ModelManifest, ModelManifestList, OpenAiChatRequest, PullRequest, RevokeKeyRequest, RevokeKeyResponse,
   StartedDownload, TrustedKey, TrustedKeyList, TrustRequest,
 } from './schema/llm.js';
+import { AddPeerRequest, PeerList, PeerParams, PeerPullRequest, PeersInitRequest, PeersInitResponse, PeersStatus, PeerView } from './schema/peers.js';
 import { PolicyList, PolicyParams, PolicyPatch, PolicyView } from './schema/policies.js';
 import { CreateSnapshotRequest, ForkRequest, SnapshotList, SnapshotParams, SnapshotQuery, SnapshotView } from './schema/snapshots.js';
 import { SecretList, SecretParams, SecretPublicKey, SecretQuery, SecretView, SetSecretRequest } from './schema/secrets.js';
@@ -129,6 +130,13 @@ export const ROUTES = {
   gc: { audit: 'llm.model.gc', ...at('gc'), access: 'llm.manage', tag: 'models', summary: 'Remove unreferenced blobs and stale partial downloads; evict models over the cap.', body: GcRequest, bodyOptional: true, responses: { 200: GcResult } },
   trust: { audit: 'llm.trust.add', ...at('trust'), access: 'llm.manage', tag: 'models', summary: 'Trust an Ed25519 key to sign models.', body: TrustRequest, responses: { 201: TrustedKey } },
   trustedKeys: { ...at('trustedKeys'), access: 'llm.manage', tag: 'models', summary: 'The trusted signing keys.', responses: { 200: TrustedKeyList } },
+  // --- P2P plugin (admin hosts): this node, its trusted peers, models from peers ---
+  peersInit: { audit: 'peer.init', ...at('peersInit'), access: 'peer.manage', tag: 'peers', summary: 'Create this host\'s P2P identity and, if needed, the network key (or take the fleet\'s).', body: PeersInitRequest, bodyOptional: true, responses: { 200: PeersInitResponse } },
+  peersStatus: { ...at('peersStatus'), access: 'peer.manage', tag: 'peers', summary: 'This host\'s P2P node: enabled, peer id, addresses, trusted and connected peers.', responses: { 200: PeersStatus } },
+  listPeers: { ...at('listPeers'), access: 'peer.manage', tag: 'peers', summary: 'The trusted peers: connected or not, latency, the models they hold.', responses: { 200: PeerList } },
+  addPeer: { audit: 'peer.add', ...at('addPeer'), access: 'peer.manage', tag: 'peers', summary: 'Trust a peer (a multiaddr ending in /p2p/ID, or a bare peer id) and connect to it.', body: AddPeerRequest, responses: { 200: PeerView, 201: PeerView } },
+  removePeer: { audit: 'peer.remove', ...at('removePeer'), access: 'peer.manage', tag: 'peers', summary: 'Stop trusting a peer; its connections are closed.', params: PeerParams, responses: { 204: 'empty' } },
+  peerPull: { audit: 'llm.model.pull', ...at('peerPull'), access: 'peer.manage', tag: 'peers', summary: 'Pull a model from the trusted peers that hold it, in verified chunks, then verify it in a sandbox (a job).', body: PeerPullRequest, responses: { 202: StartedDownload } },
   untrust: { audit: 'llm.trust.remove', ...at('untrust'), access: 'llm.manage', tag: 'models', summary: 'Stop trusting a signing key.', params: z.object({ fingerprint: z.string() }).strict(), responses: { 204: 'empty' } },
 } as const satisfies Record<RouteId, RouteSpec>;
 

@@ -198,6 +198,32 @@ export class DaemonClient extends DaemonConnection {
     return this.request('job', { params: { id } });
   }
 
+  // ---- P2P plugin ----
+
+  peersInit(networkKey?: string): Promise<AnswerOf<'peersInit'>> {
+    return this.request('peersInit', { body: networkKey === undefined ? {} : { network_key: networkKey } });
+  }
+
+  peersStatus(): Promise<AnswerOf<'peersStatus'>> {
+    return this.request('peersStatus', {});
+  }
+
+  async peers(): Promise<AnswerOf<'listPeers'>['peers']> {
+    return (await this.request('listPeers', {})).peers;
+  }
+
+  addPeer(address: string, name?: string): Promise<AnswerOf<'addPeer'>> {
+    return this.request('addPeer', { body: { address, ...(name === undefined ? {} : { name }) } });
+  }
+
+  async removePeer(id: string): Promise<void> {
+    await this.request('removePeer', { params: { id } });
+  }
+
+  pullFromPeers(name: string): Promise<AnswerOf<'peerPull'>> {
+    return this.request('peerPull', { body: { name } });
+  }
+
   async llmModels(): Promise<AnswerOf<'listModels'>['models']> {
     return (await this.request('listModels', {})).models;
   }

@@ -7,6 +7,7 @@ import { homedir, hostname } from 'node:os';
 import { isAbsolute, join, normalize } from 'node:path';
 import { BkgError } from '../api/errors.js';
 import { parseDuration, parseSize } from '../api/units.js';
+import { loadP2pConfig, type P2pConfig } from './p2p/config.js';
 
 export interface DaemonConfig {
   /** BKG_HOME (default ~/.bkg), absolute and normalised. */
@@ -38,6 +39,8 @@ export interface DaemonConfig {
   readonly events: { readonly bufferSize: number; readonly intervalMs: number };
   /** BKG_LLM_GPU (default off): the GPU backend for local inference (auto, cuda, vulkan), once its binaries are installed (scripts/llama-gpu.mjs). */
   readonly llmGpu: LlmGpu;
+  /** The P2P plugin: null unless BKG_P2P=1 (p2p/config.ts). */
+  readonly p2p: P2pConfig | null;
 }
 
 export const LLM_GPU_VALUES = ['off', 'auto', 'cuda', 'vulkan'] as const;
@@ -181,5 +184,6 @@ export function loadDaemonConfig(env: NodeJS.ProcessEnv = process.env): DaemonCo
     peer: loadPeer(env),
     events: loadEvents(env),
     llmGpu: loadLlmGpu(env),
+    p2p: loadP2pConfig(env),
   };
 }

@@ -46,6 +46,7 @@ import { existsSync } from 'node:fs';
 import { createFleet } from './fleet/index.js';
 import type { FleetDirectory } from './fleet/directory.js';
 import { createPeering } from './fleet/peering.js';
+import { createP2p } from './p2p/index.js';
 import { DaemonEvents } from './events/index.js';
 import { eventRoutes, eventsUpgrade } from './events/route.js';
 
@@ -97,7 +98,7 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
   const sandboxEngine = new SandboxEngine({ host, log, definitionOf: (id) => definitions.byId(id), egress: { observers: egressReport.observers } });
   const policies = store.policies;
   // the one authorisation function of every door (router, WebSocket, service: REST, MCP)
-  const authz = new Authorizer({ audit, namespaces, policies });
+  const authz = new Authorizer({ audit, namespaces, policies, peers: store.peers });
   const quotas = new Quotas({ sandboxes, authz });
   // the live event stream (GET /api/v1/events): every part reports to its publisher; every audit row is an event too
   const events = new DaemonEvents({ config: config.events, authz, keys, sandboxes, namespaces, cgroups: host.cgroups, log });
@@ -133,6 +134,8 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
     ...(cacheMax === undefined ? {} : { capBytes: parseSize(cacheMax, 'BKG_MODEL_CACHE_MAX') }),
   });
   llmModelRoutes(router, models);
+  // the P2P plugin (README "P2P plugin"): its routes always; its libp2p node only with BKG_P2P=1
+  const p2p = await createP2p({ config, store, masterKey: master.key, registry: models, authz, router, log });
   let engine: Promise<InferenceEngine> | null = null;
   llmRoutes(router, {
     access: new ModelAccess(store.llmAccess, await loadSigningKey(join(config.home, 'llm-signing.key'))),
@@ -207,6 +210,7 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
       await sandboxEngine.closeEgress(); // running sandboxes' helpers keep their egress sockets for the next daemon
       eventsWs.close();
       await mcp.close();
+      await p2p.close();
       await models.close();
       if (engine) await (await engine).close();
       for (const client of wss.clients) client.terminate();

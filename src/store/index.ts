@@ -20,6 +20,7 @@ import { LlmAccessRepo } from './repos/llm-access.js';
 import { DownloadJobRepo, ModelRepo, TrustedKeyRepo } from './repos/models.js';
 import { NamespacePolicyRepo } from './repos/policies.js';
 import { NamespaceRepo, ProjectRepo } from './repos/projects.js';
+import { ModelSignatureRepo, PeerRepo } from './repos/peers.js';
 import { RateLimitRepo } from './repos/rate-limits.js';
 import { SandboxRepo } from './repos/sandboxes.js';
 import { SecretRepo } from './repos/secrets.js';
@@ -36,6 +37,7 @@ export { LlmAccessRepo } from './repos/llm-access.js';
 export { DownloadJobRepo, ModelRepo, TrustedKeyRepo } from './repos/models.js';
 export { NamespacePolicyRepo } from './repos/policies.js';
 export { NamespaceRepo, ProjectRepo } from './repos/projects.js';
+export { ModelSignatureRepo, PeerRepo } from './repos/peers.js';
 export { RateLimitRepo } from './repos/rate-limits.js';
 export { SandboxRepo, sandboxFromRow } from './repos/sandboxes.js';
 export { SecretRepo } from './repos/secrets.js';
@@ -65,6 +67,8 @@ export interface SqliteStore extends Store {
   readonly llmAccess: LlmAccessRepo;
   readonly secrets: SecretRepo;
   readonly snapshots: SnapshotRepo;
+  readonly peers: PeerRepo;
+  readonly modelSignatures: ModelSignatureRepo;
 }
 
 /** Open (creating and migrating as needed) the database file at `path`, and build the store over it. */
@@ -99,6 +103,8 @@ export function createStore(db: Db, opts: StoreOptions = {}): SqliteStore {
     llmAccess: new LlmAccessRepo(db),
     secrets: new SecretRepo(db, now),
     snapshots: new SnapshotRepo(db),
+    peers: new PeerRepo(db, now),
+    modelSignatures: new ModelSignatureRepo(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => {
       if (db.open) db.close();

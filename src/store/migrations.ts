@@ -283,4 +283,34 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE UNIQUE INDEX snapshots_tag ON snapshots (namespace_id, sandbox_name, tag) WHERE tag IS NOT NULL;`,
   },
+  {
+    version: 10,
+    name: 'P2P plugin: this host\'s libp2p identity (encrypted), its trusted peers, and the signatures of pulled models',
+    sql: `
+      -- one row: the node's Ed25519 private key (libp2p protobuf), AES-256-GCM under a subkey of
+      -- the master key (iv || tag || data), bound to peer_id as additional data
+      CREATE TABLE p2p_identity (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        peer_id    TEXT NOT NULL,
+        ciphertext BLOB NOT NULL,
+        created_at TEXT NOT NULL
+      );
+
+      -- the peers this node trusts: only they may open its protocols
+      CREATE TABLE peers (
+        peer_id    TEXT PRIMARY KEY,
+        addrs_json TEXT NOT NULL DEFAULT '[]',
+        name       TEXT,
+        added_at   TEXT NOT NULL,
+        added_by   TEXT NOT NULL,
+        penalties  INTEGER NOT NULL DEFAULT 0,
+        last_seen_at TEXT
+      );
+
+      -- the detached Ed25519 signature a model was verified with, so peers can verify it again
+      CREATE TABLE model_signatures (
+        sha256    TEXT PRIMARY KEY,
+        signature BLOB NOT NULL
+      );`,
+  },
 ];

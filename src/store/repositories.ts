@@ -194,6 +194,47 @@ export interface LlmAccessRepository {
   revokedTokenIds(): string[];
 }
 
+/** A peer this host's P2P node trusts (README "P2P plugin"). */
+export interface PeerRow {
+  peerId: string;
+  /** Multiaddrs it was added with (without /p2p/ID). */
+  addrs: string[];
+  name: string | null;
+  addedAt: string;
+  addedBy: string;
+  /** Bad chunks it sent (each one discarded and fetched elsewhere). */
+  penalties: number;
+  lastSeenAt: string | null;
+}
+
+export interface SealedP2pIdentity {
+  peerId: string;
+  /** The private key, encrypted under the master key: iv || tag || data. */
+  ciphertext: Buffer;
+}
+
+export interface P2pIdentityRow extends SealedP2pIdentity {
+  createdAt: string;
+}
+
+export interface PeerRepository {
+  get(peerId: string): PeerRow | null;
+  list(): PeerRow[];
+  upsert(peerId: string, addrs: string[], name: string | null, by: string): { peer: PeerRow; created: boolean };
+  delete(peerId: string): boolean;
+  penalise(peerId: string): void;
+  seen(peerId: string, at: string): void;
+  identity(): P2pIdentityRow | null;
+  /** CONFLICT when the host has one already. */
+  setIdentity(id: SealedP2pIdentity): void;
+}
+
+/** The detached signature each signed model was verified with, by its sha256. */
+export interface ModelSignatureRepository {
+  get(sha256: string): Buffer | null;
+  put(sha256: string, signature: Buffer): void;
+}
+
 /** Every repository over one database, and the transaction that spans them. */
 export interface Store {
   /** This host's id in a fleet (kept in the database; the same across restarts). */
@@ -212,6 +253,8 @@ export interface Store {
   readonly llmAccess: LlmAccessRepository;
   readonly secrets: SecretRepository;
   readonly snapshots: SnapshotRepository;
+  readonly peers: PeerRepository;
+  readonly modelSignatures: ModelSignatureRepository;
   /**
    * Run `fn` in one transaction over all repositories: committed when it returns, rolled back when
    * it throws. Nests (an inner call is a savepoint). `fn` must be synchronous.

@@ -25,11 +25,13 @@ With --foreground it runs in this process until SIGINT/SIGTERM or \`bkg daemon s
     'tls-cert': Flags.string({ description: 'This host\'s certificate, from `bkg ca issue` (BKG_TLS_CERT).' }),
     'tls-key': Flags.string({ description: 'Its private key (BKG_TLS_KEY).' }),
     'tls-ca': Flags.string({ description: 'The fleet CA certificate, from `bkg ca init` (BKG_TLS_CA).' }),
+    p2p: Flags.boolean({ description: 'Run this host\'s P2P node (admin hosts: model replication between trusted peers; BKG_P2P=1). See README "P2P plugin".' }),
+    'p2p-listen': Flags.string({ description: 'Where the P2P node listens (comma-separated multiaddrs; default /ip4/0.0.0.0/tcp/7421; BKG_P2P_LISTEN).' }),
   };
 
   async run(): Promise<void> {
     const { flags } = await this.parse(DaemonStart);
-    const env = { ...process.env, ...fleetEnv(flags) };
+    const env = { ...process.env, ...fleetEnv(flags), ...(flags.p2p ? { BKG_P2P: '1' } : {}), ...(flags['p2p-listen'] ? { BKG_P2P_LISTEN: flags['p2p-listen'] } : {}) };
     if (flags.foreground) return this.foreground(flags.json, env);
     const { started, info } = await this.withClient(async (c) => {
       const r = await c.ensureDaemon();

@@ -14,19 +14,21 @@ export default class LlmPull extends DaemonCommand {
     '<%= config.bin %> llm pull https://example.org/models/stories260K.gguf --sha256 270cba1b…',
     '<%= config.bin %> llm pull ./model.gguf --sig model.gguf.sig --name mymodel',
   ];
-  static override args = { source: Args.string({ description: 'An http(s) URL or a local path.', required: true }) };
+  static override args = { source: Args.string({ description: 'An http(s) URL or a local path; with --from-peers, the model\'s id or name.', required: true }) };
   static override flags = {
     name: Flags.string({ description: 'The model id to use (default: from the file name).' }),
     sha256: Flags.string({ description: 'The expected sha256 (hex).' }),
     sig: Flags.string({ description: 'A detached Ed25519 signature over the file\'s sha256 (keys trusted with `bkg llm trust add`).' }),
+    'from-peers': Flags.boolean({ description: 'Fetch the model in chunks from the trusted P2P peers that hold it (README "P2P plugin"); verified here as a download is.', default: false, exclusive: ['sha256', 'sig', 'name'] }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(LlmPull);
+    const peers = flags['from-peers'];
     const url = /^https?:\/\//.test(args.source);
-    const source = url ? args.source : resolve(args.source);
+    const source = url || peers ? args.source : resolve(args.source);
     const sig = flags.sig ? readFileSync(flags.sig).toString('base64') : undefined;
-    const label = basename(url ? (URL.canParse(args.source) ? new URL(args.source).pathname : '') : source) || args.source;
+    const label = peers ? args.source : basename(url ? (URL.canParse(args.source) ? new URL(args.source).pathname : '') : source) || args.source;
     const progress = createProgress({ json: flags.json, label });
     // Ctrl-C leaves no half-drawn bar behind (the daemon's job goes on: `bkg llm ls` shows the model when it is done)
     const interrupted = (): void => {
@@ -36,7 +38,7 @@ export default class LlmPull extends DaemonCommand {
     process.once('SIGINT', interrupted);
     try {
       const result = await this.withClient(async (c) => {
-        const { job_id } = await c.llmPull({ source, ...(flags.name ? { name: flags.name } : {}), ...(flags.sha256 ? { sha256: flags.sha256 } : {}), ...(sig ? { sig_base64: sig } : {}) });
+        const { job_id } = peers ? await c.pullFromPeers(args.source) : await c.llmPull({ source, ...(flags.name ? { name: flags.name } : {}), ...(flags.sha256 ? { sha256: flags.sha256 } : {}), ...(sig ? { sig_base64: sig } : {}) });
         for (;;) {
           const job = await c.llmJob(job_id);
           progress.update({ phase: job.status, done: job.bytes_done, total: job.bytes_total });
@@ -52,7 +54,7 @@ export default class LlmPull extends DaemonCommand {
       });
       progress.end();
       if (flags.json) jsonLine({ type: 'result', ...result });
-      else process.stdout.write(`Pulled ${String(result.model_id)} (verified in a sandbox).\n`);
+      else process.stdout.write(`Pulled ${String(result.model_id)}${peers ? ' from peers' : ''} (verified in a sandbox).\n`);
     } catch (err) {
       progress.end();
       if (!flags.json) throw err;

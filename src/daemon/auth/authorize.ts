@@ -10,6 +10,7 @@ import { BkgError } from '../../api/errors.js';
 import { DEFAULT_NAMESPACE_POLICY, type NamespacePolicy } from '../../api/policies.js';
 import type { AuditLog } from '../../store/audit.js';
 import type { Namespace, NamespacePolicyRepo, NamespaceRepo } from '../../store/repos/index.js';
+import type { PeerRepository } from '../../store/repositories.js';
 import type { Principal } from './api-keys.js';
 import { missingPrivilege, type SandboxAsk } from './privileges.js';
 import { allowed, KIND_LABEL, keyKind, RIGHTS, type Action, type KeyKind } from './rights.js';
@@ -18,6 +19,8 @@ export interface AuthorizerDeps {
   audit: AuditLog;
   namespaces: NamespaceRepo;
   policies: NamespacePolicyRepo;
+  /** The P2P plugin's trusted peers (absent: no peer is trusted). */
+  peers?: Pick<PeerRepository, 'get'>;
 }
 
 /** The sandboxes a key can see: null fields mean "any". */
@@ -113,6 +116,19 @@ export class Authorizer {
       hint: `Ask an admin to grant it (\`bkg policy set ${ns.name} ${missing.grant}\`), or ask for less.`,
       details: { action, privilege: missing.privilege, namespace: ns.name, requested: missing.requested, allowed: missing.allowed },
     }), ns.id);
+  }
+
+  /**
+   * The P2P door: may this libp2p peer connect and open our protocols? Only the peers of the
+   * trusted table (`bkg peers add`); there is no key and no other way in.
+   */
+  trustsPeer(peerId: string): boolean {
+    return this.d.peers?.get(peerId) != null;
+  }
+
+  /** Audit a refused peer (a connection or a stream of our protocol). */
+  denyPeer(peerId: string, door: string): void {
+    this.d.audit.append({ actor: `peer:${peerId}`, namespace: null, action: 'peer.connect', target: door, outcome: 'denied', details: { code: 'FORBIDDEN', reason: 'not a trusted peer' } });
   }
 
   /** Audit a refusal with what was asked for, then throw it. */

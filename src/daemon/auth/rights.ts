@@ -51,6 +51,7 @@ export const RIGHTS: Record<Action, Right> = {
   'secret.list': { what: 'list secrets (their names; values are never shown)', kinds: ['admin', 'namespace'] },
   'secret.write': { what: 'set or remove secrets', kinds: ['admin', 'namespace'] },
   'secret.use': { what: 'give secrets to sandboxes', kinds: ['admin', 'namespace'] },
+  'peer.manage': { what: 'manage this host\'s P2P node and its trusted peers', kinds: ['admin'] },
 };
 
 export type { Action };

@@ -4,10 +4,12 @@ import { BkgError } from '../../api/errors.js';
 import type { ModelRepository } from '../../store/repositories.js';
 import { parseSignature } from './keys.js';
 import { isModelId, modelIdFrom, parseSha256, parseSource, sourceFileName, type ModelSource } from './names.js';
-import type { StartDownloadOptions } from './types.js';
+import type { ModelFetcher, StartDownloadOptions } from './types.js';
 
 export interface PullPlan {
-  src: ModelSource;
+  /** null: the bytes come from `fetch`. */
+  src: ModelSource | null;
+  fetch?: ModelFetcher;
   source: string;
   id: string;
   name: string;
@@ -38,15 +40,16 @@ function readSig(sig: string | Uint8Array): Buffer {
 
 /** Check everything that can be checked before downloading; bad arguments and id conflicts throw. */
 export function planPull(opts: StartDownloadOptions, models: ModelRepository): PullPlan {
-  const src = parseSource(opts.source);
+  const src = opts.fetch ? null : parseSource(opts.source);
   if (opts.name !== undefined && (typeof opts.name !== 'string' || opts.name.length > 128)) {
     throw new BkgError('INVALID_ARGUMENT', 'name: must be at most 128 characters', { details: { field: 'name' } });
   }
-  const file = sourceFileName(src);
+  const file = src ? sourceFileName(src) : '';
   const derivedId = opts.name === undefined;
   const id = derivedId ? modelIdFrom(file || 'model', { fromFile: true }) : modelIdFrom(opts.name as string);
   if (!isModelId(id)) throw new BkgError('INVALID_ARGUMENT', `name: ${JSON.stringify(id)} is not a valid model id`, { details: { field: 'name' } });
   const plan: PullPlan = { src, source: opts.source, id, name: opts.name?.trim() || file || id, derivedId };
+  if (opts.fetch) plan.fetch = opts.fetch;
   if (opts.sha256 !== undefined) plan.sha256 = parseSha256(opts.sha256);
   if (opts.sig !== undefined) plan.sig = readSig(opts.sig);
   if (plan.sha256) {

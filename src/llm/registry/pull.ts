@@ -18,7 +18,7 @@ import { copyLocal, createFileDigest, downloadHttp } from './download.js';
 import { fsyncPath, type ModelFiles } from './model-files.js';
 import { redactSource } from './names.js';
 import { conflict, type PullPlan } from './pull-plan.js';
-import type { ModelRegistryOptions, ModelRegistryStore, PullHooks, PullPhase } from './types.js';
+import type { ModelFetcher, ModelRegistryOptions, ModelRegistryStore, PullHooks, PullPhase } from './types.js';
 import { startVerifier, type VerifierRun, type VerifyReport } from './verify.js';
 
 /** What a pull works with: the registry's tables, files, sandbox runner and settings. */
@@ -98,7 +98,7 @@ export async function executePull(c: PullContext, jobId: string, plan: PullPlan,
       onProgress: (done: number, total: number | null) => progress('downloading', done, total),
       ...(hooks.signal ? { signal: hooks.signal } : {}),
     };
-    const fetched = plan.src.kind === 'http' ? await downloadHttp(plan.src.url, { ...common, ...c.options.download }) : await copyLocal(plan.src.path, common);
+    const fetched = plan.fetch ? await fetchThenCopy(plan.fetch, common) : plan.src?.kind === 'http' ? await downloadHttp(plan.src.url, { ...common, ...c.options.download }) : await copyLocal(plan.src?.path ?? '', common);
     if (digest.bytes !== fetched.bytes) await digest.rehash(candidate, fetched.bytes);
     progress('verifying', fetched.bytes, fetched.bytes, true);
     jobs.update(jobId, { status: 'verifying' });
@@ -131,6 +131,17 @@ export async function executePull(c: PullContext, jobId: string, plan: PullPlan,
   }
 }
 
+/** Bytes from a fetcher (P2P), then copied into the candidate as a local file is: hashed on the way, like every source. */
+async function fetchThenCopy(fetch: ModelFetcher, common: Parameters<typeof copyLocal>[1]): Promise<Awaited<ReturnType<typeof copyLocal>>> {
+  const got = await fetch({ onProgress: common.onProgress ?? (() => {}), ...(common.signal ? { signal: common.signal } : {}) });
+  try {
+    const { onProgress: _ignored, ...quiet } = common;
+    return await copyLocal(got.path, quiet);
+  } finally {
+    got.release();
+  }
+}
+
 async function fsyncFile(path: string): Promise<void> {
   const fh = await open(path, 'r');
   try {
@@ -146,6 +157,8 @@ function commit(c: PullContext, plan: PullPlan, report: VerifyReport, file: stri
   const models = store.models;
   const blob = files.blobFor(report.sha256);
   const manifest = store.transaction((): ModelManifest => {
+    // kept so that trusted peers can verify this model the same way (P2P replication)
+    if (plan.sig && report.signedBy) store.modelSignatures.put(report.sha256, plan.sig);
     const same = models.bySha256(report.sha256);
     if (same) {
       if (same.id !== plan.id && !plan.derivedId) throw conflict(`this file is already registered as model ${same.id}`, { id: same.id });

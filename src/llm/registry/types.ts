@@ -7,7 +7,7 @@ import type { DownloadTuning } from './download.js';
 import type { VerifyReport } from './verify.js';
 
 /** What the registry needs from the store: its three tables, and transactions. */
-export type ModelRegistryStore = Pick<Store, 'models' | 'trustedKeys' | 'downloadJobs' | 'transaction'>;
+export type ModelRegistryStore = Pick<Store, 'models' | 'trustedKeys' | 'downloadJobs' | 'modelSignatures' | 'transaction'>;
 
 export interface ModelRegistryOptions {
   /** The Store (openStore), or any object with these members of it. */
@@ -35,6 +35,9 @@ export interface ModelRegistryOptions {
   onJob?: (job: DownloadJob) => void;
 }
 
+/** Brings a model's bytes into a local file (`path`); `release` removes it once it was copied. */
+export type ModelFetcher = (o: { onProgress: (done: number, total: number | null) => void; signal?: AbortSignal }) => Promise<{ path: string; release(): void }>;
+
 export type PullPhase = 'downloading' | 'verifying' | 'done';
 
 export interface PullProgress {
@@ -53,6 +56,11 @@ export interface PullOptions {
   /** Detached Ed25519 signature over the file's raw 32-byte sha256 digest: a path, or the bytes (raw 64 or base64 text). */
   sig?: string | Uint8Array;
   onProgress?: (p: PullProgress) => void;
+  /**
+   * Fetch the file some other way than `source` (the P2P plugin: chunks from trusted peers); the
+   * file it returns goes through the same verification as a download. `source` is then only a label.
+   */
+  fetch?: ModelFetcher;
   /** The sandboxed verifier's report, once the file passed. */
   onVerified?: (report: VerifyReport) => void;
   signal?: AbortSignal;

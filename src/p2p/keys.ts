@@ -1,0 +1,42 @@
+/** A node's identity (an Ed25519 key pair, libp2p's protobuf form) and the mesh's network key (pnet's swarm.key). */
+import { createHash } from 'node:crypto';
+import { loadLibp2p } from './load.js';
+
+export interface NewIdentity {
+  peerId: string;
+  /** The private key as libp2p's protobuf bytes: what the daemon encrypts and stores. */
+  privateKey: Uint8Array;
+}
+
+export async function generateIdentity(): Promise<NewIdentity> {
+  const { keys, peerId } = await loadLibp2p();
+  const key = await keys.generateKeyPair('Ed25519');
+  return { peerId: peerId.peerIdFromPrivateKey(key).toString(), privateKey: keys.privateKeyToProtobuf(key) };
+}
+
+/** The peer id of a stored private key. */
+export async function peerIdOf(privateKey: Uint8Array): Promise<string> {
+  const { keys, peerId } = await loadLibp2p();
+  return peerId.peerIdFromPrivateKey(keys.privateKeyFromProtobuf(privateKey)).toString();
+}
+
+const SWARM_KEY = /^\/key\/swarm\/psk\/1\.0\.0\/\n\/base16\/\n([0-9a-f]{64})\n?$/;
+
+/** A fresh network key, in the swarm.key text format every host of the mesh must hold. */
+export async function generateNetworkKey(): Promise<string> {
+  const { pnet } = await loadLibp2p();
+  const buf = new Uint8Array(95);
+  pnet.generateKey(buf);
+  return Buffer.from(buf).toString('utf8');
+}
+
+/** The key text normalised (one trailing newline), or null when it is not a swarm.key. */
+export function parseNetworkKey(text: string): string | null {
+  const norm = `${text.trim().replace(/\r\n/g, '\n')}\n`;
+  return SWARM_KEY.test(norm) ? norm : null;
+}
+
+/** What hosts compare to see that they hold the same key (never the key itself). */
+export function networkKeyFingerprint(text: string): string {
+  return createHash('sha256').update(text.trim()).digest('hex').slice(0, 16);
+}

@@ -1,0 +1,163 @@
+/**
+ * One libp2p node per daemon (README "P2P plugin"): TCP, Noise, Yamux, inside a private network
+ * (pnet: a node without the mesh's network key cannot complete a handshake). Trust is explicit:
+ * a connection from a peer id that `trusted` does not accept is refused once it is encrypted
+ * (its id is known then), and so is a stream of our protocol; each refusal is `refused` (the
+ * daemon audits it). The protocol is request/answer: one length-prefixed JSON request, one JSON
+ * header, and for chunks one frame of bytes.
+ */
+import type { Logger } from '../log.js';
+import { loadLibp2p, type Libp2pModules } from './load.js';
+
+export const PROTOCOL = '/bkg/p2p/1.0.0';
+/** The largest frame either side accepts (a chunk of at most MAX_CHUNK_BYTES, with room to spare). */
+export const MAX_FRAME_BYTES = 8 * 1024 * 1024 + 1024;
+
+export interface P2pNodeOptions {
+  privateKey: Uint8Array;
+  /** swarm.key text */
+  networkKey: string;
+  /** multiaddrs to listen on, e.g. /ip4/127.0.0.1/tcp/0 */
+  listen: string[];
+  trusted(peerId: string): boolean;
+  refused(peerId: string, what: string): void;
+  log: Logger;
+}
+
+export interface Answer {
+  header: Record<string, unknown>;
+  data?: Uint8Array;
+}
+
+/** Answers one request from a trusted peer. */
+export type RequestHandler = (req: Record<string, unknown>, from: string) => Promise<Answer>;
+
+type Node = Awaited<ReturnType<Libp2pModules['libp2p']['createLibp2p']>>;
+
+export class P2pNode {
+  private constructor(
+    private readonly node: Node,
+    private readonly m: Libp2pModules,
+    private readonly o: P2pNodeOptions,
+  ) {}
+
+  static async start(o: P2pNodeOptions): Promise<P2pNode> {
+    const m = await loadLibp2p();
+    const privateKey = m.keys.privateKeyFromProtobuf(o.privateKey);
+    const deny = async (peer: { toString(): string }): Promise<boolean> => {
+      const id = peer.toString();
+      if (o.trusted(id)) return false;
+      o.refused(id, 'connection');
+      return true;
+    };
+    const node = await m.libp2p.createLibp2p({
+      privateKey,
+      addresses: { listen: o.listen },
+      transports: [m.tcp.tcp()],
+      connectionEncrypters: [m.noise.noise()],
+      streamMuxers: [m.yamux.yamux()],
+      connectionProtector: m.pnet.preSharedKey({ psk: new TextEncoder().encode(o.networkKey) }),
+      connectionGater: { denyInboundEncryptedConnection: deny, denyOutboundEncryptedConnection: deny },
+      services: { ping: m.ping.ping() },
+    });
+    return new P2pNode(node, m, o);
+  }
+
+  get peerId(): string {
+    return this.node.peerId.toString();
+  }
+
+  addrs(): string[] {
+    return this.node.getMultiaddrs().map((a) => a.toString());
+  }
+
+  /** Serve our protocol: each stream carries one request from a trusted peer. */
+  async serve(handler: RequestHandler): Promise<void> {
+    await this.node.handle(PROTOCOL, async (stream, conn) => {
+      const from = conn.remotePeer.toString();
+      if (!this.o.trusted(from)) {
+        this.o.refused(from, PROTOCOL);
+        stream.abort(new Error('not a trusted peer'));
+        return;
+      }
+      try {
+        const frames = this.m.lp.decode(stream, { maxDataLength: MAX_FRAME_BYTES })[Symbol.asyncIterator]();
+        const first = await frames.next();
+        if (first.done) return;
+        const req = JSON.parse(Buffer.from(first.value.subarray()).toString('utf8')) as Record<string, unknown>;
+        let answer: Answer;
+        try {
+          answer = await handler(req, from);
+        } catch (err) {
+          answer = { header: { error: err instanceof Error ? err.message : String(err) } };
+        }
+        await this.write(stream, Buffer.from(JSON.stringify(answer.header)));
+        if (answer.data) await this.write(stream, answer.data);
+        await stream.close();
+      } catch (err) {
+        this.o.log.debug({ err, peer: from }, 'p2p: a request ended early');
+        stream.abort(err instanceof Error ? err : new Error(String(err)));
+      }
+    }, { maxInboundStreams: 64 });
+  }
+
+  private async write(stream: Parameters<Parameters<Node['handle']>[1]>[0], bytes: Uint8Array): Promise<void> {
+    if (!stream.send(this.m.lp.encode.single(bytes))) await stream.onDrain();
+  }
+
+  /** Connect to a peer at `addr` (a multiaddr ending in /p2p/ID). */
+  async dial(addr: string, signal?: AbortSignal): Promise<void> {
+    await this.node.dial(this.m.multiaddr.multiaddr(addr), signal ? { signal } : {});
+  }
+
+  connected(peerId: string): boolean {
+    return this.node.getConnections().some((c) => c.remotePeer.toString() === peerId && c.status === 'open');
+  }
+
+  connectedPeers(): string[] {
+    return [...new Set(this.node.getConnections().filter((c) => c.status === 'open').map((c) => c.remotePeer.toString()))];
+  }
+
+  /** Round trip in ms over an open connection, or null. */
+  async ping(peerId: string): Promise<number | null> {
+    if (!this.connected(peerId)) return null;
+    try {
+      return await (this.node.services as { ping: { ping(p: unknown, o: { signal: AbortSignal }): Promise<number> } }).ping.ping(this.m.peerId.peerIdFromString(peerId), { signal: AbortSignal.timeout(2000) });
+    } catch {
+      return null;
+    }
+  }
+
+  async hangUp(peerId: string): Promise<void> {
+    await this.node.hangUp(this.m.peerId.peerIdFromString(peerId)).catch(() => {});
+  }
+
+  /** One request to a connected peer; rejects on a transport error, or with the peer's error. */
+  async ask(peerId: string, req: Record<string, unknown>, signal?: AbortSignal): Promise<Answer> {
+    const opts = { signal: signal ?? AbortSignal.timeout(30_000) };
+    const stream = await this.node.dialProtocol(this.m.peerId.peerIdFromString(peerId), PROTOCOL, opts);
+    try {
+      await this.write(stream, Buffer.from(JSON.stringify(req)));
+      const frames = this.m.lp.decode(stream, { maxDataLength: MAX_FRAME_BYTES })[Symbol.asyncIterator]();
+      const first = await frames.next();
+      if (first.done) throw new Error('the peer closed the stream without an answer');
+      const header = JSON.parse(Buffer.from(first.value.subarray()).toString('utf8')) as Record<string, unknown>;
+      if (typeof header.error === 'string') throw new Error(`peer ${peerId}: ${header.error}`);
+      let data: Uint8Array | undefined;
+      if (header.data === true) {
+        const second = await frames.next();
+        if (second.done) throw new Error('the peer closed the stream before its data');
+        data = second.value.subarray();
+      }
+      await stream.close().catch(() => {});
+      return data ? { header, data } : { header };
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.node.stop();
+  }
+}
