@@ -4,7 +4,7 @@
  */
 export const ACTIONS = [
   'sandbox.list', 'sandbox.read', 'sandbox.create', 'sandbox.start', 'sandbox.stop', 'sandbox.delete', 'sandbox.exec', 'sandbox.files.write', 'sandbox.apply', 'sandbox.snapshot',
-  'policy.read', 'policy.write', 'key.manage', 'audit.read', 'daemon.read', 'daemon.shutdown', 'llm.manage', 'llm.request', 'mcp.session',
+  'policy.read', 'policy.write', 'key.manage', 'audit.read', 'daemon.read', 'daemon.shutdown', 'daemon.configure', 'llm.manage', 'llm.request', 'mcp.session',
   'secret.list', 'secret.write', 'secret.use', 'peer.manage',
 ] as const;
 

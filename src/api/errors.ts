@@ -70,7 +70,8 @@ export class BkgError extends Error {
 }
 
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string; hint: string; details?: Record<string, unknown> };
+  /** `trace_id`: the request's trace, when the daemon exports traces and kept this one. */
+  error: { code: ErrorCode; message: string; hint: string; details?: Record<string, unknown>; trace_id?: string };
 }
 
 /** Normalise anything thrown into a BkgError (unknown errors become INTERNAL). */

@@ -37,6 +37,8 @@ export const PATHS = {
   whoami: 'GET /api/v1/whoami',
   events: 'GET /api/v1/events',
   shutdown: 'POST /api/v1/daemon/shutdown',
+  daemonConfig: 'GET /api/v1/daemon/config',
+  setDaemonConfig: 'PATCH /api/v1/daemon/config',
   health: 'GET /healthz',
   metrics: 'GET /metrics',
   openapi: 'GET /api/v1/openapi.json',

@@ -8,7 +8,7 @@
 import { ACTIONS } from './actions.js';
 import { at, type RouteId } from './paths.js';
 import {
-  AuditList, AuditQuery, AuditVerifyQuery, AuditVerifyResult, CreateKeyRequest, DaemonInfo, Health, KeyList, KeyParams, KeyWithSecret, ApiKeyView, ShutdownResponse, Whoami,
+  AuditList, AuditQuery, AuditVerifyQuery, AuditVerifyResult, CreateKeyRequest, DaemonInfo, DaemonSettings, DaemonSettingsPatch, Health, KeyList, KeyParams, KeyWithSecret, ApiKeyView, ShutdownResponse, Whoami,
 } from './schema/admin.js';
 import { z } from './schema/common.js';
 import { EventsQuery } from './schema/events.js';
@@ -101,6 +101,8 @@ export const ROUTES = {
     summary: 'The live event stream (messages: schema/events.ts), filtered by the key\'s rights: a WebSocket with one JSON text message per event, or server-sent events with `Accept: text/event-stream` (Last-Event-ID honoured). ?since=ID replays the buffered events after ID, or says with stream.gap that it cannot.',
   },
   shutdown: { audit: 'daemon.shutdown', ...at('shutdown'), access: 'daemon.shutdown', tag: 'daemon', summary: 'Stop the daemon (sandboxes keep running).', responses: { 202: ShutdownResponse } },
+  daemonConfig: { ...at('daemonConfig'), access: 'daemon.configure', tag: 'daemon', summary: 'The daemon\'s run-time settings (the trace sampling rate).', responses: { 200: DaemonSettings } },
+  setDaemonConfig: { audit: 'daemon.configure', ...at('setDaemonConfig'), access: 'daemon.configure', tag: 'daemon', summary: 'Change run-time settings without a restart (audited with the old and new values).', body: DaemonSettingsPatch, responses: { 200: DaemonSettings } },
   health: { ...at('health'), access: 'public', tag: 'daemon', summary: 'Whether the daemon can run sandboxes (503 lists why not).', responses: { 200: Health, 503: Health } },
   metrics: { ...at('metrics'), access: 'public', tag: 'daemon', summary: 'Prometheus metrics.', responses: { 200: 'text' } },
   openapi: { ...at('openapi'), access: 'public', tag: 'daemon', summary: 'This API, as an OpenAPI 3.1 document generated from its contract.', responses: { 200: z.record(z.string(), z.unknown()) } },

@@ -159,6 +159,16 @@ export class DaemonClient extends DaemonConnection {
     return this.request('daemonInfo', {});
   }
 
+  /** The daemon's run-time settings (admin). */
+  daemonConfig(): Promise<AnswerOf<'daemonConfig'>> {
+    return this.request('daemonConfig', {});
+  }
+
+  /** Change run-time settings without a restart (admin; audited). */
+  setDaemonConfig(patch: { otel_sampling_rate?: number }): Promise<AnswerOf<'setDaemonConfig'>> {
+    return this.request('setDaemonConfig', { body: patch });
+  }
+
   /** Asks the daemon to stop (202); it closes its listeners shortly after. */
   async shutdownDaemon(): Promise<void> {
     await this.request('shutdown', {});

@@ -41,6 +41,11 @@ export interface DaemonConfig {
   readonly llmGpu: LlmGpu;
   /** The P2P plugin: null unless BKG_P2P=1 (p2p/config.ts). */
   readonly p2p: P2pConfig | null;
+  /**
+   * Traces: OTEL_EXPORTER_OTLP_ENDPOINT (an http(s) URL; unset: nothing is traced or exported) and
+   * CAVE_OTEL_SAMPLING_RATE (0.0 to 1.0, default 1.0; changeable at run time).
+   */
+  readonly otel: { readonly endpoint: string | null; readonly samplingRate: number };
 }
 
 export const LLM_GPU_VALUES = ['off', 'auto', 'cuda', 'vulkan'] as const;
@@ -51,6 +56,25 @@ function loadLlmGpu(env: NodeJS.ProcessEnv): LlmGpu {
   if (raw === undefined) return 'off';
   if (!(LLM_GPU_VALUES as readonly string[]).includes(raw)) throw invalid('BKG_LLM_GPU', `"${raw}" is not one of ${LLM_GPU_VALUES.join(', ')}`);
   return raw as LlmGpu;
+}
+
+function loadOtel(env: NodeJS.ProcessEnv): DaemonConfig['otel'] {
+  const rate = env.CAVE_OTEL_SAMPLING_RATE;
+  let samplingRate = 1;
+  if (rate !== undefined) {
+    samplingRate = Number(rate);
+    if (!/^(0|1|0?\.\d+|[01]\.\d+)$/.test(rate) || !(samplingRate >= 0 && samplingRate <= 1)) throw invalid('CAVE_OTEL_SAMPLING_RATE', `"${rate}" must be a number from 0.0 to 1.0`);
+  }
+  const raw = env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  if (raw === undefined || raw === '') return { endpoint: null, samplingRate };
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw invalid('OTEL_EXPORTER_OTLP_ENDPOINT', `"${raw}" is not a URL (example: http://127.0.0.1:4318)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid('OTEL_EXPORTER_OTLP_ENDPOINT', `must be an http:// or https:// URL (OTLP/HTTP), not ${url.protocol}//`);
+  return { endpoint: raw, samplingRate };
 }
 
 export const DEFAULT_PORT = 7420;
@@ -185,5 +209,6 @@ export function loadDaemonConfig(env: NodeJS.ProcessEnv = process.env): DaemonCo
     events: loadEvents(env),
     llmGpu: loadLlmGpu(env),
     p2p: loadP2pConfig(env),
+    otel: loadOtel(env),
   };
 }

@@ -49,6 +49,7 @@ import { createPeering } from './fleet/peering.js';
 import { createP2p } from './p2p/index.js';
 import { DaemonEvents } from './events/index.js';
 import { eventRoutes, eventsUpgrade } from './events/route.js';
+import { createTelemetry } from './telemetry/index.js';
 
 export interface RunningDaemon {
   info: DaemonInfo;
@@ -64,10 +65,15 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
   const { config } = opts;
   mkdirSync(config.home, { recursive: true, mode: 0o700 });
   mkdirSync(config.logDir, { recursive: true, mode: 0o700 });
-  const log = pino({ name: 'bkgd', level: process.env.BKG_LOG_LEVEL ?? 'info' }, pino.destination({ dest: join(config.logDir, 'daemon.log'), sync: false, mkdir: true }));
+  const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  // traces: nothing at all unless OTEL_EXPORTER_OTLP_ENDPOINT is set; log lines then carry the current trace and span ids
+  const telemetry = createTelemetry(config.otel, { version, hostName: config.hostName });
+  const log = pino(
+    { name: 'bkgd', level: process.env.BKG_LOG_LEVEL ?? 'info', ...(telemetry.enabled ? { mixin: () => telemetry.logFields() } : {}) },
+    pino.destination({ dest: join(config.logDir, 'daemon.log'), sync: false, mkdir: true }),
+  );
 
   const store = openStore(join(config.home, 'bkg.db'));
-  const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
   // before anything writes: in a fleet, every change to a shared table from now on reaches the outbox
   const fleet = createFleet({
     config, store, log, version,
@@ -95,7 +101,7 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
   const definitions = new SandboxDefinitions({ keys, sandboxes, sandboxSocket, execSocketDir, secrets });
   // sandboxes with an egress allowlist: their proxies run here; refusals go to the logs, the audit log and the event stream (published once it exists)
   const egressReport = new EgressReport({ log, audit, sandboxes: store.sandboxes, registry, publish: (s, d) => events.publish.networkDenied(s, d) });
-  const sandboxEngine = new SandboxEngine({ host, log, definitionOf: (id) => definitions.byId(id), egress: { observers: egressReport.observers } });
+  const sandboxEngine = new SandboxEngine({ host, log, definitionOf: (id) => definitions.byId(id), egress: { observers: egressReport.observers }, tracing: telemetry.tracing });
   const policies = store.policies;
   // the one authorisation function of every door (router, WebSocket, service: REST, MCP)
   const authz = new Authorizer({ audit, namespaces, policies, peers: store.peers });
@@ -109,7 +115,7 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
     remote: peering.remote,
     log, host, engine: sandboxEngine, definitions, sandboxes, namespaces, projects: store.projects, executions, keys, audit, authz, quotas, secrets,
     metrics: createDaemonMetrics(registry, sandboxes), stateDir: join(config.home, 'sandboxes'), events: events.publish,
-    snapshots: store.snapshots, snapshotDir: join(config.home, 'snapshots'),
+    snapshots: store.snapshots, snapshotDir: join(config.home, 'snapshots'), tracing: telemetry.tracing,
   });
 
   let stop: () => void = () => {};
@@ -145,15 +151,17 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
     audit,
     authz,
     events: events.publish,
+    tracing: telemetry.tracing,
   });
   eventRoutes(router, events);
-  const mcp = mcpRoutes(router, svc, registry, version);
+  const mcp = mcpRoutes(router, svc, registry, version, telemetry.tracing);
   let openapi: Record<string, unknown> | null = null;
   adminRoutes(router, {
     keys, namespaces, audit, metrics: registry, info: () => ({ ...info, sync: fleet.status() }), shutdown: () => stop(),
     health: () => [...(existsSync(host.helperPath) ? [] : [`sandbox helper missing at ${host.helperPath}`]), ...fleet.problems()],
     openapi: () => (openapi ??= buildOpenApi(version)),
     fleetDb: () => fleet.db(),
+    telemetry,
   });
   assertServesContract(router);
 
@@ -164,8 +172,8 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
   const authMain = createAuthenticator(keys, limiter, { trustUnix: true, ...gate });
   const authSandbox = createAuthenticator(keys, limiter, { trustUnix: false, ...gate });
   const authorize = (p: Principal, action: Action, route: string): void => authz.require(p, action, route);
-  const main: DaemonHttpServer = createHttpServer({ router, log, authenticate: authMain, authorize, metrics: registry, maxBodyBytes: config.maxBodyBytes });
-  const forSandboxes: DaemonHttpServer = createHttpServer({ router, log, authenticate: authSandbox, authorize, metrics: new Registry(), maxBodyBytes: config.maxBodyBytes });
+  const main: DaemonHttpServer = createHttpServer({ router, log, authenticate: authMain, authorize, metrics: registry, maxBodyBytes: config.maxBodyBytes, telemetry });
+  const forSandboxes: DaemonHttpServer = createHttpServer({ router, log, authenticate: authSandbox, authorize, metrics: new Registry(), maxBodyBytes: config.maxBodyBytes, telemetry });
   const peer = peering.listener({ router, log, authz, metrics: new Registry(), maxBodyBytes: config.maxBodyBytes, keys, limiter });
   const eventsWs = eventsUpgrade(events);
   const wss = attachExecWebSocket(
@@ -218,6 +226,7 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
       await Promise.allSettled([main.close(), forSandboxes.close(), peer?.close()]);
       peering.close();
       await fleet.close();
+      await telemetry.shutdown().catch((err: unknown) => log.warn({ err }, 'could not export the last traces'));
       store.close();
       log.info('daemon stopped');
       log.flush();

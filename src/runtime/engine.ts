@@ -23,6 +23,7 @@ import { execResult, readCounters, runResult, type ExecResult, type RunOptions, 
 import { SeccompPrograms } from './seccomp/programs.js';
 import { placeSecretFiles } from './secret-files.js';
 import { buildExecSpec, buildHelperSpec, encodeSpec } from './spec.js';
+import { epochMs, NO_TRACING, type Tracing } from './tracing.js';
 
 export type { RunIO } from './io.js';
 export type { SandboxHandle } from './handle.js';
@@ -38,6 +39,8 @@ export interface EngineDeps {
   definitionOf?: DefinitionSource;
   /** Sandboxes with an allowlisted network: who hears of their connections, how names are resolved. */
   egress?: EgressOptions;
+  /** Where the phases of a start, an exec and a stop are reported (traces; absent: nowhere). */
+  tracing?: Tracing;
 }
 
 /** What a caller that only runs throwaway sandboxes needs of the engine. */
@@ -48,8 +51,10 @@ export class SandboxEngine {
   private readonly prepared: PreparedSandboxes;
   /** The egress proxies of the running sandboxes with an allowlisted network. */
   private readonly egress: EgressProxies;
+  private readonly tracing: Tracing;
 
   constructor(private readonly deps: EngineDeps) {
+    this.tracing = deps.tracing ?? NO_TRACING;
     this.egress = new EgressProxies(deps.egress);
     this.prepared = new PreparedSandboxes((def) => prepareSandbox(def, deps.host, this.programs), deps.definitionOf);
   }
@@ -90,7 +95,8 @@ export class SandboxEngine {
   /** Start a sandbox that stays up; resolves once its filesystem is built. Its state is kept for its execs. */
   async start(def: SandboxDefinition): Promise<SandboxHandle> {
     const { host, log } = this.deps;
-    const state = await this.prepared.keep({ ...def, persist: true });
+    const t = this.tracing;
+    const state = await t.span('sandbox.start.prepare', {}, () => this.prepared.keep({ ...def, persist: true }));
     let started;
     const egress = isAllowNetwork(def.network);
     try {
@@ -100,7 +106,11 @@ export class SandboxEngine {
       this.prepared.drop(def.id);
       throw err;
     }
-    const { pid: helperPid, events } = started;
+    const { pid: helperPid, events, marks } = started;
+    // the helper's own steps, as its status lines arrived: spawned; cgroups made, user and pid namespaces cloned, id maps written ('started'); the sandbox's other namespaces and its filesystem mounted ('ready')
+    if (marks.spawned) t.record('sandbox.start.helper_spawn', marks.launched, marks.spawned);
+    if (marks.spawned && marks.started) t.record('sandbox.start.cgroups_namespaces', marks.spawned, marks.started);
+    if (marks.started && marks.ready) t.record('sandbox.start.mounts', marks.started, marks.ready);
     const init = events.find((e) => e.type === 'started');
     const ready = events.find((e) => e.type === 'ready');
     const helperStartTime = helperPid === undefined ? null : processStartTime(helperPid);
@@ -111,7 +121,8 @@ export class SandboxEngine {
     log.debug({ id: def.id, initPid: init.pid, helperPid }, 'sandbox started');
     const h: SandboxHandle = { id: def.id, initPid: init.pid, helperPid, helperStartTime, scratchFd: ready.scratch_fd ?? null };
     if (started.egress) this.egress.attach(def.id, def.network, started.egress);
-    if (def.secretFiles) await placeSecretFiles((e, io) => this.exec(h, e, io), def.secretFiles).catch(async (err: unknown) => {
+    const files = def.secretFiles;
+    if (files) await t.span('sandbox.start.secret_files', {}, () => placeSecretFiles((e, io) => this.exec(h, e, io), files)).catch(async (err: unknown) => {
       await this.stop(h);
       throw err;
     });
@@ -139,15 +150,23 @@ export class SandboxEngine {
     const { host } = this.deps;
     requireRunning(h);
     if (exec.argv.length === 0) throw new BkgError('INVALID_ARGUMENT', 'cmd: no command to run');
+    const t = this.tracing;
+    const t0 = epochMs();
     const { def, plan, seccomp } = await this.prepared.of(h.id);
     const spec = encodeSpec(buildExecSpec(def, exec, host, plan));
     const before = readCounters(plan.reports);
     const egressCursor = this.egress.cursor(h.id);
+    const t1 = epochMs();
+    t.record('sandbox.exec.prepare', t0, t1);
     // a message to the sandbox's supervisor when it serves execs; otherwise (or if it cannot be reached) a helper of its own
     const sent = def.execSocket ? await connectExec({ path: def.execSocket, spec, seccomp, stdio: io.stdio }) : null;
     const run = sent ?? spawnHelper({ helperPath: host.helperPath, spec, seccomp, stdio: io.stdio, listChanges: false, execInto: h.initPid, control: true });
+    const t2 = epochMs();
+    t.record('sandbox.exec.dispatch', t1, t2, { 'bkg.exec.transport': sent ? 'exec_server' : 'helper' });
     attachIO(run, io);
     const { events } = await run.done;
+    const exited = events.find((e) => e.type === 'exited');
+    t.record('sandbox.exec.run', t2, epochMs(), exited?.type === 'exited' ? { 'bkg.exec.helper_duration_ms': exited.duration_ms } : {});
     const result = execResult(def.id, events, { before, after: () => readCounters(plan.reports), diskFull: () => scratchFull(h) });
     // refusals while the command ran (another command running at the same time in the sandbox may have caused some)
     const denied = this.egress.deniedSince(h.id, egressCursor);
@@ -235,7 +254,7 @@ export class SandboxEngine {
   async stop(h: SandboxHandle): Promise<void> {
     this.prepared.drop(h.id);
     await this.egress.close(h.id);
-    await stopHelper(h, STOP_TIMEOUT_MS);
+    await this.tracing.span('sandbox.stop.helper', {}, () => stopHelper(h, STOP_TIMEOUT_MS));
   }
 
   /** Stop serving every sandbox's egress (the daemon stops; their helpers keep the sockets for the next one). */

@@ -10,6 +10,7 @@ import type { Readable, Writable } from 'node:stream';
 import { BkgError } from '../api/errors.js';
 import { helperFailure } from './errors-from-helper.js';
 import { parseStatusLine, type ErrorEvent, type HelperEvent } from './helper-events.js';
+import { epochMs } from './tracing.js';
 
 export { parseStatusLine } from './helper-events.js';
 export type { ChangeEvent, ErrorEvent, ExitedEvent, HelperEvent, ReadyEvent, StartedEvent } from './helper-events.js';
@@ -199,9 +200,19 @@ export function spawnHelper(opts: {
  * ready, with the helper's pid and its events so far. On failure the helper is killed (it then
  * kills the sandbox and removes its cgroups) and the error says why.
  */
-export async function startDetachedHelper(helperPath: string, spec: Buffer, opts: { id: string; timeoutMs: number; egress?: boolean }): Promise<{ pid: number | undefined; events: HelperEvent[]; egress: Server | null }> {
+/** When a supervisor's start got where (epoch ms, for traces): spawned, its 'started' line (cgroups, namespaces, id maps), its 'ready' line (mounts). */
+export interface StartMarks {
+  launched: number;
+  spawned?: number;
+  started?: number;
+  ready?: number;
+}
+
+export async function startDetachedHelper(helperPath: string, spec: Buffer, opts: { id: string; timeoutMs: number; egress?: boolean }): Promise<{ pid: number | undefined; events: HelperEvent[]; egress: Server | null; marks: StartMarks }> {
+  const marks: StartMarks = { launched: epochMs() };
   const stdio: StdioOptions = ['ignore', 'ignore', 'ignore', 'pipe', 'pipe', ...(opts.egress ? ['ignore' as const, 'ignore' as const, 'ignore' as const, 'ipc' as const] : [])];
   const child = launchHelper(helperPath, { specFd: 3, statusFd: 4, stdio, detached: true, ...(opts.egress ? { ipcFd: IPC_FD } : {}) });
+  child.once('spawn', () => (marks.spawned = epochMs()));
   const egressServer = opts.egress ? egressServerOf(child, `sandbox ${opts.id}`) : null;
   egressServer?.catch(() => {});
   const specIn = child.stdio[3] as Writable;
@@ -227,6 +238,7 @@ export async function startDetachedHelper(helperPath: string, spec: Buffer, opts
       lines.on('line', (line) => {
         const ev = parseStatusLine(line);
         events.push(ev);
+        if (ev.type === 'started' || ev.type === 'ready') marks[ev.type] = epochMs();
         if (ev.type === 'ready') finish();
         if (ev.type === 'error') finish(helperFailure(ev));
       });
@@ -241,7 +253,7 @@ export async function startDetachedHelper(helperPath: string, spec: Buffer, opts
   status.destroy(); // the helper ignores a reader that went away
   if (child.connected) child.disconnect(); // the helper keeps its own copy of the egress socket (a restarted daemon takes it again)
   child.unref();
-  return { pid: child.pid, events, egress };
+  return { pid: child.pid, events, egress, marks };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {

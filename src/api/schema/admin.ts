@@ -90,6 +90,14 @@ export const DaemonInfo = z.object({
 }).strict();
 
 export const ShutdownResponse = z.object({ stopping: z.literal(true) }).strict();
+/** The daemon's run-time settings (`bkg daemon config`): changed without a restart, each change audited. */
+export const DaemonSettings = z.object({
+  otel_sampling_rate: z.number().min(0).max(1).describe('The share of new traces kept, 0.0 to 1.0 (CAVE_OTEL_SAMPLING_RATE at start).'),
+  otel_exporting: z.boolean().describe('Whether traces are exported (OTEL_EXPORTER_OTLP_ENDPOINT was set at start).'),
+}).strict();
+export const DaemonSettingsPatch = z.object({
+  otel_sampling_rate: z.number().min(0).max(1).optional().describe('The share of new traces to keep, 0.0 to 1.0.'),
+}).strict();
 export const Health = z.object({ ok: z.boolean(), problems: z.array(z.string()).optional().describe('Why the daemon is unhealthy (503).') }).strict();
 
 export type { Role as KeyRole } from '../names.js';

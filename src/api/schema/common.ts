@@ -26,6 +26,7 @@ export const ErrorBody = z.object({
     message: z.string(),
     hint: z.string(),
     details: z.record(z.string(), z.unknown()).optional(),
+    trace_id: z.string().regex(/^[0-9a-f]{32}$/).optional().describe('The request\'s trace (OpenTelemetry), when the daemon exports traces and kept this one.'),
   }).strict(),
 }).strict();
 

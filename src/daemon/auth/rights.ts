@@ -45,6 +45,7 @@ export const RIGHTS: Record<Action, Right> = {
   'audit.read': { what: 'read the audit log', kinds: ['admin'] },
   'daemon.read': { what: 'read the daemon\'s details', kinds: ['admin', 'namespace', 'readonly'] },
   'daemon.shutdown': { what: 'stop the daemon', kinds: ['admin'] },
+  'daemon.configure': { what: 'read or change the daemon\'s run-time settings', kinds: ['admin'] },
   'llm.manage': { what: 'manage models and model access', kinds: ['admin'] },
   'llm.request': { what: 'request model access', kinds: ['admin', 'namespace', 'sandbox'] },
   'mcp.session': { what: 'open MCP sessions', kinds: ALL },

@@ -68,8 +68,8 @@ function retryAfter(e: BkgError): string {
   return String(Number.isFinite(s) && s > 0 ? Math.ceil(s) : 1);
 }
 
-/** Render any thrown value as `{"error": {code, message, hint}}` with its status and headers. */
-export function sendError(req: IncomingMessage, res: ServerResponse, err: unknown, log: Logger): void {
+/** Render any thrown value as `{"error": {code, message, hint}}` with its status and headers (and `trace_id` when the request is traced). */
+export function sendError(req: IncomingMessage, res: ServerResponse, err: unknown, log: Logger, traceId: string | null = null): void {
   if (!(err instanceof BkgError)) log.error({ err }, 'unhandled error in request handler');
   else if (err.status >= 500) log.error({ err }, 'request failed');
   if (res.headersSent) {
@@ -78,6 +78,7 @@ export function sendError(req: IncomingMessage, res: ServerResponse, err: unknow
   }
   const e = err instanceof BkgError ? err : new BkgError('INTERNAL', 'internal error');
   const { status, body } = toErrorBody(e);
+  if (traceId) body.error.trace_id = traceId;
   for (const name of res.getHeaderNames()) if (name !== 'x-request-id') res.removeHeader(name);
   baseHeaders(req, res);
   if (e.code === 'UNAUTHENTICATED') res.setHeader('www-authenticate', 'Bearer');

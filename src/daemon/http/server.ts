@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import { BkgError, toErrorBody } from '../../api/errors.js';
 import type { Logger } from '../../log.js';
 import type { Registry } from '../prometheus.js';
+import type { Telemetry } from '../telemetry/index.js';
 import { readJsonBody } from './body.js';
 import { HTTP_METHODS, type RequestContext, type Transport } from './context.js';
 import { listenTcp, listenUnix } from './listen.js';
@@ -27,6 +28,8 @@ export interface HttpServerOptions<P, A extends string = string> {
   readonly authorize: (principal: P, access: A, route: string) => void;
   readonly metrics: Registry;
   readonly maxBodyBytes: number;
+  /** Traces: a server span per request, its trace id in error answers (absent or off: none). */
+  readonly telemetry?: Telemetry;
   /**
    * Serve TCP over TLS, requiring a client certificate signed by `ca` (mutual TLS: the fleet's peer
    * listener, on any address; its transport is 'peer'). Absent: plain HTTP, loopback only.
@@ -72,6 +75,7 @@ export function createHttpServer<P, A extends string = string>(opts: HttpServerO
     const id = randomUUID();
     const match = opts.router.match(method, req.url ?? '');
     const route = match.ok ? match.route.pattern : (match.pattern ?? 'unmatched');
+    const span = opts.telemetry?.request(`${method} ${route}`, { 'http.request.method': method, 'http.route': route, 'bkg.transport': transport, 'bkg.request_id': id }) ?? null;
     const reqLog = log.child({ req_id: id, transport, method, route });
     res.setHeader('x-request-id', id);
     res.once('close', () => {
@@ -79,9 +83,15 @@ export function createHttpServer<P, A extends string = string>(opts: HttpServerO
       const status = res.writableFinished ? res.statusCode : 499; // 499: the client went away first
       requests.inc({ route, method: methodLabel(method), status: String(status) });
       duration.observe({ route, method: methodLabel(method) }, ms / 1000);
-      reqLog.info({ status, ms }, 'request');
+      if (!span) return reqLog.info({ status, ms }, 'request');
+      span.run(() => reqLog.info({ status, ms }, 'request')); // the line carries the trace (pino's mixin), then the span ends
+      span.end(status);
     });
+    if (span) return span.run(() => serve(req, res, transport, match, route, reqLog, span.traceId));
+    return serve(req, res, transport, match, route, reqLog, null);
+  }
 
+  async function serve(req: IncomingMessage, res: ServerResponse, transport: Transport, match: ReturnType<Router<P, A>['match']>, route: string, reqLog: Logger, traceId: string | null): Promise<void> {
     try {
       const matched = match.route;
       // Unauthenticated callers learn nothing about routes: authenticate before reporting 404/405.
@@ -100,7 +110,7 @@ export function createHttpServer<P, A extends string = string>(opts: HttpServerO
       };
       await sendReply(req, res, await match.route.handler(ctx));
     } catch (err) {
-      sendError(req, res, err, reqLog);
+      sendError(req, res, err, reqLog, traceId);
     }
   }
 

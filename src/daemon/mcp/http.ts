@@ -7,6 +7,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { BkgError } from '../../api/errors.js';
 import { ROUTES } from '../../api/routes.js';
+import type { Tracing } from '../../runtime/tracing.js';
 import type { Principal } from '../auth/api-keys.js';
 import type { Action } from '../auth/rights.js';
 import type { Handler } from '../http/context.js';
@@ -23,7 +24,7 @@ interface Session {
   principalId: string;
 }
 
-export function mcpRoutes(router: Router<Principal, Action>, svc: SandboxService, registry: Registry, version: string): { close(): Promise<void> } {
+export function mcpRoutes(router: Router<Principal, Action>, svc: SandboxService, registry: Registry, version: string, tracing?: Tracing): { close(): Promise<void> } {
   const sessions = new Map<string, Session>();
   const calls = registry.counter('bkg_mcp_tool_calls_total', 'MCP tool calls, by tool and outcome.', ['tool', 'outcome']);
   registry.gauge('bkg_mcp_sessions', 'Open MCP sessions.', [], () => sessions.size);
@@ -50,7 +51,7 @@ export function mcpRoutes(router: Router<Principal, Action>, svc: SandboxService
       transport.onclose = () => {
         if (transport.sessionId) sessions.delete(transport.sessionId);
       };
-      await createMcpServer(svc, ctx.principal, calls, version).connect(transport);
+      await createMcpServer(svc, ctx.principal, calls, version, tracing).connect(transport);
       session = { transport, principalId };
     }
     const { transport } = session;

@@ -2,6 +2,7 @@
  * The MCP tools and resources: each a thin call into SandboxService, acting as the session's
  * principal, so namespaces, audit and limits are exactly those of the REST API.
  */
+import { NO_TRACING, type Tracing } from '../../runtime/tracing.js';
 import { randomBytes } from 'node:crypto';
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod/v4';
@@ -61,7 +62,7 @@ interface Extra {
   sendNotification: (n: { method: 'notifications/progress'; params: { progressToken: string | number; progress: number; message?: string } }) => Promise<void>;
 }
 
-export function createMcpServer(svc: SandboxService, principal: Principal, calls: Counter, version: string): McpServer {
+export function createMcpServer(svc: SandboxService, principal: Principal, calls: Counter, version: string, tracing: Tracing = NO_TRACING): McpServer {
   const server = new McpServer({ name: 'bkg', version }, { capabilities: { logging: {} } });
   checkArgumentsWithTheContract(server);
 
@@ -74,7 +75,7 @@ export function createMcpServer(svc: SandboxService, principal: Principal, calls
         return toMcpToolError((args as { [REFUSED]: unknown })[REFUSED]);
       }
       try {
-        const r = await fn(args, extra);
+        const r = await tracing.span(`mcp.tool ${name}`, { 'mcp.tool.name': name }, () => fn(args, extra));
         calls.inc({ tool: name, outcome: 'ok' });
         return r;
       } catch (err) {

@@ -12,6 +12,7 @@ import { allowed, keyKind, type Action } from '../auth/rights.js';
 import type { Router } from '../http/router.js';
 import type { Registry } from '../prometheus.js';
 import { textReply } from '../http/reply.js';
+import type { Telemetry } from '../telemetry/index.js';
 
 export interface AdminDeps {
   keys: ApiKeyStore;
@@ -25,6 +26,8 @@ export interface AdminDeps {
   openapi: () => Record<string, unknown>;
   /** The fleet database while it answers (null: on its own, or it is away). */
   fleetDb: () => FleetDb | null;
+  /** Traces: the sampling rate, changeable at run time. */
+  telemetry: Pick<Telemetry, 'enabled' | 'samplingRate' | 'setSamplingRate'>;
 }
 
 /** The fleet database, or SYNC_UNAVAILABLE saying why a fleet-wide read cannot be answered. */
@@ -50,6 +53,7 @@ export const eventView = (e: AuditEvent) => ({
 });
 
 export function adminRoutes(router: Router<Principal, Action>, d: AdminDeps): void {
+  const settings = () => ({ otel_sampling_rate: d.telemetry.samplingRate(), otel_exporting: d.telemetry.enabled });
   const keyView = (k: ApiKeyInfo): ApiKeyView => ({
     id: k.id, name: k.name, role: k.role, namespace: k.namespaceId ? (d.namespaces.get(k.namespaceId)?.name ?? k.namespaceId) : null,
     sandbox_id: k.sandboxId, masked: k.masked, created_at: k.createdAt, revoked_at: k.revokedAt, last_used_at: k.lastUsedAt,
@@ -92,6 +96,13 @@ export function adminRoutes(router: Router<Principal, Action>, d: AdminDeps): vo
     .route(ROUTES.shutdown, async () => {
       setImmediate(d.shutdown);
       return { status: 202, body: { stopping: true } };
+    })
+    .route(ROUTES.daemonConfig, async () => ({ status: 200, body: settings() }))
+    .route(ROUTES.setDaemonConfig, async ({ input: { body } }) => {
+      const before = settings();
+      if (body.otel_sampling_rate !== undefined) d.telemetry.setSamplingRate(body.otel_sampling_rate);
+      const after = settings();
+      return { status: 200, body: after, audit: { target: 'daemon', details: { otel_sampling_rate: { from: before.otel_sampling_rate, to: after.otel_sampling_rate } } } };
     })
     .route(ROUTES.health, async () => {
       const problems = d.health();

@@ -11,6 +11,7 @@ import { accessRequestView, type AccessClaims, type ModelAccess, type Scope } fr
 import { chatChunk, chatCompletion, completionId, modelsList, unixSeconds } from '../../llm/openai-format.js';
 import { writeSse } from '../../llm/sse.js';
 import type { ChatMessage, ChatResult, InferenceEngine, ModelLookup } from '../../llm/types.js';
+import { epochMs, NO_TRACING, type Tracing } from '../../runtime/tracing.js';
 import type { AuditLog } from '../../store/audit.js';
 import type { Principal } from '../auth/api-keys.js';
 import { bearer } from '../auth/authenticate.js';
@@ -28,6 +29,8 @@ export interface LlmDeps {
   authz: Authorizer;
   /** The live event stream: access requests made and decided (absent: nobody listens). */
   events?: Pick<EventPublisher, 'accessRequest'>;
+  /** Traces: llm.chat with its queue (request to engine call), first token and generation (absent: none). */
+  tracing?: Tracing;
 }
 
 /** Aborts when the client goes away before a (non-streamed) answer is complete; release() when done. */
@@ -65,7 +68,21 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
     });
   }
 
+  const tracing = d.tracing ?? NO_TRACING;
+  /** One inference as spans: llm.chat around llm.queue (from the request's arrival to the engine call), llm.first_token and llm.generate. */
+  function traced(model: string, arrived: number, call: () => Promise<ChatResult>): Promise<ChatResult> {
+    return tracing.span('llm.chat', { 'gen_ai.request.model': model }, async () => {
+      const called = epochMs();
+      tracing.record('llm.queue', arrived, called);
+      const r = await call();
+      if (r.firstTokenMs !== null) tracing.record('llm.first_token', called, called + r.firstTokenMs);
+      tracing.record('llm.generate', called, epochMs(), { 'gen_ai.usage.input_tokens': r.promptTokens, 'gen_ai.usage.output_tokens': r.completionTokens, 'gen_ai.response.finish_reasons': r.finishReason });
+      return r;
+    });
+  }
+
   async function chat(ctx: RequestContext<unknown>, body: { model: string; messages: ChatMessage[]; max_tokens?: number; temperature?: number; stream?: boolean }, openai: boolean, admin?: User): Promise<Reply> {
+    const arrived = epochMs();
     const user = admin ?? keyUser(await authorize(ctx.req, body.model, 'chat'));
     const m = d.models.get(body.model);
     if (!m) throw new BkgError('NOT_FOUND', `no model "${body.model}" in the registry`);
@@ -83,7 +100,7 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
     const native = (r: ChatResult) => ({ finish_reason: r.finishReason, usage: { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens }, duration_ms: r.durationMs, first_token_ms: r.firstTokenMs });
     if (!body.stream) {
       const gone = disconnectSignal(ctx.req);
-      const r = await engine.chat({ ...base, signal: gone.signal }).finally(gone.release);
+      const r = await traced(m.id, arrived, () => engine.chat({ ...base, signal: gone.signal })).finally(gone.release);
       auditUse(user, m.id, 'chat', r);
       return { status: 200, body: openai ? chatCompletion(r, meta) : { model: m.id, message: { role: 'assistant', content: r.text }, ...native(r) } };
     }
@@ -93,7 +110,7 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
         // Events are coalesced into few socket writes (the first one is never held back); see sse.ts.
         const sse = writeSse(res);
         if (openai) await sse.sendEvent(chatChunk({ role: 'assistant' }, meta));
-        const r = await engine.chat({ ...base, signal: sse.signal, onText: async (text) => void (await sse.sendEvent(openai ? chatChunk({ content: text }, meta) : { text })) });
+        const r = await traced(m.id, arrived, () => engine.chat({ ...base, signal: sse.signal, onText: async (text) => void (await sse.sendEvent(openai ? chatChunk({ content: text }, meta) : { text })) }));
         if (openai) {
           await sse.sendEvent(chatChunk({}, meta, r.finishReason));
           await sse.sendEvent('[DONE]');

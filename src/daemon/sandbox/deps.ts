@@ -2,6 +2,7 @@
 import type { Logger } from '../../log.js';
 import type { SandboxEngine } from '../../runtime/engine.js';
 import type { HostInfo } from '../../runtime/host.js';
+import type { Tracing } from '../../runtime/tracing.js';
 import type { AuditLog } from '../../store/audit.js';
 import type { ExecutionRepo, NamespaceRepo, ProjectRepo, SandboxRepo } from '../../store/repos/index.js';
 import type { SnapshotRepository } from '../../store/repositories.js';
@@ -41,6 +42,8 @@ export interface ServiceDeps {
   /** The fleet's other hosts: calls on the sandboxes they run are forwarded there (absent: every sandbox is this host's). */
   remote?: RemoteSandboxes;
   now?: () => Date;
+  /** Traces: each audited operation is a span (absent: none). */
+  tracing?: Tracing;
 }
 
 /** The deps as the parts use them: with a clock. */

@@ -42,7 +42,7 @@ export class SandboxService {
 
   constructor(deps: ServiceDeps) {
     const d = { ...deps, now: deps.now ?? (() => new Date()) };
-    const audit = new SandboxAudit(d.audit);
+    const audit = new SandboxAudit(d.audit, d.tracing);
     this.projects = d.projects;
     this.access = new SandboxAccess(d);
     this.views = new SandboxViews(d);
