@@ -29,6 +29,7 @@ describe('loadDaemonConfig', () => {
       peer: null,
       events: { bufferSize: 10_000, intervalMs: 1000 },
       llmGpu: 'off',
+      otel: { endpoint: null, samplingRate: 1 },
     });
   });
 
