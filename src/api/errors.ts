@@ -34,6 +34,8 @@ export const ERRORS = {
   QUOTA_EXCEEDED: { status: 403, exitCode: 5, hint: 'The namespace\'s policy caps this (the message names the quota): delete or stop sandboxes you no longer need (`bkg ls`, `bkg rm NAME`), or ask an admin to raise it (`bkg policy set NAMESPACE ...`).' },
   DAEMON_UNAVAILABLE: { status: 503, exitCode: 3, hint: 'Check $BKG_HOME/logs/daemon.out; `bkg daemon start --foreground` shows why it cannot start.' },
   AUDIT_TAMPERED: { status: 409, exitCode: 6, hint: 'The audit log was modified outside bkg; the row named was edited, deleted or reordered.' },
+  SIGNATURE_INVALID: { status: 422, exitCode: 6, hint: 'The release\'s provenance is not signed by the key given (or was changed after signing): do not install it. Check that --key is the publisher\'s public key.' },
+  DIGEST_MISMATCH: { status: 422, exitCode: 6, hint: 'A released file differs from the one its signed provenance names (details.subject): it was changed or replaced after signing. Do not install it.' },
   MODEL_VERIFICATION_FAILED: { status: 422, exitCode: 2, hint: 'The model file failed verification in a sandbox (digest, signature or GGUF structure); the message names the check. Nothing was added to the cache.' },
   DOWNLOAD_FAILED: { status: 502, exitCode: 3, hint: 'The model source could not be fetched (after retries); check the URL or path and the network, then pull again.' },
   SYNC_UNAVAILABLE: { status: 503, exitCode: 3, hint: 'The fleet database (Postgres) cannot be reached; this host keeps serving its own sandboxes from its local copy. `bkg daemon status` shows the sync state.' },
