@@ -141,13 +141,16 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
   });
   llmModelRoutes(router, models);
   // the P2P plugin (README "P2P plugin"): its routes always; its libp2p node only with BKG_P2P=1
-  const p2p = await createP2p({ config, store, masterKey: master.key, registry: models, authz, router, log });
   let engine: Promise<InferenceEngine> | null = null;
+  // node-llama-cpp loads on the first inference, not at start
+  const llmEngine = (): Promise<InferenceEngine> => (engine ??= import('../llm/engine-llama.js').then((m) => new m.LlamaEngine({ log, gpu: config.llmGpu === 'off' ? false : config.llmGpu })));
+  const p2p = await createP2p({ config, store, masterKey: master.key, registry: models, engine: llmEngine, authz, router, log });
   llmRoutes(router, {
     access: new ModelAccess(store.llmAccess, await loadSigningKey(join(config.home, 'llm-signing.key'))),
     models,
-    // node-llama-cpp loads on the first inference, not at start
-    engine: () => (engine ??= import('../llm/engine-llama.js').then((m) => new m.LlamaEngine({ log, gpu: config.llmGpu === 'off' ? false : config.llmGpu }))),
+    engine: llmEngine,
+    // chats for models only a trusted peer holds are routed there (P2P plugin)
+    remote: p2p.routing,
     audit,
     authz,
     events: events.publish,

@@ -27,6 +27,8 @@ export interface P2pNodeOptions {
 export interface Answer {
   header: Record<string, unknown>;
   data?: Uint8Array;
+  /** A streamed answer: after the header, each event `send`s one JSON frame; `signal` aborts when the asker goes away. */
+  events?: (send: (e: Record<string, unknown>) => Promise<void>, signal: AbortSignal) => Promise<void>;
 }
 
 /** Answers one request from a trusted peer. */
@@ -93,6 +95,11 @@ export class P2pNode {
         }
         await this.write(stream, Buffer.from(JSON.stringify(answer.header)));
         if (answer.data) await this.write(stream, answer.data);
+        if (answer.events) {
+          const gone = new AbortController();
+          stream.addEventListener('close', () => gone.abort(), { once: true });
+          await answer.events((e) => this.write(stream, Buffer.from(JSON.stringify(e))), gone.signal);
+        }
         await stream.close();
       } catch (err) {
         this.o.log.debug({ err, peer: from }, 'p2p: a request ended early');
@@ -154,6 +161,41 @@ export class P2pNode {
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)));
       throw err;
+    }
+  }
+
+  /** One request whose answer is a stream of JSON events (after the header); resolves when the peer ends it. */
+  async askStream(peerId: string, req: Record<string, unknown>, onEvent: (e: Record<string, unknown>) => void | Promise<void>, signal: AbortSignal): Promise<void> {
+    const stream = await this.node.dialProtocol(this.m.peerId.peerIdFromString(peerId), PROTOCOL, { signal });
+    const stop = (): void => stream.abort(new Error('the routed call was cancelled'));
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      await this.write(stream, Buffer.from(JSON.stringify(req)));
+      let first = true;
+      for await (const frame of this.m.lp.decode(stream, { maxDataLength: MAX_FRAME_BYTES })) {
+        const e = JSON.parse(Buffer.from(frame.subarray()).toString('utf8')) as Record<string, unknown>;
+        if (first && typeof e.error === 'string') throw new Error(`peer ${peerId}: ${e.error}`);
+        if (!first) await onEvent(e);
+        first = false;
+      }
+      if (signal.aborted) throw signal.reason ?? new Error('the routed call was cancelled');
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
+  }
+
+  /** Sign with this node's identity (a peer checks it with `verify` and our peer id). */
+  async sign(data: Uint8Array): Promise<Uint8Array> {
+    return this.m.keys.privateKeyFromProtobuf(this.o.privateKey).sign(data);
+  }
+
+  /** Whether `sig` over `data` was made by `peerId`'s key (Ed25519 peer ids hold their public key). */
+  async verify(peerId: string, data: Uint8Array, sig: Uint8Array): Promise<boolean> {
+    try {
+      const key = this.m.peerId.peerIdFromString(peerId).publicKey;
+      return key ? await key.verify(data, sig) : false;
+    } catch {
+      return false;
     }
   }
 

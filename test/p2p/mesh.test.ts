@@ -210,6 +210,41 @@ describe.skipIf(skip)('P2P mesh: three daemons on 127.0.0.1', () => {
     expect((await audit(d.b.local, 'peer.penalty')).filter((e) => e.actor === `peer:${liar.peerId}`).length).toBe(fetched.rejected.length);
   }, 120_000);
 
+  it('a chat on C for a model only a peer holds is routed and streamed (SSE and OpenAI); a revoke on C stops it', async () => {
+    expect((await call(d.c.local, 'DELETE', '/api/v1/admin/llm/models/stories')).status).toBe(204);
+    const req = await call(d.c.local, 'POST', '/api/v1/llm/requests', { model_id: 'stories', cave_namespace: 'team' });
+    expect(req.status, JSON.stringify(req.body)).toBe(201);
+    const ok = (await call(d.c.local, 'POST', `/api/v1/admin/llm/requests/${(req.body as { id: string }).id}/approve`, { ttl_s: 600 })).body as { token: string; token_id: string };
+    const key = { ...d.c.local };
+    const headers = { authorization: `Bearer ${ok.token}`, 'x-cave-namespace': 'team' };
+    const body = { model: 'stories', messages: [{ role: 'user', content: 'Once upon a time' }], max_tokens: 24, temperature: 0 };
+    // streamed, native SSE
+    const sse = await call(key, 'POST', '/api/v1/llm/chat', { ...body, stream: true }, { headers });
+    expect(sse.status).toBe(200);
+    expect(String(sse.headers['content-type'])).toMatch(/^text\/event-stream/);
+    const events = sse.raw.toString().split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as { text?: string; done?: boolean; usage?: { completion_tokens: number } });
+    const text = events.map((e) => e.text ?? '').join('');
+    expect(text.length).toBeGreaterThan(0);
+    expect(events.at(-1)).toMatchObject({ done: true });
+    expect(events.at(-1)?.usage?.completion_tokens).toBeGreaterThan(0);
+    // the OpenAI-compatible route, not streamed: the same text at temperature 0
+    const oa = await call(key, 'POST', '/v1/chat/completions', body, { headers });
+    expect(oa.status, JSON.stringify(oa.body)).toBe(200);
+    expect((oa.body as { choices: { message: { content: string } }[] }).choices[0]?.message.content).toBe(text);
+    // both hosts audit it: C the key's use (routed to A), A the routed call from C with the key's id
+    const used = (await audit(d.c.local, 'llm.chat')).filter((e) => e.outcome === 'ok');
+    expect(used.length).toBe(2);
+    expect(used.every((e) => e.actor === ok.token_id && e.details?.routed_to === st.a.peer_id)).toBe(true);
+    const routed = (await audit(d.a.local, 'llm.chat.routed')).filter((e) => e.outcome === 'ok');
+    expect(routed.length).toBe(2);
+    expect(routed.every((e) => e.actor === `peer:${st.c.peer_id}` && e.details?.key === ok.token_id)).toBe(true);
+    // revoked on the calling host: refused there, and A is never asked
+    expect((await call(d.c.local, 'POST', '/api/v1/admin/llm/models/stories/revoke_key', { token_id: ok.token_id })).status).toBe(200);
+    const refused = await call(key, 'POST', '/api/v1/llm/chat', { ...body, stream: true }, { headers });
+    expect(refused.status).toBe(403);
+    expect((await audit(d.a.local, 'llm.chat.routed')).filter((e) => e.outcome === 'ok').length).toBe(2);
+  }, 120_000);
+
   it('answers P2P_DISABLED where the node is off, and peers rm forgets a peer', async () => {
     const off = await startTestDaemon();
     try {

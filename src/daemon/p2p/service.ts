@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { BkgError } from '../../api/errors.js';
 import type { PeersInitResponse, PeersStatus, PeerModel, PeerView } from '../../api/schema/peers.js';
 import type { StartedDownload } from '../../llm/registry/types.js';
+import type { InferenceEngine, ModelLookup } from '../../llm/types.js';
 import type { ModelRegistry } from '../../llm/registry/index.js';
 import type { Logger } from '../../log.js';
 import { ChunkServer, type ChunkManifest, type HeldModel } from '../../p2p/chunks.js';
@@ -20,6 +21,7 @@ import type { AuditRepository, ModelRepository, ModelSignatureRepository, PeerRe
 import type { Authorizer } from '../auth/authorize.js';
 import type { P2pConfig } from './config.js';
 import type { P2pKeys } from './identity.js';
+import { ChatRouting } from './routing.js';
 
 export interface PeerServiceDeps {
   config: P2pConfig | null;
@@ -27,7 +29,9 @@ export interface PeerServiceDeps {
   peers: PeerRepository;
   models: Pick<ModelRepository, 'list' | 'bySha256'>;
   signatures: ModelSignatureRepository;
-  registry: Pick<ModelRegistry, 'blobPath' | 'startDownload'>;
+  registry: Pick<ModelRegistry, 'blobPath' | 'startDownload'> & ModelLookup;
+  /** The local inference engine (loaded on first use): routed chats from trusted peers run on it. */
+  engine: () => Promise<InferenceEngine>;
   keys: P2pKeys;
   authz: Pick<Authorizer, 'trustsPeer' | 'denyPeer'>;
   audit: Pick<AuditRepository, 'append'>;
@@ -44,9 +48,14 @@ export class PeerService {
   private timer: NodeJS.Timeout | null = null;
   private readonly refusedAt = new Map<string, number>();
   private readonly log: Logger;
+  /** Chats for models a trusted peer holds (RemoteModels for the LLM routes), and those peers' chats for ours. */
+  readonly routing: ChatRouting;
 
   constructor(private readonly d: PeerServiceDeps) {
     this.log = d.log.child({ component: 'p2p' });
+    this.routing = new ChatRouting({
+      node: () => this.node, peers: d.peers, models: d.registry, engine: d.engine, audit: d.audit, log: this.log, modelsOf: (peer) => this.modelsOf(peer),
+    });
   }
 
   /**
@@ -68,7 +77,7 @@ export class PeerService {
       refused: (peer, door) => this.refused(peer, door),
     });
     const server = new ChunkServer({ models: () => this.held(), blobPath: (sha) => this.blobPath(sha) }, this.d.config.chunkBytes);
-    await this.node.serve((req) => server.handle(req));
+    await this.node.serve((req, from) => (req.op === 'chat' ? this.routing.serve(req, from) : server.handle(req)));
     this.log.info({ peerId: this.node.peerId, addrs: this.node.addrs() }, 'p2p node listening');
     this.redial();
     this.timer = setInterval(() => this.redial(), REDIAL_MS);

@@ -10,7 +10,7 @@ import { ROUTES } from '../../api/routes.js';
 import { accessRequestView, type AccessClaims, type ModelAccess, type Scope } from '../../llm/access.js';
 import { chatChunk, chatCompletion, completionId, modelsList, unixSeconds } from '../../llm/openai-format.js';
 import { writeSse } from '../../llm/sse.js';
-import type { ChatMessage, ChatResult, InferenceEngine, ModelLookup } from '../../llm/types.js';
+import type { ChatMessage, ChatResult, InferenceEngine, ModelLookup, RemoteModels } from '../../llm/types.js';
 import { epochMs, NO_TRACING, type Tracing } from '../../runtime/tracing.js';
 import type { AuditLog } from '../../store/audit.js';
 import type { Principal } from '../auth/api-keys.js';
@@ -25,6 +25,8 @@ export interface LlmDeps {
   access: ModelAccess;
   models: ModelLookup;
   engine: () => Promise<InferenceEngine>;
+  /** Models a trusted peer holds (the P2P plugin): chats for them are routed there (absent: none). */
+  remote?: RemoteModels;
   audit: AuditLog;
   authz: Authorizer;
   /** The live event stream: access requests made and decided (absent: nobody listens). */
@@ -61,10 +63,10 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
   }
   const keyUser = (claims: AccessClaims): User => ({ actor: claims.jti, namespace: claims.namespace });
 
-  function auditUse(user: User, model: string, scope: Scope, r: ChatResult): void {
+  function auditUse(user: User, model: string, scope: Scope, r: ChatResult, routedTo?: string): void {
     d.audit.append({
       actor: user.actor, namespace: user.namespace, action: `llm.${scope}`, target: model, outcome: 'ok',
-      details: { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, duration_ms: Math.round(r.durationMs), finish: r.finishReason },
+      details: { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, duration_ms: Math.round(r.durationMs), finish: r.finishReason, ...(routedTo ? { routed_to: routedTo } : {}) },
     });
   }
 
@@ -85,24 +87,29 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
     const arrived = epochMs();
     const user = admin ?? keyUser(await authorize(ctx.req, body.model, 'chat'));
     const m = d.models.get(body.model);
-    if (!m) throw new BkgError('NOT_FOUND', `no model "${body.model}" in the registry`);
+    // not here: a trusted peer that holds it runs it (the key was checked here; a revoke stops the stream)
+    const routed = m ? null : ((await d.remote?.engine(body.model, { ...user, stillValid: () => !d.access.isRevoked(user.actor) })) ?? null);
+    if (!m && !routed) throw new BkgError('NOT_FOUND', `no model "${body.model}" in the registry`);
     // The LRU stamp is a database write: made while the first token is computed, not before it.
-    setImmediate(() => {
-      try {
-        d.models.touch(m.id);
-      } catch {
-        // the store closed meanwhile (the daemon stopping): the stamp does not matter then
-      }
-    });
-    const engine = await d.engine();
-    const meta = { id: completionId(), model: m.id, created: unixSeconds() };
-    const base = { modelId: m.id, modelPath: d.models.blobPath(m), messages: body.messages, maxTokens: body.max_tokens ?? 256, temperature: body.temperature ?? 0.7 };
+    if (m) {
+      setImmediate(() => {
+        try {
+          d.models.touch(m.id);
+        } catch {
+          // the store closed meanwhile (the daemon stopping): the stamp does not matter then
+        }
+      });
+    }
+    const engine = routed ?? (await d.engine());
+    const id = m?.id ?? body.model;
+    const meta = { id: completionId(), model: id, created: unixSeconds() };
+    const base = { modelId: id, modelPath: m ? d.models.blobPath(m) : '', messages: body.messages, maxTokens: body.max_tokens ?? 256, temperature: body.temperature ?? 0.7 };
     const native = (r: ChatResult) => ({ finish_reason: r.finishReason, usage: { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens }, duration_ms: r.durationMs, first_token_ms: r.firstTokenMs });
     if (!body.stream) {
       const gone = disconnectSignal(ctx.req);
-      const r = await traced(m.id, arrived, () => engine.chat({ ...base, signal: gone.signal })).finally(gone.release);
-      auditUse(user, m.id, 'chat', r);
-      return { status: 200, body: openai ? chatCompletion(r, meta) : { model: m.id, message: { role: 'assistant', content: r.text }, ...native(r) } };
+      const r = await traced(id, arrived, () => engine.chat({ ...base, signal: gone.signal })).finally(gone.release);
+      auditUse(user, id, 'chat', r, routed?.peer);
+      return { status: 200, body: openai ? chatCompletion(r, meta) : { model: id, message: { role: 'assistant', content: r.text }, ...native(r) } };
     }
     return {
       status: 200,
@@ -110,14 +117,14 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
         // Events are coalesced into few socket writes (the first one is never held back); see sse.ts.
         const sse = writeSse(res);
         if (openai) await sse.sendEvent(chatChunk({ role: 'assistant' }, meta));
-        const r = await traced(m.id, arrived, () => engine.chat({ ...base, signal: sse.signal, onText: async (text) => void (await sse.sendEvent(openai ? chatChunk({ content: text }, meta) : { text })) }));
+        const r = await traced(id, arrived, () => engine.chat({ ...base, signal: sse.signal, onText: async (text) => void (await sse.sendEvent(openai ? chatChunk({ content: text }, meta) : { text })) }));
         if (openai) {
           await sse.sendEvent(chatChunk({}, meta, r.finishReason));
           await sse.sendEvent('[DONE]');
         } else await sse.sendEvent({ done: true, ...native(r) });
         sse.end();
         // audited once per request, after the answer is out (never per token)
-        auditUse(user, m.id, 'chat', r);
+        auditUse(user, id, 'chat', r, routed?.peer);
       },
     };
   }
@@ -125,7 +132,7 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
   router
     .route(ROUTES.requestAccess, async ({ principal, input: { body } }) => {
       d.authz.namespaceFor(principal, 'llm.request', body.cave_namespace);
-      if (!d.models.get(body.model_id)) throw new BkgError('NOT_FOUND', `no model "${body.model_id}" in the registry`);
+      if (!d.models.get(body.model_id) && !(await d.remote?.holds(body.model_id))) throw new BkgError('NOT_FOUND', `no model "${body.model_id}" in the registry, nor held by a trusted peer`);
       const r = d.access.request({ modelId: body.model_id, namespace: body.cave_namespace, requestedBy: principal.id });
       d.events?.accessRequest(accessRequestView(r));
       return { status: 201, body: accessRequestView(r), audit: { target: body.model_id, namespace: body.cave_namespace, details: { request: r.id } } };

@@ -1,0 +1,133 @@
+/**
+ * Inference routed between trusted peers. The calling host checked the model-access key; it then
+ * asks a connected trusted peer that holds the model, with a short-lived peer token: its own
+ * node's Ed25519 signature over {iss, aud, model, namespace, key, exp} (60 s), which the holder
+ * checks against the connection's peer id (Noise already proved it) and its own id. Pieces of
+ * the answer stream back as JSON frames; the calling host asks `stillValid` at each (a revoked
+ * key stops the stream). Both hosts audit the use.
+ */
+import { BkgError } from '../../api/errors.js';
+import type { ChatMessage, ChatRequest, ChatResult, InferenceEngine, ModelLookup, RemoteModels } from '../../llm/types.js';
+import type { Logger } from '../../log.js';
+import type { Answer, P2pNode } from '../../p2p/node.js';
+import type { AuditRepository, PeerRepository } from '../../store/repositories.js';
+
+const TOKEN_TTL_MS = 60_000;
+const HOLDER_TTL_MS = 10_000;
+
+export interface ChatRoutingDeps {
+  node: () => P2pNode | null;
+  peers: Pick<PeerRepository, 'list'>;
+  models: ModelLookup;
+  engine: () => Promise<InferenceEngine>;
+  audit: Pick<AuditRepository, 'append'>;
+  /** What a peer holds (its announcement), or null. */
+  modelsOf(peer: string): Promise<{ id: string }[] | null>;
+  log: Logger;
+}
+
+interface PeerToken {
+  iss: string;
+  aud: string;
+  model: string;
+  ns: string | null;
+  key: string;
+  exp: number;
+}
+
+const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64url');
+
+export class ChatRouting implements RemoteModels {
+  /** model id → the peer that held it, and when that was asked. */
+  private readonly holders = new Map<string, { peer: string; at: number }>();
+
+  constructor(private readonly d: ChatRoutingDeps) {}
+
+  async holds(modelId: string): Promise<boolean> {
+    return (await this.holder(modelId)) !== null;
+  }
+
+  async engine(modelId: string, use: { actor: string; namespace: string | null; stillValid(): boolean }): Promise<(Pick<InferenceEngine, 'chat'> & { peer: string }) | null> {
+    const node = this.d.node();
+    const peer = await this.holder(modelId);
+    if (!node || !peer) return null;
+    return {
+      peer,
+      chat: async (req: ChatRequest): Promise<ChatResult> => {
+        const payload: PeerToken = { iss: node.peerId, aud: peer, model: modelId, ns: use.namespace, key: use.actor, exp: Date.now() + TOKEN_TTL_MS };
+        const body = Buffer.from(JSON.stringify(payload));
+        const token = `${b64(body)}.${b64(await node.sign(body))}`;
+        const ac = new AbortController();
+        const cancel = (): void => ac.abort(req.signal?.reason);
+        req.signal?.addEventListener('abort', cancel, { once: true });
+        let result: ChatResult | null = null;
+        try {
+          await node.askStream(peer, { op: 'chat', token, model: modelId, messages: req.messages, max_tokens: req.maxTokens, temperature: req.temperature }, async (e) => {
+            if (typeof e.text === 'string') {
+              if (!use.stillValid()) return ac.abort(new BkgError('FORBIDDEN', 'this model-access key was revoked'));
+              await req.onText?.(e.text);
+            } else if (e.done === true) result = e.result as ChatResult;
+          }, ac.signal);
+        } catch (err) {
+          if (ac.signal.reason instanceof BkgError) throw ac.signal.reason;
+          if (req.signal?.aborted) return { text: '', promptTokens: 0, completionTokens: 0, finishReason: 'cancelled', firstTokenMs: null, durationMs: 0 };
+          this.holders.delete(modelId);
+          throw new BkgError('PEER_UNAVAILABLE', `the peer holding ${modelId} did not answer: ${(err as Error).message}`, { details: { model: modelId, peer } });
+        } finally {
+          req.signal?.removeEventListener('abort', cancel);
+        }
+        if (!result) throw new BkgError('PEER_UNAVAILABLE', `the peer holding ${modelId} ended the answer early`, { details: { model: modelId, peer } });
+        return result;
+      },
+    };
+  }
+
+  /** The holder's side: a routed chat from a trusted peer with a valid peer token. */
+  async serve(req: Record<string, unknown>, from: string): Promise<Answer> {
+    const node = this.d.node();
+    if (!node) throw new Error('P2P is off');
+    const [body, sig] = String(req.token ?? '').split('.');
+    let t: PeerToken;
+    try {
+      t = JSON.parse(Buffer.from(body ?? '', 'base64url').toString('utf8')) as PeerToken;
+    } catch {
+      throw new Error('not a peer token');
+    }
+    const ok = await node.verify(from, Buffer.from(body ?? '', 'base64url'), Buffer.from(sig ?? '', 'base64url'));
+    if (!ok || t.iss !== from || t.aud !== node.peerId || t.model !== req.model || !(t.exp > Date.now()) || t.exp - Date.now() > TOKEN_TTL_MS) {
+      this.d.audit.append({ actor: `peer:${from}`, namespace: t.ns ?? null, action: 'llm.chat.routed', target: String(req.model), outcome: 'denied', details: { reason: 'invalid peer token' } });
+      throw new Error('invalid or expired peer token');
+    }
+    const m = this.d.models.get(t.model);
+    if (!m) throw new Error(`no model ${t.model} here`);
+    const engine = await this.d.engine();
+    return {
+      header: { ok: true },
+      events: async (send, signal) => {
+        const r = await engine.chat({
+          modelId: m.id, modelPath: this.d.models.blobPath(m), messages: req.messages as ChatMessage[], maxTokens: Number(req.max_tokens ?? 256),
+          temperature: Number(req.temperature ?? 0.7), signal, onText: (text) => send({ text }),
+        });
+        if (!signal.aborted) await send({ done: true, result: r });
+        this.d.audit.append({
+          actor: `peer:${from}`, namespace: t.ns, action: 'llm.chat.routed', target: m.id, outcome: 'ok',
+          details: { key: t.key, prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, duration_ms: Math.round(r.durationMs), finish: signal.aborted ? 'cancelled' : r.finishReason },
+        });
+      },
+    };
+  }
+
+  /** A connected trusted peer that holds the model (asked again after a while, or after a failure). */
+  private async holder(modelId: string): Promise<string | null> {
+    const node = this.d.node();
+    if (!node) return null;
+    const cached = this.holders.get(modelId);
+    if (cached && Date.now() - cached.at < HOLDER_TTL_MS && node.connected(cached.peer)) return cached.peer;
+    const connected = this.d.peers.list().map((p) => p.peerId).filter((p) => node.connected(p));
+    const found = await Promise.all(connected.map(async (p) => ((await this.d.modelsOf(p))?.some((m) => m.id === modelId) ? p : null)));
+    const peer = found.find((p): p is string => p !== null) ?? null;
+    if (peer) this.holders.set(modelId, { peer, at: Date.now() });
+    else this.holders.delete(modelId);
+    return peer;
+  }
+}
