@@ -60,6 +60,11 @@ export interface DaemonHttpServer {
 
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
 function methodLabel(method: string): string {
   return (HTTP_METHODS as readonly string[]).includes(method) ? method : 'OTHER';
 }
@@ -75,7 +80,7 @@ export function createHttpServer<P, A extends string = string>(opts: HttpServerO
     const id = randomUUID();
     const match = opts.router.match(method, req.url ?? '');
     const route = match.ok ? match.route.pattern : (match.pattern ?? 'unmatched');
-    const span = opts.telemetry?.request(`${method} ${route}`, { 'http.request.method': method, 'http.route': route, 'bkg.transport': transport, 'bkg.request_id': id }) ?? null;
+    const span = opts.telemetry?.request(`${method} ${route}`, { 'http.request.method': method, 'http.route': route, 'bkg.transport': transport, 'bkg.request_id': id }, headerOf(req, 'traceparent')) ?? null;
     const reqLog = log.child({ req_id: id, transport, method, route });
     res.setHeader('x-request-id', id);
     res.once('close', () => {

@@ -5,7 +5,7 @@
  * a no-op (`enabled: false`) and a request pays one null check. The sampling rate
  * (CAVE_OTEL_SAMPLING_RATE) applies to new traces and can change while the daemon runs.
  */
-import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
@@ -39,8 +39,8 @@ export interface Telemetry {
   setSamplingRate(rate: number): void;
   /** Phases of the runtime and the daemon's services (children of the current span). */
   readonly tracing: Tracing;
-  /** A server span for a request (null when tracing is off). */
-  request(name: string, attrs: TraceAttributes): RequestSpan | null;
+  /** A server span for a request (null when tracing is off); `traceparent`: the caller's W3C trace context, continued when valid. */
+  request(name: string, attrs: TraceAttributes, traceparent?: string): RequestSpan | null;
   /** For pino's mixin: trace_id and span_id of the current span, when there is one. */
   logFields(): { trace_id?: string; span_id?: string };
   /** Export what is buffered and stop. */
@@ -68,6 +68,16 @@ function failed(span: Span, err: unknown): void {
   // the error's code (or class), never its message: messages may quote what a caller sent
   const code = (err as { code?: unknown } | null)?.code;
   span.setStatus({ code: SpanStatusCode.ERROR, message: typeof code === 'string' ? code : err instanceof Error ? err.name : 'error' });
+}
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/** The caller's trace (a W3C traceparent header, version 00) as the parent of a request's span; anything else starts a new trace. */
+export function parentOf(traceparent: string | undefined): Context {
+  const m = traceparent === undefined ? null : TRACEPARENT.exec(traceparent.trim());
+  if (!m) return ROOT_CONTEXT;
+  const sc = { traceId: m[1] as string, spanId: m[2] as string, traceFlags: parseInt(m[3] as string, 16) & 1, isRemote: true };
+  return trace.isSpanContextValid(sc) ? trace.setSpanContext(ROOT_CONTEXT, sc) : ROOT_CONTEXT;
 }
 
 function tracingOver(tracer: Tracer): Tracing {
@@ -108,9 +118,10 @@ export function createTelemetry(config: TelemetryConfig, service: { version: str
       sampler.rate = r;
     },
     tracing: tracingOver(tracer),
-    request(name, attrs) {
-      const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes: attrs as Attributes }, context.active());
-      const ctx = trace.setSpan(context.active(), span);
+    request(name, attrs, traceparent) {
+      const parent = parentOf(traceparent);
+      const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes: attrs as Attributes }, parent);
+      const ctx = trace.setSpan(parent, span);
       const sc = span.spanContext();
       return {
         traceId: span.isRecording() ? sc.traceId : null,

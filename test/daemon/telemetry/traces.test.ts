@@ -85,6 +85,16 @@ describe.skipIf(skip)('traces over OTLP/HTTP', () => {
     expect(exported).not.toMatch(/authorization/i);
   }, 60_000);
 
+  it('continues a caller\'s trace (W3C traceparent) and ignores a malformed one', async () => {
+    const traceId = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
+    const parent = '0123456789abcdef';
+    expect((await call({ port }, 'GET', '/healthz', undefined, { headers: { traceparent: `00-${traceId}-${parent}-01` } })).status).toBe(200);
+    expect((await call({ port }, 'GET', '/healthz', undefined, { headers: { traceparent: `00-${'0'.repeat(32)}-${parent}-01` } })).status).toBe(200);
+    const spans = await otlp.waitFor('the continued trace', (all) => all.some((s) => s.traceId === traceId));
+    expect(spans.find((s) => s.traceId === traceId)).toMatchObject({ name: 'GET /healthz', parentSpanId: parent });
+    expect(spans.some((s) => s.traceId === '0'.repeat(32))).toBe(false);
+  });
+
   it('names the trace in an error answer and in the daemon\'s log lines', async () => {
     const r = await call({ port, key: adminKey }, 'GET', '/api/v1/sandboxes/no-such-sandbox');
     expect(r.status).toBe(404);
