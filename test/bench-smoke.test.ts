@@ -32,6 +32,7 @@ const BENCHES: Bench[] = [
   { script: 'cli.mjs', fields: ['n', 'results'] },
   { script: 'dashboard.mjs', fields: ['bench', 'mode', 'phases'] },
   { script: 'snapshot.mjs', args: ['--json'], fields: ['ms', 'disk_mib'] },
+  { script: 'otel.mjs', fields: ['bench', 'mode', 'variants', 'spans_received'] },
   { script: 'egress.mjs', fields: ['bench', 'downloads_mib_s', 'small_requests_per_s'], missing: () => (onPath('curl') ? null : 'curl is not installed') },
   {
     script: 'sync.mjs',
