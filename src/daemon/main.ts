@@ -144,7 +144,7 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
   let engine: Promise<InferenceEngine> | null = null;
   // node-llama-cpp loads on the first inference, not at start
   const llmEngine = (): Promise<InferenceEngine> => (engine ??= import('../llm/engine-llama.js').then((m) => new m.LlamaEngine({ log, gpu: config.llmGpu === 'off' ? false : config.llmGpu })));
-  const p2p = await createP2p({ config, store, masterKey: master.key, registry: models, engine: llmEngine, authz, router, log });
+  const p2p = await createP2p({ config, store, masterKey: master.key, registry: models, engine: llmEngine, authz, router, log, tracing: telemetry.tracing });
   llmRoutes(router, {
     access: new ModelAccess(store.llmAccess, await loadSigningKey(join(config.home, 'llm-signing.key'))),
     models,

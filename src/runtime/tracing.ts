@@ -6,14 +6,14 @@
 export type TraceAttributes = Record<string, string | number | boolean>;
 
 export interface Tracing {
-  /** Run `fn` as a phase (a child span of whatever span is current). */
-  span<T>(name: string, attrs: TraceAttributes, fn: () => Promise<T>): Promise<T>;
+  /** Run `fn` as a phase (a child span of whatever span is current); `fn` may add attributes it learns on the way with `set`. */
+  span<T>(name: string, attrs: TraceAttributes, fn: (set: (attrs: TraceAttributes) => void) => Promise<T>): Promise<T>;
   /** A phase that already happened, from `startMs` to `endMs` (epoch milliseconds): a child span of the current one. */
   record(name: string, startMs: number, endMs: number, attrs?: TraceAttributes): void;
 }
 
 export const NO_TRACING: Tracing = {
-  span: (_name, _attrs, fn) => fn(),
+  span: (_name, _attrs, fn) => fn(() => {}),
   record: () => {},
 };
 

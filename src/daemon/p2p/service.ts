@@ -14,6 +14,7 @@ import type { InferenceEngine, ModelLookup } from '../../llm/types.js';
 import type { ModelRegistry } from '../../llm/registry/index.js';
 import type { Logger } from '../../log.js';
 import { ChunkServer, type ChunkManifest, type HeldModel } from '../../p2p/chunks.js';
+import { NO_TRACING, type Tracing } from '../../runtime/tracing.js';
 import { fetchChunks } from '../../p2p/fetch.js';
 import { networkKeyFingerprint } from '../../p2p/keys.js';
 import type { P2pNode } from '../../p2p/node.js';
@@ -36,6 +37,8 @@ export interface PeerServiceDeps {
   authz: Pick<Authorizer, 'trustsPeer' | 'denyPeer'>;
   audit: Pick<AuditRepository, 'append'>;
   log: Logger;
+  /** Traces: a model's transfer from peers is a span (absent: none). */
+  tracing?: Tracing;
 }
 
 const REDIAL_MS = 5000;
@@ -150,13 +153,18 @@ export class PeerService {
       ...(model.signature_base64 ? { sig: Buffer.from(model.signature_base64, 'base64') } : {}),
       fetch: async ({ onProgress, signal }) => {
         mkdirSync(join(this.d.home, 'models', 'p2p'), { recursive: true, mode: 0o700 });
-        const r = await fetchChunks({
-          manifest: manifest.manifest, holders: manifest.holders, dest: part, log: this.log, onProgress,
-          ask: (peer, req, s) => node.ask(peer, req, s),
-          penalise: (peer, index) => this.penalise(peer, `sent a bad chunk ${index} of ${model.id}`),
-          ...(signal ? { signal } : {}),
-        }).catch((err: unknown) => {
-          throw err instanceof BkgError ? err : new BkgError('DOWNLOAD_FAILED', `from peers: ${(err as Error).message}`);
+        const transfer = { 'bkg.model': model.id, 'p2p.holders': manifest.holders.length, 'p2p.chunks': manifest.manifest.chunks.length, 'p2p.bytes': manifest.manifest.size };
+        const r = await (this.d.tracing ?? NO_TRACING).span('p2p.fetch', transfer, async (set) => {
+          const got = await fetchChunks({
+            manifest: manifest.manifest, holders: manifest.holders, dest: part, log: this.log, onProgress,
+            ask: (peer, req, s) => node.ask(peer, req, s),
+            penalise: (peer, index) => this.penalise(peer, `sent a bad chunk ${index} of ${model.id}`),
+            ...(signal ? { signal } : {}),
+          }).catch((err: unknown) => {
+            throw err instanceof BkgError ? err : new BkgError('DOWNLOAD_FAILED', `from peers: ${(err as Error).message}`);
+          });
+          set({ 'p2p.peers_used': Object.keys(got.chunksFrom).length, 'p2p.chunks_rejected': got.rejected.length, 'p2p.chunks_resumed': got.resumedChunks });
+          return got;
         });
         this.d.audit.append({ actor, namespace: null, action: 'peer.fetch', target: model.id, outcome: 'ok', details: { sha256: model.sha256, chunks_from: r.chunksFrom, rejected: r.rejected, resumed_chunks: r.resumedChunks } });
         return { path: part, release };

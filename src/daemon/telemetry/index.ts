@@ -85,7 +85,7 @@ function tracingOver(tracer: Tracer): Tracing {
     span: (name, attrs, fn) =>
       tracer.startActiveSpan(name, { attributes: attrs as Attributes }, async (span) => {
         try {
-          return await fn();
+          return await fn((a) => span.setAttributes(a as Attributes));
         } catch (err) {
           failed(span, err);
           throw err;
