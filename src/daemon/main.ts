@@ -15,6 +15,7 @@ import { EgressReport } from './egress-report.js';
 import { attachExecWebSocket } from './exec-ws.js';
 import { createHttpServer, type DaemonHttpServer } from './http/server.js';
 import { Router } from './http/router.js';
+import { createUiHandler } from './http/static-ui.js';
 import { Registry } from './prometheus.js';
 import type { DaemonInfo } from '../api/admin.js';
 import { parseSize } from '../api/units.js';
@@ -175,7 +176,9 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
   const authMain = createAuthenticator(keys, limiter, { trustUnix: true, ...gate });
   const authSandbox = createAuthenticator(keys, limiter, { trustUnix: false, ...gate });
   const authorize = (p: Principal, action: Action, route: string): void => authz.require(p, action, route);
-  const main: DaemonHttpServer = createHttpServer({ router, log, authenticate: authMain, authorize, metrics: registry, maxBodyBytes: config.maxBodyBytes, telemetry });
+  // the web UI (dist/web, built from web/) at /ui/ on the TCP listener
+  const ui = createUiHandler(join(packageRoot(), 'dist', 'web'));
+  const main: DaemonHttpServer = createHttpServer({ router, log, authenticate: authMain, authorize, metrics: registry, maxBodyBytes: config.maxBodyBytes, telemetry, ui });
   const forSandboxes: DaemonHttpServer = createHttpServer({ router, log, authenticate: authSandbox, authorize, metrics: new Registry(), maxBodyBytes: config.maxBodyBytes, telemetry });
   const peer = peering.listener({ router, log, authz, metrics: new Registry(), maxBodyBytes: config.maxBodyBytes, keys, limiter });
   const eventsWs = eventsUpgrade(events);

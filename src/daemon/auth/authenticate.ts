@@ -8,9 +8,28 @@ import type { RateLimiter } from './rate-limit.js';
 /** A client on the 0600 unix socket runs as the daemon's own user: the host admin. */
 export const HOST_ADMIN: Principal = { id: 'host', name: 'host admin', role: 'admin', namespaceId: null, sandboxId: null };
 
+/** The subprotocol that carries a key on a WebSocket upgrade: `bkg.bearer.<key>`. */
+export const WS_BEARER_PREFIX = 'bkg.bearer.';
+
+/**
+ * A browser's WebSocket cannot send an Authorization header, and a key must never ride in a URL:
+ * on an upgrade without the header, the key may come as the subprotocol `bkg.bearer.<key>`, offered
+ * after a plain one (`bkg`) that the server picks and echoes (ws picks the first), so the key is
+ * never sent back. It is then checked exactly like a bearer header.
+ */
+function subprotocolKey(req: IncomingMessage): string | null {
+  const offered = req.headers['sec-websocket-protocol'];
+  if (offered === undefined || req.headers.upgrade?.toLowerCase() !== 'websocket') return null;
+  const keys = offered.split(',').map((p) => p.trim()).filter((p) => p.startsWith(WS_BEARER_PREFIX));
+  if (keys.length === 0) return null;
+  const key = keys[0]?.slice(WS_BEARER_PREFIX.length) ?? '';
+  if (keys.length > 1 || !/^[A-Za-z0-9_.~+/=-]+$/.test(key)) throw new BkgError('UNAUTHENTICATED', `the ${WS_BEARER_PREFIX}<api key> subprotocol must carry one API key`);
+  return key;
+}
+
 export function bearer(req: IncomingMessage): string | null {
   const h = req.headers.authorization;
-  if (h === undefined) return null;
+  if (h === undefined) return subprotocolKey(req);
   const m = /^Bearer ([A-Za-z0-9_.~+/=-]+)$/.exec(h);
   if (!m?.[1]) throw new BkgError('UNAUTHENTICATED', 'the Authorization header must be "Bearer <api key>"');
   return m[1];

@@ -18,6 +18,7 @@ import { HTTP_METHODS, type RequestContext, type Transport } from './context.js'
 import { listenTcp, listenUnix } from './listen.js';
 import { sendError, sendReply } from './reply.js';
 import type { Router } from './router.js';
+import type { UiHandler } from './static-ui.js';
 
 export interface HttpServerOptions<P, A extends string = string> {
   readonly router: Router<P, A>;
@@ -35,6 +36,8 @@ export interface HttpServerOptions<P, A extends string = string> {
    * listener, on any address; its transport is 'peer'). Absent: plain HTTP, loopback only.
    */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer; readonly ca: string | Buffer };
+  /** The web UI's files at /ui/ on the plain TCP listener (static-ui.ts); absent: none. */
+  readonly ui?: UiHandler;
 }
 
 export interface ListenOptions {
@@ -75,6 +78,7 @@ export function createHttpServer<P, A extends string = string>(opts: HttpServerO
   const log = opts.log.child({ component: 'http' });
 
   async function handle(req: IncomingMessage, res: ServerResponse, transport: Transport): Promise<void> {
+    if (transport === 'tcp' && opts.ui?.(req, res)) return;
     const started = performance.now();
     const method = req.method ?? '';
     const id = randomUUID();
