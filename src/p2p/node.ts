@@ -166,7 +166,8 @@ export class P2pNode {
 
   /** One request whose answer is a stream of JSON events (after the header); resolves when the peer ends it. */
   async askStream(peerId: string, req: Record<string, unknown>, onEvent: (e: Record<string, unknown>) => void | Promise<void>, signal: AbortSignal): Promise<void> {
-    const stream = await this.node.dialProtocol(this.m.peerId.peerIdFromString(peerId), PROTOCOL, { signal });
+    // one protocol, known to be served: selected optimistically, without a round trip of its own
+    const stream = await this.node.dialProtocol(this.m.peerId.peerIdFromString(peerId), PROTOCOL, { signal, negotiateFully: false });
     const stop = (): void => stream.abort(new Error('the routed call was cancelled'));
     signal.addEventListener('abort', stop, { once: true });
     try {

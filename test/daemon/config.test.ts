@@ -30,6 +30,7 @@ describe('loadDaemonConfig', () => {
       events: { bufferSize: 10_000, intervalMs: 1000 },
       llmGpu: 'off',
       otel: { endpoint: null, samplingRate: 1 },
+      p2p: null,
     });
   });
 

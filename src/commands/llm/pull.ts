@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { Args, Flags } from '@oclif/core';
 import { BkgError, ERRORS, exitCodeFor, toErrorBody, type ErrorCode } from '../../api/errors.js';
@@ -19,13 +19,15 @@ export default class LlmPull extends DaemonCommand {
     name: Flags.string({ description: 'The model id to use (default: from the file name).' }),
     sha256: Flags.string({ description: 'The expected sha256 (hex).' }),
     sig: Flags.string({ description: 'A detached Ed25519 signature over the file\'s sha256 (keys trusted with `bkg llm trust add`).' }),
-    'from-peers': Flags.boolean({ description: 'Fetch the model in chunks from the trusted P2P peers that hold it (README "P2P plugin"); verified here as a download is.', default: false, exclusive: ['sha256', 'sig', 'name'] }),
+    'from-peers': Flags.boolean({ description: 'Fetch the model in chunks from the trusted P2P peers that hold it (README "P2P plugin"); verified here as a download is. A bare name that is no file here does this too.', default: false, exclusive: ['sha256', 'sig', 'name'] }),
   };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(LlmPull);
-    const peers = flags['from-peers'];
     const url = /^https?:\/\//.test(args.source);
+    // a bare model name that is no file here: fetched from the trusted peers that hold it (automatic fallback)
+    const auto = !flags['from-peers'] && !url && !/[/\\]|\.gguf$/i.test(args.source) && !existsSync(resolve(args.source)) && !flags.sha256 && !flags.sig;
+    const peers = flags['from-peers'] || auto;
     const source = url || peers ? args.source : resolve(args.source);
     const sig = flags.sig ? readFileSync(flags.sig).toString('base64') : undefined;
     const label = peers ? args.source : basename(url ? (URL.canParse(args.source) ? new URL(args.source).pathname : '') : source) || args.source;
@@ -38,7 +40,10 @@ export default class LlmPull extends DaemonCommand {
     process.once('SIGINT', interrupted);
     try {
       const result = await this.withClient(async (c) => {
-        const { job_id } = peers ? await c.pullFromPeers(args.source) : await c.llmPull({ source, ...(flags.name ? { name: flags.name } : {}), ...(flags.sha256 ? { sha256: flags.sha256 } : {}), ...(sig ? { sig_base64: sig } : {}) });
+        const { job_id } = peers ? await c.pullFromPeers(args.source).catch((err: unknown) => {
+          if (!auto) throw err;
+          throw new BkgError('INVALID_ARGUMENT', `${args.source}: not a URL, not a file here, and no trusted peer holds a model of that name (${(err as Error).message})`);
+        }) : await c.llmPull({ source, ...(flags.name ? { name: flags.name } : {}), ...(flags.sha256 ? { sha256: flags.sha256 } : {}), ...(sig ? { sig_base64: sig } : {}) });
         for (;;) {
           const job = await c.llmJob(job_id);
           progress.update({ phase: job.status, done: job.bytes_done, total: job.bytes_total });

@@ -75,6 +75,7 @@ export class P2pKeys {
     }
     const key = wanted ?? (await generateNetworkKey());
     if (!createKeyFile(this.networkKeyPath, key)) return { key: this.networkKey() as string, created: false };
-    return { key, created: true };
+    // created: a fresh key was made here (taking the mesh's key is not creating one)
+    return { key, created: wanted === null };
   }
 }

@@ -40,6 +40,9 @@ const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64url');
 export class ChatRouting implements RemoteModels {
   /** model id → the peer that held it, and when that was asked. */
   private readonly holders = new Map<string, { peer: string; at: number }>();
+  /** Tokens made (by peer, model and key) and checked (by token): each signature is made and verified once while it is fresh. */
+  private readonly made = new Map<string, { token: string; exp: number }>();
+  private readonly checked = new Map<string, PeerToken>();
 
   constructor(private readonly d: ChatRoutingDeps) {}
 
@@ -54,9 +57,7 @@ export class ChatRouting implements RemoteModels {
     return {
       peer,
       chat: async (req: ChatRequest): Promise<ChatResult> => {
-        const payload: PeerToken = { iss: node.peerId, aud: peer, model: modelId, ns: use.namespace, key: use.actor, exp: Date.now() + TOKEN_TTL_MS };
-        const body = Buffer.from(JSON.stringify(payload));
-        const token = `${b64(body)}.${b64(await node.sign(body))}`;
+        const token = await this.token(node, peer, modelId, use);
         const ac = new AbortController();
         const cancel = (): void => ac.abort(req.signal?.reason);
         req.signal?.addEventListener('abort', cancel, { once: true });
@@ -82,20 +83,44 @@ export class ChatRouting implements RemoteModels {
     };
   }
 
+  /** A peer token for this use, made anew when the last one has less than half its life left. */
+  private async token(node: P2pNode, peer: string, model: string, use: { actor: string; namespace: string | null }): Promise<string> {
+    const k = `${peer}\0${model}\0${use.actor}\0${use.namespace ?? ''}`;
+    const cached = this.made.get(k);
+    if (cached && cached.exp - Date.now() > TOKEN_TTL_MS / 2) return cached.token;
+    const payload: PeerToken = { iss: node.peerId, aud: peer, model, ns: use.namespace, key: use.actor, exp: Date.now() + TOKEN_TTL_MS };
+    const body = Buffer.from(JSON.stringify(payload));
+    const token = `${b64(body)}.${b64(await node.sign(body))}`;
+    if (this.made.size > 1000) this.made.clear();
+    this.made.set(k, { token, exp: payload.exp });
+    return token;
+  }
+
+  /** The claims of a peer token from `from`, checked (signature once, expiry every time), or null. */
+  private async check(node: P2pNode, token: string, from: string, model: unknown): Promise<PeerToken | null> {
+    let t = this.checked.get(token) ?? null;
+    if (!t) {
+      const [body, sig] = token.split('.');
+      try {
+        t = JSON.parse(Buffer.from(body ?? '', 'base64url').toString('utf8')) as PeerToken;
+      } catch {
+        return null;
+      }
+      if (!(await node.verify(from, Buffer.from(body ?? '', 'base64url'), Buffer.from(sig ?? '', 'base64url')))) return null;
+      if (this.checked.size > 1000) this.checked.clear();
+      this.checked.set(token, t);
+    }
+    const now = Date.now();
+    return t.iss === from && t.aud === node.peerId && t.model === model && t.exp > now && t.exp - now <= TOKEN_TTL_MS ? t : null;
+  }
+
   /** The holder's side: a routed chat from a trusted peer with a valid peer token. */
   async serve(req: Record<string, unknown>, from: string): Promise<Answer> {
     const node = this.d.node();
     if (!node) throw new Error('P2P is off');
-    const [body, sig] = String(req.token ?? '').split('.');
-    let t: PeerToken;
-    try {
-      t = JSON.parse(Buffer.from(body ?? '', 'base64url').toString('utf8')) as PeerToken;
-    } catch {
-      throw new Error('not a peer token');
-    }
-    const ok = await node.verify(from, Buffer.from(body ?? '', 'base64url'), Buffer.from(sig ?? '', 'base64url'));
-    if (!ok || t.iss !== from || t.aud !== node.peerId || t.model !== req.model || !(t.exp > Date.now()) || t.exp - Date.now() > TOKEN_TTL_MS) {
-      this.d.audit.append({ actor: `peer:${from}`, namespace: t.ns ?? null, action: 'llm.chat.routed', target: String(req.model), outcome: 'denied', details: { reason: 'invalid peer token' } });
+    const t = await this.check(node, String(req.token ?? ''), from, req.model);
+    if (!t) {
+      this.d.audit.append({ actor: `peer:${from}`, namespace: null, action: 'llm.chat.routed', target: String(req.model), outcome: 'denied', details: { reason: 'invalid or expired peer token' } });
       throw new Error('invalid or expired peer token');
     }
     const m = this.d.models.get(t.model);
