@@ -125,13 +125,19 @@ export class ChatRouting implements RemoteModels {
     }
     const m = this.d.models.get(t.model);
     if (!m) throw new Error(`no model ${t.model} here`);
+    // the calling host validated the request against the contract; checked again here, never trusted
+    const messages = req.messages;
+    const ok = Array.isArray(messages) && messages.length <= 1000 && messages.every((x: { role?: unknown; content?: unknown }) => ['system', 'user', 'assistant'].includes(String(x?.role)) && typeof x?.content === 'string');
+    const maxTokens = Number(req.max_tokens ?? 256);
+    const temperature = Number(req.temperature ?? 0.7);
+    if (!ok || !Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > 32_768 || !(temperature >= 0 && temperature <= 2)) throw new Error('not a valid chat request');
     const engine = await this.d.engine();
     return {
       header: { ok: true },
       events: async (send, signal) => {
         const r = await engine.chat({
-          modelId: m.id, modelPath: this.d.models.blobPath(m), messages: req.messages as ChatMessage[], maxTokens: Number(req.max_tokens ?? 256),
-          temperature: Number(req.temperature ?? 0.7), signal, onText: (text) => send({ text }),
+          modelId: m.id, modelPath: this.d.models.blobPath(m), messages: (messages as ChatMessage[]).map((x) => ({ role: x.role, content: x.content })), maxTokens,
+          temperature, signal, onText: (text) => send({ text }),
         });
         if (!signal.aborted) await send({ done: true, result: r });
         this.d.audit.append({
