@@ -11,6 +11,7 @@ import { AuditPage } from './pages/audit';
 import { ChatPage } from './pages/chat';
 import { ModelsPage } from './pages/models';
 import { ChangesPage } from './pages/changes';
+import { PeersPage } from './pages/peers';
 
 const TerminalPage = lazy(() => import('./pages/terminal').then((m) => ({ default: m.TerminalPage })));
 const WorkflowPage = lazy(() => import('./pages/workflow').then((m) => ({ default: m.WorkflowPage })));
@@ -27,6 +28,7 @@ const PAGES: PageDef[] = [
   { id: 'chat', label: 'Chat', action: null },
   { id: 'workflow', label: 'Workflow', action: 'sandbox.exec' },
   { id: 'models', label: 'Models', action: 'llm.manage' },
+  { id: 'peers', label: 'Peers', action: 'peer.manage' },
   { id: 'keys', label: 'Keys', action: 'key.manage' },
   { id: 'audit', label: 'Audit', action: 'audit.read' },
 ];
@@ -89,6 +91,9 @@ function Shell({ keyValue, who, signOut }: { keyValue: string; who: Whoami; sign
       break;
     case 'changes':
       page = <ChangesPage sandbox={route[1] ?? ''} />;
+      break;
+    case 'peers':
+      page = <PeersPage />;
       break;
     case 'keys':
       page = <KeysPage />;
