@@ -4,7 +4,7 @@
  * table, a terminal over the WebSocket exec, keys, audit, a read-only key's narrower view, chat,
  * the workflow canvas; the CSP header and no CSP violations; screenshots of each page.
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
@@ -213,6 +213,12 @@ describe.skipIf(skip)('web UI', () => {
     await page.keyboard.type('echo hi\n');
     await expect.poll(async () => (await page.locator('.xterm-rows > div').allTextContents()).map((l) => l.trim()), { timeout: 15_000 }).toContain('hi');
     await shot('terminal');
+    // what the shell wrote shows on the Changes page, with its new content
+    await page.keyboard.type('echo made in a browser > /workspace/note.txt\n');
+    await page.getByRole('button', { name: 'Changes' }).click();
+    await page.getByRole('button', { name: 'note.txt' }).click();
+    await expect.poll(() => page.textContent('figure.file pre')).toBe('made in a browser\n');
+    await shot('changes');
   });
 
   it('creates a key (its secret shown once, and it works), then revokes it (refused at once)', async () => {
@@ -242,7 +248,7 @@ describe.skipIf(skip)('web UI', () => {
 
   it('a read-only key sees the sandboxes but no admin pages and no actions', async () => {
     const ro = ((await api('POST', '/api/v1/keys', { name: 'ui-ro', role: 'readonly' })).body as { secret: string }).secret;
-    const c = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const c = await browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: 'dark' });
     const p = await newPage(c);
     await signIn(p, ro);
     await p.locator('tr[data-sandbox="shell"]').waitFor();
@@ -253,7 +259,9 @@ describe.skipIf(skip)('web UI', () => {
     expect(await p.locator('form[aria-label="Create a sandbox"]').count()).toBe(0);
     // the phone layout: the page itself never scrolls sideways (tables scroll in their own box)
     expect(await p.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
-    await shot('sandboxes-phone-readonly', p);
+    // prefers-color-scheme: dark gives the dark palette
+    expect(await p.evaluate<string>('getComputedStyle(document.body).backgroundColor')).toBe('rgb(17, 20, 24)');
+    await shot('sandboxes-phone-readonly-dark', p);
     await c.close();
   });
 
@@ -301,6 +309,16 @@ describe.skipIf(skip)('web UI', () => {
     expect(outputs[0]?.trim()).toBe('Once upon a time there was a sandbox');
     expect(outputs[1]?.trim().length).toBeGreaterThan(0);
     await shot('workflow');
+    // saved as JSON, cleared, loaded back
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Save JSON' }).click()]);
+    const saved = JSON.parse(readFileSync((await download.path()) as string, 'utf8')) as { nodes: { data: { kind: string } }[]; edges: unknown[] };
+    expect(saved.nodes.map((n) => n.data.kind)).toEqual(['sandbox', 'prompt']);
+    expect(saved.edges).toHaveLength(1);
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await expect.poll(() => page.locator('.react-flow__node').count()).toBe(0);
+    await page.setInputFiles('input[type=file]', { name: 'workflow.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(saved)) });
+    await expect.poll(() => page.locator('.react-flow__node').count()).toBe(2);
+    await expect.poll(() => page.locator('.react-flow__edge').count()).toBe(1);
   });
 
   it('shows the models page with the pulled model, and the peers page with this host\'s P2P status', async () => {
