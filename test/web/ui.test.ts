@@ -221,7 +221,7 @@ describe.skipIf(skip)('web UI', () => {
     await shot('changes');
   });
 
-  it('creates a key (its secret shown once, and it works), then revokes it (refused at once)', async () => {
+  it('creates a key (its secret shown once, and it works), revokes it (refused at once), rotates another (the old secret refused)', async () => {
     await page.goto(`${base}/ui/#/keys`);
     await page.fill('input[name=key-name]', 'made-in-ui');
     await page.selectOption('select[name=key-role]', 'readonly');
@@ -233,6 +233,15 @@ describe.skipIf(skip)('web UI', () => {
     await page.getByRole('button', { name: 'Revoke made-in-ui' }).click();
     await expect.poll(() => page.locator('tr[data-key="made-in-ui"] [data-testid=key-state]').textContent()).toBe('revoked');
     expect((await call({ port, key: secret }, 'GET', '/api/v1/whoami')).status).toBe(401);
+    // rotate: a new secret shown once; the old one is refused from then on
+    await page.fill('input[name=key-name]', 'rotated-in-ui');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const before = (await page.locator('[data-testid=secret]').textContent()) ?? '';
+    await page.getByRole('button', { name: 'Rotate rotated-in-ui' }).click();
+    await expect.poll(() => page.locator('[data-testid=secret]').textContent()).not.toBe(before);
+    const after = (await page.locator('[data-testid=secret]').textContent()) ?? '';
+    expect((await call({ port, key: before }, 'GET', '/api/v1/whoami')).status).toBe(401);
+    expect((await call({ port, key: after }, 'GET', '/api/v1/whoami')).status).toBe(200);
   });
 
   it('shows the audit log, filters it, and verifies the chain', async () => {
@@ -321,10 +330,20 @@ describe.skipIf(skip)('web UI', () => {
     await expect.poll(() => page.locator('.react-flow__edge').count()).toBe(1);
   });
 
-  it('shows the models page with the pulled model, and the peers page with this host\'s P2P status', async () => {
+  it('models: the pulled model, an access request approved (its key works) and the key revoked (refused); peers: this host\'s P2P status', async () => {
     await page.goto(`${base}/ui/#/models`);
     await page.getByRole('rowheader', { name: 'stories' }).waitFor();
+    // an access request arrives live; Approve shows the model-access key once; Revoke refuses it at once
+    const req = (await api('POST', '/api/v1/llm/requests', { model_id: 'stories', cave_namespace: 'default' })).body as { id: string };
+    const item = page.locator(`li[data-request="${req.id}"]`);
+    await item.getByRole('button', { name: 'Approve' }).click();
+    const token = (await page.locator('[data-testid=secret]').textContent()) ?? '';
+    expect(token.split('.')).toHaveLength(3); // a JWT
+    const models = () => fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${token}`, 'x-cave-namespace': 'default' } });
+    expect((await models()).status).toBe(200);
     await shot('models');
+    await page.getByRole('button', { name: 'Revoke' }).click();
+    await expect.poll(async () => (await models()).status).toBe(403);
     await page.goto(`${base}/ui/#/peers`);
     await expect.poll(() => page.textContent('[data-testid=p2p-status]')).toMatch(/^P2P (is off|on)/);
     await shot('peers');
