@@ -30,7 +30,8 @@ const OPTIONS = {
     coldN: { flag: '--cold-n', env: 'BENCH_COLD_N', default: 30, quick: 10, help: 'create+start+exec rounds, and bwrap /bin/echo runs' },
     cliN: { flag: '--cli-n', env: 'BENCH_CLI_N', default: 20, quick: 5, help: '`bkg exec` and `node -e 0` runs' },
     idle: { flag: '--idle', env: 'BENCH_IDLE_SANDBOXES', default: 100, quick: 100, help: 'idle running sandboxes for the memory row' },
-    cycleSeconds: { flag: '--cycle-seconds', arg: 'S', env: 'BENCH_CYCLE_SECONDS', type: 'number', min: 0.1, default: 60, quick: 10, help: 'duration of the create→exec→destroy phase' },
+    cycleSeconds: { flag: '--cycle-seconds', arg: 'S', env: 'BENCH_CYCLE_SECONDS', type: 'number', min: 0.1, default: 60, quick: 10, help: 'duration of the create→exec→destroy phase (half one cycle at a time, half with --cycle-workers at once)' },
+    cycleWorkers: { flag: '--cycle-workers', arg: 'W', env: 'BENCH_CYCLE_WORKERS', min: 1, default: 4, quick: 4, help: 'cycles at once in the second half of the cycle phase (each worker runs its cycles one after another)' },
     warmup: { flag: '--warmup', env: 'BENCH_WARMUP', min: 0, default: 10, quick: 3, help: 'unmeasured rounds before phases 1–3, at most 3 in phase 3' },
   },
 };
@@ -303,22 +304,26 @@ async function cycles(s, opts, leaks) {
   const pid = s.info.pid;
   const before = snapshot(pid);
   const ids = [];
-  const per = [];
-  const deadline = nowMs() + opts.cycleSeconds * 1000;
-  const t0 = nowMs();
-  for (let n = 0; nowMs() < deadline; n++) {
-    const sb = `bench-cycle-${n}`;
-    const c0 = nowMs();
-    ids.push((await s.create(sb)).id);
-    await s.start(sb);
-    await s.exec(sb, ['true']);
-    await s.remove(sb);
-    per.push(nowMs() - c0);
+  const runs = [];
+  let next = 0;
+  for (const workers of [1, opts.cycleWorkers]) {
+    const per = [];
+    const deadline = nowMs() + (opts.cycleSeconds * 1000) / 2;
+    const t0 = nowMs();
+    await Promise.all(Array.from({ length: workers }, async () => {
+      while (nowMs() < deadline) {
+        const sb = `bench-cycle-${next++}`;
+        const c0 = nowMs();
+        ids.push((await s.create(sb)).id);
+        await s.start(sb);
+        await s.exec(sb, ['true']);
+        await s.remove(sb);
+        per.push(nowMs() - c0);
+      }
+    }));
+    runs.push({ workers, per, elapsedS: (nowMs() - t0) / 1000 });
   }
-  const elapsedS = (nowMs() - t0) / 1000;
-  const n = per.length;
   const after = await settle(pid, before);
-  const st = summarize(per, '_ms');
   const leftOurs = ids.filter((id) => after.cgroup_paths.some((p) => p.endsWith(`/${id}`)));
   const rows = [
     ['cgroup dirs under bkg/', before.cgroup_dirs, after.cgroup_dirs, Math.max(after.cgroup_dirs - before.cgroup_dirs, leftOurs.length)],
@@ -326,8 +331,8 @@ async function cycles(s, opts, leaks) {
     ['bkg-helper processes', before.helpers.length, after.helpers.length, after.helpers.length - before.helpers.length],
     ['daemon open fds (/proc/PID/fd)', before.daemon_fds, after.daemon_fds, after.daemon_fds - before.daemon_fds],
   ];
-  section(`5. create → start → exec \`true\` → delete, for ${opts.cycleSeconds} s`);
-  table(['cycles', 'seconds', 'cycles/s', 'per cycle p50 ms', 'p90 ms', 'p99 ms'], [[n, fmt(elapsedS, 1), fmt(n / elapsedS, 2), ...cells(st, ['p50_ms', 'p90_ms', 'p99_ms'])]], { left: [] });
+  section(`5. create → start → exec \`true\` → delete, for ${opts.cycleSeconds} s: one at a time, then ${opts.cycleWorkers} at once`);
+  table(['at once', 'cycles', 'seconds', 'cycles/s', 'per cycle p50 ms', 'p90 ms', 'p99 ms'], runs.map((r) => [r.workers, r.per.length, fmt(r.elapsedS, 1), fmt(r.per.length / r.elapsedS, 2), ...cells(summarize(r.per, '_ms'), ['p50_ms', 'p90_ms', 'p99_ms'])]), { left: [] });
   table(['resource', 'before', 'after', 'leaked'], [
     ...rows.map(([what, b, a, d]) => [what, b, a, d > 0 ? `**${d}**` : 0]),
     ['daemon VmRSS, MiB (info, not a leak check)', fmt(mib(before.daemon_rss), 1), fmt(mib(after.daemon_rss), 1), ''],
@@ -335,10 +340,7 @@ async function cycles(s, opts, leaks) {
   for (const [what, b, a, d] of rows) if (d > 0) leaks.push(`cycles: ${what} ${b} → ${a}`);
   if (leftOurs.length) leaks.push(`cycles: ${leftOurs.length} of this bench's sandbox cgroup dirs left (${leftOurs.slice(0, 5).join(', ')})`);
   return {
-    seconds: elapsedS,
-    cycles: n,
-    cycles_per_s: n / elapsedS,
-    per_cycle: st,
+    runs: runs.map((r) => ({ workers: r.workers, seconds: r.elapsedS, cycles: r.per.length, cycles_per_s: r.per.length / r.elapsedS, per_cycle: summarize(r.per, '_ms') })),
     leaks: Object.fromEntries(rows.map(([what, b, a, d]) => [what, { before: b, after: a, leaked: Math.max(0, d) }])),
     daemon_rss_before_mib: mib(before.daemon_rss),
     daemon_rss_after_mib: mib(after.daemon_rss),

@@ -24,14 +24,15 @@ export function limitsFromInput(l: LimitsInput = {}): Limits {
 
 /** Runtime limits back in the API's units (what a sandbox view shows). */
 export function limitsToView(l: Limits): LimitsInput {
-  return {
-    ...(l.memoryBytes === undefined ? {} : { memory_mb: Math.round(l.memoryBytes / MiB) }),
-    ...(l.cpus === undefined ? {} : { cpus: l.cpus }),
-    ...(l.pids === undefined ? {} : { pids: l.pids }),
-    ...(l.diskBytes === undefined ? {} : { disk_mb: Math.round(l.diskBytes / MiB) }),
-    ...(l.timeoutMs === undefined ? {} : { timeout_s: Math.round(l.timeoutMs / 1000) }),
-    ...(l.idleTimeoutMs === undefined ? {} : { idle_timeout_s: Math.round(l.idleTimeoutMs / 1000) }),
-  };
+  // assigned field by field (a list shows a thousand of these: spreads cost several times more)
+  const v: LimitsInput = {};
+  if (l.memoryBytes !== undefined) v.memory_mb = Math.round(l.memoryBytes / MiB);
+  if (l.cpus !== undefined) v.cpus = l.cpus;
+  if (l.pids !== undefined) v.pids = l.pids;
+  if (l.diskBytes !== undefined) v.disk_mb = Math.round(l.diskBytes / MiB);
+  if (l.timeoutMs !== undefined) v.timeout_s = Math.round(l.timeoutMs / 1000);
+  if (l.idleTimeoutMs !== undefined) v.idle_timeout_s = Math.round(l.idleTimeoutMs / 1000);
+  return v;
 }
 
 /** The parts of a sandbox definition a request decides (network — an allowlist in its canonical string —, limits, nested namespaces); the caller adds id, argv, env, mounts. */

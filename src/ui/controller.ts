@@ -147,7 +147,7 @@ export class Controller {
     switch (e.type) {
       case 'sandbox.created': case 'sandbox.started': case 'sandbox.stopped': case 'sandbox.failed': case 'sandbox.expired': case 'sandbox.oom_killed':
         // the event names the sandbox; its limits, runtime and times come from REST
-        this.d.client.getSandbox(e.sandbox.id).then((view) => this.dispatch({ type: 'sandbox', view }), () => {});
+        this.fetchView(e.sandbox.id);
         break;
       case 'exec.finished':
         if (this.detailFor === e.sandbox.id) this.later('changes', 500, () => this.loadChanges(e.sandbox.id));
@@ -158,6 +158,16 @@ export class Controller {
       default:
         break;
     }
+  }
+
+  /** A sandbox's view from REST; a failed read (a slow or busy daemon) is tried again, twice, a second apart. */
+  private fetchView(id: string, attempt = 0): void {
+    this.d.client.getSandbox(id).then(
+      (view) => this.dispatch({ type: 'sandbox', view }),
+      () => {
+        if (attempt < 2) this.d.timers.setTimeout(() => !this.closed && this.fetchView(id, attempt + 1), 1000);
+      },
+    );
   }
 
   /** When the selected sandbox changes, fetch its history and workspace changes (once it stays selected a moment). */

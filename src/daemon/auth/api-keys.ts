@@ -170,6 +170,13 @@ export class ApiKeyStore {
     return this.#keys.list({ ...(opts.namespaceId === undefined ? {} : { namespaceId: opts.namespaceId }), ...(opts.sandboxId === undefined ? {} : { sandboxId: opts.sandboxId }) }).map(toInfo);
   }
 
+  /** Each sandbox's live key of a namespace, masked (the oldest where a sandbox has several): what a sandbox list shows. */
+  maskedSandboxKeys(namespaceId: string): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const k of this.#keys.sandboxKeys(namespaceId)) if (!out.has(k.sandbox_id)) out.set(k.sandbox_id, maskKey(k.prefix, k.suffix));
+    return out;
+  }
+
   /** Revoke a key: refused by authenticate from now on. Revoking a revoked key changes nothing. */
   revoke(id: string): ApiKeyInfo {
     return this.#transaction(() => {

@@ -29,9 +29,12 @@ export class SandboxViews {
     const projects = new Map<string, string | null>();
     for (const nsId of new Set(rows.map((s) => s.namespaceId))) {
       names.set(nsId, this.d.namespaces.get(nsId)?.name ?? nsId);
-      // one sandbox: its own keys; many: each namespace's keys once
-      const keys = rows.length === 1 ? this.d.keys.list({ sandboxId: (rows[0] as Sandbox).id }) : this.d.keys.list({ namespaceId: nsId });
-      for (const k of keys) if (k.sandboxId && k.revokedAt === null && !keyOf.has(k.sandboxId)) keyOf.set(k.sandboxId, k.masked);
+      // one sandbox: its own keys; many: each namespace's live sandbox keys once
+      if (rows.length === 1) {
+        for (const k of this.d.keys.list({ sandboxId: (rows[0] as Sandbox).id })) if (k.sandboxId && k.revokedAt === null && !keyOf.has(k.sandboxId)) keyOf.set(k.sandboxId, k.masked);
+      } else {
+        for (const [sandboxId, masked] of this.d.keys.maskedSandboxKeys(nsId)) if (!keyOf.has(sandboxId)) keyOf.set(sandboxId, masked);
+      }
     }
     return rows.map((s) => {
       if (s.projectId && !projects.has(s.projectId)) projects.set(s.projectId, this.d.projects.get(s.projectId)?.name ?? null);

@@ -17,6 +17,7 @@ export class ApiKeyRepo implements ApiKeyRepository {
   private readonly listStmt;
   private readonly listInStmt;
   private readonly listOfSandboxStmt;
+  private readonly sandboxKeysStmt;
   private readonly revokeStmt;
   private readonly setSecretStmt;
   private readonly cipherStmt;
@@ -33,6 +34,7 @@ export class ApiKeyRepo implements ApiKeyRepository {
     this.listStmt = db.prepare(`SELECT ${INFO_COLUMNS} FROM api_keys ORDER BY created_at, id`);
     this.listInStmt = db.prepare(`SELECT ${INFO_COLUMNS} FROM api_keys WHERE namespace_id = ? ORDER BY created_at, id`);
     this.listOfSandboxStmt = db.prepare(`SELECT ${INFO_COLUMNS} FROM api_keys WHERE sandbox_id = ? ORDER BY created_at, id`);
+    this.sandboxKeysStmt = db.prepare('SELECT sandbox_id, prefix, suffix FROM api_keys WHERE namespace_id = ? AND sandbox_id IS NOT NULL AND revoked_at IS NULL ORDER BY created_at, id');
     this.revokeStmt = db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL');
     this.setSecretStmt = db.prepare(
       'UPDATE api_keys SET lookup_hash = @lookup_hash, ciphertext = @ciphertext, iv = @iv, tag = @tag, prefix = @prefix, suffix = @suffix WHERE id = @id',
@@ -67,6 +69,10 @@ export class ApiKeyRepo implements ApiKeyRepository {
   list(opts: { namespaceId?: string; sandboxId?: string } = {}): ApiKeyInfoRow[] {
     if (opts.sandboxId !== undefined) return this.listOfSandboxStmt.all(opts.sandboxId) as ApiKeyInfoRow[];
     return (opts.namespaceId === undefined ? this.listStmt.all() : this.listInStmt.all(opts.namespaceId)) as ApiKeyInfoRow[];
+  }
+
+  sandboxKeys(namespaceId: string): { sandbox_id: string; prefix: string; suffix: string }[] {
+    return this.sandboxKeysStmt.all(namespaceId) as { sandbox_id: string; prefix: string; suffix: string }[];
   }
 
   revoke(id: string, at: string): void {

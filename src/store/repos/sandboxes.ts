@@ -38,20 +38,22 @@ interface Row {
   host: string;
 }
 
-function toSandbox(r: Row): Sandbox {
+type ParseJson = (json: string) => unknown;
+
+function toSandbox(r: Row, parse: ParseJson = JSON.parse): Sandbox {
   return {
     id: r.id,
     name: r.name,
     namespaceId: r.namespace_id,
     projectId: r.project_id,
     runtime: r.runtime,
-    limits: JSON.parse(r.limits_json) as Limits,
+    limits: parse(r.limits_json) as Limits,
     network: r.network as NetworkMode,
-    env: JSON.parse(r.env_json) as Record<string, string>,
+    env: parse(r.env_json) as Record<string, string>,
     workspace: r.workspace,
     allowNestedNamespaces: r.allow_nested_namespaces === 1,
     seccomp: r.seccomp_json === null ? null : (JSON.parse(r.seccomp_json) as Record<string, unknown>),
-    secrets: r.secrets_json ? (JSON.parse(r.secrets_json) as SecretRef[]) : [],
+    secrets: r.secrets_json ? (parse(r.secrets_json) as SecretRef[]) : [],
     status: r.status,
     pid: r.pid,
     helperPid: r.helper_pid,
@@ -64,6 +66,14 @@ function toSandbox(r: Row): Sandbox {
     createdAt: r.created_at,
     host: r.host,
   };
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object') {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
 }
 
 /** A sandboxes row as another host's copy carries it (the fleet database keeps rows whole, as JSON). */
@@ -235,7 +245,14 @@ export class SandboxRepo implements SandboxRepository {
   list(namespaceId: string | null, opts: { status?: SandboxStatus; allHosts?: boolean } = {}): Sandbox[] {
     const host = opts.allHosts ? null : this.hostId;
     const rows = this.listStmt.all(namespaceId, namespaceId, opts.status ?? null, opts.status ?? null, host, host) as Row[];
-    return rows.map(toSandbox);
+    // most rows repeat the same limits, env and secrets: each distinct text is parsed once per list (and frozen, being shared)
+    const parsed = new Map<string, unknown>();
+    const parse: ParseJson = (json) => {
+      let v = parsed.get(json);
+      if (v === undefined) parsed.set(json, (v = deepFreeze(JSON.parse(json))));
+      return v;
+    };
+    return rows.map((r) => toSandbox(r, parse));
   }
 
   /** How many sandboxes a namespace has on every host of the fleet (as far as this host knows), how many run, and what the running ones' limits add up to. */
@@ -247,7 +264,7 @@ export class SandboxRepo implements SandboxRepository {
   /** This host's running sandboxes whose wall-clock or idle deadline is at or before `now`. */
   listExpired(now: Date): Sandbox[] {
     const t = now.toISOString();
-    return (this.expiredStmt.all(this.hostId, t, t) as Row[]).map(toSandbox);
+    return (this.expiredStmt.all(this.hostId, t, t) as Row[]).map((r) => toSandbox(r));
   }
 
   updateStatus(id: string, status: SandboxStatus): Sandbox {
