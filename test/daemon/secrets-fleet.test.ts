@@ -13,17 +13,9 @@ import { initFleet } from '../../src/store/pg/index.js';
 import { call, freePort, removeHome, startTestDaemon, type Resp, type TestDaemon } from '../helpers/daemon.js';
 import { postgresSkipReason, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { sandboxSkipReason } from '../helpers/sandbox.js';
+import { until } from '../helpers/until.js';
 
 const skip = postgresSkipReason() ?? sandboxSkipReason();
-
-async function until(what: string, fn: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < ms) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what}: not within ${ms} ms`);
-}
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name)) : e.isFile() ? [join(dir, e.name)] : []));

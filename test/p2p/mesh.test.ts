@@ -17,6 +17,7 @@ import { P2pNode } from '../../src/p2p/node.js';
 import { call, removeHome, startTestDaemon, type Target, type TestDaemon } from '../helpers/daemon.js';
 import { modelSkipReason, TEST_MODEL, TEST_MODEL_SHA256 } from '../helpers/model.js';
 import { sandboxSkipReason } from '../helpers/sandbox.js';
+import { until } from '../helpers/until.js';
 
 const skip = sandboxSkipReason() ?? modelSkipReason();
 const ENV = { BKG_P2P: '1', BKG_P2P_LISTEN: '/ip4/127.0.0.1/tcp/0', BKG_P2P_CHUNK_SIZE: '64k' };
@@ -24,16 +25,6 @@ const silent = createLogger({ level: 'silent' });
 
 interface Status { enabled: boolean; peer_id: string; listen: string[]; network_key_fingerprint: string }
 interface Peer { peer_id: string; connected: boolean; penalties: number; latency_ms: number | null; models: { id: string; sha256: string; signature_base64: string | null }[] | null }
-
-async function until<T>(what: string, fn: () => Promise<T | null | false | undefined>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 async function job(t: Target, id: string): Promise<{ status: string; error?: string; model_id: string | null }> {
   return until(`job ${id}`, async () => {

@@ -15,16 +15,9 @@ import { Store } from '../../src/ui/state/store.js';
 import type { DashboardState } from '../../src/ui/state/types.js';
 import { removeHome, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { sandboxSkipReason } from '../helpers/sandbox.js';
+import { until } from '../helpers/until.js';
 
 const skip = sandboxSkipReason();
-
-async function until(what: string, test: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe.skipIf(skip)('the dashboard\'s live data, against a real daemon', () => {
   let d: TestDaemon;

@@ -8,18 +8,9 @@ import { call, removeHome, startTestDaemon, type Target, type TestDaemon } from 
 import { modelSkipReason, TEST_MODEL, TEST_MODEL_SHA256 } from '../../helpers/model.js';
 import { attr, startOtlpReceiver, type ExportedSpan, type OtlpReceiver } from '../../helpers/otlp.js';
 import { sandboxSkipReason } from '../../helpers/sandbox.js';
+import { until } from '../../helpers/until.js';
 
 const skip = sandboxSkipReason() ?? modelSkipReason();
-
-async function until<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const jobDone = (t: Target, id: string) => until(`job ${id}`, async () => {
   const j = (await call(t, 'GET', `/api/v1/admin/llm/jobs/${id}`)).body as { status: string; error?: string };
@@ -70,7 +61,7 @@ describe.skipIf(skip)('traces of a P2P transfer', () => {
     await until('B to see the model on A', async () => {
       const peers = ((await call(b.local, 'GET', '/api/v1/admin/peers')).body as { peers: { models: { id: string }[] | null }[] }).peers;
       return peers.some((p) => p.models?.some((m) => m.id === 'stories'));
-    });
+    }, 30_000);
     const r = await call(b.local, 'POST', '/api/v1/admin/peers/pull', { name: 'stories' });
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     const job = await jobDone(b.local, (r.body as { job_id: string }).job_id);
