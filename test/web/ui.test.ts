@@ -296,6 +296,26 @@ describe.skipIf(skip)('web UI', () => {
     console.log(`stopped reply: ${await page.textContent('[data-testid=rate]')}`);
   });
 
+  it('chats as a namespace key with a model-access key, over the OpenAI-compatible routes', async () => {
+    const ns = ((await api('POST', '/api/v1/keys', { name: 'ui-ns', role: 'namespace', namespace: 'default' })).body as { secret: string }).secret;
+    const req = (await api('POST', '/api/v1/llm/requests', { model_id: 'stories', cave_namespace: 'default' })).body as { id: string };
+    const token = ((await api('POST', `/api/v1/admin/llm/requests/${req.id}/approve`, {})).body as { token: string }).token;
+    const c = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const p = await newPage(c);
+    await signIn(p, ns);
+    await p.goto(`${base}/ui/#/chat`);
+    await p.fill('input[name=token]', token);
+    await p.fill('input[name=namespace]', 'default');
+    await p.getByRole('button', { name: 'Use' }).click();
+    await expect.poll(() => p.locator('select[name=model] option').allTextContents()).toEqual(['stories']);
+    await p.fill('#prompt', 'Once upon a time');
+    await p.keyboard.press('Enter');
+    await expect.poll(() => p.textContent('[data-testid=rate]'), { timeout: 60_000 }).toMatch(/tokens in .* tokens\/s/);
+    expect(((await p.locator('.msg.assistant p').last().textContent()) ?? '').trim().length).toBeGreaterThan(0);
+    expect(await p.evaluate<string | null>(`sessionStorage.getItem('bkg.chat.model-key')`)).toContain(token);
+    await c.close();
+  });
+
   it('runs a two-node workflow: a sandbox\'s output into a prompt', async () => {
     expect((await api('POST', '/api/v1/sandboxes', { name: 'flow' })).status).toBe(201);
     expect((await api('POST', '/api/v1/sandboxes/flow/start')).status).toBe(200);
@@ -342,7 +362,8 @@ describe.skipIf(skip)('web UI', () => {
     const models = () => fetch(`${base}/v1/models`, { headers: { authorization: `Bearer ${token}`, 'x-cave-namespace': 'default' } });
     expect((await models()).status).toBe(200);
     await shot('models');
-    await page.getByRole('button', { name: 'Revoke' }).click();
+    const jti = (JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as { jti: string }).jti;
+    await page.locator(`li[data-token="${jti}"]`).getByRole('button', { name: 'Revoke' }).click();
     await expect.poll(async () => (await models()).status).toBe(403);
     await page.goto(`${base}/ui/#/peers`);
     await expect.poll(() => page.textContent('[data-testid=p2p-status]')).toMatch(/^P2P (is off|on)/);

@@ -146,7 +146,7 @@ export function ModelsPage() {
       <ul className="plain">
         {tokens.length === 0 && <li className="muted">None issued.</li>}
         {tokens.map((t) => (
-          <li key={t.jti}>
+          <li key={t.jti} data-token={t.jti}>
             <code>{t.jti}</code> {t.model_id} for {t.cave_ns} ({t.scopes.join(', ')}, {t.rpm}/min, until {when(t.expires_at)}){' '}
             {t.revoked_at ? <span>revoked</span> : (
               <button type="button" className="danger" onClick={() => void run(async () => void (await api(key, 'POST', `/api/v1/admin/llm/models/${enc(t.model_id)}/revoke_key`, { token_id: t.jti })))}>Revoke</button>
