@@ -21,6 +21,20 @@ export interface ChatStats {
   firstTokenMs: number | null;
 }
 
+/** Where a model-access key and its namespace are kept for this tab (sessionStorage, like the API key). */
+export const MODEL_KEY_STORAGE = 'bkg.chat.model-key';
+
+/** The model access this tab has: the admin key itself, else a stored model-access key, else none. */
+export function modelAuth(admin: boolean, key: string): ModelAuth | null {
+  if (admin) return { kind: 'admin', key };
+  try {
+    const v = JSON.parse(sessionStorage.getItem(MODEL_KEY_STORAGE) ?? '') as { token?: string; namespace?: string };
+    return v.token ? { kind: 'model-key', token: v.token, namespace: v.namespace ?? '' } : null;
+  } catch {
+    return null;
+  }
+}
+
 function headers(auth: ModelAuth): Record<string, string> {
   return auth.kind === 'model-key' ? { 'x-cave-namespace': auth.namespace } : {};
 }

@@ -5,11 +5,10 @@
  */
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { errorText } from '../api';
-import { listModels, streamChat, type ChatMessage, type ModelAuth } from '../llm';
+import { listModels, MODEL_KEY_STORAGE, streamChat, type ChatMessage, type ModelAuth } from '../llm';
 import { useSession } from '../session';
 
 const CONVERSATION = 'bkg.chat.conversation';
-const MODEL_KEY = 'bkg.chat.model-key';
 
 function loadConversation(): ChatMessage[] {
   try {
@@ -25,7 +24,7 @@ export function ChatPage() {
   const admin = can('llm.manage');
   const [modelKey, setModelKey] = useState<{ token: string; namespace: string }>(() => {
     try {
-      return JSON.parse(sessionStorage.getItem(MODEL_KEY) ?? '') as { token: string; namespace: string };
+      return JSON.parse(sessionStorage.getItem(MODEL_KEY_STORAGE) ?? '') as { token: string; namespace: string };
     } catch {
       return { token: '', namespace: '' };
     }
@@ -96,7 +95,7 @@ export function ChatPage() {
     e.preventDefault();
     const f = new FormData(e.currentTarget);
     const v = { token: String(f.get('token') ?? '').trim(), namespace: String(f.get('namespace') ?? '').trim() };
-    sessionStorage.setItem(MODEL_KEY, JSON.stringify(v));
+    sessionStorage.setItem(MODEL_KEY_STORAGE, JSON.stringify(v));
     setModelKey(v);
   };
 

@@ -7,7 +7,7 @@
 import { addEdge, applyEdgeChanges, applyNodeChanges, Background, Controls, Handle, Position, ReactFlow, type Edge, type EdgeChange, type Node, type NodeChange, type NodeProps } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { useCallback, useEffect, useMemo, useState, type ChangeEvent } from 'react';
-import { listModels, type ModelAuth } from '../llm';
+import { listModels, modelAuth, type ModelAuth } from '../llm';
 import { useSession } from '../session';
 import { runGraph, type NodeKind, type NodeStatus, type StepData } from '../workflow-run';
 
@@ -65,7 +65,8 @@ export function WorkflowPage() {
   const [running, setRunning] = useState<AbortController | null>(null);
   const [message, setMessage] = useState<string | null>(null);
   const [models, setModels] = useState<string[]>([]);
-  const auth: ModelAuth | null = useMemo(() => (can('llm.manage') ? { kind: 'admin', key } : null), [can, key]);
+  // an admin key, or the model-access key set on the Chat page
+  const auth: ModelAuth | null = useMemo(() => modelAuth(can('llm.manage'), key), [can, key]);
   useEffect(() => {
     if (auth) listModels(auth).then(setModels, () => setModels([]));
   }, [auth]);
