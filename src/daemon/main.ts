@@ -68,7 +68,7 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
   mkdirSync(config.logDir, { recursive: true, mode: 0o700 });
   const version = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
   // traces: nothing at all unless OTEL_EXPORTER_OTLP_ENDPOINT is set; log lines then carry the current trace and span ids
-  const telemetry = createTelemetry(config.otel, { version, hostName: config.hostName });
+  const telemetry = await createTelemetry(config.otel, { version, hostName: config.hostName });
   const log = pino(
     { name: 'bkgd', level: process.env.BKG_LOG_LEVEL ?? 'info', ...(telemetry.enabled ? { mixin: () => telemetry.logFields() } : {}) },
     pino.destination({ dest: join(config.logDir, 'daemon.log'), sync: false, mkdir: true }),

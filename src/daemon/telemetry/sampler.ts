@@ -5,11 +5,7 @@
  */
 import { trace, type Context, type SpanContext } from '@opentelemetry/api';
 import { SamplingDecision, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace-base';
-
-/** A rate as CAVE_OTEL_SAMPLING_RATE and the config route take it: a number from 0.0 to 1.0. */
-export function isSamplingRate(n: unknown): n is number {
-  return typeof n === 'number' && Number.isFinite(n) && n >= 0 && n <= 1;
-}
+import { isSamplingRate } from './rate.js';
 
 export class AdjustableSampler implements Sampler {
   private upper = 0;
