@@ -1,4 +1,8 @@
-/** The audit log (admin): the newest rows, filtered in the browser, live from the event stream; verify the hash chain. */
+/**
+ * The audit log (admin): the rows of a time window (the API lists oldest first from `since`; the
+ * page shows the newest first, at most SHOWN of them), new rows live from the event stream, filtered
+ * in the browser; verify the hash chain.
+ */
 import { useCallback, useEffect, useState } from 'react';
 import { api, errorText } from '../api';
 import { useSession } from '../session';
@@ -15,7 +19,8 @@ interface Row {
   details: Record<string, unknown> | null;
 }
 
-const LIMIT = 500;
+const SHOWN = 2000;
+const WINDOWS: [string, string][] = [['1h', 'last hour'], ['24h', 'last 24 hours'], ['168h', 'last 7 days'], ['', 'everything']];
 
 export function AuditPage() {
   const { key, feed } = useSession();
@@ -24,22 +29,23 @@ export function AuditPage() {
   const [filter, setFilter] = useState('');
   const [outcome, setOutcome] = useState('');
   const [verify, setVerify] = useState<string | null>(null);
+  const [since, setSince] = useState('24h');
 
   const load = useCallback(async () => {
     try {
-      const r = await api<{ events: Row[] }>(key, 'GET', `/api/v1/audit?limit=${LIMIT}`);
-      setRows([...r.events].sort((a, b) => b.seq - a.seq));
+      const r = await api<{ events: Row[] }>(key, 'GET', `/api/v1/audit${since ? `?since=${since}` : ''}`);
+      setRows([...r.events].sort((a, b) => b.seq - a.seq).slice(0, SHOWN));
     } catch (err) {
       setError(errorText(err));
     }
-  }, [key]);
+  }, [key, since]);
   useEffect(() => {
     void load();
     return feed.on((e) => {
       if (e.type === 'resync') void load();
       if (e.type !== 'audit') return;
       const row = e.event as Row;
-      setRows((rs) => (rs && !rs.some((r) => r.seq === row.seq) ? [row, ...rs].slice(0, LIMIT) : rs));
+      setRows((rs) => (rs && !rs.some((r) => r.seq === row.seq) ? [row, ...rs].slice(0, SHOWN) : rs));
     });
   }, [feed, load]);
 
@@ -74,6 +80,12 @@ export function AuditPage() {
             <option>error</option>
           </select>
         </label>
+        <label>
+          Window{' '}
+          <select name="audit-window" value={since} onChange={(e) => setSince(e.target.value)}>
+            {WINDOWS.map(([v, label]) => <option key={v} value={v}>{label}</option>)}
+          </select>
+        </label>
         <button type="button" onClick={() => void check()}>Verify chain</button>
         {verify && <span role="status" data-testid="verify">{verify}</span>}
       </div>
@@ -106,7 +118,7 @@ export function AuditPage() {
           </tbody>
         </table>
       </div>
-      <p className="muted">{shown.length} of {rows?.length ?? 0} rows (the newest {LIMIT}).</p>
+      <p className="muted">{shown.length} of {rows?.length ?? 0} rows (newest first, at most {SHOWN}).</p>
     </section>
   );
 }
