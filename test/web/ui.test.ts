@@ -255,7 +255,7 @@ describe.skipIf(skip)('web UI', () => {
     await shot('audit');
   });
 
-  it('a read-only key sees the sandboxes but no admin pages and no actions', async () => {
+  it('a read-only key sees the sandboxes but no admin pages and no actions; revoked, it is signed out', async () => {
     const ro = ((await api('POST', '/api/v1/keys', { name: 'ui-ro', role: 'readonly' })).body as { secret: string }).secret;
     const c = await browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: 'dark' });
     const p = await newPage(c);
@@ -271,6 +271,11 @@ describe.skipIf(skip)('web UI', () => {
     // prefers-color-scheme: dark gives the dark palette
     expect(await p.evaluate<string>('getComputedStyle(document.body).backgroundColor')).toBe('rgb(17, 20, 24)');
     await shot('sandboxes-phone-readonly-dark', p);
+    // its key revoked while it is signed in: the stream is cut, the page signs out and says why
+    const roId = ((await api('GET', '/api/v1/keys')).body as { keys: { id: string; name: string }[] }).keys.find((k) => k.name === 'ui-ro')?.id;
+    expect((await api('POST', `/api/v1/keys/${roId}/revoke`)).status).toBe(200);
+    await expect.poll(() => p.textContent('[role=alert]'), { timeout: 15_000 }).toContain('revoked');
+    expect(await p.evaluate<string | null>(`sessionStorage.getItem('bkg.key')`)).toBeNull();
     await c.close();
   });
 
@@ -368,6 +373,10 @@ describe.skipIf(skip)('web UI', () => {
     await page.goto(`${base}/ui/#/peers`);
     await expect.poll(() => page.textContent('[data-testid=p2p-status]')).toMatch(/^P2P (is off|on)/);
     await shot('peers');
+    // sign out forgets the key
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForSelector('#key');
+    expect(await page.evaluate<string | null>(`sessionStorage.getItem('bkg.key')`)).toBeNull();
   });
 
   it('had no CSP violations and no uncaught errors on any page', () => {

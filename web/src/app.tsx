@@ -54,10 +54,11 @@ export function App() {
     setKey(k);
     setWho(w);
   }, []);
-  const signOut = useCallback(() => {
+  const signOut = useCallback((why?: string) => {
     storeKey(null);
     setKey(null);
     setWho(null);
+    setProblem(why ?? null);
     go('');
   }, []);
 
@@ -66,15 +67,15 @@ export function App() {
   return <Shell keyValue={key} who={who} signOut={signOut} />;
 }
 
-function Shell({ keyValue, who, signOut }: { keyValue: string; who: Whoami; signOut(): void }) {
+function Shell({ keyValue, who, signOut }: { keyValue: string; who: Whoami; signOut(why?: string): void }) {
   const [live, setLive] = useState(false);
   // one stream per signed-in key, opened and closed by the effect (never during render)
   const [feed, setFeed] = useState<EventFeed | null>(null);
   useEffect(() => {
-    const f = openEventFeed(keyValue, setLive);
+    const f = openEventFeed(keyValue, setLive, (message) => signOut(`Signed out: ${message}`));
     setFeed(f);
     return () => f.close();
-  }, [keyValue]);
+  }, [keyValue, signOut]);
   const session: Session | null = useMemo(() => (feed ? { key: keyValue, who, feed, can: (a: string) => who.actions.includes(a), signOut } : null), [keyValue, who, feed, signOut]);
   const route = useHashRoute();
   if (!session) return <p className="loading" role="status">Connecting…</p>;
@@ -127,7 +128,7 @@ function Shell({ keyValue, who, signOut }: { keyValue: string; who: Whoami; sign
           <span className={live ? 'dot live' : 'dot'} aria-label={live ? 'live' : 'offline'} role="img" />
           {who.name} <small>({who.kind}{who.namespace ? `: ${who.namespace}` : ''})</small>
         </span>
-        <button type="button" className="quiet" onClick={signOut}>
+        <button type="button" className="quiet" onClick={() => signOut()}>
           Sign out
         </button>
       </header>

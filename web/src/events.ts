@@ -4,7 +4,7 @@
  * asking for what it missed (?since=ID&run=RUN), and tells its listeners when it had to skip
  * (stream.gap, a new daemon run): they refetch a snapshot then.
  */
-import { raw } from './api';
+import { ApiError, raw } from './api';
 import { readSse } from './sse';
 
 export interface StreamEvent {
@@ -23,7 +23,8 @@ export interface EventFeed {
   close(): void;
 }
 
-export function openEventFeed(key: string, onState: (connected: boolean) => void): EventFeed {
+/** `onRefused`: the key was refused (revoked, or unknown here): the stream stops and the page signs out. */
+export function openEventFeed(key: string, onState: (connected: boolean) => void, onRefused: (message: string) => void): EventFeed {
   const listeners = new Set<EventListener>();
   const ac = new AbortController();
   let since: number | null = null;
@@ -62,13 +63,22 @@ export function openEventFeed(key: string, onState: (connected: boolean) => void
               emit({ type: 'resync' });
               return;
             }
+            if (e.type === 'stream.end' && e.code === 'UNAUTHENTICATED') {
+              onRefused(String(e.message));
+              ac.abort();
+              return;
+            }
             if (typeof e.id === 'number') since = e.id;
             emit(e);
           },
           ac.signal,
         );
-      } catch {
-        // dropped, refused or aborted: try again below unless closed
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 401) {
+          onRefused(err.body.message);
+          ac.abort();
+        }
+        // dropped or aborted: try again below unless closed
       }
       setState(false);
       if (ac.signal.aborted) return;

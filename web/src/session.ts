@@ -10,7 +10,7 @@ export interface Session {
   who: Whoami;
   feed: EventFeed;
   can(action: string): boolean;
-  signOut(): void;
+  signOut(why?: string): void;
 }
 
 export const SessionContext = createContext<Session | null>(null);
