@@ -66,3 +66,20 @@ export function errorText(err: unknown): string {
 }
 
 export const enc = encodeURIComponent;
+
+/**
+ * A page's actions: the last error cleared (and whatever `clear` clears, say a note), the action
+ * run and its failure shown, then the page's data read again whatever happened.
+ */
+export function actionRunner(setError: (e: string | null) => void, reload: () => Promise<void>, clear?: () => void): (f: () => Promise<void>) => Promise<void> {
+  return async (f) => {
+    setError(null);
+    clear?.();
+    try {
+      await f();
+    } catch (err) {
+      setError(errorText(err));
+    }
+    await reload();
+  };
+}

@@ -1,6 +1,6 @@
 /** API keys (admin): create (the secret shown once), revoke, rotate. */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { api, enc, errorText } from '../api';
+import { actionRunner, api, enc, errorText } from '../api';
 import { useSession } from '../session';
 import { Copyable, when } from '../ui';
 
@@ -33,15 +33,7 @@ export function KeysPage() {
   }, [key]);
   useEffect(() => void load(), [load]);
 
-  const run = async (f: () => Promise<void>): Promise<void> => {
-    setError(null);
-    try {
-      await f();
-    } catch (err) {
-      setError(errorText(err));
-    }
-    await load();
-  };
+  const run = actionRunner(setError, load);
 
   const create = (e: FormEvent): void => {
     e.preventDefault();

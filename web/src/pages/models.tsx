@@ -3,7 +3,7 @@
  * access requests to approve or deny (the model-access key shown once), issued keys to revoke.
  */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { api, enc, errorText } from '../api';
+import { actionRunner, api, enc, errorText } from '../api';
 import { useSession } from '../session';
 import { bytes, Copyable, when } from '../ui';
 
@@ -50,15 +50,7 @@ export function ModelsPage() {
     });
   }, [feed, load]);
 
-  const run = async (f: () => Promise<void>): Promise<void> => {
-    setError(null);
-    try {
-      await f();
-    } catch (err) {
-      setError(errorText(err));
-    }
-    await load();
-  };
+  const run = actionRunner(setError, load);
   const field = (e: FormEvent<HTMLFormElement>, name: string): string => String(new FormData(e.currentTarget).get(name) ?? '').trim();
 
   const pull = (e: FormEvent<HTMLFormElement>): void => {

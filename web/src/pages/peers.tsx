@@ -1,6 +1,6 @@
 /** Peers (admin, the P2P plugin): this node's status, the trusted peers (add, remove), pulling a model from them. */
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { api, enc, errorText } from '../api';
+import { actionRunner, api, enc, errorText } from '../api';
 import { useSession } from '../session';
 import { bytes, when } from '../ui';
 
@@ -26,16 +26,7 @@ export function PeersPage() {
   }, [key]);
   useEffect(() => void load(), [load]);
 
-  const run = async (f: () => Promise<void>): Promise<void> => {
-    setError(null);
-    setNote(null);
-    try {
-      await f();
-    } catch (err) {
-      setError(errorText(err));
-    }
-    await load();
-  };
+  const run = actionRunner(setError, load, () => setNote(null));
   const add = (e: FormEvent<HTMLFormElement>): void => {
     e.preventDefault();
     const form = e.currentTarget;
