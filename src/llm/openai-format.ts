@@ -169,8 +169,8 @@ export function embeddingList(vectors: number[][], model: string, promptTokens: 
   };
 }
 
-/** /v1/models: `created` is the manifest's created_at in Unix seconds (0 when unparseable). */
-export function modelsList(manifests: readonly ModelManifest[]): ModelList {
+/** /v1/models: `created` is the manifest's created_at in Unix seconds (0 when unparseable, or unknown: a model a peer holds). */
+export function modelsList(manifests: readonly Pick<ModelManifest, 'id' | 'created_at'>[]): ModelList {
   return {
     object: 'list',
     data: manifests.map((m) => {

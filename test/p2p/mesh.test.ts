@@ -222,6 +222,8 @@ describe.skipIf(skip)('P2P mesh: three daemons on 127.0.0.1', () => {
     const oa = await call(key, 'POST', '/v1/chat/completions', body, { headers });
     expect(oa.status, JSON.stringify(oa.body)).toBe(200);
     expect((oa.body as { choices: { message: { content: string } }[] }).choices[0]?.message.content).toBe(text);
+    // and the key's model is listed on C though only A holds it
+    expect(((await call(key, 'GET', '/v1/models', undefined, { headers })).body as { data: { id: string }[] }).data.map((x) => x.id)).toEqual(['stories']);
     // both hosts audit it: C the key's use (routed to A), A the routed call from C with the key's id
     const used = (await audit(d.c.local, 'llm.chat')).filter((e) => e.outcome === 'ok');
     expect(used.length).toBe(2);

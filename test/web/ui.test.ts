@@ -379,6 +379,20 @@ describe.skipIf(skip)('web UI', () => {
     expect(await page.evaluate<string | null>(`sessionStorage.getItem('bkg.key')`)).toBeNull();
   });
 
+  it('every page fits a 390×844 phone screen: nothing scrolls sideways but a table in its own box', async () => {
+    const c = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const p = await newPage(c);
+    await signIn(p, admin);
+    await p.locator('#sb-title').waitFor();
+    for (const [hash, title] of [['sandboxes', '#sb-title'], ['chat', '#chat-title'], ['workflow', '#wf-title'], ['models', '#models-title'], ['peers', '#peers-title'], ['keys', '#keys-title'], ['audit', '#audit-title'], ['changes/shell', '#ch-title']] as const) {
+      await p.goto(`${base}/ui/#/${hash}`);
+      await p.locator(title).first().waitFor();
+      expect(await p.evaluate<number>('document.documentElement.scrollWidth'), hash).toBeLessThanOrEqual(390);
+      await shot(`${hash.replace('/', '-')}-phone`, p);
+    }
+    await c.close();
+  });
+
   it('had no CSP violations and no uncaught errors on any page', () => {
     expect(cspViolations).toEqual([]);
     expect(pageErrors).toEqual([]);

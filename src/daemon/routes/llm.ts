@@ -163,9 +163,9 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
     .route(ROUTES.adminChat, async (ctx) => chat(ctx, ctx.input.body, false, { actor: ctx.principal.id, namespace: null }))
     .route(ROUTES.openaiChat, async (ctx) => chat(ctx, ctx.input.body, true))
     .route(ROUTES.openaiModels, async (ctx) => {
-      // the models a key may use: its own
+      // the models a key may use: its own, here or (its chats routed there) on a trusted peer
       const claims = await d.access.peek(bearer(ctx.req));
-      const m = d.models.get(claims.model_id);
+      const m = d.models.get(claims.model_id) ?? ((await d.remote?.holds(claims.model_id)) ? { id: claims.model_id, created_at: '' } : null);
       return { status: 200, body: modelsList(m ? [m] : []) };
     });
 }
