@@ -19,7 +19,7 @@ import { DaemonSession, runBench, SANDBOX_LIMITS } from './lib/daemon.mjs';
 import { cgroupDirs, cgroupV2, checkHost, cliEnv, hostFacts, hostLine, mountCount, ROOT, RUN_JS, which } from './lib/host.mjs';
 import { parseOptions } from './lib/options.mjs';
 import { cells, fmt, lastLine, paragraph, printJson, section, table, times, verdict } from './lib/output.mjs';
-import { nowMs, roundRobin, sleep, spawnTimed, summarize } from './lib/timing.mjs';
+import { loopFor, nowMs, roundRobin, sleep, spawnDone, spawnTimed, summarize } from './lib/timing.mjs';
 
 const OPTIONS = {
   prog: 'daemon-bench',
@@ -70,7 +70,7 @@ async function main() {
     phases.cli_exec = await cliExec(s, opts);
     await s.remove(WARM);
     phases.idle = await idleSandboxes(s, opts, leaks, phases);
-    phases.cycles = await cycles(s, opts, leaks);
+    phases.cycles = await cycles(s, opts, leaks, bwrap);
   });
   if (failed) return;
   leaks.push(...errors.map((e) => `cleanup: ${e}`));
@@ -299,7 +299,7 @@ async function idleSandboxes(s, opts, leaks, phases) {
 }
 
 /** 5. create → start → exec `true` → delete for S seconds: cycles per second, and what leaked. */
-async function cycles(s, opts, leaks) {
+async function cycles(s, opts, leaks, bwrap) {
   await sleep(200);
   const pid = s.info.pid;
   const before = snapshot(pid);
@@ -307,21 +307,21 @@ async function cycles(s, opts, leaks) {
   const runs = [];
   let next = 0;
   for (const workers of [1, opts.cycleWorkers]) {
-    const per = [];
-    const deadline = nowMs() + (opts.cycleSeconds * 1000) / 2;
-    const t0 = nowMs();
-    await Promise.all(Array.from({ length: workers }, async () => {
-      while (nowMs() < deadline) {
-        const sb = `bench-cycle-${next++}`;
-        const c0 = nowMs();
-        ids.push((await s.create(sb)).id);
-        await s.start(sb);
-        await s.exec(sb, ['true']);
-        await s.remove(sb);
-        per.push(nowMs() - c0);
-      }
-    }));
-    runs.push({ workers, per, elapsedS: (nowMs() - t0) / 1000 });
+    const r = await loopFor(opts.cycleSeconds / 2, workers, async () => {
+      const sb = `bench-cycle-${next++}`;
+      ids.push((await s.create(sb)).id);
+      await s.start(sb);
+      await s.exec(sb, ['true']);
+      await s.remove(sb);
+    });
+    runs.push({ label: 'bkg: create → start → exec → delete', workers, ...r });
+  }
+  // the peer: a whole cold bwrap sandbox per cycle, as often as the host allows, alone and as many at once
+  if (bwrap) {
+    for (const workers of [1, opts.cycleWorkers]) {
+      const r = await loopFor(Math.min(10, opts.cycleSeconds / 4), workers, () => spawnDone(bwrap, [...BWRAP_ARGS, '/bin/true'], { env: {} }));
+      runs.push({ label: 'bwrap --unshare-all /bin/true (peer)', workers, ...r });
+    }
   }
   const after = await settle(pid, before);
   const leftOurs = ids.filter((id) => after.cgroup_paths.some((p) => p.endsWith(`/${id}`)));
@@ -332,7 +332,9 @@ async function cycles(s, opts, leaks) {
     ['daemon open fds (/proc/PID/fd)', before.daemon_fds, after.daemon_fds, after.daemon_fds - before.daemon_fds],
   ];
   section(`5. create → start → exec \`true\` → delete, for ${opts.cycleSeconds} s: one at a time, then ${opts.cycleWorkers} at once`);
-  table(['at once', 'cycles', 'seconds', 'cycles/s', 'per cycle p50 ms', 'p90 ms', 'p99 ms'], runs.map((r) => [r.workers, r.per.length, fmt(r.elapsedS, 1), fmt(r.per.length / r.elapsedS, 2), ...cells(summarize(r.per, '_ms'), ['p50_ms', 'p90_ms', 'p99_ms'])]), { left: [] });
+  const rate = (r) => r.per.length / r.elapsedS;
+  const peerRate = (workers) => runs.find((p) => p.label.startsWith('bwrap') && p.workers === workers);
+  table(['variant', 'at once', 'cycles', 'seconds', 'cycles/s', '× bwrap', 'per cycle p50 ms', 'p90 ms', 'p99 ms'], runs.map((r) => [r.label, r.workers, r.per.length, fmt(r.elapsedS, 1), fmt(rate(r), 2), peerRate(r.workers) ? `${fmt(rate(r) / rate(peerRate(r.workers)), 2)}×` : '', ...cells(summarize(r.per, '_ms'), ['p50_ms', 'p90_ms', 'p99_ms'])]), { left: [0] });
   table(['resource', 'before', 'after', 'leaked'], [
     ...rows.map(([what, b, a, d]) => [what, b, a, d > 0 ? `**${d}**` : 0]),
     ['daemon VmRSS, MiB (info, not a leak check)', fmt(mib(before.daemon_rss), 1), fmt(mib(after.daemon_rss), 1), ''],
@@ -340,7 +342,7 @@ async function cycles(s, opts, leaks) {
   for (const [what, b, a, d] of rows) if (d > 0) leaks.push(`cycles: ${what} ${b} → ${a}`);
   if (leftOurs.length) leaks.push(`cycles: ${leftOurs.length} of this bench's sandbox cgroup dirs left (${leftOurs.slice(0, 5).join(', ')})`);
   return {
-    runs: runs.map((r) => ({ workers: r.workers, seconds: r.elapsedS, cycles: r.per.length, cycles_per_s: r.per.length / r.elapsedS, per_cycle: summarize(r.per, '_ms') })),
+    runs: runs.map((r) => ({ variant: r.label, workers: r.workers, seconds: r.elapsedS, cycles: r.per.length, cycles_per_s: rate(r), per_cycle: summarize(r.per, '_ms') })),
     leaks: Object.fromEntries(rows.map(([what, b, a, d]) => [what, { before: b, after: a, leaked: Math.max(0, d) }])),
     daemon_rss_before_mib: mib(before.daemon_rss),
     daemon_rss_after_mib: mib(after.daemon_rss),

@@ -1,6 +1,6 @@
 // Timing and statistics: a clock, percentiles, summaries, and the round-robin runner every bench
 // uses to interleave its variants (so machine noise spreads over all of them alike).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 export const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -106,4 +106,28 @@ export function spawnTimed(cmd, args, options = {}) {
     throw err;
   }
   return { ms, stdout, stderr };
+}
+
+/** Run `cmd` to its end without blocking the event loop (so several can run at once); rejects unless it exits 0. */
+export function spawnDone(cmd, args, options = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: 'ignore', ...options });
+    child.once('error', reject);
+    child.once('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')}: ${signal ? `killed by ${signal}` : `exit status ${code}`}`))));
+  });
+}
+
+/** For `seconds`, `workers` loops each calling `once` one call after another: the calls' times (ms) and how long it all took (s). */
+export async function loopFor(seconds, workers, once) {
+  const per = [];
+  const deadline = nowMs() + seconds * 1000;
+  const t0 = nowMs();
+  await Promise.all(Array.from({ length: workers }, async () => {
+    while (nowMs() < deadline) {
+      const c0 = nowMs();
+      await once();
+      per.push(nowMs() - c0);
+    }
+  }));
+  return { per, elapsedS: (nowMs() - t0) / 1000 };
 }
