@@ -47,7 +47,7 @@ export async function daemonChild() {
 
 /**
  * Spawn `node <script> --daemon-child` with BKG_HOME=home, BKG_PORT=port and `env` on top of ours;
- * resolves at its READY line (30 s at most) to `{ child, info, exited }`.
+ * resolves at its READY line (60 s at most: a busy CI host starts a daemon slowly) to `{ child, info, exited }`.
  */
 export function startDaemonChild({ home, port = 0, env = {}, script = process.argv[1] }) {
   return new Promise((resolve, reject) => {
@@ -55,8 +55,8 @@ export function startDaemonChild({ home, port = 0, env = {}, script = process.ar
     let buf = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error('the daemon did not report ready within 30 s'));
-    }, 30_000);
+      reject(new Error('the daemon did not report ready within 60 s'));
+    }, 60_000);
     child.on('error', (err) => {
       clearTimeout(timer);
       reject(err);
