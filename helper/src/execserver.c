@@ -252,6 +252,7 @@ pid_t execserver_start(const struct spec *s, int listen_fd, pid_t init, struct f
   (void)signal(SIGCHLD, SIG_IGN); /* each connection's server is reaped by the kernel */
   int taken[2];
   if (pipe2(taken, O_CLOEXEC) < 0) _exit(1);
+  pid_t self = getpid();
   for (;;) {
     /* A spare is forked ahead and waits in accept itself, so a caller never waits for a fork of ours:
        once it has a connection it says so, and the next spare is forked while it serves. */
@@ -263,7 +264,7 @@ pid_t execserver_start(const struct spec *s, int listen_fd, pid_t init, struct f
     if (spare == 0) {
       (void)close(taken[0]);
       /* waiting, it holds the listening socket: it goes with the server (a dead server means a refused connect) */
-      if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() == 1) _exit(1);
+      if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != self) _exit(1); /* gone before that took effect */
       int conn;
       for (;;) {
         struct pollfd p = {3, POLLIN, 0};

@@ -79,3 +79,9 @@ export function formatBytes(n: number): string {
   }
   return `${i === 0 || Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]}`;
 }
+
+/** A trace sampling rate as text (CAVE_OTEL_SAMPLING_RATE, `bkg daemon config set`): a plain decimal from 0.0 to 1.0, or null. */
+export function parseSamplingRate(text: string): number | null {
+  const n = Number(text);
+  return /^(0|1|0?\.\d+|[01]\.\d+)$/.test(text) && n >= 0 && n <= 1 ? n : null;
+}

@@ -1,5 +1,6 @@
 /** `bkg daemon config`: the daemon's run-time settings, by the names the API uses. */
 import { BkgError } from '../api/errors.js';
+import { parseSamplingRate } from '../api/units.js';
 import type { DaemonClient } from '../client/daemon-client.js';
 
 export const SETTINGS = ['otel_sampling_rate'] as const;
@@ -10,8 +11,8 @@ export function parseSetting(name: string, raw: string): { otel_sampling_rate: n
   if (!(SETTINGS as readonly string[]).includes(name)) {
     throw new BkgError('INVALID_ARGUMENT', `${name}: not a setting that changes at run time (settings: ${SETTINGS.join(', ')})`, { details: { field: 'setting' } });
   }
-  const n = Number(raw);
-  if (!/^(0|1|0?\.\d+|[01]\.\d+)$/.test(raw) || !(n >= 0 && n <= 1)) {
+  const n = parseSamplingRate(raw);
+  if (n === null) {
     throw new BkgError('INVALID_ARGUMENT', `${name}: "${raw}" must be a number from 0.0 to 1.0`, { details: { field: name } });
   }
   return { otel_sampling_rate: n };

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { isAbsolute, join, normalize } from 'node:path';
 import { BkgError } from '../api/errors.js';
-import { parseDuration, parseSize } from '../api/units.js';
+import { parseDuration, parseSamplingRate, parseSize } from '../api/units.js';
 import { loadP2pConfig, type P2pConfig } from './p2p/config.js';
 
 export interface DaemonConfig {
@@ -60,11 +60,8 @@ function loadLlmGpu(env: NodeJS.ProcessEnv): LlmGpu {
 
 function loadOtel(env: NodeJS.ProcessEnv): DaemonConfig['otel'] {
   const rate = env.CAVE_OTEL_SAMPLING_RATE;
-  let samplingRate = 1;
-  if (rate !== undefined) {
-    samplingRate = Number(rate);
-    if (!/^(0|1|0?\.\d+|[01]\.\d+)$/.test(rate) || !(samplingRate >= 0 && samplingRate <= 1)) throw invalid('CAVE_OTEL_SAMPLING_RATE', `"${rate}" must be a number from 0.0 to 1.0`);
-  }
+  const samplingRate = rate === undefined ? 1 : parseSamplingRate(rate);
+  if (samplingRate === null) throw invalid('CAVE_OTEL_SAMPLING_RATE', `"${rate}" must be a number from 0.0 to 1.0`);
   const raw = env.OTEL_EXPORTER_OTLP_ENDPOINT;
   if (raw === undefined || raw === '') return { endpoint: null, samplingRate };
   let url: URL;

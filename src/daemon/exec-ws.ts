@@ -14,6 +14,7 @@ import { ROUTES, type RouteSpec } from '../api/routes.js';
 import { ClientControlFrame, StartFrame } from '../api/schema/exec-stream.js';
 import type { ExecControl } from '../runtime/io.js';
 import type { Logger } from '../log.js';
+import { answerSubprotocol } from './auth/authenticate.js';
 import type { Principal } from './auth/api-keys.js';
 import type { Action } from './auth/rights.js';
 import type { Transport } from './http/context.js';
@@ -127,7 +128,7 @@ export function attachExecWebSocket(
   proxy?: ExecProxy,
   others: readonly UpgradeEndpoint[] = [],
 ): WebSocketServer {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024, handleProtocols: answerSubprotocol });
   for (const { server, transport, authenticate } of servers) {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => {});

@@ -133,14 +133,15 @@ export class ModelAccess {
     this.revoked.add(jti);
   }
 
-  /**
-   * Check a bearer token for one use: signature and expiry (401), then model, scope, revocation and
-   * the namespace header (403), then the key's rate (429).
-   */
   /** Whether the key with this jti was revoked (a routed stream asks as it goes). */
   isRevoked(jti: string): boolean {
     return this.revoked.has(jti);
   }
+
+  /**
+   * Check a bearer token for one use: signature and expiry (401), then model, scope, revocation and
+   * the namespace header (403), then the key's rate (429).
+   */
 
   async authorize(token: string | null, use: { namespace: string | undefined; modelId: string; scope: Scope }): Promise<AccessClaims> {
     const claims = await this.peek(token);

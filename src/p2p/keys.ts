@@ -14,12 +14,6 @@ export async function generateIdentity(): Promise<NewIdentity> {
   return { peerId: peerId.peerIdFromPrivateKey(key).toString(), privateKey: keys.privateKeyToProtobuf(key) };
 }
 
-/** The peer id of a stored private key. */
-export async function peerIdOf(privateKey: Uint8Array): Promise<string> {
-  const { keys, peerId } = await loadLibp2p();
-  return peerId.peerIdFromPrivateKey(keys.privateKeyFromProtobuf(privateKey)).toString();
-}
-
 const SWARM_KEY = /^\/key\/swarm\/psk\/1\.0\.0\/\n\/base16\/\n([0-9a-f]{64})\n?$/;
 
 /** A fresh network key, in the swarm.key text format every host of the mesh must hold. */

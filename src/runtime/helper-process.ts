@@ -195,11 +195,6 @@ export function spawnHelper(opts: {
   };
 }
 
-/**
- * The supervising helper of a persistent sandbox, detached from us: resolves once the sandbox is
- * ready, with the helper's pid and its events so far. On failure the helper is killed (it then
- * kills the sandbox and removes its cgroups) and the error says why.
- */
 /** When a supervisor's start got where (epoch ms, for traces): spawned, its 'started' line (cgroups, namespaces, id maps), its 'ready' line (mounts). */
 export interface StartMarks {
   launched: number;
@@ -207,6 +202,12 @@ export interface StartMarks {
   started?: number;
   ready?: number;
 }
+
+/**
+ * The supervising helper of a persistent sandbox, detached from us: resolves once the sandbox is
+ * ready, with the helper's pid and its events so far. On failure the helper is killed (it then
+ * kills the sandbox and removes its cgroups) and the error says why.
+ */
 
 export async function startDetachedHelper(helperPath: string, spec: Buffer, opts: { id: string; timeoutMs: number; egress?: boolean }): Promise<{ pid: number | undefined; events: HelperEvent[]; egress: Server | null; marks: StartMarks }> {
   const marks: StartMarks = { launched: epochMs() };

@@ -201,7 +201,7 @@ describe.skipIf(skip)('P2P mesh: three daemons on 127.0.0.1', () => {
     expect((await audit(d.b.local, 'peer.penalty')).filter((e) => e.actor === `peer:${liar.peerId}`).length).toBe(fetched.rejected.length);
   }, 120_000);
 
-  it('a chat on C for a model only a peer holds is routed and streamed (SSE and OpenAI); a revoke on C stops it', async () => {
+  it('a chat on C for a model only a peer holds is routed and streamed (SSE and OpenAI); a key revoked on C is refused there without A being asked', async () => {
     expect((await call(d.c.local, 'DELETE', '/api/v1/admin/llm/models/stories')).status).toBe(204);
     const req = await call(d.c.local, 'POST', '/api/v1/llm/requests', { model_id: 'stories', cave_namespace: 'team' });
     expect(req.status, JSON.stringify(req.body)).toBe(201);

@@ -65,7 +65,8 @@ describe.skipIf(daemonSkip)('web UI: the files and the WebSocket key', () => {
     const redirect = await fetch(`${base}/ui`, { redirect: 'manual' });
     expect(redirect.status).toBe(301);
     expect(redirect.headers.get('location')).toBe('/ui/');
-    expect((await fetch(`${base}/ui/assets/..%2fmain.js`)).status).toBe(404);
+    // paths that would reach files that exist (the UI's own index, the repository's package.json) if a name were resolved as a path
+    for (const p of ['/ui/assets/..%2findex.html', '/ui/..%2f..%2f..%2fpackage.json']) expect((await fetch(`${base}${p}`)).status, p).toBe(404);
     expect((await fetch(`${base}/ui/assets/nope.js`)).status).toBe(404);
     expect((await fetch(`${base}/ui/`, { method: 'POST' })).status).toBe(405);
     // the API beside it still wants a key
@@ -90,6 +91,19 @@ describe.skipIf(daemonSkip)('web UI: the files and the WebSocket key', () => {
     const ro = ((await call(d.local, 'POST', '/api/v1/keys', { name: 'ws-ro', role: 'readonly' })).body as { secret: string }).secret;
     expect(await open(['bkg', `bkg.bearer.${ro}`])).toEqual({ ok: false, status: 403 });
     expect(await open(['bkg', `bkg.bearer.${admin}`, `bkg.bearer.${ro}`])).toEqual({ ok: false, status: 401 });
+    // offered alone, or first, the key is still never what either WebSocket door answers with
+    for (const path of ['/api/v1/sandboxes/shell/exec/ws', '/api/v1/events']) {
+      for (const protocols of [[`bkg.bearer.${admin}`], [`bkg.bearer.${admin}`, 'bkg']]) {
+        const answered = await new Promise<string | undefined>((resolve) => {
+          const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, protocols);
+          ws.on('upgrade', (res) => resolve(String(res.headers['sec-websocket-protocol'] ?? '')));
+          ws.on('unexpected-response', () => resolve(undefined));
+          ws.on('error', () => {});
+          ws.on('open', () => ws.close());
+        });
+        expect(answered, `${path} ${protocols.join(',')}`).toBe(protocols.length === 1 ? '' : 'bkg');
+      }
+    }
   });
 });
 

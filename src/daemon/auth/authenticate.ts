@@ -27,6 +27,15 @@ function subprotocolKey(req: IncomingMessage): string | null {
   return key;
 }
 
+/**
+ * The subprotocol a WebSocket door answers with (ws's handleProtocols): the first offered that
+ * carries no key, or none — never a `bkg.bearer.<key>`, whatever order the client offered them in.
+ */
+export function answerSubprotocol(offered: Set<string>): string | false {
+  for (const p of offered) if (!p.startsWith(WS_BEARER_PREFIX)) return p;
+  return false;
+}
+
 export function bearer(req: IncomingMessage): string | null {
   const h = req.headers.authorization;
   if (h === undefined) return subprotocolKey(req);

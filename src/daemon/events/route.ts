@@ -9,6 +9,7 @@ import { WebSocketServer } from 'ws';
 import { parse } from '../../api/parse.js';
 import { ROUTES } from '../../api/routes.js';
 import { EventsQuery } from '../../api/schema/events.js';
+import { answerSubprotocol } from '../auth/authenticate.js';
 import type { Principal } from '../auth/api-keys.js';
 import type { Action } from '../auth/rights.js';
 import type { UpgradeEndpoint } from '../exec-ws.js';
@@ -35,7 +36,7 @@ export function eventRoutes(router: Router<Principal, Action>, events: DaemonEve
 
 /** The WebSocket of the route: one JSON text message per stream message. */
 export function eventsUpgrade(events: DaemonEvents): UpgradeEndpoint & { close(): void } {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024, handleProtocols: answerSubprotocol });
   return {
     spec: ROUTES.events,
     take(principal: Principal, req: IncomingMessage, socket: Duplex, head: Buffer): void {

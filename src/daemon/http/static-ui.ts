@@ -67,7 +67,13 @@ function load(dir: string): Map<string, UiFile> {
   }
   for (const name of top) {
     if (name === 'assets') {
-      for (const a of readdirSync(join(dir, name))) if (NAME.test(a)) add(`assets/${a}`, join(dir, name, a), true);
+      let assets: string[] = [];
+      try {
+        assets = readdirSync(join(dir, name));
+      } catch {
+        /* not a directory: no assets, and the daemon still starts */
+      }
+      for (const a of assets) if (NAME.test(a)) add(`assets/${a}`, join(dir, name, a), true);
     } else if (NAME.test(name)) add(name, join(dir, name), false);
   }
   return files;

@@ -1,6 +1,7 @@
 /** The P2P plugin's settings (README "P2P plugin"): off unless BKG_P2P=1; invalid values are INVALID_CONFIG. */
 import { BkgError } from '../../api/errors.js';
 import { parseSize } from '../../api/units.js';
+import { DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MIN_CHUNK_BYTES } from '../../p2p/chunks.js';
 
 export interface P2pConfig {
   /** BKG_P2P_LISTEN: comma-separated TCP multiaddrs (default /ip4/0.0.0.0/tcp/7421). */
@@ -10,8 +11,6 @@ export interface P2pConfig {
 }
 
 export const DEFAULT_P2P_LISTEN = '/ip4/0.0.0.0/tcp/7421';
-const MIN_CHUNK = 16 * 1024;
-const MAX_CHUNK = 8 * 1024 * 1024;
 
 function invalid(variable: string, message: string): BkgError {
   return new BkgError('INVALID_CONFIG', `${variable}: ${message}`, { details: { setting: variable } });
@@ -28,7 +27,7 @@ export function loadP2pConfig(env: NodeJS.ProcessEnv): P2pConfig | null {
   const listen = (env.BKG_P2P_LISTEN ?? DEFAULT_P2P_LISTEN).split(',').map((s) => s.trim()).filter(Boolean);
   const bad = listen.find((a) => !/^\/ip[46]\/[^/]+\/tcp\/\d{1,5}$/.test(a));
   if (bad !== undefined || listen.length === 0) throw invalid('BKG_P2P_LISTEN', `"${bad ?? ''}" is not a TCP multiaddr like ${DEFAULT_P2P_LISTEN}`);
-  let chunkBytes = 1024 * 1024;
+  let chunkBytes = DEFAULT_CHUNK_BYTES;
   const raw = env.BKG_P2P_CHUNK_SIZE;
   if (raw !== undefined) {
     try {
@@ -36,7 +35,7 @@ export function loadP2pConfig(env: NodeJS.ProcessEnv): P2pConfig | null {
     } catch {
       throw invalid('BKG_P2P_CHUNK_SIZE', `"${raw}" is not a size (examples: 1m, 256k)`);
     }
-    if (chunkBytes < MIN_CHUNK || chunkBytes > MAX_CHUNK) throw invalid('BKG_P2P_CHUNK_SIZE', `"${raw}" must be between 16k and 8m`);
+    if (chunkBytes < MIN_CHUNK_BYTES || chunkBytes > MAX_CHUNK_BYTES) throw invalid('BKG_P2P_CHUNK_SIZE', `"${raw}" must be between 16k and 8m`);
   }
   return { listen, chunkBytes };
 }

@@ -13,7 +13,7 @@ import type { StartedDownload } from '../../llm/registry/types.js';
 import type { InferenceEngine, ModelLookup } from '../../llm/types.js';
 import type { ModelRegistry } from '../../llm/registry/index.js';
 import type { Logger } from '../../log.js';
-import { ChunkServer, type ChunkManifest, type HeldModel } from '../../p2p/chunks.js';
+import { ChunkServer, MAX_CHUNK_BYTES, MIN_CHUNK_BYTES, type ChunkManifest, type HeldModel } from '../../p2p/chunks.js';
 import { NO_TRACING, type Tracing } from '../../runtime/tracing.js';
 import { fetchChunks } from '../../p2p/fetch.js';
 import { networkKeyFingerprint } from '../../p2p/keys.js';
@@ -262,7 +262,7 @@ export class PeerService {
 
 function fits(mf: ChunkManifest | undefined, m: PeerModel): boolean {
   if (!mf || mf.sha256 !== m.sha256 || mf.size !== m.size_bytes || !Number.isInteger(mf.chunk_bytes)) return false;
-  if (mf.chunk_bytes < 16 * 1024 || mf.chunk_bytes > 8 * 1024 * 1024 || !Array.isArray(mf.chunks)) return false;
+  if (mf.chunk_bytes < MIN_CHUNK_BYTES || mf.chunk_bytes > MAX_CHUNK_BYTES || !Array.isArray(mf.chunks)) return false;
   return mf.chunks.length === Math.max(1, Math.ceil(mf.size / mf.chunk_bytes)) && mf.chunks.every((c) => typeof c === 'string' && /^[0-9a-f]{64}$/.test(c));
 }
 
