@@ -46,13 +46,13 @@ export interface CompletionRequest extends Omit<ChatRequest, 'messages'> {
 
 /**
  * Models this host does not hold but a trusted peer does (the P2P plugin): a chat for one is run
- * there and streamed back. The model-access key was checked here; `stillValid` is asked as the
- * answer streams (a revoked key stops it).
+ * there and streamed back. The model-access key was checked here; the request's onText sees every
+ * piece, and what it throws (a key revoked meanwhile) stops the call there too.
  */
 export interface RemoteModels {
   holds(modelId: string): Promise<boolean>;
   /** An engine that runs chats on a peer holding the model, or null when none does. */
-  engine(modelId: string, use: { actor: string; namespace: string | null; stillValid(): boolean }): Promise<(Pick<InferenceEngine, 'chat'> & { peer: string }) | null>;
+  engine(modelId: string, use: { actor: string; namespace: string | null }): Promise<(Pick<InferenceEngine, 'chat'> & { peer: string }) | null>;
 }
 
 export interface InferenceEngine {

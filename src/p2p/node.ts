@@ -98,7 +98,12 @@ export class P2pNode {
         if (answer.events) {
           const gone = new AbortController();
           stream.addEventListener('close', () => gone.abort(), { once: true });
-          await answer.events((e) => this.write(stream, Buffer.from(JSON.stringify(e))), gone.signal);
+          // a caller that went away (or a write that failed) stops the answer through the signal, not by throwing into its maker
+          const send = async (e: Record<string, unknown>): Promise<void> => {
+            if (gone.signal.aborted) return;
+            await this.write(stream, Buffer.from(JSON.stringify(e))).catch((err: unknown) => gone.abort(err));
+          };
+          await answer.events(send, gone.signal);
         }
         await stream.close();
       } catch (err) {
@@ -180,6 +185,10 @@ export class P2pNode {
         first = false;
       }
       if (signal.aborted) throw signal.reason ?? new Error('the routed call was cancelled');
+    } catch (err) {
+      // onEvent's own error or the peer's: the stream ends here, and the holder stops making the answer
+      stream.abort(err instanceof Error ? err : new Error(String(err)));
+      throw err;
     } finally {
       signal.removeEventListener('abort', stop);
     }

@@ -125,6 +125,37 @@ describe.skipIf(skip)('model-access flow', () => {
     expect(text).toBe(done.choices[0]?.message.content);
   });
 
+  it('a key revoked while its answer streams stops it at the next piece: the last event is the error', async () => {
+    const req = (await call(d.local, 'POST', '/api/v1/llm/requests', { model_id: 'stories', cave_namespace: 'default' })).body as { id: string };
+    const key = (await call(d.local, 'POST', `/api/v1/admin/llm/requests/${req.id}/approve`, { ttl_s: 600 })).body as { token: string; token_id: string };
+    // temperature 0: the same long answer every time (about 700 tokens, some hundreds of ms)
+    const r = await fetch(`http://127.0.0.1:${port}/api/v1/llm/chat`, {
+      method: 'POST', headers: { authorization: `Bearer ${key.token}`, 'x-cave-namespace': 'default', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'stories', messages: [{ role: 'user', content: 'Tell a long story' }], max_tokens: 2000, temperature: 0, stream: true }),
+    });
+    expect(r.status).toBe(200);
+    const events: { text?: string; done?: boolean; error?: { code: string; message: string } }[] = [];
+    let buf = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      const parts = buf.split('\n\n');
+      buf = parts.pop() ?? '';
+      for (const p of parts) {
+        const e = JSON.parse(p.replace(/^data: /, '')) as (typeof events)[number];
+        if (typeof e.text === 'string' && !events.some((x) => typeof x.text === 'string')) {
+          expect((await call(d.local, 'POST', '/api/v1/admin/llm/models/stories/revoke_key', { token_id: key.token_id })).status).toBe(200);
+        }
+        events.push(e);
+      }
+    }
+    expect(events.some((e) => e.done)).toBe(false);
+    expect(events.at(-1)).toMatchObject({ error: { code: 'FORBIDDEN', message: expect.stringMatching(/revoked/) } });
+    expect(events.filter((e) => typeof e.text === 'string').length).toBeLessThan(600);
+    const audit = (await call(d.local, 'GET', '/api/v1/audit?limit=100000')).body as { events: { action: string; actor: string; outcome: string; details: Record<string, unknown> | null }[] };
+    expect(audit.events.filter((e) => e.action === 'llm.chat' && e.actor === key.token_id)).toEqual([expect.objectContaining({ outcome: 'denied', details: { code: 'FORBIDDEN' } })]);
+  });
+
   it('revoke: the next request gets 403 at once, from inside the sandbox, and after a daemon restart', async () => {
     expect((await call(d.local, 'POST', '/api/v1/admin/llm/models/stories/revoke_key', { token_id: tokenId })).status).toBe(200);
     const after = await inside('/api/v1/llm/chat', { model: 'stories', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 }, { authorization: `Bearer ${token}`, 'x-cave-namespace': 'default' });

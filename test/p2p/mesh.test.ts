@@ -3,10 +3,12 @@
  * Yamux, pnet): a signed model pulled on A reaches C from A, then B from A and C in parallel, in
  * verified chunks, and passes the registry's sandboxed verification; a peer not in the table is
  * refused and audited; a node with another network key cannot connect; a lying peer's bad chunk
- * is discarded, the peer penalised, and the pull still succeeds from the others.
+ * is discarded, the peer penalised, and the pull still succeeds from the others; a chat on C for a
+ * model only A holds is routed and streamed, and a key revoked on C stops it, at once or mid-stream.
  */
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +39,35 @@ async function pullFromPeers(t: Target, name: string): Promise<{ status: string;
   const r = await call(t, 'POST', '/api/v1/admin/peers/pull', { name });
   expect(r.status, JSON.stringify(r.body)).toBe(202);
   return job(t, (r.body as { job_id: string }).job_id);
+}
+
+/** A streamed chat over the unix socket: its SSE events as they come; `onFirstText` runs (awaited) at the first text event. */
+function streamSse(socketPath: string, path: string, body: unknown, headers: Record<string, string>, onFirstText: () => Promise<void>): Promise<Record<string, unknown>[]> {
+  return new Promise((resolve, reject) => {
+    const events: Record<string, unknown>[] = [];
+    let buf = '';
+    let fired: Promise<void> | null = null;
+    const req = httpRequest({ socketPath, method: 'POST', path, headers: { ...headers, 'content-type': 'application/json' } }, (res) => {
+      if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`));
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        buf += c;
+        let at: number;
+        while ((at = buf.indexOf('\n\n')) >= 0) {
+          const line = buf.slice(0, at);
+          buf = buf.slice(at + 2);
+          if (!line.startsWith('data: ')) continue;
+          const e = JSON.parse(line.slice(6)) as Record<string, unknown>;
+          events.push(e);
+          if (!fired && typeof e.text === 'string') fired = onFirstText();
+        }
+      });
+      res.on('end', () => void (fired ?? Promise.resolve()).then(() => resolve(events), reject));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
 }
 
 async function audit(t: Target, action: string): Promise<{ actor: string; outcome: string; target: string | null; details: Record<string, unknown> | null }[]> {
@@ -237,6 +268,28 @@ describe.skipIf(skip)('P2P mesh: three daemons on 127.0.0.1', () => {
     expect(refused.status).toBe(403);
     expect((await audit(d.a.local, 'llm.chat.routed')).filter((e) => e.outcome === 'ok').length).toBe(2);
   }, 120_000);
+
+  it('a key revoked on C while its routed answer streams stops it there, and A stops generating', async () => {
+    const req = await call(d.c.local, 'POST', '/api/v1/llm/requests', { model_id: 'stories', cave_namespace: 'team' });
+    const ok = (await call(d.c.local, 'POST', `/api/v1/admin/llm/requests/${(req.body as { id: string }).id}/approve`, { ttl_s: 600 })).body as { token: string; token_id: string };
+    const routedBefore = (await audit(d.a.local, 'llm.chat.routed')).length;
+    // temperature 0: the same long answer every time (stories260K: about 700 tokens, some hundreds of ms)
+    const body = { model: 'stories', messages: [{ role: 'user', content: 'Tell a long story' }], max_tokens: 2000, temperature: 0, stream: true };
+    const events = await streamSse(d.c.local.socketPath as string, '/api/v1/llm/chat', body, { authorization: `Bearer ${ok.token}`, 'x-cave-namespace': 'team' }, async () => {
+      expect((await call(d.c.local, 'POST', '/api/v1/admin/llm/models/stories/revoke_key', { token_id: ok.token_id })).status).toBe(200);
+    });
+    const texts = events.filter((e) => typeof e.text === 'string');
+    expect(texts.length).toBeGreaterThan(0);
+    expect(events.some((e) => e.done === true)).toBe(false);
+    // the stream's last event is the error, with its stable code (never a cut connection)
+    expect(events.at(-1)).toMatchObject({ error: { code: 'FORBIDDEN', message: expect.stringMatching(/revoked/) } });
+    // A stopped making the answer: its audit row says cancelled, well short of the whole answer
+    const row = await until('A\'s audit row of the cut call', async () => (await audit(d.a.local, 'llm.chat.routed')).slice(routedBefore).find((e) => e.details?.key === ok.token_id) ?? null);
+    expect(row).toMatchObject({ outcome: 'ok', details: { finish: 'cancelled' } });
+    expect(Number(row.details?.completion_tokens)).toBeLessThan(600);
+    // C audits the cut use as denied
+    expect((await audit(d.c.local, 'llm.chat')).filter((e) => e.actor === ok.token_id)).toEqual([expect.objectContaining({ outcome: 'denied', details: expect.objectContaining({ code: 'FORBIDDEN', routed_to: st.a.peer_id }) })]);
+  }, 60_000);
 
   it('answers P2P_DISABLED where the node is off, and peers rm forgets a peer', async () => {
     const off = await startTestDaemon();

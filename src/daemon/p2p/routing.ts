@@ -3,8 +3,8 @@
  * asks a connected trusted peer that holds the model, with a short-lived peer token: its own
  * node's Ed25519 signature over {iss, aud, model, namespace, key, exp} (60 s), which the holder
  * checks against the connection's peer id (Noise already proved it) and its own id. Pieces of
- * the answer stream back as JSON frames; the calling host asks `stillValid` at each (a revoked
- * key stops the stream). Both hosts audit the use.
+ * the answer stream back as JSON frames; the caller's onText sees each, and what it throws (a key
+ * revoked meanwhile) ends the routed call and stops the holder's generation. Both hosts audit the use.
  */
 import { BkgError } from '../../api/errors.js';
 import type { ChatMessage, ChatRequest, ChatResult, InferenceEngine, ModelLookup, RemoteModels } from '../../llm/types.js';
@@ -50,7 +50,7 @@ export class ChatRouting implements RemoteModels {
     return (await this.holder(modelId)) !== null;
   }
 
-  async engine(modelId: string, use: { actor: string; namespace: string | null; stillValid(): boolean }): Promise<(Pick<InferenceEngine, 'chat'> & { peer: string }) | null> {
+  async engine(modelId: string, use: { actor: string; namespace: string | null }): Promise<(Pick<InferenceEngine, 'chat'> & { peer: string }) | null> {
     const node = this.d.node();
     const peer = await this.holder(modelId);
     if (!node || !peer) return null;
@@ -62,15 +62,21 @@ export class ChatRouting implements RemoteModels {
         const cancel = (): void => ac.abort(req.signal?.reason);
         req.signal?.addEventListener('abort', cancel, { once: true });
         let result: ChatResult | null = null;
+        /** What the caller's own onText threw (a key revoked meanwhile): it ends the routed call, as itself. */
+        let own: { err: unknown } | null = null;
         try {
           await node.askStream(peer, { op: 'chat', token, model: modelId, messages: req.messages, max_tokens: req.maxTokens, temperature: req.temperature }, async (e) => {
             if (typeof e.text === 'string') {
-              if (!use.stillValid()) return ac.abort(new BkgError('FORBIDDEN', 'this model-access key was revoked'));
-              await req.onText?.(e.text);
+              try {
+                await req.onText?.(e.text);
+              } catch (err) {
+                own = { err };
+                throw err;
+              }
             } else if (e.done === true) result = e.result as ChatResult;
           }, ac.signal);
         } catch (err) {
-          if (ac.signal.reason instanceof BkgError) throw ac.signal.reason;
+          if (own) throw (own as { err: unknown }).err;
           if (req.signal?.aborted) return { text: '', promptTokens: 0, completionTokens: 0, finishReason: 'cancelled', firstTokenMs: null, durationMs: 0 };
           this.holders.delete(modelId);
           throw new BkgError('PEER_UNAVAILABLE', `the peer holding ${modelId} did not answer: ${(err as Error).message}`, { details: { model: modelId, peer } });

@@ -4,7 +4,7 @@
  * authenticate with a model-access key (a signed JWT) and X-Cave-Namespace, not with API keys.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BkgError } from '../../api/errors.js';
+import { BkgError, toErrorBody } from '../../api/errors.js';
 import { NAMESPACE_HEADER } from '../../api/names.js';
 import { ROUTES } from '../../api/routes.js';
 import { accessRequestView, type AccessClaims, type ModelAccess, type Scope } from '../../llm/access.js';
@@ -70,6 +70,12 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
     });
   }
 
+  /** An answer stopped by an error after it began (a revoked key: denied). */
+  function auditCut(user: User, model: string, err: unknown, routedTo?: string): void {
+    const code = err instanceof BkgError ? err.code : 'INTERNAL';
+    d.audit.append({ actor: user.actor, namespace: user.namespace, action: 'llm.chat', target: model, outcome: code === 'FORBIDDEN' ? 'denied' : 'error', details: { code, ...(routedTo ? { routed_to: routedTo } : {}) } });
+  }
+
   const tracing = d.tracing ?? NO_TRACING;
   /** One inference as spans: llm.chat around llm.queue (from the request's arrival to the engine call), llm.first_token and llm.generate. */
   function traced(model: string, arrived: number, call: () => Promise<ChatResult>): Promise<ChatResult> {
@@ -88,7 +94,7 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
     const user = admin ?? keyUser(await authorize(ctx.req, body.model, 'chat'));
     const m = d.models.get(body.model);
     // not here: a trusted peer that holds it runs it (the key was checked here; a revoke stops the stream)
-    const routed = m ? null : ((await d.remote?.engine(body.model, { ...user, stillValid: () => !d.access.isRevoked(user.actor) })) ?? null);
+    const routed = m ? null : ((await d.remote?.engine(body.model, user)) ?? null);
     if (!m && !routed) throw new BkgError('NOT_FOUND', `no model "${body.model}" in the registry`);
     // The LRU stamp is a database write: made while the first token is computed, not before it.
     if (m) {
@@ -105,9 +111,18 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
     const meta = { id: completionId(), model: id, created: unixSeconds() };
     const base = { modelId: id, modelPath: m ? d.models.blobPath(m) : '', messages: body.messages, maxTokens: body.max_tokens ?? 256, temperature: body.temperature ?? 0.7 };
     const native = (r: ChatResult) => ({ finish_reason: r.finishReason, usage: { prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens }, duration_ms: r.durationMs, first_token_ms: r.firstTokenMs });
+    // A key revoked while its answer is made stops it at the next piece, local or routed (a routed call ends at the holder too).
+    const stillValid = (): void => {
+      if (!admin && d.access.isRevoked(user.actor)) throw new BkgError('FORBIDDEN', 'this model-access key was revoked while its answer was being made', { hint: 'Ask for a new key (bkg llm request-access MODEL) and have an admin approve it.', details: { model: id } });
+    };
     if (!body.stream) {
       const gone = disconnectSignal(ctx.req);
-      const r = await traced(id, arrived, () => engine.chat({ ...base, signal: gone.signal })).finally(gone.release);
+      const r = await traced(id, arrived, () => engine.chat({ ...base, signal: gone.signal, onText: async () => stillValid() }))
+        .catch((err: unknown) => {
+          auditCut(user, id, err, routed?.peer);
+          throw err;
+        })
+        .finally(gone.release);
       auditUse(user, id, 'chat', r, routed?.peer);
       return { status: 200, body: openai ? chatCompletion(r, meta) : { model: id, message: { role: 'assistant', content: r.text }, ...native(r) } };
     }
@@ -117,7 +132,20 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
         // Events are coalesced into few socket writes (the first one is never held back); see sse.ts.
         const sse = writeSse(res);
         if (openai) await sse.sendEvent(chatChunk({ role: 'assistant' }, meta));
-        const r = await traced(id, arrived, () => engine.chat({ ...base, signal: sse.signal, onText: async (text) => void (await sse.sendEvent(openai ? chatChunk({ content: text }, meta) : { text })) }));
+        let r: ChatResult;
+        try {
+          r = await traced(id, arrived, () => engine.chat({ ...base, signal: sse.signal, onText: async (text) => {
+            stillValid();
+            await sse.sendEvent(openai ? chatChunk({ content: text }, meta) : { text });
+          } }));
+        } catch (err) {
+          // the stream has begun: the error is its last event (the same body as any error answer), never a cut connection
+          if (!(err instanceof BkgError)) throw err;
+          auditCut(user, id, err, routed?.peer);
+          await sse.sendEvent(toErrorBody(err).body);
+          sse.end();
+          return;
+        }
         if (openai) {
           await sse.sendEvent(chatChunk({}, meta, r.finishReason));
           await sse.sendEvent('[DONE]');
