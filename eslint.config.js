@@ -57,6 +57,12 @@ export default tseslint.config(
   ...LAYERS.map(layerRules),
   layerRules('daemon/fleet'), // after daemon's: the more specific rule wins for src/daemon/fleet/**
   {
+    // bin/ is CommonJS (bin/package.json): the CLI's entry starts without Node's ES module loader
+    files: ['bin/**/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', __dirname: 'readonly', module: 'writable' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ZOD_FREE,
     rules: {
       '@typescript-eslint/no-restricted-imports': ['error', {

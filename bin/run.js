@@ -3,20 +3,19 @@
 // everyday commands (exec, run, ls, start, stop, rm) without loading oclif; it hands anything else,
 // as (possibly rewritten) arguments, to oclif, which loads dist/commands through oclif.manifest.json.
 //
-// The fast path loads from its bundle when the build made one (dist/cli/fast/bundle/, by
-// scripts/bundle-fast.mjs: a few CommonJS chunks, which Node loads faster than ~45 ES modules) and
-// it is newer than every file it was made from; otherwise (no bundle, tsc ran since, or a Node
-// without require() of ES modules, which the bundle needs for dist/api/errors.js) module by module.
-import { createRequire } from 'node:module';
-
-// node:fs through require: its ES module facade would load all of node:stream on the way
-const require = createRequire(import.meta.url);
+// This file is CommonJS (bin/package.json), and so is the fast path's bundle (dist/cli/fast/bundle/,
+// by scripts/bundle-fast.mjs: a few chunks, which Node loads faster than ~45 ES modules): a
+// fast-path command never starts Node's ES module loader. The bundle is used when the build made one
+// and it is newer than every file it was made from; otherwise (no bundle, or tsc ran since) the fast
+// path loads module by module from dist/, as ES modules.
+'use strict';
 const { readFileSync, statSync } = require('node:fs');
-const { fileURLToPath } = require('node:url');
+const { join } = require('node:path');
+
+const root = join(__dirname, '..');
 
 function bundle() {
-  if (process.features.require_module !== true) return null;
-  const dist = fileURLToPath(new URL('../dist/', import.meta.url));
+  const dist = join(root, 'dist') + '/';
   const dir = `${dist}cli/fast/bundle/`;
   try {
     const made = statSync(`${dir}inputs.json`).mtimeMs;
@@ -27,11 +26,20 @@ function bundle() {
   return require(`${dir}index.cjs`);
 }
 
-const { fastCli } = bundle() ?? (await import('../dist/cli/fast/index.js'));
-const handled = await fastCli(process.argv.slice(2));
-if (typeof handled === 'number') {
-  process.exitCode = handled;
-} else {
+async function main() {
+  const { fastCli } = bundle() ?? (await import('../dist/cli/fast/index.js'));
+  const handled = await fastCli(process.argv.slice(2));
+  if (typeof handled === 'number') {
+    process.exitCode = handled;
+    return;
+  }
   const { execute } = await import('@oclif/core');
-  await execute({ dir: import.meta.url, args: handled });
+  // oclif finds the package from here (package.json with its "oclif" section), not from bin/
+  await execute({ dir: root, args: handled });
 }
+
+main().catch((err) => {
+  // the fast path and oclif report their own errors; this is only for a failure to load them
+  process.stderr.write(`bkg: ${err && err.stack ? err.stack : String(err)}\n`);
+  process.exitCode = 1;
+});

@@ -7,9 +7,10 @@
 // stays a chunk of its own, so a command loads only what it runs. Without rolldown (a dev
 // dependency) nothing is bundled and bin/run.js loads dist/cli/fast/index.js module by module.
 //
-// Kept out of the bundle: Node's modules and packages; the dashboard (dist/ui: ink and React, only
-// for `bkg dashboard`); and dist/api/errors.js, require()d as the ES module it is, so that BkgError
-// stays one class for the bundle and for the modules the dashboard loads from dist/. Each module's
+// Kept out of the bundle: Node's modules and packages; and the dashboard (dist/ui: ink and React,
+// only for `bkg dashboard`). The bundle holds its own copy of dist/api/errors.js: BkgError's
+// `instanceof` goes by a mark every copy sets, so errors thrown by dist/ modules are still BkgErrors
+// here (and requiring no ES module keeps Node's ES module loader out of a fast-path start). Each module's
 // import.meta.url stays its own file's URL (the helper, templates and the manifest are found from
 // it). inputs.json lists the files bundled: bin/run.js uses the bundle only while none of them is
 // newer, so a later tsc alone (npm run build:ts, the tests' setup) is never shadowed by it.
@@ -38,7 +39,7 @@ const under = (dir, path) => {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 };
 /** Our modules that stay files of their own (see above). */
-const keepFile = (path) => path === join(dist, 'api', 'errors.js') || under(join(dist, 'ui'), path);
+const keepFile = (path) => under(join(dist, 'ui'), path);
 
 /** Node's modules and packages: kept as they are written. */
 const external = (id) => builtins.has(id) || !(id.startsWith('.') || isAbsolute(id) || id.startsWith('\0'));

@@ -49,7 +49,18 @@ export const ERRORS = {
 
 export type ErrorCode = keyof typeof ERRORS;
 
+/**
+ * Marks every BkgError, whichever copy of this module made it: the CLI's fast path carries one copy
+ * in its bundle and dist/ holds another (the dashboard, oclif's commands), so `instanceof` goes by
+ * the mark, not by the class object.
+ */
+const BRAND = Symbol.for('bkg.error');
+
 export class BkgError extends Error {
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return typeof v === 'object' && v !== null && (v as Record<symbol, unknown>)[BRAND] === true;
+  }
+
   readonly code: ErrorCode;
   readonly hint: string;
   readonly details?: Record<string, unknown>;
@@ -57,6 +68,7 @@ export class BkgError extends Error {
   constructor(code: ErrorCode, message: string, opts: { hint?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'BkgError';
+    Object.defineProperty(this, BRAND, { value: true });
     this.code = code;
     this.hint = opts.hint ?? ERRORS[code].hint;
     if (opts.details) this.details = opts.details;

@@ -1,11 +1,11 @@
 /**
  * The fast path's bundle (scripts/bundle-fast.mjs → dist/cli/fast/bundle/): bin/run.js loads it
  * while it is newer than the files it was made from, and the CLI answers exactly as it does module
- * by module — the same output, exit codes and errors (BkgError stays one class: dist/api/errors.js
- * is not bundled).
+ * by module — the same output, exit codes and errors (the bundle's BkgError and dist/'s are one
+ * class to `instanceof`), and a fast-path start never loads Node's ES module loader.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,8 @@ const traced = (args: string[]) => bkg(args, { cwd: home, env: { BKG_HOME: home,
 const usedBundle = (r: CliResult) => r.stderr.includes(join(BUNDLE, 'index.cjs'));
 /** What the user sees: stderr without NODE_DEBUG's lines. */
 const seen = (r: CliResult) => ({ code: r.code, stdout: r.stdout, stderr: r.stderr.split('\n').filter((l) => !/^MODULE \d+:/.test(l)).join('\n') });
+/** Node's own modules a CLI start loaded, as `node -r` of this preload sees them at exit (on stderr, after a marker). */
+const PRELOAD = "process.on('exit', () => process.stderr.write('\\nBUILTINS ' + JSON.stringify(process.moduleLoadList)))";
 
 /** bin/run.js as it was before the bundle: made stale (inputs.json older than its inputs), then fresh again. */
 async function withoutBundle<T>(fn: () => Promise<T>): Promise<T> {
@@ -42,21 +44,33 @@ beforeAll(() => {
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 describe('the fast path bundle', () => {
-  it('is made from the fast path and the commands it runs, with dist/api/errors.js and the dashboard left out', () => {
+  it('is made from the fast path and the commands it runs (the error registry too), with the dashboard left out', () => {
     const inputs = JSON.parse(readFileSync(INPUTS, 'utf8')) as string[];
-    expect(inputs).toEqual(expect.arrayContaining(['cli/fast/index.js', 'cli/run-command.js', 'cli/run-sandbox.js', 'runtime/engine.js', 'client/daemon-client.js']));
-    expect(inputs).not.toContain('api/errors.js');
+    expect(inputs).toEqual(expect.arrayContaining(['cli/fast/index.js', 'cli/run-command.js', 'cli/run-sandbox.js', 'runtime/engine.js', 'client/daemon-client.js', 'api/errors.js']));
     expect(inputs.filter((f) => f.startsWith('ui/'))).toEqual([]);
     const code = readdirSync(BUNDLE).filter((f) => f.endsWith('.cjs')).map((f) => readFileSync(join(BUNDLE, f), 'utf8')).join('\n');
-    expect(code).not.toMatch(/class BkgError\b/);
-    expect(code).toContain('require("../../../api/errors.js")');
+    expect(code).toMatch(/\bBkgError = class extends Error\b/);
+    expect(code).not.toMatch(/require\("\.\.\/[^"]*\.js"\)/); // no ES module of dist/ is required
     expect(code).not.toMatch(/\bimport\.meta\b/);
+  });
+
+  it('starts without Node\'s ES module loader (bin/run.js and the bundle are CommonJS); module by module it needs it', async () => {
+    const loaders = (r: CliResult) => (JSON.parse(r.stderr.slice(r.stderr.lastIndexOf('BUILTINS ') + 9)) as string[]).filter((m) => m.includes('internal/modules/esm/loader'));
+    const args = ['--version'];
+    const env = { BKG_HOME: home, NODE_OPTIONS: `--require ${join(home, 'builtins.cjs')}` };
+    writeFileSync(join(home, 'builtins.cjs'), PRELOAD);
+    const fresh = await bkg(args, { cwd: home, env });
+    expect(fresh.code).toBe(0);
+    expect(loaders(fresh)).toEqual([]);
+    const stale = await withoutBundle(() => bkg(args, { cwd: home, env }));
+    expect(stale.code).toBe(0);
+    expect(loaders(stale).length).toBe(1);
   });
 
   it('is what bin/run.js loads while it is fresh, and not once a file it was made from is newer', async () => {
     const fresh = await traced(['--version']);
     expect(fresh.code).toBe(0);
-    expect(usedBundle(fresh)).toBe(process.features.require_module === true);
+    expect(usedBundle(fresh)).toBe(true);
     const stale = await withoutBundle(() => traced(['--version']));
     expect(stale.code).toBe(0);
     expect(usedBundle(stale)).toBe(false);
@@ -78,7 +92,7 @@ describe('the fast path bundle', () => {
 
   it.skipIf(skipSandboxes)('runs a throwaway sandbox: output, exit code, --json', async () => {
     const r = await traced(['run', '--rm', '--', 'sh', '-c', 'echo hello; echo oops >&2; exit 7']);
-    expect(usedBundle(r)).toBe(process.features.require_module === true);
+    expect(usedBundle(r)).toBe(true);
     expect(seen(r)).toEqual({ code: 7, stdout: 'hello\n', stderr: 'oops\n' });
     const j = await traced(['run', '--rm', '--json', '--', 'sh', '-c', 'echo out; exit 3']);
     expect(j.code).toBe(3);
