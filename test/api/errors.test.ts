@@ -5,7 +5,8 @@ import { BkgError, toErrorBody } from '../../src/api/errors.js';
 describe('BkgError', () => {
   it('is recognised across copies of its module, and only real BkgErrors are', async () => {
     // a second instance of the module, as the CLI's bundle carries beside dist/api/errors.js
-    const copy = (await import('../../src/api/errors.js?copy')) as typeof import('../../src/api/errors.js');
+    const again = '../../src/api/errors.js?copy'; // a module id of its own: vitest loads the file a second time
+    const copy = (await import(again)) as typeof import('../../src/api/errors.js');
     expect(copy.BkgError).not.toBe(BkgError);
     const theirs = new copy.BkgError('NOT_FOUND', 'no such sandbox');
     expect(theirs instanceof BkgError).toBe(true);
@@ -15,7 +16,7 @@ describe('BkgError', () => {
     expect(new Error('x') instanceof BkgError).toBe(false);
     expect({ code: 'NOT_FOUND', message: 'x', hint: 'h', name: 'BkgError' } instanceof BkgError).toBe(false);
     expect({ ...theirs } instanceof BkgError).toBe(false); // the mark is not enumerable: a spread does not carry it
-    expect(null instanceof BkgError).toBe(false);
+    expect((null as unknown) instanceof BkgError).toBe(false);
     // the mark is not part of what is shown or sent
     expect(JSON.parse(JSON.stringify(theirs))).toEqual({ code: 'NOT_FOUND', hint: expect.any(String), name: 'BkgError' });
   });

@@ -40,33 +40,51 @@ interface Row {
 
 type ParseJson = (json: string) => unknown;
 
-function toSandbox(r: Row, parse: ParseJson = JSON.parse): Sandbox {
+/**
+ * The columns every read selects, in this order: rows are read as arrays (better-sqlite3's raw
+ * mode), which for a list of 1,000 sandboxes takes half the time of a row object per row.
+ */
+const COLUMNS = [
+  'id', 'name', 'namespace_id', 'project_id', 'runtime', 'limits_json', 'network', 'env_json', 'workspace', 'allow_nested_namespaces', 'seccomp_json', 'secrets_json',
+  'status', 'pid', 'helper_pid', 'helper_start_time', 'scratch_fd', 'started_at', 'expires_at', 'idle_expires_at', 'last_activity_at', 'created_at', 'host',
+] as const satisfies readonly (keyof Row)[];
+const SELECT = `SELECT ${COLUMNS.join(', ')} FROM sandboxes`;
+/** A row as read: its columns' values in COLUMNS order. */
+type RawRow = unknown[];
+const C = Object.fromEntries(COLUMNS.map((c, i) => [c, i])) as { readonly [K in (typeof COLUMNS)[number]]: number };
+
+function toSandbox(a: RawRow, parse: ParseJson = JSON.parse): Sandbox {
+  const seccomp = a[C.seccomp_json] as string | null;
+  const secrets = a[C.secrets_json] as string | null | undefined;
   return {
-    id: r.id,
-    name: r.name,
-    namespaceId: r.namespace_id,
-    projectId: r.project_id,
-    runtime: r.runtime,
-    limits: parse(r.limits_json) as Limits,
-    network: r.network as NetworkMode,
-    env: parse(r.env_json) as Record<string, string>,
-    workspace: r.workspace,
-    allowNestedNamespaces: r.allow_nested_namespaces === 1,
-    seccomp: r.seccomp_json === null ? null : (JSON.parse(r.seccomp_json) as Record<string, unknown>),
-    secrets: r.secrets_json ? (parse(r.secrets_json) as SecretRef[]) : [],
-    status: r.status,
-    pid: r.pid,
-    helperPid: r.helper_pid,
-    helperStartTime: r.helper_start_time,
-    scratchFd: r.scratch_fd,
-    startedAt: r.started_at,
-    expiresAt: r.expires_at,
-    idleExpiresAt: r.idle_expires_at,
-    lastActivityAt: r.last_activity_at,
-    createdAt: r.created_at,
-    host: r.host,
+    id: a[C.id] as string,
+    name: a[C.name] as string,
+    namespaceId: a[C.namespace_id] as string,
+    projectId: a[C.project_id] as string | null,
+    runtime: a[C.runtime] as string,
+    limits: parse(a[C.limits_json] as string) as Limits,
+    network: a[C.network] as NetworkMode,
+    env: parse(a[C.env_json] as string) as Record<string, string>,
+    workspace: a[C.workspace] as string | null,
+    allowNestedNamespaces: a[C.allow_nested_namespaces] === 1,
+    seccomp: seccomp === null ? null : (JSON.parse(seccomp) as Record<string, unknown>),
+    secrets: secrets ? (parse(secrets) as SecretRef[]) : [],
+    status: a[C.status] as SandboxStatus,
+    pid: a[C.pid] as number | null,
+    helperPid: a[C.helper_pid] as number | null,
+    helperStartTime: a[C.helper_start_time] as string | null,
+    scratchFd: a[C.scratch_fd] as number | null,
+    startedAt: a[C.started_at] as string | null,
+    expiresAt: a[C.expires_at] as string | null,
+    idleExpiresAt: a[C.idle_expires_at] as string | null,
+    lastActivityAt: a[C.last_activity_at] as string | null,
+    createdAt: a[C.created_at] as string,
+    host: a[C.host] as string,
   };
 }
+
+/** A row object (one this repository writes, or another host's copy) in COLUMNS order. */
+const rawOf = (row: Partial<Row>): RawRow => COLUMNS.map((c) => row[c] ?? null);
 
 function deepFreeze<T>(v: T): T {
   if (v && typeof v === 'object') {
@@ -78,7 +96,7 @@ function deepFreeze<T>(v: T): T {
 
 /** A sandboxes row as another host's copy carries it (the fleet database keeps rows whole, as JSON). */
 export function sandboxFromRow(row: Record<string, unknown>): Sandbox {
-  return toSandbox(row as unknown as Row);
+  return toSandbox(rawOf(row as Partial<Row>));
 }
 
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
@@ -115,10 +133,10 @@ export class SandboxRepo implements SandboxRepository {
          @status, @pid, @helper_pid, @started_at, @expires_at, @idle_expires_at, @last_activity_at, @created_at, @host)`,
     );
     this.namespaceNameStmt = db.prepare('SELECT name FROM namespaces WHERE id = ?');
-    this.getStmt = db.prepare('SELECT * FROM sandboxes WHERE id = ?');
-    this.byIdInStmt = db.prepare('SELECT * FROM sandboxes WHERE id = ? AND (? IS NULL OR namespace_id = ?)');
-    this.byNameInStmt = db.prepare('SELECT * FROM sandboxes WHERE name = ? AND (? IS NULL OR namespace_id = ?) ORDER BY created_at, id LIMIT 2');
-    this.listStmt = db.prepare('SELECT * FROM sandboxes WHERE (? IS NULL OR namespace_id = ?) AND (? IS NULL OR status = ?) AND (? IS NULL OR host = ?) ORDER BY created_at, id');
+    this.getStmt = db.prepare(`${SELECT} WHERE id = ?`).raw();
+    this.byIdInStmt = db.prepare(`${SELECT} WHERE id = ? AND (? IS NULL OR namespace_id = ?)`).raw();
+    this.byNameInStmt = db.prepare(`${SELECT} WHERE name = ? AND (? IS NULL OR namespace_id = ?) ORDER BY created_at, id LIMIT 2`).raw();
+    this.listStmt = db.prepare(`${SELECT} WHERE (? IS NULL OR namespace_id = ?) AND (? IS NULL OR status = ?) AND (? IS NULL OR host = ?) ORDER BY created_at, id`).raw();
     this.usageStmt = db.prepare(
       `SELECT count(*) AS sandboxes, coalesce(sum(status = 'running'), 0) AS running,
          coalesce(sum(CASE WHEN status = 'running' THEN json_extract(limits_json, '$.memoryBytes') END), 0) AS memory_bytes,
@@ -126,10 +144,10 @@ export class SandboxRepo implements SandboxRepository {
        FROM sandboxes WHERE namespace_id = ?`,
     );
     this.expiredStmt = db.prepare(
-      `SELECT * FROM sandboxes WHERE status = 'running' AND host = ?
+      `${SELECT} WHERE status = 'running' AND host = ?
          AND ((expires_at IS NOT NULL AND expires_at <= ?) OR (idle_expires_at IS NOT NULL AND idle_expires_at <= ?))
        ORDER BY created_at, id`,
-    );
+    ).raw();
     this.statusStmt = db.prepare('UPDATE sandboxes SET status = ? WHERE id = ?');
     this.runtimeInfoStmt = db.prepare(
       'UPDATE sandboxes SET pid = ?, helper_pid = ?, helper_start_time = ?, scratch_fd = ?, started_at = ?, expires_at = ? WHERE id = ?',
@@ -145,7 +163,7 @@ export class SandboxRepo implements SandboxRepository {
       if (stmt.run(...params).changes === 0) {
         throw new BkgError('NOT_FOUND', `sandbox ${id} does not exist`, { details: { id } });
       }
-      return toSandbox(this.getStmt.get(id) as Row);
+      return toSandbox(this.getStmt.get(id) as RawRow);
     });
   }
 
@@ -188,7 +206,7 @@ export class SandboxRepo implements SandboxRepository {
     } catch (err) {
       throw this.insertError(err, input);
     }
-    return toSandbox(row);
+    return toSandbox(rawOf(row));
   }
 
   private insertError(err: unknown, input: NewSandbox): unknown {
@@ -219,7 +237,7 @@ export class SandboxRepo implements SandboxRepository {
   }
 
   get(id: string): Sandbox | null {
-    const r = this.getStmt.get(id) as Row | undefined;
+    const r = this.getStmt.get(id) as RawRow | undefined;
     return r ? toSandbox(r) : null;
   }
 
@@ -229,9 +247,9 @@ export class SandboxRepo implements SandboxRepository {
    * searching them all; an id always wins over a name. Null when nothing (visible) matches.
    */
   getByIdOrName(namespaceId: string | null, idOrName: string): Sandbox | null {
-    const byId = this.byIdInStmt.get(idOrName, namespaceId, namespaceId) as Row | undefined;
+    const byId = this.byIdInStmt.get(idOrName, namespaceId, namespaceId) as RawRow | undefined;
     if (byId) return toSandbox(byId);
-    const byName = this.byNameInStmt.all(idOrName, namespaceId, namespaceId) as Row[];
+    const byName = this.byNameInStmt.all(idOrName, namespaceId, namespaceId) as RawRow[];
     if (byName.length > 1) {
       throw new BkgError('INVALID_ARGUMENT', `sandbox name "${idOrName}" is used in several namespaces`, {
         hint: 'Pass the sandbox id instead of its name.',
@@ -244,7 +262,7 @@ export class SandboxRepo implements SandboxRepository {
   /** This host's sandboxes (every host's with `allHosts`) of one namespace, or of all namespaces for null; oldest first. */
   list(namespaceId: string | null, opts: { status?: SandboxStatus; allHosts?: boolean } = {}): Sandbox[] {
     const host = opts.allHosts ? null : this.hostId;
-    const rows = this.listStmt.all(namespaceId, namespaceId, opts.status ?? null, opts.status ?? null, host, host) as Row[];
+    const rows = this.listStmt.all(namespaceId, namespaceId, opts.status ?? null, opts.status ?? null, host, host) as RawRow[];
     // most rows repeat the same limits, env and secrets: each distinct text is parsed once per list (and frozen, being shared)
     const parsed = new Map<string, unknown>();
     const parse: ParseJson = (json) => {
@@ -264,7 +282,7 @@ export class SandboxRepo implements SandboxRepository {
   /** This host's running sandboxes whose wall-clock or idle deadline is at or before `now`. */
   listExpired(now: Date): Sandbox[] {
     const t = now.toISOString();
-    return (this.expiredStmt.all(this.hostId, t, t) as Row[]).map((r) => toSandbox(r));
+    return (this.expiredStmt.all(this.hostId, t, t) as RawRow[]).map((r) => toSandbox(r));
   }
 
   updateStatus(id: string, status: SandboxStatus): Sandbox {
