@@ -68,10 +68,11 @@ const ownUrl = {
 
 /**
  * Node modules that only some commands use (node:http and node:dns serve the egress proxy, which a
- * sandbox without an allowlist never starts) are required on first use, not when their chunk loads.
- * Chunks only read properties of them (`node_http.request`), which the proxy passes through.
+ * sandbox without an allowlist never starts; node:fs/promises applies a workspace's changes, only
+ * with --apply) are required on first use, not when their chunk loads. Chunks only read properties
+ * of them (`node_http.request`), which the proxy passes through.
  */
-const LAZY = ['node:http', 'node:dns'];
+const LAZY = ['node:http', 'node:dns', 'node:fs/promises'];
 const lazyBuiltins = {
   name: 'bkg-lazy-builtins',
   renderChunk(code) {

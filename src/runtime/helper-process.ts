@@ -5,11 +5,11 @@
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import type { Server } from 'node:net';
-import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { BkgError } from '../api/errors.js';
 import { helperFailure } from './errors-from-helper.js';
 import { parseStatusLine, type ErrorEvent, type HelperEvent } from './helper-events.js';
+import { eachLine } from './lines.js';
 import { epochMs } from './tracing.js';
 
 export { parseStatusLine } from './helper-events.js';
@@ -105,7 +105,7 @@ export interface HelperRun {
 export function readStatus(input: Readable, onExited: (ev: Extract<HelperEvent, { type: 'exited' }>) => Promise<void>): { events: HelperEvent[]; settle(): Promise<void> } {
   const events: HelperEvent[] = [];
   const pending: Promise<void>[] = [];
-  createInterface({ input, crlfDelay: Infinity }).on('line', (line) => {
+  eachLine(input, (line) => {
     const ev = parseStatusLine(line);
     events.push(ev);
     if (ev.type === 'exited') pending.push(onExited(ev));
@@ -225,7 +225,6 @@ export async function startDetachedHelper(helperPath: string, spec: Buffer, opts
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new BkgError('HELPER_FAILED', `sandbox ${opts.id} did not start within ${opts.timeoutMs} ms`)), opts.timeoutMs);
-      const lines = createInterface({ input: status, crlfDelay: Infinity });
       let settled = false;
       const finish = (err?: Error): void => {
         if (settled) return;
@@ -233,17 +232,16 @@ export async function startDetachedHelper(helperPath: string, spec: Buffer, opts
         clearTimeout(timer);
         if (err) reject(err);
         else resolve();
-        lines.close();
+        stopLines();
       };
       child.on('error', (err: NodeJS.ErrnoException) => finish(new BkgError('HELPER_MISSING', `sandbox helper not runnable at ${helperPath}: ${err.code}`)));
-      lines.on('line', (line) => {
+      const stopLines = eachLine(status, (line) => {
         const ev = parseStatusLine(line);
         events.push(ev);
         if (ev.type === 'started' || ev.type === 'ready') marks[ev.type] = epochMs();
         if (ev.type === 'ready') finish();
         if (ev.type === 'error') finish(helperFailure(ev));
-      });
-      lines.on('close', () => finish(new BkgError('HELPER_FAILED', `sandbox ${opts.id} exited while starting`)));
+      }, () => finish(new BkgError('HELPER_FAILED', `sandbox ${opts.id} exited while starting`)));
     });
     egress = egressServer ? await withTimeout(egressServer, opts.timeoutMs, `sandbox ${opts.id} passed no egress socket within ${opts.timeoutMs} ms`) : null;
   } catch (err) {
