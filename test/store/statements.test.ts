@@ -161,6 +161,18 @@ describe('prepared statements', () => {
     expect(prepared.length).toBe(afterFirst);
   });
 
+  it('finds one sandbox by an index, never by reading every row (a scan is for the lists)', () => {
+    const reads = prepared.filter((sql) => /\b(FROM|UPDATE) sandboxes\b/.test(sql) && /\bWHERE\b/.test(sql) && !sql.startsWith('INSERT'));
+    expect(reads.length).toBeGreaterThan(5);
+    const scans = reads.filter((sql) => {
+      const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...Array.from(sql.matchAll(/\?/g), () => 'x')) as { detail: string }[];
+      return plan.some((p) => /^SCAN sandboxes\b/.test(p.detail));
+    });
+    // the list of a namespace (or of all) reads its rows by design; nothing else may
+    expect(scans).toEqual([expect.stringMatching(/ORDER BY created_at, id$/)]);
+    expect(scans[0]).not.toMatch(/\bname = \?/);
+  });
+
   it('a Store transaction spans repositories: all of it commits, or none of it', () => {
     const ns = store.namespaces.ensure('tx');
     expect(() => store.transaction(() => {
