@@ -1,7 +1,8 @@
 /**
- * The helper's status lines as they arrive: `onLine` for each '\n'-ended line (a last line without
- * one too), then `onEnd` once, at the stream's end or close. What node:readline did here, without
- * loading it (the CLI's `run --rm` start pays for every module it loads).
+ * The helper's status lines as they arrive: `onLine` for each '\n'-ended line (a CR before it
+ * dropped; a last line without one too), then `onEnd` once, at the stream's end or close. It took
+ * node:readline's place here without loading it (the CLI's `run --rm` start pays for every module
+ * it loads); unlike readline it does not end a line at a lone CR, which the helper never writes.
  */
 import type { Readable } from 'node:stream';
 

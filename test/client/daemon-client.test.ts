@@ -15,7 +15,7 @@ let client: DaemonClient;
 
 const VIEW = {
   id: 'abc123', name: 'web', namespace: 'default', project: 'demo', status: 'running', runtime: 'shell', network: 'none', limits: { memory_mb: 256 },
-  env: [], workspace: null, api_key: 'bkg_ab…cd', created_at: '2024-01-01T00:00:00Z', started_at: null, expires_at: null, idle_expires_at: null, last_activity_at: null, host: 'host_1',
+  env: [], workspace: null, api_key: 'bkg_ab...cd', created_at: '2024-01-01T00:00:00Z', started_at: null, expires_at: null, idle_expires_at: null, last_activity_at: null, host: 'host_1',
 };
 
 

@@ -29,7 +29,7 @@ let execResult: Partial<ExecResponse>;
 function view(name: string, status: SandboxView['status'], project: string | null = 'demo'): SandboxView {
   return {
     id: `id-${name}`, name, namespace: 'default', project, status, runtime: 'shell', network: 'none', limits: {}, env: [], workspace: null, allow_nested_namespaces: false, seccomp: 'default',
-    api_key: 'bkg_x…y', created_at: '2024-01-01T00:00:00Z', started_at: null, expires_at: null, idle_expires_at: null, last_activity_at: null, host: 'host_1',
+    api_key: 'bkg_x...y', created_at: '2024-01-01T00:00:00Z', started_at: null, expires_at: null, idle_expires_at: null, last_activity_at: null, host: 'host_1',
   };
 }
 

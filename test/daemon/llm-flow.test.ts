@@ -156,6 +156,46 @@ describe.skipIf(skip)('model-access flow', () => {
     expect(audit.events.filter((e) => e.action === 'llm.chat' && e.actor === key.token_id)).toEqual([expect.objectContaining({ outcome: 'denied', details: { code: 'FORBIDDEN' } })]);
   });
 
+  it('a key revoked while a whole answer is made gets 403, and an OpenAI stream ends with the error, without [DONE]', async () => {
+    const newKey = async (): Promise<{ token: string; token_id: string }> => {
+      const req = (await call(d.local, 'POST', '/api/v1/llm/requests', { model_id: 'stories', cave_namespace: 'default' })).body as { id: string };
+      return (await call(d.local, 'POST', `/api/v1/admin/llm/requests/${req.id}/approve`, { ttl_s: 600 })).body as { token: string; token_id: string };
+    };
+    const revoke = async (tokenId: string): Promise<void> => {
+      expect((await call(d.local, 'POST', '/api/v1/admin/llm/models/stories/revoke_key', { token_id: tokenId })).status).toBe(200);
+    };
+    const long = { model: 'stories', messages: [{ role: 'user', content: 'Tell a long story' }], max_tokens: 2000, temperature: 0 };
+    // not streamed: the answer takes some hundreds of ms; the revoke lands well within it
+    const whole = await newKey();
+    const pending = fetch(`http://127.0.0.1:${port}/api/v1/llm/chat`, { method: 'POST', headers: { authorization: `Bearer ${whole.token}`, 'x-cave-namespace': 'default', 'content-type': 'application/json' }, body: JSON.stringify(long) });
+    await new Promise((r) => setTimeout(r, 50));
+    await revoke(whole.token_id);
+    const r = await pending;
+    expect(r.status).toBe(403);
+    expect(await r.json()).toMatchObject({ error: { code: 'FORBIDDEN', message: expect.stringMatching(/revoked/) } });
+    // the OpenAI-compatible stream: its last event is the error body, and no [DONE] follows
+    const oa = await newKey();
+    const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${oa.token}`, 'x-cave-namespace': 'default', 'content-type': 'application/json' }, body: JSON.stringify({ ...long, stream: true }) });
+    expect(res.status).toBe(200);
+    const data: string[] = [];
+    let buf = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      const parts = buf.split('\n\n');
+      buf = parts.pop() ?? '';
+      for (const p of parts) {
+        const payload = p.replace(/^data: /, '');
+        if (payload.includes('"content"') && !data.some((x) => x.includes('"content"'))) await revoke(oa.token_id);
+        data.push(payload);
+      }
+    }
+    expect(data).not.toContain('[DONE]');
+    expect(JSON.parse(data.at(-1) as string)).toMatchObject({ error: { code: 'FORBIDDEN' } });
+    const audit = (await call(d.local, 'GET', '/api/v1/audit?limit=100000')).body as { events: { action: string; actor: string; outcome: string }[] };
+    for (const k of [whole, oa]) expect(audit.events.filter((e) => e.action === 'llm.chat' && e.actor === k.token_id).map((e) => e.outcome)).toEqual(['denied']);
+  });
+
   it('revoke: the next request gets 403 at once, from inside the sandbox, and after a daemon restart', async () => {
     expect((await call(d.local, 'POST', '/api/v1/admin/llm/models/stories/revoke_key', { token_id: tokenId })).status).toBe(200);
     const after = await inside('/api/v1/llm/chat', { model: 'stories', messages: [{ role: 'user', content: 'hi' }], max_tokens: 4 }, { authorization: `Bearer ${token}`, 'x-cave-namespace': 'default' });

@@ -158,9 +158,9 @@ describe('keys, help and confirmation', () => {
     const s = stateOf([web], [{ type: 'event', event: event({ type: 'audit', event: audit(3, 'sandbox.stop', { outcome: 'denied', actor: 'key-ro' }) }) }]);
     const { frame, press, effects } = mount(s);
     await press('2');
-    expect(frame()).toMatch(/> ci\s+namespace\s+default\s+bkg_abcd…wxyz/);
+    expect(frame()).toMatch(/> ci\s+namespace\s+default\s+bkg_abcd\.\.\.wxyz/);
     await press('r');
-    expect(lines(frame()).at(-1)).toBe('Revoke key ci (bkg_abcd…wxyz)? (y/n)');
+    expect(lines(frame()).at(-1)).toBe('Revoke key ci (bkg_abcd...wxyz)? (y/n)');
     await press('y');
     await press('3');
     expect(frame()).toMatch(/\s+3 12:00:03 key-ro\s+sandbox\.stop\s+denied/);

@@ -13,7 +13,7 @@ export function view(name: string, over: Partial<SandboxView> = {}): SandboxView
   return {
     id: `id-${name}`, name, namespace: 'default', project: null, status: 'running', runtime: 'shell', network: 'none',
     limits: { memory_mb: 256, cpus: 1, pids: 64, disk_mb: 1024, idle_timeout_s: 600 }, env: [], workspace: null, allow_nested_namespaces: false, seccomp: 'default',
-    api_key: 'bkg_ab…cd', created_at: iso(T0 - 3_600_000), started_at: iso(T0 - 300_000), expires_at: null, idle_expires_at: iso(T0 + 540_000), last_activity_at: null, host: 'host_1',
+    api_key: 'bkg_ab...cd', created_at: iso(T0 - 3_600_000), started_at: iso(T0 - 300_000), expires_at: null, idle_expires_at: iso(T0 + 540_000), last_activity_at: null, host: 'host_1',
     ...over,
   };
 }
@@ -36,7 +36,7 @@ export function event(e: NewEvent, atS = 0): DaemonEvent {
 export const usage = (samples: UsageSample[], atS = 0): DaemonEvent => event({ type: 'usage', interval_ms: 1000, samples }, atS);
 
 export function key(name: string, over: Partial<ApiKeyView> = {}): ApiKeyView {
-  return { id: `key-${name}`, name, role: 'namespace', namespace: 'default', sandbox_id: null, masked: 'bkg_abcd…wxyz', created_at: iso(T0 - 86_400_000), revoked_at: null, last_used_at: null, ...over };
+  return { id: `key-${name}`, name, role: 'namespace', namespace: 'default', sandbox_id: null, masked: 'bkg_abcd...wxyz', created_at: iso(T0 - 86_400_000), revoked_at: null, last_used_at: null, ...over };
 }
 
 export function audit(seq: number, action: string, over: Partial<AuditEventView> = {}): AuditEventView {

@@ -14,7 +14,7 @@ export const ApiKeyView = z.object({
   role: z.enum(ROLES),
   namespace: z.string().nullable(),
   sandbox_id: z.string().nullable().describe('Set for a sandbox\'s own key.'),
-  masked: z.string().describe('bkg_abcd…wxyz: the secret is shown only once, when created or rotated.'),
+  masked: z.string().describe('bkg_abcd...wxyz: the secret is shown only once, when created or rotated.'),
   created_at: Timestamp,
   revoked_at: NullableTimestamp,
   last_used_at: NullableTimestamp,

@@ -106,6 +106,12 @@ function decodeParam(name: string, raw: string): string {
   return value;
 }
 
+/** How an audit record names a failure: a refusal (not found, forbidden) is 'denied', anything else 'error'. */
+export function failureOutcome(err: unknown): { outcome: 'denied' | 'error'; code: string } {
+  const code = err instanceof BkgError ? err.code : 'INTERNAL';
+  return { outcome: code === 'NOT_FOUND' || code === 'FORBIDDEN' ? 'denied' : 'error', code };
+}
+
 /** One audit record of a route that declares `audit` (the router reports; the daemon writes it). */
 export interface RouteAudit<P> {
   principal: P | undefined;
@@ -156,8 +162,8 @@ export class Router<P = unknown, A extends string = string> {
         record({ principal: ctx.principal, action: audit, target: reply.audit?.target ?? target, namespace: reply.audit?.namespace ?? null, outcome: 'ok', ...(reply.audit?.details ? { details: reply.audit.details } : {}) });
         return reply;
       } catch (err) {
-        const code = err instanceof BkgError ? err.code : 'INTERNAL';
-        record({ principal: ctx.principal, action: audit, target, namespace: null, outcome: code === 'NOT_FOUND' || code === 'FORBIDDEN' ? 'denied' : 'error', details: { code } });
+        const { outcome, code } = failureOutcome(err);
+        record({ principal: ctx.principal, action: audit, target, namespace: null, outcome, details: { code } });
         throw err;
       }
     };

@@ -11,6 +11,7 @@ import type { ChatMessage, ChatRequest, ChatResult, InferenceEngine, ModelLookup
 import type { Logger } from '../../log.js';
 import type { Answer, P2pNode } from '../../p2p/node.js';
 import type { AuditRepository, PeerRepository } from '../../store/repositories.js';
+import { failureOutcome } from '../http/router.js';
 
 const TOKEN_TTL_MS = 60_000;
 const HOLDER_TTL_MS = 10_000;
@@ -141,10 +142,18 @@ export class ChatRouting implements RemoteModels {
     return {
       header: { ok: true },
       events: async (send, signal) => {
-        const r = await engine.chat({
-          modelId: m.id, modelPath: this.d.models.blobPath(m), messages: (messages as ChatMessage[]).map((x) => ({ role: x.role, content: x.content })), maxTokens,
-          temperature, signal, onText: (text) => send({ text }),
-        });
+        let r: ChatResult;
+        try {
+          r = await engine.chat({
+            modelId: m.id, modelPath: this.d.models.blobPath(m), messages: (messages as ChatMessage[]).map((x) => ({ role: x.role, content: x.content })), maxTokens,
+            temperature, signal, onText: (text) => send({ text }),
+          });
+        } catch (err) {
+          // audited here too: the caller's row says the peer failed, this one why
+          const { outcome, code } = failureOutcome(err);
+          this.d.audit.append({ actor: `peer:${from}`, namespace: t.ns, action: 'llm.chat.routed', target: m.id, outcome, details: { key: t.key, code } });
+          throw err;
+        }
         if (!signal.aborted) await send({ done: true, result: r });
         this.d.audit.append({
           actor: `peer:${from}`, namespace: t.ns, action: 'llm.chat.routed', target: m.id, outcome: 'ok',

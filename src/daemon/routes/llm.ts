@@ -19,7 +19,7 @@ import type { Authorizer } from '../auth/authorize.js';
 import type { Action } from '../auth/rights.js';
 import type { EventPublisher } from '../events/publisher.js';
 import type { Reply, RequestContext } from '../http/context.js';
-import type { Router } from '../http/router.js';
+import { failureOutcome, type Router } from '../http/router.js';
 
 export interface LlmDeps {
   access: ModelAccess;
@@ -70,10 +70,10 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
     });
   }
 
-  /** An answer stopped by an error after it began (a revoked key: denied). */
-  function auditCut(user: User, model: string, err: unknown, routedTo?: string): void {
-    const code = err instanceof BkgError ? err.code : 'INTERNAL';
-    d.audit.append({ actor: user.actor, namespace: user.namespace, action: 'llm.chat', target: model, outcome: code === 'FORBIDDEN' ? 'denied' : 'error', details: { code, ...(routedTo ? { routed_to: routedTo } : {}) } });
+  /** A use of a key that failed once the key was accepted (a key revoked while its answer was made: denied; a peer that did not answer, a prompt too long: error). */
+  function auditFailed(user: User, model: string, err: unknown, routedTo?: string): void {
+    const { outcome, code } = failureOutcome(err);
+    d.audit.append({ actor: user.actor, namespace: user.namespace, action: 'llm.chat', target: model, outcome, details: { code, ...(routedTo ? { routed_to: routedTo } : {}) } });
   }
 
   const tracing = d.tracing ?? NO_TRACING;
@@ -119,7 +119,7 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
       const gone = disconnectSignal(ctx.req);
       const r = await traced(id, arrived, () => engine.chat({ ...base, signal: gone.signal, onText: async () => stillValid() }))
         .catch((err: unknown) => {
-          auditCut(user, id, err, routed?.peer);
+          auditFailed(user, id, err, routed?.peer);
           throw err;
         })
         .finally(gone.release);
@@ -139,9 +139,10 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
             await sse.sendEvent(openai ? chatChunk({ content: text }, meta) : { text });
           } }));
         } catch (err) {
-          // the stream has begun: the error is its last event (the same body as any error answer), never a cut connection
+          // the stream's head (200, text/event-stream) is out as soon as the engine is called: an error, before the first
+          // piece or after some, is its last event (the same body as any error answer), never a cut connection
           if (!(err instanceof BkgError)) throw err;
-          auditCut(user, id, err, routed?.peer);
+          auditFailed(user, id, err, routed?.peer);
           await sse.sendEvent(toErrorBody(err).body);
           sse.end();
           return;

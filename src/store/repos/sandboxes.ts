@@ -83,8 +83,13 @@ function toSandbox(a: RawRow, parse: ParseJson = JSON.parse): Sandbox {
   };
 }
 
-/** A row object (one this repository writes, or another host's copy) in COLUMNS order. */
-const rawOf = (row: Partial<Row>): RawRow => COLUMNS.map((c) => row[c] ?? null);
+/** A row object (one this repository writes, or another host's copy) in COLUMNS order; columns a host older than one of our migrations lacks are null. */
+function rawOf(row: Partial<Row>): RawRow {
+  for (const c of ['id', 'name', 'namespace_id', 'runtime', 'limits_json', 'network', 'env_json', 'status', 'created_at'] as const) {
+    if (typeof row[c] !== 'string') throw new Error(`a sandboxes row without its ${c}`);
+  }
+  return COLUMNS.map((c) => row[c] ?? null);
+}
 
 function deepFreeze<T>(v: T): T {
   if (v && typeof v === 'object') {

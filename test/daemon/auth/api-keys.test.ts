@@ -83,10 +83,10 @@ describe('ApiKeyStore', () => {
     expect(bytes.includes(Buffer.from(master.toString('hex')))).toBe(false);
   });
 
-  it('masks keys as bkg_ + first 4 + … + last 4, and lists no secrets', () => {
+  it('masks keys as bkg_ + first 4 + ... + last 4 (ASCII), and lists no secrets', () => {
     const created = keys.create({ name: 'ci', role: 'namespace', namespaceId: nsId });
-    expect(created.masked).toBe(`${created.key.slice(0, 8)}…${created.key.slice(-4)}`);
-    expect(created.masked).toMatch(/^bkg_[0-9A-Za-z]{4}…[0-9A-Za-z]{4}$/);
+    expect(created.masked).toBe(`${created.key.slice(0, 8)}...${created.key.slice(-4)}`);
+    expect(created.masked).toMatch(/^bkg_[0-9A-Za-z]{4}\.\.\.[0-9A-Za-z]{4}$/);
     keys.create({ name: 'root', role: 'admin' });
     const listed = keys.list();
     expect(listed.map((k) => k.name)).toEqual(['ci', 'root']);
@@ -123,7 +123,7 @@ describe('ApiKeyStore', () => {
     expect(rotated.key).toMatch(KEY_RE);
     expect(rotated.key).not.toBe(old.key);
     expect(rotated).toMatchObject({ id: old.id, name: 'ci', role: 'namespace', namespaceId: nsId });
-    expect(rotated.masked).toBe(`${rotated.key.slice(0, 8)}…${rotated.key.slice(-4)}`);
+    expect(rotated.masked).toBe(`${rotated.key.slice(0, 8)}...${rotated.key.slice(-4)}`);
     expect(keys.authenticate(old.key)).toBeNull();
     expect(keys.authenticate(rotated.key)).toMatchObject({ id: old.id, role: 'namespace' });
     expect(keys.reveal(old.id)).toBe(rotated.key);
