@@ -139,8 +139,8 @@ export interface ApiKeyRepository {
   get(id: string): ApiKeyInfoRow | null;
   /** Oldest first; all keys, or those scoped to one namespace. */
   list(opts?: { namespaceId?: string }): ApiKeyInfoRow[];
-  /** A namespace's live (unrevoked) sandbox keys, oldest first: only what a sandbox list shows of them. */
-  sandboxKeys(namespaceId: string): { sandbox_id: string; prefix: string; suffix: string }[];
+  /** A namespace's live (unrevoked) sandbox keys, oldest first: only what a sandbox list shows of them, as [sandbox id, prefix, suffix]. */
+  sandboxKeys(namespaceId: string): [sandboxId: string, prefix: string, suffix: string][];
   /** Set revoked_at unless already revoked. */
   revoke(id: string, at: string): void;
   /** Replace the sealed secret of a key. */

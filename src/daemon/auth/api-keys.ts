@@ -177,7 +177,7 @@ export class ApiKeyStore {
   /** Each sandbox's live key of a namespace, masked (the oldest where a sandbox has several): what a sandbox list shows. */
   maskedSandboxKeys(namespaceId: string): Map<string, string> {
     const out = new Map<string, string>();
-    for (const k of this.#keys.sandboxKeys(namespaceId)) if (!out.has(k.sandbox_id)) out.set(k.sandbox_id, maskKey(k.prefix, k.suffix));
+    for (const [sandboxId, prefix, suffix] of this.#keys.sandboxKeys(namespaceId)) if (!out.has(sandboxId)) out.set(sandboxId, maskKey(prefix, suffix));
     return out;
   }
 

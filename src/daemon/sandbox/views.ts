@@ -15,6 +15,13 @@ export function execSummary(r: ExecResult): Omit<ExecResponse, 'stdout' | 'stder
   };
 }
 
+/** `make(key)`, made once per key in `memo`. */
+function once<K, V>(memo: Map<K, V>, key: K, make: (k: K) => V): V {
+  let v = memo.get(key);
+  if (v === undefined) memo.set(key, (v = make(key)));
+  return v;
+}
+
 export class SandboxViews {
   constructor(private readonly d: Pick<PartDeps, 'keys' | 'namespaces' | 'projects' | 'host' | 'sandboxes'>) {}
 
@@ -27,6 +34,9 @@ export class SandboxViews {
     const keyOf = new Map<string, string>();
     const names = new Map<string, string>();
     const projects = new Map<string, string | null>();
+    // rows of one list share their limits and env objects (the store parses each distinct text once): so do their views
+    const limitViews = new Map<Sandbox['limits'], SandboxView['limits']>();
+    const envNames = new Map<Sandbox['env'], string[]>();
     for (const nsId of new Set(rows.map((s) => s.namespaceId))) {
       names.set(nsId, this.d.namespaces.get(nsId)?.name ?? nsId);
       // one sandbox: its own keys; many: each namespace's live sandbox keys once
@@ -40,7 +50,7 @@ export class SandboxViews {
       if (s.projectId && !projects.has(s.projectId)) projects.set(s.projectId, this.d.projects.get(s.projectId)?.name ?? null);
       const v: SandboxView = {
         id: s.id, name: s.name, namespace: names.get(s.namespaceId) ?? s.namespaceId, project: s.projectId ? (projects.get(s.projectId) ?? null) : null, status: s.status, runtime: s.runtime, network: s.network,
-        limits: limitsToView(s.limits), env: Object.keys(s.env).sort(), ...(s.secrets.length ? { secrets: s.secrets } : {}), workspace: s.workspace,
+        limits: once(limitViews, s.limits, limitsToView), env: once(envNames, s.env, (e) => Object.keys(e).sort()), ...(s.secrets.length ? { secrets: s.secrets } : {}), workspace: s.workspace,
         allow_nested_namespaces: s.allowNestedNamespaces, seccomp: s.seccomp === null ? 'default' : 'custom', api_key: keyOf.get(s.id) ?? '',
         created_at: s.createdAt, started_at: s.startedAt, expires_at: s.expiresAt, idle_expires_at: s.idleExpiresAt, last_activity_at: s.lastActivityAt,
         host: s.host,
