@@ -30,6 +30,24 @@ args = json.loads(sys.argv[1])
 print(json.dumps(call(args["method"], args["path"], args["body"], args["headers"])))
 `;
 
+/** The `data:` payloads of a server-sent event stream as they arrive; `each` sees each one (awaited) before the next is read. */
+async function ssePayloads(res: Response, each: (payload: string, before: string[]) => Promise<void>): Promise<string[]> {
+  const out: string[] = [];
+  let buf = '';
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buf += decoder.decode(chunk, { stream: true });
+    const parts = buf.split('\n\n');
+    buf = parts.pop() ?? '';
+    for (const p of parts) {
+      const payload = p.replace(/^data: /, '');
+      await each(payload, out);
+      out.push(payload);
+    }
+  }
+  return out;
+}
+
 describe.skipIf(skip)('model-access flow', () => {
   let d: TestDaemon;
   let dir: string;
@@ -134,21 +152,11 @@ describe.skipIf(skip)('model-access flow', () => {
       body: JSON.stringify({ model: 'stories', messages: [{ role: 'user', content: 'Tell a long story' }], max_tokens: 2000, temperature: 0, stream: true }),
     });
     expect(r.status).toBe(200);
-    const events: { text?: string; done?: boolean; error?: { code: string; message: string } }[] = [];
-    let buf = '';
-    const decoder = new TextDecoder();
-    for await (const chunk of r.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true });
-      const parts = buf.split('\n\n');
-      buf = parts.pop() ?? '';
-      for (const p of parts) {
-        const e = JSON.parse(p.replace(/^data: /, '')) as (typeof events)[number];
-        if (typeof e.text === 'string' && !events.some((x) => typeof x.text === 'string')) {
-          expect((await call(d.local, 'POST', '/api/v1/admin/llm/models/stories/revoke_key', { token_id: key.token_id })).status).toBe(200);
-        }
-        events.push(e);
-      }
-    }
+    const isText = (p: string): boolean => typeof (JSON.parse(p) as { text?: unknown }).text === 'string';
+    const payloads = await ssePayloads(r, async (p, before) => {
+      if (isText(p) && !before.some(isText)) expect((await call(d.local, 'POST', '/api/v1/admin/llm/models/stories/revoke_key', { token_id: key.token_id })).status).toBe(200);
+    });
+    const events = payloads.map((p) => JSON.parse(p) as { text?: string; done?: boolean; error?: { code: string; message: string } });
     expect(events.some((e) => e.done)).toBe(false);
     expect(events.at(-1)).toMatchObject({ error: { code: 'FORBIDDEN', message: expect.stringMatching(/revoked/) } });
     expect(events.filter((e) => typeof e.text === 'string').length).toBeLessThan(600);
@@ -177,19 +185,9 @@ describe.skipIf(skip)('model-access flow', () => {
     const oa = await newKey();
     const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${oa.token}`, 'x-cave-namespace': 'default', 'content-type': 'application/json' }, body: JSON.stringify({ ...long, stream: true }) });
     expect(res.status).toBe(200);
-    const data: string[] = [];
-    let buf = '';
-    const decoder = new TextDecoder();
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true });
-      const parts = buf.split('\n\n');
-      buf = parts.pop() ?? '';
-      for (const p of parts) {
-        const payload = p.replace(/^data: /, '');
-        if (payload.includes('"content"') && !data.some((x) => x.includes('"content"'))) await revoke(oa.token_id);
-        data.push(payload);
-      }
-    }
+    const data = await ssePayloads(res, async (p, before) => {
+      if (p.includes('"content"') && !before.some((x) => x.includes('"content"'))) await revoke(oa.token_id);
+    });
     expect(data).not.toContain('[DONE]');
     expect(JSON.parse(data.at(-1) as string)).toMatchObject({ error: { code: 'FORBIDDEN' } });
     const audit = (await call(d.local, 'GET', '/api/v1/audit?limit=100000')).body as { events: { action: string; actor: string; outcome: string }[] };
