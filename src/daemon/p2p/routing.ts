@@ -149,9 +149,9 @@ export class ChatRouting implements RemoteModels {
             temperature, signal, onText: (text) => send({ text }),
           });
         } catch (err) {
-          // audited here too: the caller's row says the peer failed, this one why
+          // audited here too: the caller's row says the peer failed, this one why (a caller that went away: cancelled, as when the engine notices first)
           const { outcome, code } = failureOutcome(err);
-          this.d.audit.append({ actor: `peer:${from}`, namespace: t.ns, action: 'llm.chat.routed', target: m.id, outcome, details: { key: t.key, code } });
+          this.d.audit.append({ actor: `peer:${from}`, namespace: t.ns, action: 'llm.chat.routed', target: m.id, outcome: signal.aborted ? 'ok' : outcome, details: { key: t.key, ...(signal.aborted ? { finish: 'cancelled' } : { code }) } });
           throw err;
         }
         if (!signal.aborted) await send({ done: true, result: r });

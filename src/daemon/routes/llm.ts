@@ -141,8 +141,8 @@ export function llmRoutes(router: Router<Principal, Action>, d: LlmDeps): void {
         } catch (err) {
           // the stream's head (200, text/event-stream) is out as soon as the engine is called: an error, before the first
           // piece or after some, is its last event (the same body as any error answer), never a cut connection
-          if (!(err instanceof BkgError)) throw err;
           auditFailed(user, id, err, routed?.peer);
+          if (!(err instanceof BkgError)) throw err;
           await sse.sendEvent(toErrorBody(err).body);
           sse.end();
           return;

@@ -50,7 +50,7 @@ export class SandboxViews {
       if (s.projectId && !projects.has(s.projectId)) projects.set(s.projectId, this.d.projects.get(s.projectId)?.name ?? null);
       const v: SandboxView = {
         id: s.id, name: s.name, namespace: names.get(s.namespaceId) ?? s.namespaceId, project: s.projectId ? (projects.get(s.projectId) ?? null) : null, status: s.status, runtime: s.runtime, network: s.network,
-        limits: once(limitViews, s.limits, limitsToView), env: once(envNames, s.env, (e) => Object.keys(e).sort()), ...(s.secrets.length ? { secrets: s.secrets } : {}), workspace: s.workspace,
+        limits: once(limitViews, s.limits, (l) => Object.freeze(limitsToView(l))), env: once(envNames, s.env, (e) => Object.freeze(Object.keys(e).sort()) as string[]), ...(s.secrets.length ? { secrets: s.secrets } : {}), workspace: s.workspace,
         allow_nested_namespaces: s.allowNestedNamespaces, seccomp: s.seccomp === null ? 'default' : 'custom', api_key: keyOf.get(s.id) ?? '',
         created_at: s.createdAt, started_at: s.startedAt, expires_at: s.expiresAt, idle_expires_at: s.idleExpiresAt, last_activity_at: s.lastActivityAt,
         host: s.host,
