@@ -57,8 +57,8 @@ export default tseslint.config(
   ...LAYERS.map(layerRules),
   layerRules('daemon/fleet'), // after daemon's: the more specific rule wins for src/daemon/fleet/**
   {
-    // bin/ is CommonJS (bin/package.json): the CLI's entry starts without Node's ES module loader
-    files: ['bin/**/*.js'],
+    // bin/ is CommonJS (bin/package.json): the CLI's entry starts without Node's ES module loader; so are .cjs files (bench/lib/spawn-helper.cjs)
+    files: ['bin/**/*.js', '**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', __dirname: 'readonly', module: 'writable' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

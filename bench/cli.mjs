@@ -5,7 +5,10 @@
 //   node bench/cli.mjs [--n N]          (N runs of each variant after 3 warm-up rounds; default 20; $BENCH_CLI_N)
 //
 // Variants: bkg --version, bkg --help, bkg ls (5 sandboxes), bkg stop NAME (already stopped),
-// bkg run --rm -- true (a whole throwaway sandbox), bkg exec NAME -- true (a running sandbox).
+// bkg run --rm -- true (a whole throwaway sandbox), bkg exec NAME -- true (a running sandbox), and
+// the floor under run --rm: Node spawning the helper with the same kind of spec and seccomp program,
+// made beforehand (bench/lib/spawn-helper.cjs), so what bkg's own code adds shows apart from Node's
+// spawn and the sandbox.
 // Targets (issue 9): --version, --help, ls, stop <= 2x node -e 0; run --rm -- true <= 1.5x.
 // Needs a built helper and dist/ (npm run build); sandboxes need root or user namespaces. Says
 // whether bin/run.js loaded the fast path's bundle (dist/cli/fast/bundle/) or its modules one by
@@ -36,7 +39,22 @@ const VARIANTS = [
   { key: 'stop', label: '`bkg stop NAME` (already stopped)', argv: [RUN_JS, 'stop', 'idle'], target: 2 },
   { key: 'run', label: '`bkg run --rm -- true`', argv: [RUN_JS, 'run', '--rm', '--', 'true'], target: 1.5 },
   { key: 'exec', label: '`bkg exec NAME -- true` (info)', argv: [RUN_JS, 'exec', 'busy', '--', 'true'] },
+  { key: 'floor', label: 'the least a `run --rm` from Node costs: it spawns the helper, spec made beforehand (info)', argv: null },
 ];
+
+/** The spec and seccomp program `bkg run --rm -- true` hands the helper, made once with the engine's own code (dist/), as files in `dir`. */
+async function helperFloorArgs(dir) {
+  const { definitionFromFlags } = await import('../dist/cli/run-sandbox.js');
+  const { detectHost } = await import('../dist/runtime/host.js');
+  const { prepareSandbox } = await import('../dist/runtime/prepared.js');
+  const { SeccompPrograms } = await import('../dist/runtime/seccomp/programs.js');
+  const { buildHelperSpec, encodeSpec } = await import('../dist/runtime/spec.js');
+  const host = detectHost();
+  const state = await prepareSandbox(definitionFromFlags({ cmd: ['true'] }), host, new SeccompPrograms());
+  writeFileSync(join(dir, 'spec'), encodeSpec(buildHelperSpec(state.def, host, state.plan)));
+  writeFileSync(join(dir, 'seccomp'), state.seccomp ?? Buffer.alloc(0));
+  return [join(import.meta.dirname, 'lib', 'spawn-helper.cjs'), host.helperPath, join(dir, 'spec'), join(dir, 'seccomp')];
+}
 
 /** How bin/run.js loads the fast path now: 'bundle' or 'modules' (NODE_DEBUG=module names the chunks it requires). */
 function fastPathForm(env, cwd) {
@@ -57,7 +75,8 @@ async function main() {
     bkg('run');
     for (const s of SANDBOXES.slice(1)) bkg('stop', s);
     const before = fastPathForm(env, home);
-    const variants = VARIANTS.map((v) => ({ ...v, run: () => spawnTimed(process.execPath, v.argv, { env, cwd: home, stdio: ['ignore', 'ignore', 'pipe'] }) }));
+    const floorArgs = await helperFloorArgs(home);
+    const variants = VARIANTS.map((v) => ({ ...v, argv: v.argv ?? floorArgs, run: () => spawnTimed(process.execPath, v.argv ?? floorArgs, { env, cwd: home, stdio: ['ignore', 'ignore', 'pipe'] }) }));
     await roundRobin(variants, { warmup: WARMUP, n });
     const after = fastPathForm(env, home);
     const fastPath = before === after ? before : `${before}, then ${after}`;

@@ -10,10 +10,13 @@
 //    holder: the link is the bottleneck, as between hosts); target: 3 peers >= 2.25x one peer.
 // 2. One holder without a limit vs a plain HTTP download (node:http, this host) of the same file
 //    into a file; target: >= 0.8x.
-// Not measured here: the registry's verification after the fetch (bench/llm.mjs measures it), and
-// routed first-token latency (not benched yet). Needs a compiled dist/ (npx tsc -p tsconfig.build.json).
+// 3. Routed first-token latency: a streamed chat on B for a model only A holds vs on A (needs root
+//    and the model). 4. What each byte costs here: the ciphers and the hash, one core.
+// Not measured here: the registry's verification after the fetch (bench/llm.mjs measures it).
+// Needs a compiled dist/ (npx tsc -p tsconfig.build.json).
 import { spawn } from 'node:child_process';
-import { randomFillSync } from 'node:crypto';
+import { createCipheriv, createHash, randomFillSync } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, get as httpGet, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -164,7 +167,8 @@ async function main() {
     ]);
     const routed = existsSync(opts.model) ? await routedChats(opts, dir) : null;
     if (!routed) console.log(`(part 3 left out: no model at ${opts.model})\n`);
-    printJson({ bench: 'p2p', mib: opts.mib, chunk_kib: opts.chunk, rate_mib_s: opts.rate, rounds: opts.rounds, peers_ms: peers, speedup_3_vs_1: speedup, one_peer_ms: oneMs, http_ms: httpMs, one_peer_vs_http: vsHttp, routed });
+    const ciphers = cipherRates(opts.mib, mibs(httpMs));
+    printJson({ bench: 'p2p', mib: opts.mib, chunk_kib: opts.chunk, rate_mib_s: opts.rate, rounds: opts.rounds, peers_ms: peers, speedup_3_vs_1: speedup, one_peer_ms: oneMs, http_ms: httpMs, one_peer_vs_http: vsHttp, routed, ciphers_mib_s: ciphers });
   } finally {
     await node?.stop().catch(() => {});
     http?.close();
@@ -174,6 +178,50 @@ async function main() {
   }
 }
 
+
+/**
+ * Part 4: what each byte of a P2P fetch costs on this host, one core, in MiB/s: pnet's XSalsa20 (the
+ * `xsalsa20` package @libp2p/pnet uses), Noise's ChaCha20-Poly1305 as @chainsafe/libp2p-noise runs
+ * it in Node (node:crypto, one call per frame of up to 64 KiB), and the sha256 of every chunk. The
+ * receiving side does all three per byte (the sender the ciphers): the fetch can be no faster than
+ * one core doing them in turn.
+ */
+function cipherRates(mib, httpMibS) {
+  const pnetRequire = createRequire(import.meta.resolve('@libp2p/pnet'));
+  const xsalsa20 = pnetRequire('xsalsa20');
+  const frame = Buffer.alloc(65535 - 16, 7);
+  const frames = Math.max(16, Math.round((mib * 1024 * 1024) / frame.length));
+  const rate = (fn) => {
+    fn();
+    const t0 = performance.now();
+    for (let i = 0; i < frames; i++) fn();
+    return (frames * frame.length) / 1048576 / ((performance.now() - t0) / 1000);
+  };
+  const key = Buffer.alloc(32, 1);
+  const stream = xsalsa20(Buffer.alloc(24, 2), key);
+  const out = Buffer.alloc(frame.length);
+  const nonce = Buffer.alloc(12, 3);
+  const r = {
+    xsalsa20: rate(() => stream.update(frame, out)),
+    chacha20_poly1305: rate(() => {
+      const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 });
+      c.update(frame);
+      c.final();
+      c.getAuthTag();
+    }),
+    sha256: rate(() => createHash('sha256').update(frame).digest()),
+  };
+  // one core, the receiver's work per MiB in turn: the most it can take in
+  const ceiling = 1 / (1 / r.xsalsa20 + 1 / r.chacha20_poly1305 + 1 / r.sha256);
+  section('What each byte costs here (one core, MiB/s): the receiving side does all three');
+  table(['work per byte', 'MiB/s', 'note'], [
+    ['pnet XSalsa20 (xsalsa20 package)', fmt(r.xsalsa20, 0), 'both sides'],
+    ['Noise ChaCha20-Poly1305 (node:crypto, 64 KiB frames)', fmt(r.chacha20_poly1305, 0), 'both sides'],
+    ['sha256 of each chunk', fmt(r.sha256, 0), 'the receiver'],
+    ['all three in turn: the most one receiving core can take', fmt(ceiling, 0), `${times(ceiling / httpMibS)} of part 2's plain HTTP`],
+  ]);
+  return { ...r, receiver_ceiling: ceiling, ceiling_vs_http: ceiling / httpMibS };
+}
 
 /** A JSON request to a daemon's unix socket. */
 function api(socketPath, method, path, body) {
