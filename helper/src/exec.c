@@ -131,9 +131,10 @@ static void relay_control(struct relay *r) {
       struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
       if (r->master >= 0) (void)ioctl(r->master, TIOCSWINSZ, &ws);
     } else if (sscanf(r->line, "signal %u%c", &sig, &end) == 1 && sig >= 1 && sig <= 64 && r->cmd > 0) {
-      /* the command leads its own session and decides what the signal means; we keep waiting */
-      (void)kill(-r->cmd, (int)sig);
-      (void)kill(r->cmd, (int)sig);
+      /* the command leads its own session and decides what the signal means; we keep waiting.
+         Once: a second kill would deliver the signal twice to a command whose handler already ran.
+         The command alone only while it has not yet made its own group. */
+      if (kill(-r->cmd, (int)sig) < 0) (void)kill(r->cmd, (int)sig);
     }
   }
 }

@@ -188,6 +188,8 @@ __attribute__((noreturn)) static void serve(int conn, pid_t init) {
   int p[5][2]; /* stdin, stdout, stderr, status, control */
   for (int i = 0; i < 5; i++)
     if (pipe2(p[i], O_CLOEXEC) < 0) _exit(1);
+  /* from here on the command may run: before it, any failure leaves the caller free to spawn a helper */
+  if (write_frame(conn, 'A', NULL, 0) < 0) _exit(1);
   pid_t mon = fork();
   if (mon < 0) _exit(1);
   if (mon == 0) {

@@ -7,8 +7,12 @@
      caller -> server: 'R' request (u32 spec length, the spec's NUL-terminated tokens, the seccomp
                        program), then 'I' stdin bytes, 'E' end of stdin, 'C' a control line
                        ("signal N", "resize ROWS COLS"), 'K' end the command (as SIGTERM to a helper)
-     server -> caller: '1' stdout, '2' stderr, 'S' status JSON lines, 'X' the exec's exit code (u32),
-                       after which the server closes the connection. */
+     server -> caller: 'A' the request is taken and the command is about to be forked (before it,
+                       nothing has run: a connection that closes without 'A' may be retried by a
+                       spawned helper), '1' stdout, '2' stderr, 'S' status JSON lines, 'X' the exec's
+                       exit code (u32), after which the server closes the connection.
+   A change to these frames renames the socket (see the daemon's sandbox definitions), so a caller
+   never speaks the new protocol to an older supervisor that is still running. */
 #ifndef BKG_EXECSERVER_H
 #define BKG_EXECSERVER_H
 

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { isAbsolute, join, normalize } from 'node:path';
 import { BkgError } from '../api/errors.js';
+import { execSocketName } from '../runtime/definition.js';
 import { parseDuration, parseSamplingRate, parseSize } from '../api/units.js';
 import { loadP2pConfig, type P2pConfig } from './p2p/config.js';
 
@@ -188,8 +189,8 @@ function loadEvents(env: NodeJS.ProcessEnv): DaemonConfig['events'] {
 export function loadDaemonConfig(env: NodeJS.ProcessEnv = process.env): DaemonConfig {
   const home = loadHome(env);
   const socketPath = join(home, 'bkg.sock');
-  // the longest socket bkg makes there: a sandbox's exec server, run/ID.sock
-  const longest = join(home, 'run', `${'x'.repeat(12)}.sock`);
+  // the longest socket bkg makes there: a sandbox's exec server, in run/
+  const longest = join(home, 'run', execSocketName('x'.repeat(12)));
   if (Buffer.byteLength(longest) > MAX_SOCKET_PATH_BYTES) {
     throw invalid('BKG_HOME', `"${home}" is too long: the socket paths under it (up to ${longest.length} bytes, like ${socketPath}) must fit in ${MAX_SOCKET_PATH_BYTES} bytes`);
   }

@@ -9,6 +9,15 @@ import type { Limits } from './limits.js';
 import type { SecretFiles } from './secret-files.js';
 import type { SeccompProfile } from './seccomp/profile.js';
 
+/**
+ * The file a persistent sandbox's exec server listens on (in the daemon's run directory), named for
+ * the frames it speaks (helper/src/execserver.h): new frames, a new name, so a supervisor started by an
+ * older helper and still running is reached by a spawned helper instead of a protocol it does not speak.
+ */
+export function execSocketName(id: string): string {
+  return `${id}.x2.sock`;
+}
+
 /** `none`: loopback only; `host`: the host's network; `allow:ENTRY,…`: loopback and an egress proxy that lets through only those hosts (src/api/egress.ts). */
 export type NetworkMode = NetworkString;
 

@@ -44,6 +44,7 @@ export async function connectExec(opts: { path: string; spec: Buffer; seccomp: B
   if (opts.stdio.includes('inherit')) return null;
   const sock = await open(opts.path);
   if (!sock) return null;
+  sock.on('error', () => {}); // an error ends in 'close', which says what happened
   sock.setNoDelay?.(true);
   const len = Buffer.alloc(4);
   len.writeUInt32BE(opts.spec.length);
@@ -55,12 +56,22 @@ export async function connectExec(opts: { path: string; spec: Buffer; seccomp: B
   const stderr = opts.stdio[2] === 'pipe' ? new PassThrough() : null;
   const status = new PassThrough();
   const { events, settle } = readStatus(status, () => (exitedHook ? exitedHook(null) : Promise.resolve()));
+  // 'A': the server took the request and runs the command from here on. A connection that ends before
+  // it ran nothing (a server that died with it in its backlog, a setup step that failed): a spawned helper may do it.
+  let taken: (yes: boolean) => void = () => {};
+  const accepted = new Promise<boolean>((resolve) => (taken = resolve));
   sock.on('data', frames((type, payload) => {
-    if (type === '1') stdout?.write(Buffer.from(payload));
+    if (type === 'A') taken(true);
+    else if (type === '1') stdout?.write(Buffer.from(payload));
     else if (type === '2') stderr?.write(Buffer.from(payload));
     else if (type === 'S') status.write(Buffer.from(payload));
     else if (type === 'X' && payload.length === 4) code = payload.readUInt32BE(0);
   }));
+  sock.once('close', () => taken(false));
+  if (!(await accepted)) {
+    sock.destroy();
+    return null;
+  }
   const send = (type: string, payload?: Buffer): void => {
     if (!sock.destroyed && sock.writable) sock.write(frame(type, payload));
   };
@@ -81,7 +92,6 @@ export async function connectExec(opts: { path: string; spec: Buffer; seccomp: B
     send('E');
   }
   const done = new Promise<{ events: HelperEvent[]; code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    sock.on('error', () => {});
     sock.on('close', () => {
       status.end();
       stdout?.end();

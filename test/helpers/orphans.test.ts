@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { newSandboxId } from '../../src/runtime/definition.js';
+import { execSocketName, newSandboxId } from '../../src/runtime/definition.js';
 import { isRunning } from '../../src/runtime/handle.js';
 import { withDefaults } from '../../src/runtime/limits.js';
 import { reapOrphanedTestSandboxes } from './orphans.js';
@@ -16,7 +16,7 @@ describe.skipIf(sandboxSkipReason())('reapOrphanedTestSandboxes', () => {
     const hs = await Promise.all(homes.map((home) => {
       mkdirSync(join(home, 'run'));
       const id = newSandboxId();
-      return runtime.start({ id, argv: [], limits: withDefaults({}), network: 'none', execSocket: join(home, 'run', `${id}.sock`) });
+      return runtime.start({ id, argv: [], limits: withDefaults({}), network: 'none', execSocket: join(home, 'run', execSocketName(id)) });
     }));
     const [gone, kept] = hs as [typeof hs[0], typeof hs[0]];
     rmSync(homes[0] as string, { recursive: true, force: true });

@@ -15,7 +15,7 @@ export function reapOrphanedTestSandboxes(): number {
   for (const line of readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
     const [inode, path] = [f[6], f[7]];
-    if (!inode || !path?.startsWith(prefix) || !/\/run\/[0-9a-f]{12}\.sock$/.test(path)) continue;
+    if (!inode || !path?.startsWith(prefix) || !/\/run\/[0-9a-f]{12}\.x2\.sock$/.test(path)) continue;
     if (!existsSync(dirname(dirname(path)))) orphaned.add(inode);
   }
   if (orphaned.size === 0) return 0;

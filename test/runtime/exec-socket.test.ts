@@ -6,10 +6,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
-import { newSandboxId, type SandboxDefinition } from '../../src/runtime/definition.js';
+import { execSocketName, newSandboxId, type SandboxDefinition } from '../../src/runtime/definition.js';
 import { SandboxEngine, type SandboxHandle } from '../../src/runtime/engine.js';
 import type { ExecControl } from '../../src/runtime/io.js';
 import { withDefaults } from '../../src/runtime/limits.js';
@@ -27,7 +28,7 @@ afterAll(async () => {
 
 function define(): SandboxDefinition {
   const id = newSandboxId();
-  return { id, argv: [], limits: withDefaults({ memoryBytes: 128 << 20, pids: 64 }), network: 'none', execSocket: join(dir, `${id}.sock`) };
+  return { id, argv: [], limits: withDefaults({ memoryBytes: 128 << 20, pids: 64 }), network: 'none', execSocket: join(dir, execSocketName(id)) };
 }
 
 async function exec(h: SandboxHandle, argv: string[], opts: { input?: string; timeoutMs?: number; onStarted?: (c: ExecControl) => void } = {}) {
@@ -106,6 +107,28 @@ describe.skipIf(skip)('exec server of a persistent sandbox', () => {
     await engine.stop(h);
     expect(existsSync(sock)).toBe(false);
     expect(readdirSync(dir).filter((n) => n.startsWith(h.id))).toEqual([]);
+  });
+
+  it('runs the command once, through a spawned helper, when the connection ends before the server took the request', async () => {
+    const def = define();
+    const h = await engine.start(def);
+    started.push(h);
+    const sock = def.execSocket as string;
+    renameSync(sock, `${sock}.away`);
+    // a server that accepts, reads the request and dies before it says 'A' (as one that fails to set up would)
+    const taken: number[] = [];
+    const fake = createServer((c) => c.once('data', (d) => (taken.push(d.length), c.destroy())));
+    await new Promise<void>((r) => fake.listen(sock, r));
+    try {
+      const r = await exec(h, ['sh', '-c', 'echo once >> /tmp/runs; cat; wc -l < /tmp/runs'], { input: 'stdin kept\n' });
+      expect([r.exitCode, r.stdout.toString()]).toEqual([0, 'stdin kept\n1\n']);
+      expect(taken).toHaveLength(1);
+    } finally {
+      await new Promise((r) => fake.close(r));
+      renameSync(`${sock}.away`, sock);
+    }
+    // the real server still serves
+    expect((await exec(h, ['cat', '/tmp/runs'])).stdout.toString()).toBe('once\n');
   });
 
   it('refuses the connection when the server has died (nobody else holds its socket), so an exec falls back instead of waiting', async () => {

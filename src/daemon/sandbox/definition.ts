@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { BkgError } from '../../api/errors.js';
 import { SECRETS_DIR } from '../../api/secrets.js';
-import type { SandboxDefinition } from '../../runtime/definition.js';
+import { execSocketName, type SandboxDefinition } from '../../runtime/definition.js';
 import { loadRuntime } from '../../runtime/runtimes.js';
 import { parseSeccompProfile } from '../../runtime/seccomp/index.js';
 import type { Sandbox, SandboxRepo } from '../../store/repos/index.js';
@@ -40,7 +40,7 @@ export class SandboxDefinitions {
     return {
       id: s.id, argv: [], env, limits: s.limits, network: s.network, hostname: s.name.toLowerCase().slice(0, 63),
       ...(s.workspace ? { workspace: s.workspace } : {}), apiSocket: { host: this.d.sandboxSocket, inside: SANDBOX_API_SOCKET },
-      ...(this.d.execSocketDir ? { execSocket: join(this.d.execSocketDir, `${s.id}.sock`) } : {}),
+      ...(this.d.execSocketDir ? { execSocket: join(this.d.execSocketDir, execSocketName(s.id)) } : {}),
       ...(s.allowNestedNamespaces ? { allowNestedNamespaces: true } : {}),
       ...(s.seccomp ? { seccomp: parseSeccompProfile(s.seccomp) } : {}),
       ...(secrets?.files.length ? { secretFiles: { dir: SECRETS_DIR, files: secrets.files } } : {}),
