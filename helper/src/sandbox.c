@@ -74,6 +74,13 @@ static int close_fds_except(int keep) {
 
 void sandbox_exec_command(const struct spec *s, int status_fd, const struct seccomp_prog *prog) {
   struct fail f = {0};
+  /* the command starts as it would from a shell: no signal ignored (we ignore SIGPIPE, an exec
+     server SIGCHLD; both would pass through execve) and none blocked */
+  sigset_t none;
+  sigemptyset(&none);
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP) (void)signal(sig, SIG_DFL);
+  (void)sigprocmask(SIG_SETMASK, &none, NULL);
   if (getsid(0) != getpid() && setsid() < 0) fail_set(&f, "exec", errno, "setsid"); /* a pty child already leads one */
   else if (s->chdir && chdir(s->chdir) < 0) fail_set(&f, "exec", errno, "chdir %s", s->chdir);
   else if (drop_bounding(s->cap_keep, &f) < 0) {

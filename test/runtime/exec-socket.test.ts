@@ -68,6 +68,13 @@ describe.skipIf(skip)('exec server of a persistent sandbox', () => {
     expect(childrenOf(h.helperPid).sort()).toEqual([h.initPid, server].sort());
   });
 
+  it('starts each command with no signal ignored or blocked (the server ignores SIGCHLD, the helper SIGPIPE)', async () => {
+    const h = await engine.start(define());
+    started.push(h);
+    const r = await exec(h, ['sh', '-c', 'yes | head -1; grep -E "^Sig(Ign|Blk)" /proc/self/status']);
+    expect([r.stderr, r.stdout.toString()]).toEqual(['', 'y\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n']);
+  });
+
   it('serves concurrent execs, each from a spare forked ahead while the last one serves', async () => {
     const h = await engine.start(define());
     started.push(h);

@@ -43,6 +43,12 @@ describe.skipIf(skip)('sandbox filesystem', () => {
     expect(r.stdout.split('\n').slice(0, 3)).toEqual(['42', '45', 'root']);
   });
 
+  it('starts the command with no signal ignored or blocked, as a shell would (a closed pipe ends `yes` quietly)', async () => {
+    const r = await sh(runtime, 'yes | head -1; grep -E "^Sig(Ign|Blk)" /proc/self/status');
+    expect(r.stderr).toBe(''); // with SIGPIPE ignored, yes says "standard output: Broken pipe"
+    expect(r.stdout).toBe('y\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n');
+  });
+
   it('refuses writes outside /workspace and /tmp, and /tmp never reaches the host', async () => {
     const marker = `bkg-test-${process.pid}-${Date.now()}`;
     const r = await sh(
