@@ -26,7 +26,7 @@
 #define ALL_NS (CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_NEWPID)
 
 /* Open a terminal pair inside the sandbox (its own devpts); *slave gets the slave's path. */
-static int open_pty(const struct spec *s, char *slave, size_t n, struct fail *f) {
+int exec_open_pty(const struct spec *s, char *slave, size_t n, struct fail *f) {
   int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0) return fail_set(f, "pty", errno, "open /dev/ptmx");
   struct winsize ws = {.ws_row = s->pty_rows, .ws_col = s->pty_cols};
@@ -38,13 +38,39 @@ static int open_pty(const struct spec *s, char *slave, size_t n, struct fail *f)
 }
 
 /* The command's side of a terminal: its own session, the slave as controlling terminal and stdio. */
-static int attach_pty(const char *slave, struct fail *f) {
+int exec_attach_pty(const char *slave, struct fail *f) {
   if (setsid() < 0) return fail_set(f, "pty", errno, "setsid");
   int fd = open(slave, O_RDWR);
   if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) < 0) return fail_set(f, "pty", errno, "open %s", slave);
   for (int i = 0; i < 3; i++)
     if (dup2(fd, i) < 0) return fail_set(f, "pty", errno, "dup2");
   return fd > 2 ? close(fd) : 0;
+}
+
+/* Into the namespaces (pidfd target_fd) and the root (root_fd, its /proc/PID/root) of the sandbox. */
+static int enter(int target_fd, int root_fd, struct fail *f) {
+  if (setns(target_fd, ALL_NS) < 0) return fail_set(f, "namespaces", errno, "join the sandbox's namespaces");
+  if (fchdir(root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0) return fail_set(f, "namespaces", errno, "enter the sandbox's root");
+  return 0;
+}
+
+/* The descriptors enter() needs, opened while we still see the host's /proc. */
+static int open_target(pid_t target, int *target_fd, int *root_fd, struct fail *f) {
+  char root[64];
+  snprintf(root, sizeof root, "/proc/%d/root", (int)target);
+  *target_fd = (int)syscall(SYS_pidfd_open, target, 0);
+  *root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (*target_fd < 0 || *root_fd < 0) return fail_set(f, "namespaces", errno, "sandbox init %d is not running", (int)target);
+  return 0;
+}
+
+int exec_join(pid_t target, struct fail *f) {
+  int target_fd = -1, root_fd = -1;
+  int rc = open_target(target, &target_fd, &root_fd, f);
+  if (rc == 0) rc = enter(target_fd, root_fd, f);
+  if (target_fd >= 0) (void)close(target_fd);
+  if (root_fd >= 0) (void)close(root_fd);
+  return rc;
 }
 
 /* info channel, child -> monitor: MSG_READY with the command's host pid (and the pty master), then
@@ -55,15 +81,13 @@ __attribute__((noreturn)) static void joiner(const struct spec *s, int target_fd
   char c, slave[64];
   int master = -1;
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || read(go, &c, 1) != 1) _exit(BKG_SETUP_FAILED);
-  if (setns(target_fd, ALL_NS) < 0) fail_set(&f, "namespaces", errno, "join the sandbox's namespaces");
-  else if (fchdir(root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0) fail_set(&f, "namespaces", errno, "enter the sandbox's root");
-  else if (sandbox_become_root(s, &f) == 0 && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == 0 &&
-           (!s->pty_rows || (master = open_pty(s, slave, sizeof slave, &f)) >= 0)) {
+  if (enter(target_fd, root_fd, &f) == 0 && sandbox_become_root(s, &f) == 0 && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == 0 &&
+           (!s->pty_rows || (master = exec_open_pty(s, slave, sizeof slave, &f)) >= 0)) {
     pid_t cmd = fork();
     if (cmd < 0) fail_set(&f, "exec", errno, "fork");
     else if (cmd == 0) {
       (void)close(info);
-      if (master >= 0 && attach_pty(slave, &f) < 0) {
+      if (master >= 0 && exec_attach_pty(slave, &f) < 0) {
         report_fail(status_fd, &f);
         _exit(BKG_SETUP_FAILED);
       }
@@ -100,9 +124,7 @@ static int recv_int(int sock, char type, int *v, int *fd) {
    "signal N" sends signal N (1..64) to the command's process group and to the command. */
 struct relay {
   int master, in_open, control;
-  pid_t cmd;
-  char line[64];
-  size_t line_len;
+  struct exec_control ctl;
 };
 
 static void relay_copy(int from, int to) {
@@ -118,23 +140,27 @@ static void relay_control(struct relay *r) {
     r->control = -1;
     return;
   }
-  for (ssize_t i = 0; i < n; i++) {
+  exec_control(&r->ctl, buf, (size_t)n);
+}
+
+void exec_control(struct exec_control *c, const char *buf, size_t n) {
+  for (size_t i = 0; i < n; i++) {
     if (buf[i] != '\n') {
-      if (r->line_len < sizeof r->line - 1) r->line[r->line_len++] = buf[i];
+      if (c->line_len < sizeof c->line - 1) c->line[c->line_len++] = buf[i];
       continue;
     }
-    r->line[r->line_len] = '\0';
-    r->line_len = 0;
+    c->line[c->line_len] = '\0';
+    c->line_len = 0;
     unsigned rows, cols, sig;
     char end;
-    if (sscanf(r->line, "resize %u %u", &rows, &cols) == 2 && rows && cols && rows < 10000 && cols < 10000) {
+    if (sscanf(c->line, "resize %u %u", &rows, &cols) == 2 && rows && cols && rows < 10000 && cols < 10000) {
       struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
-      if (r->master >= 0) (void)ioctl(r->master, TIOCSWINSZ, &ws);
-    } else if (sscanf(r->line, "signal %u%c", &sig, &end) == 1 && sig >= 1 && sig <= 64 && r->cmd > 0) {
+      if (c->master >= 0) (void)ioctl(c->master, TIOCSWINSZ, &ws);
+    } else if (sscanf(c->line, "signal %u%c", &sig, &end) == 1 && sig >= 1 && sig <= 64 && c->cmd > 0) {
       /* the command leads its own session and decides what the signal means; we keep waiting.
          Once: a second kill would deliver the signal twice to a command whose handler already ran.
          The command alone only while it has not yet made its own group. */
-      if (kill(-r->cmd, (int)sig) < 0) (void)kill(r->cmd, (int)sig);
+      if (kill(-c->cmd, (int)sig) < 0) (void)kill(c->cmd, (int)sig);
     }
   }
 }
@@ -150,16 +176,10 @@ static void relay_drain(int master) {
 int exec_into(const struct spec *s, pid_t target, int status_fd, int control_fd, const struct seccomp_prog *prog, struct fail *f) {
   struct outcome oc = {.status_fd = status_fd, .scratch_fd = -1, .egress_fd = -1, .ipc_fd = -1};
   int sigfd = -1, go[2] = {-1, -1}, info[2] = {-1, -1}, rc = -1;
-  char root[64];
   double t0 = now_ms();
   pid_t child = -1, cmd = -1;
-  int target_fd = (int)syscall(SYS_pidfd_open, target, 0);
-  snprintf(root, sizeof root, "/proc/%d/root", (int)target);
-  int root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (target_fd < 0 || root_fd < 0) {
-    fail_set(f, "namespaces", errno, "sandbox init %d is not running", (int)target);
-    goto out;
-  }
+  int target_fd = -1, root_fd = -1;
+  if (open_target(target, &target_fd, &root_fd, f)) goto out;
   if (block_signals(s->die_with_parent, &sigfd, f)) goto out;
   if (pipe2(go, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, info) < 0) {
     fail_set(f, "monitor", errno, "pipe");
@@ -186,12 +206,13 @@ int exec_into(const struct spec *s, pid_t target, int status_fd, int control_fd,
     fail_set(f, "monitor", errno, "start exec");
     goto out;
   }
-  struct relay relay = {.master = -1, .in_open = 1, .control = control_fd, .cmd = -1};
+  struct relay relay = {.master = -1, .in_open = 1, .control = control_fd, .ctl = {.cmd = -1, .master = -1}};
   if (recv_int(info[0], MSG_READY, &cmd, &relay.master) < 0) {
     f->stage = NULL; /* the joiner reported why on the status descriptor */
     goto out;
   }
-  relay.cmd = cmd;
+  relay.ctl.cmd = cmd;
+  relay.ctl.master = relay.master;
   {
     int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
     if (pidfd < 0) {

@@ -90,32 +90,17 @@ static int write_frame(int fd, char type, const void *data, uint32_t len) {
   return len ? write_all(fd, data, len) : 0;
 }
 
-/* In the exec's own monitor process: what `bkg-helper --exec-into` does with its spec and program. */
-static int exec_request(char *spec, size_t spec_len, const char *seccomp, size_t seccomp_len, pid_t init) {
-  struct fail f = {0};
-  struct spec s;
-  memset(&s, 0, sizeof s);
-  size_t count = 0;
-  for (size_t i = 0; i < spec_len; i++) count += spec[i] == '\0';
-  char **t = calloc(count + 1, sizeof *t);
-  if (!t) return BKG_SETUP_FAILED;
-  size_t k = 0;
-  for (size_t i = 0; i < spec_len; i += strlen(spec + i) + 1) t[k++] = spec + i;
-  struct seccomp_prog prog = {(const unsigned char *)seccomp, seccomp_len};
-  if (seccomp_len % 8 || seccomp_len > 4096 * 8) fail_set(&f, "seccomp", EINVAL, "program must be 1..4096 8-byte instructions");
-  else if (spec_parse(&s, t, k, &f) == 0) {
-    s.n_cgroups = 0; /* born in the sandbox's cgroups (the server lives there): no migration, no grace-period wait */
-    int rc = exec_into(&s, init, 3, 4, &prog, &f);
-    if (rc >= 0) return rc;
-  }
-  if (f.stage) report_fail(3, &f);
-  return BKG_SETUP_FAILED;
-}
-
-struct streams {
-  int conn, in, out, err, status, control;
-  char *pending; /* stdin bytes the command has not taken yet */
+/* One exec, in the process that accepted its connection: that process joined the sandbox while it
+   waited (namespaces and root, see execserver_start), so the command is its only fork. It relays
+   the streams as frames, carries out control lines, enforces the deadline and reports the exit as
+   a `bkg-helper --exec-into` monitor would. */
+struct exec_run {
+  int conn, in, out, err, status, status_w; /* in: the command's stdin (or the terminal's master) */
+  char *pending;                             /* stdin bytes the command has not taken yet */
   size_t pending_len;
+  int stdin_eof, caller;
+  struct exec_control ctl;
+  struct outcome oc;
 };
 
 static void close_fd(int *fd) {
@@ -123,58 +108,83 @@ static void close_fd(int *fd) {
   *fd = -1;
 }
 
-static void pump_stdin(struct streams *st) {
-  while (st->pending_len && st->in >= 0) {
-    ssize_t n = write(st->in, st->pending, st->pending_len);
+static void pump_stdin(struct exec_run *r) {
+  while (r->pending_len && r->in >= 0) {
+    ssize_t n = write(r->in, r->pending, r->pending_len);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return;
     if (n < 0) { /* the command closed its stdin: what it did not read is dropped */
-      st->pending_len = 0;
-      close_fd(&st->in);
+      r->pending_len = 0;
+      close_fd(&r->in);
       return;
     }
-    memmove(st->pending, st->pending + n, st->pending_len - (size_t)n);
-    st->pending_len -= (size_t)n;
+    memmove(r->pending, r->pending + n, r->pending_len - (size_t)n);
+    r->pending_len -= (size_t)n;
   }
+}
+
+/* End the command (its process group, or the command alone before it made one), as a monitor does on SIGTERM. */
+static void end_command(struct exec_run *r, int why) {
+  if (!r->oc.killed_by && !r->oc.have_status) r->oc.killed_by = why;
+  if (r->ctl.cmd > 0 && !r->oc.have_status && kill(-r->ctl.cmd, SIGKILL) < 0) (void)kill(r->ctl.cmd, SIGKILL);
 }
 
 /* A frame from the caller. Returns -1 when the caller is gone. */
-static int from_caller(struct streams *st, pid_t mon, int *stdin_eof) {
+static int from_caller(struct exec_run *r) {
   char type, *data;
   uint32_t len;
-  if (read_frame(st->conn, &type, &data, &len, MAX_FRAME) < 0) return -1;
-  if (type == 'I' && st->in >= 0 && len) {
-    char *grown = realloc(st->pending, st->pending_len + len);
+  if (read_frame(r->conn, &type, &data, &len, MAX_FRAME) < 0) return -1;
+  if (type == 'I' && r->in >= 0 && len) {
+    char *grown = realloc(r->pending, r->pending_len + len);
     if (grown) {
-      st->pending = grown;
-      memcpy(st->pending + st->pending_len, data, len);
-      st->pending_len += len;
-      pump_stdin(st);
+      r->pending = grown;
+      memcpy(r->pending + r->pending_len, data, len);
+      r->pending_len += len;
+      pump_stdin(r);
     }
   } else if (type == 'E') {
-    *stdin_eof = 1;
-  } else if (type == 'C' && st->control >= 0 && len) {
-    (void)write_all(st->control, data, len);
+    r->stdin_eof = 1;
+  } else if (type == 'C' && len) {
+    exec_control(&r->ctl, data, len);
   } else if (type == 'K') {
-    (void)kill(mon, SIGTERM);
+    end_command(r, SIGTERM);
   }
   free(data);
-  if (*stdin_eof && !st->pending_len) close_fd(&st->in);
+  if (r->stdin_eof && !r->pending_len) close_fd(&r->in);
   return 0;
 }
 
-static int relay_out(struct streams *st, int *fd, char type) {
-  char buf[65536];
-  ssize_t n = read(*fd, buf, sizeof buf);
+/* One read of fd as one frame (header and payload in one write). */
+static int relay_out(struct exec_run *r, int *fd, char type) {
+  unsigned char buf[5 + 65536];
+  ssize_t n = read(*fd, buf + 5, sizeof buf - 5);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return 0;
   if (n <= 0) {
+    if (*fd == r->ctl.master) r->ctl.master = -1; /* no terminal left to resize */
     close_fd(fd);
     return 0;
   }
-  return write_frame(st->conn, type, buf, (uint32_t)n);
+  buf[0] = (unsigned char)type, buf[1] = 0, buf[2] = (unsigned char)(n >> 16), buf[3] = (unsigned char)(n >> 8), buf[4] = (unsigned char)n;
+  return r->caller ? write_all(r->conn, buf, 5 + (size_t)n) : 0;
 }
 
-__attribute__((noreturn)) static void serve(int conn, pid_t init) {
+/* The command's side of the fork: its stdio (pipes or the terminal), then the spec's exec. */
+__attribute__((noreturn)) static void command(const struct spec *s, const struct seccomp_prog *prog, const int ends[3],
+                                              const char *slave, int status_w) {
+  struct fail f = {0};
+  if (slave) {
+    if (exec_attach_pty(slave, &f) < 0) {
+      report_fail(status_w, &f);
+      _exit(BKG_SETUP_FAILED);
+    }
+  } else {
+    for (int i = 0; i < 3; i++)
+      if (dup2(ends[i], i) < 0) _exit(BKG_SETUP_FAILED);
+  }
+  sandbox_exec_command(s, status_w, prog);
+}
+
+__attribute__((noreturn)) static void serve(int conn, const struct fail *joined) {
   sigset_t none;
   sigemptyset(&none);
   (void)sigprocmask(SIG_SETMASK, &none, NULL);
@@ -185,62 +195,104 @@ __attribute__((noreturn)) static void serve(int conn, pid_t init) {
   if (read_frame(conn, &type, &req, &len, MAX_REQUEST) < 0 || type != 'R' || len < 4) _exit(1);
   uint32_t spec_len = be32((unsigned char *)req);
   if (spec_len == 0 || spec_len > len - 4 || req[4 + spec_len - 1] != '\0') _exit(1);
-  int p[5][2]; /* stdin, stdout, stderr, status, control */
-  for (int i = 0; i < 5; i++)
+  int p[4][2]; /* stdin, stdout, stderr, status */
+  for (int i = 0; i < 4; i++)
     if (pipe2(p[i], O_CLOEXEC) < 0) _exit(1);
   /* from here on the command may run: before it, any failure leaves the caller free to spawn a helper */
   if (write_frame(conn, 'A', NULL, 0) < 0) _exit(1);
-  pid_t mon = fork();
-  if (mon < 0) _exit(1);
-  if (mon == 0) {
-    int ends[5] = {p[0][0], p[1][1], p[2][1], p[3][1], p[4][0]}, high[5];
-    for (int i = 0; i < 5; i++)
-      if ((high[i] = fcntl(ends[i], F_DUPFD, 16)) < 0) _exit(BKG_SETUP_FAILED);
-    for (int i = 0; i < 5; i++)
-      if (dup2(high[i], i) < 0) _exit(BKG_SETUP_FAILED);
-    if (syscall(SYS_close_range, 5, ~0U, 0) < 0) _exit(BKG_SETUP_FAILED);
-    _exit(exec_request(req + 4, spec_len, req + 4 + spec_len, len - 4 - spec_len, init));
-  }
-  struct streams st = {conn, p[0][1], p[1][0], p[2][0], p[3][0], p[4][1], NULL, 0};
-  (void)close(p[0][0]), (void)close(p[1][1]), (void)close(p[2][1]), (void)close(p[3][1]), (void)close(p[4][0]);
-  (void)fcntl(st.in, F_SETFL, O_NONBLOCK);
-  int pidfd = (int)syscall(SYS_pidfd_open, mon, 0), stdin_eof = 0, caller = 1;
-  double grace = 0;
-  while (st.status >= 0 || ((st.out >= 0 || st.err >= 0) && (!grace || now_ms() < grace))) {
-    struct pollfd q[6] = {{caller && st.pending_len < MAX_PENDING_STDIN ? conn : -1, POLLIN, 0},
-                          {st.out, POLLIN, 0},
-                          {st.err, POLLIN, 0},
-                          {st.status, POLLIN, 0},
-                          {grace ? -1 : pidfd, POLLIN, 0},
-                          {st.pending_len ? st.in : -1, POLLOUT, 0}};
-    int wait_ms = grace ? (int)(grace - now_ms()) + 1 : -1;
-    int r = poll(q, 6, wait_ms < 0 && grace ? 0 : wait_ms);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) break;
-    if (q[0].revents && from_caller(&st, mon, &stdin_eof) < 0) {
-      caller = 0; /* the caller went away (Ctrl-C, a dropped connection): end the command as a killed helper would */
-      (void)kill(mon, SIGTERM);
+  double t0 = now_ms();
+  struct exec_run r = {.conn = conn, .in = p[0][1], .out = p[1][0], .err = p[2][0], .status = p[3][0], .status_w = p[3][1],
+                       .caller = 1, .ctl = {.cmd = -1, .master = -1},
+                       .oc = {.status_fd = p[3][1], .scratch_fd = -1, .egress_fd = -1, .ipc_fd = -1}};
+  struct fail f = *joined;
+  struct spec s;
+  memset(&s, 0, sizeof s);
+  char *spec = req + 4, slave[64];
+  size_t count = 0, k = 0, seccomp_len = len - 4 - spec_len;
+  struct seccomp_prog prog = {(const unsigned char *)spec + spec_len, seccomp_len};
+  for (size_t i = 0; i < spec_len; i++) count += spec[i] == '\0';
+  char **t = calloc(count + 1, sizeof *t);
+  if (!f.stage && !t) fail_set(&f, "exec", ENOMEM, "spec");
+  if (!f.stage) {
+    for (size_t i = 0; i < spec_len; i += strlen(spec + i) + 1) t[k++] = spec + i;
+    if (seccomp_len % 8 || seccomp_len > 4096 * 8) fail_set(&f, "seccomp", EINVAL, "program must be 1..4096 8-byte instructions");
+    else if (spec_parse(&s, t, k, &f) == 0 && sandbox_become_root(&s, &f) == 0 && s.pty_rows &&
+             (r.ctl.master = exec_open_pty(&s, slave, sizeof slave, &f)) >= 0) {
+      /* the terminal is both streams: the command's input goes to the master, its output comes from it */
+      close_fd(&r.in), close_fd(&r.out);
+      r.out = r.ctl.master;
+      if ((r.in = fcntl(r.ctl.master, F_DUPFD_CLOEXEC, 5)) < 0) fail_set(&f, "pty", errno, "dup");
     }
-    if (q[5].revents) pump_stdin(&st);
-    if (stdin_eof && !st.pending_len) close_fd(&st.in);
-    if ((q[1].revents && relay_out(&st, &st.out, '1') < 0) || (q[2].revents && relay_out(&st, &st.err, '2') < 0) ||
-        (q[3].revents && relay_out(&st, &st.status, 'S') < 0)) {
-      caller = 0;
-      (void)kill(mon, SIGTERM);
+  }
+  int pidfd = -1;
+  if (!f.stage) {
+    int ends[3] = {p[0][0], p[1][1], p[2][1]};
+    pid_t cmd = fork();
+    if (cmd < 0) fail_set(&f, "exec", errno, "fork");
+    else if (cmd == 0) command(&s, &prog, ends, s.pty_rows ? slave : NULL, p[3][1]);
+    else if ((pidfd = (int)syscall(SYS_pidfd_open, cmd, 0)) < 0) {
+      (void)kill(cmd, SIGKILL);
+      fail_set(&f, "monitor", errno, "pidfd_open");
     }
-    /* processes the command left running may hold its streams open: what they write after it ended is not its output */
-    if (q[4].revents) grace = now_ms() + EXIT_GRACE_MS;
+    r.ctl.cmd = cmd;
   }
-  int ws = 0;
-  while (waitpid(mon, &ws, 0) < 0 && errno == EINTR) {
+  for (int i = 0; i < 3; i++) (void)close(p[i][i ? 1 : 0]); /* the command's ends */
+  if (r.ctl.master >= 0) close_fd(&r.err);
+  int code = BKG_SETUP_FAILED;
+  if (f.stage) { /* nothing runs: say why, and end */
+    report_fail(r.status_w, &f);
+    close_fd(&r.status_w);
+    close_fd(&r.in);
   }
-  uint32_t code = WIFEXITED(ws) ? (uint32_t)WEXITSTATUS(ws) : 128u + (uint32_t)WTERMSIG(ws);
-  unsigned char be[4] = {(unsigned char)(code >> 24), (unsigned char)(code >> 16), (unsigned char)(code >> 8), (unsigned char)code};
-  if (caller) (void)write_frame(conn, 'X', be, sizeof be);
+  (void)fcntl(r.in, F_SETFL, O_NONBLOCK);
+  double deadline = !f.stage && s.timeout_ms ? t0 + (double)s.timeout_ms : 0, grace = 0;
+  while (r.status >= 0 || ((r.out >= 0 || r.err >= 0) && (!grace || now_ms() < grace))) {
+    struct pollfd q[6] = {{r.caller && r.pending_len < MAX_PENDING_STDIN ? conn : -1, POLLIN, 0},
+                          {r.out, POLLIN, 0},
+                          {r.err, POLLIN, 0},
+                          {r.status, POLLIN, 0},
+                          {pidfd, POLLIN, 0},
+                          {r.pending_len ? r.in : -1, POLLOUT, 0}};
+    double until = grace ? grace : deadline;
+    int wait_ms = until ? (until <= now_ms() ? 0 : (int)(until - now_ms()) + 1) : -1;
+    int n = poll(q, 6, wait_ms);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    if (q[0].revents && from_caller(&r) < 0) {
+      r.caller = 0; /* the caller went away (Ctrl-C, a dropped connection): end the command as a killed helper would */
+      end_command(&r, SIGTERM);
+    }
+    if (q[5].revents) pump_stdin(&r);
+    if (r.stdin_eof && !r.pending_len) close_fd(&r.in);
+    if ((q[1].revents && relay_out(&r, &r.out, '1') < 0) || (q[2].revents && relay_out(&r, &r.err, '2') < 0) ||
+        (q[3].revents && relay_out(&r, &r.status, 'S') < 0)) {
+      r.caller = 0;
+      end_command(&r, SIGTERM);
+    }
+    if (deadline && !r.oc.have_status && now_ms() >= deadline) {
+      r.oc.timed_out = 1;
+      end_command(&r, 0);
+      deadline = 0;
+    }
+    if (pidfd >= 0 && q[4].revents) {
+      while (waitpid(r.ctl.cmd, &r.oc.status, 0) < 0 && errno == EINTR) {
+      }
+      r.oc.have_status = r.oc.ready = 1;
+      close_fd(&pidfd);
+      close_fd(&r.in);
+      code = report_exit(r.status_w, &s, &r.oc, now_ms() - t0);
+      close_fd(&r.status_w);
+      /* processes the command left running may hold its streams open: what they write after it ended is not its output */
+      grace = now_ms() + EXIT_GRACE_MS;
+    }
+  }
+  unsigned char x[9] = {'X', 0, 0, 0, 4, (unsigned char)((uint32_t)code >> 24), (unsigned char)((uint32_t)code >> 16),
+                        (unsigned char)((uint32_t)code >> 8), (unsigned char)code};
+  if (r.caller) (void)write_all(conn, x, sizeof x);
   _exit(0);
 }
 
-pid_t execserver_start(const struct spec *s, int listen_fd, pid_t init, struct fail *f) {
+pid_t execserver_start(const struct spec *s, int listen_fd, pid_t init, int ready_fd, struct fail *f) {
   pid_t server = fork();
   if (server < 0) return fail_set(f, "exec-server", errno, "fork");
   if (server > 0) return server;
@@ -249,8 +301,16 @@ pid_t execserver_start(const struct spec *s, int listen_fd, pid_t init, struct f
   sigset_t none;
   sigemptyset(&none);
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || sigprocmask(SIG_SETMASK, &none, NULL) < 0 ||
-      dup2(listen_fd, 3) < 0 || syscall(SYS_close_range, 4, ~0U, 0) < 0 || cgroups_join(s, getpid(), &jf) < 0)
+      dup2(listen_fd, 3) < 0 || dup2(ready_fd, 4) < 0 || syscall(SYS_close_range, 5, ~0U, 0) < 0 ||
+      cgroups_join(s, getpid(), &jf) < 0)
     _exit(1);
+  /* until the sandbox is ready, callers wait in the backlog (none comes before: the engine waits for 'ready' too) */
+  char c;
+  ssize_t got;
+  while ((got = read(4, &c, 1)) < 0 && errno == EINTR) {
+  }
+  (void)close(4);
+  if (got != 1) _exit(1); /* the supervisor closed it without a word: the sandbox never became ready */
   (void)signal(SIGCHLD, SIG_IGN); /* each connection's server is reaped by the kernel */
   int taken[2];
   if (pipe2(taken, O_CLOEXEC) < 0) _exit(1);
@@ -267,6 +327,10 @@ pid_t execserver_start(const struct spec *s, int listen_fd, pid_t init, struct f
       (void)close(taken[0]);
       /* waiting, it holds the listening socket: it goes with the server (a dead server means a refused connect) */
       if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != self) _exit(1); /* gone before that took effect */
+      /* it joins the sandbox now, so that an exec has nothing left to do but fork the command (a failure is
+         the answer to the next request, not a loop of spares) */
+      struct fail joined = {0};
+      (void)exec_join(init, &joined);
       int conn;
       for (;;) {
         struct pollfd p = {3, POLLIN, 0};
@@ -277,7 +341,7 @@ pid_t execserver_start(const struct spec *s, int listen_fd, pid_t init, struct f
       if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0 || write(taken[1], "a", 1) != 1) _exit(1);
       (void)close(taken[1]);
       (void)signal(SIGCHLD, SIG_DFL);
-      serve(conn, init);
+      serve(conn, &joined);
     }
     int pidfd = (int)syscall(SYS_pidfd_open, spare, 0);
     if (pidfd < 0) _exit(1); /* unable to tell when it dies: fail closed, callers spawn a helper */

@@ -24,8 +24,10 @@
 int execserver_listen(const char *path, struct fail *f);
 
 /* Fork the server: it joins the sandbox's cgroups (so the processes of every exec are born there),
-   then serves each connection on listen_fd in a process of its own, for as long as the supervisor
-   lives. Returns its pid, or -1 with f set. */
-pid_t execserver_start(const struct spec *s, int listen_fd, pid_t init, struct fail *f);
+   waits until the sandbox is ready (a byte on ready_fd, a pipe from the supervisor: an exec's
+   process joins the sandbox's root, so not before init has built it), then serves each
+   connection on listen_fd in a process of its own, for as long as the supervisor lives. Returns its
+   pid, or -1 with f set. */
+pid_t execserver_start(const struct spec *s, int listen_fd, pid_t init, int ready_fd, struct fail *f);
 
 #endif

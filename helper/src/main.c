@@ -225,6 +225,11 @@ static int on_message(int sock, struct outcome *oc) {
     if (msg[2] && next < nfds) oc->egress_fd = fds[next++];
     for (size_t i = next; i < nfds; i++) (void)close(fds[i]);
     oc->ready = 1;
+    if (oc->ready_fd >= 0) { /* the exec server may join the sandbox now: its root and mounts are in place */
+      (void)write_all(oc->ready_fd, "r", 1);
+      (void)close(oc->ready_fd);
+      oc->ready_fd = -1;
+    }
     struct buf b = {0};
     int rc = buf_puts(&b, "{\"type\":\"ready\"");
     if (!rc && oc->scratch_fd >= 0) rc = buf_printf(&b, ",\"scratch_fd\":%d", oc->scratch_fd);
@@ -296,7 +301,7 @@ static int run(const struct spec *s, const struct options *o, const struct secco
   size_t ntrees = 0;
   size_t created = 0;
   pid_t pid = -1;
-  struct outcome oc = {.status_fd = o->status_fd, .scratch_fd = -1, .egress_fd = -1, .ipc_fd = o->ipc_fd};
+  struct outcome oc = {.status_fd = o->status_fd, .scratch_fd = -1, .egress_fd = -1, .ipc_fd = o->ipc_fd, .ready_fd = -1};
   double t0 = now_ms();
   int rc = -1;
   if (s->n_uid_map == 0 || s->n_gid_map == 0) {
@@ -351,7 +356,15 @@ static int run(const struct spec *s, const struct options *o, const struct secco
   if (s->exec_socket) {
     if ((exec_fd = execserver_listen(s->exec_socket, f)) < 0) goto kill_child;
     exec_bound = 1;
-    if ((exec_server = execserver_start(s, exec_fd, pid, f)) < 0) goto kill_child;
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) < 0) {
+      fail_set(f, "exec-server", errno, "pipe");
+      goto kill_child;
+    }
+    exec_server = execserver_start(s, exec_fd, pid, ready[0], f);
+    (void)close(ready[0]);
+    oc.ready_fd = ready[1];
+    if (exec_server < 0) goto kill_child;
     /* only the server holds the socket: should it die, a caller's connect is refused (and it falls
        back to a spawned helper) instead of waiting in a backlog nobody accepts from */
     (void)close(exec_fd);
@@ -403,6 +416,7 @@ out:
     }
   }
   if (exec_fd >= 0) (void)close(exec_fd);
+  if (oc.ready_fd >= 0) (void)close(oc.ready_fd);
   if (exec_bound) (void)unlink(s->exec_socket);
   cgroups_remove(s, created);
   if (sv[0] >= 0) (void)close(sv[0]);

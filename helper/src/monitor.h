@@ -14,6 +14,7 @@ struct outcome {
   int egress_fd; /* the egress socket (run with --egress-port), held for the sandbox's life */
   int ipc_fd;    /* where the egress socket is passed (--ipc-fd), or -1 */
   int has_disk, disk_full; /* the scratch tmpfs was checked (run only), and it had no space left */
+  int ready_fd; /* run only: where one byte says the sandbox is ready (its exec server waits for it), or -1 */
 };
 
 double now_ms(void);
