@@ -227,8 +227,10 @@ __attribute__((noreturn)) static void serve(int conn, const struct fail *joined)
   int pidfd = -1;
   if (!f.stage) {
     int ends[3] = {p[0][0], p[1][1], p[2][1]};
-    pid_t cmd = fork();
-    if (cmd < 0) fail_set(&f, "exec", errno, "fork");
+    /* vfork: nothing of ours is copied for a process that only sets itself up and execs (it shares our
+       memory until then and changes nothing we read after: environ is its last write) */
+    pid_t cmd = vfork();
+    if (cmd < 0) fail_set(&f, "exec", errno, "vfork");
     else if (cmd == 0) command(&s, &prog, ends, s.pty_rows ? slave : NULL, p[3][1]);
     else if ((pidfd = (int)syscall(SYS_pidfd_open, cmd, 0)) < 0) {
       (void)kill(cmd, SIGKILL);

@@ -1,7 +1,9 @@
 /* bkg-helper: the exec server of a persistent sandbox's supervisor. Instead of a new helper process
    per command, the caller connects to a unix socket the supervisor listens on and sends the exec
-   spec and seccomp program; a process forked from the supervisor runs exactly what `--exec-into`
-   runs (the same spec, cgroups, seccomp and rights) and relays the command's streams as frames.
+   spec and seccomp program. The process that accepts it (a spare of the server, forked ahead, that
+   joined the sandbox's namespaces and root while it waited) forks the command as `--exec-into`
+   would run it (the same spec, cgroups, seccomp and rights), relays its streams as frames, carries
+   out control lines, enforces the deadline and reports the exit: one fork per exec.
 
    Frames, both ways: one type byte, a 32-bit big-endian length, the payload.
      caller -> server: 'R' request (u32 spec length, the spec's NUL-terminated tokens, the seccomp

@@ -25,6 +25,7 @@
 #include "cgroup.h"
 #include "exec.h"
 #include "execserver.h"
+#include "launcher.h"
 #include "ids.h"
 #include "monitor.h"
 #include "changes.h"
@@ -438,6 +439,7 @@ int main(int argc, char **argv) {
   char **tokens = NULL, *seccomp = NULL;
   size_t n = 0, seccomp_len = 0;
   int first = argc;
+  if (argc == 3 && !strcmp(argv[1], "--launcher")) return launcher_main(argv[2]);
   if (argc == 2 && !strcmp(argv[1], "--version")) {
     printf("{\"name\":\"bkg-helper\",\"protocol\":" BKG_HELPER_VERSION "}\n");
     return 0;

@@ -102,7 +102,7 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
   const definitions = new SandboxDefinitions({ keys, sandboxes, sandboxSocket, execSocketDir, secrets });
   // sandboxes with an egress allowlist: their proxies run here; refusals go to the logs, the audit log and the event stream (published once it exists)
   const egressReport = new EgressReport({ log, audit, sandboxes: store.sandboxes, registry, publish: (s, d) => events.publish.networkDenied(s, d) });
-  const sandboxEngine = new SandboxEngine({ host, log, definitionOf: (id) => definitions.byId(id), egress: { observers: egressReport.observers }, tracing: telemetry.tracing });
+  const sandboxEngine = new SandboxEngine({ host, log, definitionOf: (id) => definitions.byId(id), egress: { observers: egressReport.observers }, tracing: telemetry.tracing, launcherSocket: join(execSocketDir, 'launcher.sock') });
   const policies = store.policies;
   // the one authorisation function of every door (router, WebSocket, service: REST, MCP)
   const authz = new Authorizer({ audit, namespaces, policies, peers: store.peers });
@@ -221,7 +221,7 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
     closing ??= (async () => {
       clearInterval(timer);
       await events.close(); // readers get stream.end first
-      await sandboxEngine.closeEgress(); // running sandboxes' helpers keep their egress sockets for the next daemon
+      await sandboxEngine.close(); // running sandboxes' helpers keep their egress sockets for the next daemon
       eventsWs.close();
       await mcp.close();
       await p2p.close();

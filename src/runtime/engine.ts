@@ -18,6 +18,7 @@ import { isRunning, requireRunning, scratchFull, scratchOf, stopHelper, processS
 import { runHelperJob, spawnHelper, startDetachedHelper, takeEgressSocket } from './helper-process.js';
 import type { HostInfo } from './host.js';
 import { attachIO, type RunIO } from './io.js';
+import { HelperLauncher } from './launcher.js';
 import { prepareSandbox, PreparedSandboxes, type DefinitionSource } from './prepared.js';
 import { execResult, readCounters, runResult, type ExecResult, type RunOptions, type RunResult } from './results.js';
 import { SeccompPrograms } from './seccomp/programs.js';
@@ -41,6 +42,8 @@ export interface EngineDeps {
   egress?: EgressOptions;
   /** Where the phases of a start, an exec and a stop are reported (traces; absent: nowhere). */
   tracing?: Tracing;
+  /** Start supervisors through a resident launcher listening here (a daemon's; absent: each is spawned by this process). */
+  launcherSocket?: string;
 }
 
 /** What a caller that only runs throwaway sandboxes needs of the engine. */
@@ -53,8 +56,12 @@ export class SandboxEngine {
   private readonly egress: EgressProxies;
   private readonly tracing: Tracing;
 
+  /** Starts the supervisors (with deps.launcherSocket), so this process never forks itself for one. */
+  private readonly launcher: HelperLauncher | null;
+
   constructor(private readonly deps: EngineDeps) {
     this.tracing = deps.tracing ?? NO_TRACING;
+    this.launcher = deps.launcherSocket ? new HelperLauncher({ helperPath: deps.host.helperPath, socketPath: deps.launcherSocket, log: deps.log }) : null;
     this.egress = new EgressProxies(deps.egress);
     this.prepared = new PreparedSandboxes((def) => prepareSandbox(def, deps.host, this.programs), deps.definitionOf);
   }
@@ -101,7 +108,7 @@ export class SandboxEngine {
     const egress = isAllowNetwork(def.network);
     try {
       if (egress) allowRulesOf(def.network); // a bad allowlist is refused before anything starts
-      started = await startDetachedHelper(host.helperPath, encodeSpec(buildHelperSpec(state.def, host, state.plan)), { id: def.id, timeoutMs: START_TIMEOUT_MS, egress });
+      started = await startDetachedHelper(host.helperPath, encodeSpec(buildHelperSpec(state.def, host, state.plan)), { id: def.id, timeoutMs: START_TIMEOUT_MS, egress, launcher: this.launcher });
     } catch (err) {
       this.prepared.drop(def.id);
       throw err;
@@ -260,5 +267,11 @@ export class SandboxEngine {
   /** Stop serving every sandbox's egress (the daemon stops; their helpers keep the sockets for the next one). */
   async closeEgress(): Promise<void> {
     await this.egress.closeAll();
+  }
+
+  /** What this engine runs for its own use ends (the egress proxies, the launcher); running sandboxes live on for the next daemon. */
+  async close(): Promise<void> {
+    this.launcher?.close();
+    await this.closeEgress();
   }
 }

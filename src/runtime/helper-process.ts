@@ -4,12 +4,13 @@
  * a persistent sandbox's supervisor (`startDetachedHelper`), or a one-shot job (`runHelperJob`).
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { BkgError } from '../api/errors.js';
 import { helperFailure } from './errors-from-helper.js';
 import { parseStatusLine, type ErrorEvent, type HelperEvent } from './helper-events.js';
 import { eachLine } from './lines.js';
+import type { HelperLauncher } from './launcher.js';
 import { epochMs } from './tracing.js';
 
 export { parseStatusLine } from './helper-events.js';
@@ -209,8 +210,12 @@ export interface StartMarks {
  * kills the sandbox and removes its cgroups) and the error says why.
  */
 
-export async function startDetachedHelper(helperPath: string, spec: Buffer, opts: { id: string; timeoutMs: number; egress?: boolean }): Promise<{ pid: number | undefined; events: HelperEvent[]; egress: Server | null; marks: StartMarks }> {
+export async function startDetachedHelper(helperPath: string, spec: Buffer, opts: { id: string; timeoutMs: number; egress?: boolean; launcher?: HelperLauncher | null }): Promise<{ pid: number | undefined; events: HelperEvent[]; egress: Server | null; marks: StartMarks }> {
   const marks: StartMarks = { launched: epochMs() };
+  // through the launcher when there is one (the egress socket comes over a Node IPC channel: only our own spawn has one)
+  const sock = opts.launcher && !opts.egress ? await opts.launcher.open(spec) : null;
+  const launched = sock ? await fromLauncher(sock, opts, marks) : null;
+  if (launched) return launched;
   const stdio: StdioOptions = ['ignore', 'ignore', 'ignore', 'pipe', 'pipe', ...(opts.egress ? ['ignore' as const, 'ignore' as const, 'ignore' as const, 'ipc' as const] : [])];
   const child = launchHelper(helperPath, { specFd: 3, statusFd: 4, stdio, detached: true, ...(opts.egress ? { ipcFd: IPC_FD } : {}) });
   child.once('spawn', () => (marks.spawned = epochMs()));
@@ -253,6 +258,51 @@ export async function startDetachedHelper(helperPath: string, spec: Buffer, opts
   if (child.connected) child.disconnect(); // the helper keeps its own copy of the egress socket (a restarted daemon takes it again)
   child.unref();
   return { pid: child.pid, events, egress, marks };
+}
+
+/** A supervisor the launcher started: null when it started none (nothing was spawned: the caller spawns one itself). */
+async function fromLauncher(sock: Socket, opts: { id: string; timeoutMs: number }, marks: StartMarks): Promise<{ pid: number; events: HelperEvent[]; egress: null; marks: StartMarks } | null> {
+  const events: HelperEvent[] = [];
+  let pid: number | undefined;
+  try {
+    const started = await new Promise<boolean>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new BkgError('HELPER_FAILED', `sandbox ${opts.id} did not start within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+      const finish = (err: Error | null, ok = true): void => {
+        clearTimeout(timer);
+        stopLines();
+        if (err) reject(err);
+        else resolve(ok);
+      };
+      const stopLines = eachLine(sock, (line) => {
+        if (pid === undefined) {
+          const spawned = /^\{"type":"spawned","pid":(\d+)\}$/.exec(line);
+          if (spawned) {
+            pid = Number(spawned[1]);
+            marks.spawned = epochMs();
+            return;
+          }
+        }
+        const ev = parseStatusLine(line);
+        events.push(ev);
+        if (ev.type === 'started' || ev.type === 'ready') marks[ev.type] = epochMs();
+        if (ev.type === 'ready') finish(null);
+        if (ev.type === 'error') finish(helperFailure(ev));
+      }, () => finish(pid === undefined ? null : new BkgError('HELPER_FAILED', `sandbox ${opts.id} exited while starting`), false));
+    });
+    if (!started || pid === undefined) return null;
+    return { pid, events, egress: null, marks };
+  } catch (err) {
+    if (pid !== undefined) {
+      try {
+        process.kill(pid, 'SIGTERM'); // it then kills the sandbox and removes its cgroups
+      } catch {
+        // gone already
+      }
+    }
+    throw err;
+  } finally {
+    sock.destroy(); // the helper ignores a reader that went away
+  }
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
