@@ -2,10 +2,8 @@
  * Start the host's daemon when nothing answers on $BKG_HOME/bkg.sock: `bkg daemon start --foreground`
  * detached, its output appended to $BKG_HOME/logs/daemon.out, then wait until it answers /healthz.
  */
-import { spawn } from 'node:child_process';
 import { closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { BkgError } from '../api/errors.js';
 
@@ -75,6 +73,8 @@ export async function ensureDaemon(opts: EnsureDaemonOptions): Promise<EnsureDae
     throw unavailable(`cannot create ${logFile}: ${(err as Error).message}`, 0, err);
   }
   const from = fstatSync(fd).size;
+  // loaded only now: a daemon usually answers, and every command that talks to it pays for what it loads
+  const [{ spawn }, { setTimeout: sleep }] = await Promise.all([import('node:child_process'), import('node:timers/promises')]);
   let exited: string | null = null;
   let pid: number | undefined;
   try {

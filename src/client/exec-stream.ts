@@ -10,6 +10,7 @@ import { BkgError, ERRORS, type ErrorCode } from '../api/errors.js';
 import type { LimitHit } from '../api/sandboxes.js';
 import { STREAM_STDERR, STREAM_STDIN, STREAM_STDOUT, type SignalName } from '../api/exec-stream.js';
 import type { Endpoint } from './endpoint.js';
+import { WsClient } from './ws-client.js';
 
 export interface StreamExecRequest {
   cmd: string[];
@@ -37,10 +38,17 @@ export interface StreamExit {
   exec_error?: string;
 }
 
+const streamPath = (id: string): string => `/api/v1/sandboxes/${encodeURIComponent(id)}/exec/ws`;
+
 export function streamUrl(ep: Endpoint, id: string): string {
-  const path = `/api/v1/sandboxes/${encodeURIComponent(id)}/exec/ws`;
-  if (ep.socketPath) return `ws+unix://${ep.socketPath}:${path}`;
-  return `${ep.origin.replace(/^http/, 'ws')}${path}`;
+  if (ep.socketPath) return `ws+unix://${ep.socketPath}:${streamPath(id)}`;
+  return `${ep.origin.replace(/^http/, 'ws')}${streamPath(id)}`;
+}
+
+/** Over TLS: the `ws` package (required, not imported: loading a CommonJS package through ESM costs the CLI ~20 ms of export scanning). */
+function wssClient(ep: Endpoint, id: string, headers: Record<string, string>): WebSocketClass {
+  const WebSocket = createRequire(import.meta.url)('ws') as typeof WebSocketClass;
+  return new WebSocket(streamUrl(ep, id), { headers });
 }
 
 export interface ExecStream {
@@ -55,9 +63,8 @@ export async function streamExec(ep: Endpoint, id: string, req: StreamExecReques
 }
 
 export async function openExecStream(ep: Endpoint, id: string, req: StreamExecRequest, io: StreamExecIO): Promise<ExecStream> {
-  // required, not imported: loading a CommonJS package through ESM costs the CLI ~20 ms of export scanning
-  const WebSocket = createRequire(import.meta.url)('ws') as typeof WebSocketClass;
-  const ws = new WebSocket(streamUrl(ep, id), { headers: ep.apiKey ? { authorization: `Bearer ${ep.apiKey}` } : {}, ...(ep.socketPath ? { servername: '' } : {}) }); // see http.ts: no IPv6 regex over a unix socket
+  const headers: Record<string, string> = ep.apiKey ? { authorization: `Bearer ${ep.apiKey}` } : {};
+  const ws = ep.origin.startsWith('https:') ? wssClient(ep, id, headers) : new WsClient({ ...(ep.socketPath ? { socketPath: ep.socketPath } : {}), origin: ep.origin, path: streamPath(id), headers });
   const signal = (name?: SignalName): void => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'signal', ...(name ? { signal: name } : {}) }));
   };

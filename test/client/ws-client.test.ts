@@ -1,0 +1,120 @@
+/**
+ * The CLI's own WebSocket client against the `ws` server the daemon runs: messages both ways (small,
+ * 16-bit and 64-bit lengths, fragmented), ping/pong, both closing handshakes, an upgrade refused with
+ * an ordinary response, and a unix socket as well as TCP.
+ */
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { WsClient } from '../../src/client/ws-client.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'bkg-ws-client-'));
+const servers: Server[] = [];
+afterAll(async () => {
+  for (const s of servers) await new Promise((r) => s.close(r));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** An HTTP server whose /ws upgrades (when the authorization header says `yes`) and whose every other answer is a 401 with a JSON body. */
+async function serve(onSocket: (ws: WebSocket) => void, at: 'tcp' | 'unix'): Promise<{ target: { socketPath?: string; origin: string } }> {
+  const wss = new WebSocketServer({ noServer: true });
+  const server = createServer((_req, res) => {
+    res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'UNAUTHORIZED' } }));
+  });
+  server.on('upgrade', (req, socket, head) => {
+    if (req.headers.authorization !== 'yes') {
+      socket.end('HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\ncontent-length: 30\r\nconnection: close\r\n\r\n{"error":{"code":"NO_ACCESS"}}');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, onSocket);
+  });
+  servers.push(server);
+  if (at === 'unix') {
+    const socketPath = join(dir, `s${servers.length}.sock`);
+    server.listen(socketPath);
+    await once(server, 'listening');
+    return { target: { socketPath, origin: 'http://localhost' } };
+  }
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { target: { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` } };
+}
+
+function messages(c: WsClient): { got: [Buffer, boolean][]; closed: Promise<unknown> } {
+  const got: [Buffer, boolean][] = [];
+  c.on('message', (d: Buffer, binary: boolean) => got.push([d, binary]));
+  return { got, closed: once(c, 'close') };
+}
+
+describe('WsClient', () => {
+  for (const at of ['unix', 'tcp'] as const) {
+    it(`exchanges text and binary messages of every length class over ${at}, answers pings, and ends on the server's close`, async () => {
+      const big = Buffer.alloc(70_000, 7);
+      const heard: [string, boolean][] = [];
+      let ponged = false;
+      const { target } = await serve((ws) => {
+        ws.on('pong', () => (ponged = true));
+        ws.on('message', (d: Buffer, binary) => {
+          heard.push([binary ? `bin:${d.length}:${d[0]}` : d.toString(), binary]);
+          if (heard.length < 3) return;
+          ws.ping();
+          ws.send('hello');
+          ws.send(Buffer.from([1, 2, 3]));
+          ws.send(big);
+          ws.send(Buffer.alloc(300, 9));
+          ws.send('frag', { fin: false });
+          ws.send('mented', { fin: true });
+          setTimeout(() => ws.close(1000, 'bye'), 50);
+        });
+      }, at);
+      const c = new WsClient({ ...target, path: '/ws', headers: { authorization: 'yes' } });
+      const { got, closed } = messages(c);
+      await once(c, 'open');
+      expect(c.readyState).toBe(c.OPEN);
+      c.send('{"type":"start"}');
+      c.send(Buffer.from([5, 6]));
+      c.send(Buffer.alloc(200_000, 4));
+      await closed;
+      expect(heard).toEqual([['{"type":"start"}', false], ['bin:2:5', true], ['bin:200000:4', true]]);
+      expect(got.map(([d, b]) => (b ? `bin:${d.length}:${d[0]}` : d.toString()))).toEqual(['hello', 'bin:3:1', 'bin:70000:7', 'bin:300:9', 'fragmented']);
+      expect(got[2]?.[0].equals(big)).toBe(true);
+      expect(ponged).toBe(true);
+      expect(c.readyState).toBe(3);
+    });
+  }
+
+  it('closes from our side with the closing handshake', async () => {
+    let code = 0;
+    const { target } = await serve((ws) => ws.on('close', (c) => (code = c)), 'unix');
+    const c = new WsClient({ ...target, path: '/ws', headers: { authorization: 'yes' } });
+    const { closed } = messages(c);
+    await once(c, 'open');
+    c.close();
+    await closed;
+    for (let i = 0; i < 50 && code === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(code).toBe(1000);
+  });
+
+  it('hands an ordinary answer to the upgrade to unexpected-response, then closes', async () => {
+    const { target } = await serve(() => {}, 'unix');
+    const c = new WsClient({ ...target, path: '/ws', headers: {} });
+    const [, res] = (await once(c, 'unexpected-response')) as [unknown, import('node:http').IncomingMessage];
+    const closed = once(c, 'close');
+    const body: Buffer[] = [];
+    res.on('data', (d: Buffer) => body.push(d));
+    await closed;
+    expect([res.statusCode, Buffer.concat(body).toString()]).toEqual([401, '{"error":{"code":"NO_ACCESS"}}']);
+  });
+
+  it('says error, then close, when nothing listens', async () => {
+    const c = new WsClient({ socketPath: join(dir, 'nobody.sock'), origin: 'http://localhost', path: '/ws', headers: {} });
+    const [err] = (await once(c, 'error')) as [NodeJS.ErrnoException];
+    expect(err.code).toBe('ENOENT');
+    expect(c.readyState).toBe(3);
+  });
+});
