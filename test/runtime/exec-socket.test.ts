@@ -159,7 +159,12 @@ describe.skipIf(skip)('exec server of a persistent sandbox', () => {
     const h = await engine.start(define());
     started.push(h);
     const server = childrenOf(h.helperPid).find((p) => p !== h.initPid) as number;
+    const spare = childrenOf(server)[0] as number;
     process.kill(server, 'SIGKILL');
+    // its spare, waiting in accept inside the sandbox's namespaces, goes with it (joining the sandbox must not undo its parent-death signal)
+    const gone = (pid: number): boolean => !existsSync(`/proc/${pid}`) || /^Z/.test(spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim());
+    for (let i = 0; i < 100 && !gone(spare); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(gone(spare)).toBe(true);
     for (let i = 0; i < 100 && childrenOf(h.helperPid).includes(server) && !/^Z/.test(spawnSync('ps', ['-o', 'stat=', '-p', String(server)], { encoding: 'utf8' }).stdout.trim()); i++) await new Promise((r) => setTimeout(r, 20));
     const t0 = Date.now();
     const r = await exec(h, ['echo', 'still served'], { timeoutMs: 10_000 });
