@@ -90,7 +90,7 @@ export class SandboxEngine {
     });
     attachIO(run, io);
     try {
-      const { events } = await run.done;
+      const { events, code, signal } = await run.done;
       const result = runResult(def.id, events, applied);
       const denied = (await proxy?.catch(() => null))?.deniedSince(0) ?? [];
       return denied.length ? { ...result, networkDenied: denied } : result;
@@ -171,10 +171,14 @@ export class SandboxEngine {
     const t2 = epochMs();
     t.record('sandbox.exec.dispatch', t1, t2, { 'bkg.exec.transport': sent ? 'exec_server' : 'helper' });
     attachIO(run, io);
-    const { events } = await run.done;
+    const { events, code, signal } = await run.done;
     const exited = events.find((e) => e.type === 'exited');
     t.record('sandbox.exec.run', t2, epochMs(), exited?.type === 'exited' ? { 'bkg.exec.helper_duration_ms': exited.duration_ms } : {});
-    const result = execResult(def.id, events, { before, after: () => readCounters(plan.reports), diskFull: () => scratchFull(h) });
+    // without an 'exited' line, say which way the exec went and how that ended (the next such failure names its cause)
+    const noResult = sent
+      ? `the sandbox's exec server took the command but ended the connection without a result${code === null ? '' : ` (exit code ${code})`}`
+      : `the helper exited without a result (${signal ? `killed by ${signal}` : `exit code ${code}`})`;
+    const result = execResult(def.id, events, { before, after: () => readCounters(plan.reports), diskFull: () => scratchFull(h) }, noResult);
     // refusals while the command ran (another command running at the same time in the sandbox may have caused some)
     const denied = this.egress.deniedSince(h.id, egressCursor);
     return denied.length ? { ...result, networkDenied: denied } : result;

@@ -63,9 +63,9 @@ export function runResult(id: string, events: HelperEvent[], applied: boolean): 
 }
 
 /** An exec: the sandbox's cgroups live on, so what this command did is the difference of their counters. */
-export function execResult(id: string, events: HelperEvent[], counters: { before: CgroupReport; after: () => CgroupReport; diskFull: () => boolean }): ExecResult {
+export function execResult(id: string, events: HelperEvent[], counters: { before: CgroupReport; after: () => CgroupReport; diskFull: () => boolean }, noResult = 'the helper exited without a result'): ExecResult {
   const { exited, errors, execError } = split(events);
-  if (!exited) throw helperFailure(errors.find((e) => e.stage !== 'exec') ?? execError ?? { type: 'error', stage: 'exec', errno: 0, message: 'the helper exited without a result' });
+  if (!exited) throw helperFailure(errors.find((e) => e.stage !== 'exec') ?? execError ?? { type: 'error', stage: 'exec', errno: 0, message: noResult });
   const { before } = counters;
   const after = counters.after();
   const oomKilled = after.oomKills > before.oomKills;
