@@ -1,6 +1,6 @@
 /* bkg-helper --launcher PATH: starts sandbox supervisors for a daemon, so that the daemon never forks
-   itself for one (a fork copies the page tables of the whole daemon: ~10 ms at 120 MiB, more as it
-   grows; this process is a few hundred KiB).
+   itself for one (a fork copies the page tables of the whole daemon, more the more it holds; this
+   process is a few hundred KiB).
 
    It listens on PATH (owner-only, as exec servers do), says {"type":"listening"} on stdout, and for
    each connection reads one request: a u32 big-endian length and a spec (NUL-terminated tokens,

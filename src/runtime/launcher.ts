@@ -1,8 +1,8 @@
 /**
  * Where a daemon's sandbox supervisors come from: a small resident process, `bkg-helper --launcher`
  * (helper/src/launcher.h), instead of a fork of the daemon. Node's spawn forks the whole daemon,
- * whose page tables grow with it (about 10 ms of a blocked event loop at 120 MiB, measured by
- * bench/daemon.mjs's start step); the launcher is a few hundred KiB. It is started at the first
+ * whose page tables grow with it, and blocks the event loop meanwhile (bench/daemon.mjs's start step
+ * halved without it); the launcher is a few hundred KiB. It is started at the first
  * sandbox start, ends with the daemon, and is started again if it dies. Without it (or when it
  * cannot be reached) the engine spawns the helper itself, as before.
  */
