@@ -20,17 +20,6 @@
 
 #define MAX_SPEC (4u << 20)
 
-static int read_full(int fd, void *buf, size_t n) {
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = read(fd, (char *)buf + got, n - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return -1;
-    got += (size_t)r;
-  }
-  return 0;
-}
-
 /* In the forked child: the request, then the supervisor in our place. Never returns. */
 __attribute__((noreturn)) static void launch(int conn, const char *self) {
   struct fail f = {0};

@@ -79,6 +79,17 @@ void buf_free(struct buf *b) {
   b->len = b->cap = 0;
 }
 
+int read_full(int fd, void *buf, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = read(fd, (char *)buf + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    got += (size_t)r;
+  }
+  return 0;
+}
+
 int write_all(int fd, const void *data, size_t n) {
   const char *p = data;
   while (n > 0) {

@@ -31,6 +31,8 @@ void buf_free(struct buf *b);
 
 /* Write all of `n` bytes, retrying on EINTR/short writes. */
 int write_all(int fd, const void *data, size_t n);
+/* Read exactly `n` bytes, retrying on EINTR/short reads; -1 at an error or an early end of file. */
+int read_full(int fd, void *buf, size_t n);
 /* Read everything from fd until EOF into a malloc'd, NUL-terminated buffer. */
 int read_all(int fd, size_t max, char **out, size_t *out_len);
 /* Write a string to an existing file (cgroup knobs, /proc maps). */
