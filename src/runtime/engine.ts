@@ -90,7 +90,7 @@ export class SandboxEngine {
     });
     attachIO(run, io);
     try {
-      const { events, code, signal } = await run.done;
+      const { events } = await run.done;
       const result = runResult(def.id, events, applied);
       const denied = (await proxy?.catch(() => null))?.deniedSince(0) ?? [];
       return denied.length ? { ...result, networkDenied: denied } : result;
