@@ -143,7 +143,8 @@ static int from_caller(struct exec_run *r) {
   return 0;
 }
 
-/* One read of fd as one frame (header and payload in one write). */
+/* One read of fd as one frame (header and payload in one write): 1 when it relayed some, 0 when
+   there was nothing (or the end, which closes fd), -1 when the caller is gone. */
 static int relay_out(struct exec_run *r, int *fd, char type) {
   unsigned char buf[5 + 65536];
   ssize_t n = read(*fd, buf + 5, sizeof buf - 5);
@@ -154,7 +155,7 @@ static int relay_out(struct exec_run *r, int *fd, char type) {
     return 0;
   }
   buf[0] = (unsigned char)type, buf[1] = 0, buf[2] = (unsigned char)(n >> 16), buf[3] = (unsigned char)(n >> 8), buf[4] = (unsigned char)n;
-  return r->caller ? write_all(r->conn, buf, 5 + (size_t)n) : 0;
+  return !r->caller ? 0 : write_all(r->conn, buf, 5 + (size_t)n) < 0 ? -1 : 1;
 }
 
 /* The command's side of the fork: its stdio (pipes or the terminal), then the spec's exec. */
@@ -218,6 +219,9 @@ __attribute__((noreturn)) static void serve(int conn, const struct fail *joined)
     int ends[3] = {p[0][0], p[1][1], p[2][1]};
     /* vfork: nothing of ours is copied for a process that only sets itself up and execs (it shares our
        memory until then and changes nothing we read after: environ is its last write) */
+    /* until its execve the child shares our memory and is visible in the sandbox's pid namespace: our
+       memory must not be reachable through it (/proc/PID/mem, ptrace) from the sandbox's processes */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) _exit(1);
     pid_t cmd = vfork();
     if (cmd < 0) fail_set(&f, "exec", errno, "vfork");
     else if (cmd == 0) command(&s, &prog, ends, s.pty_rows ? slave : NULL, p[3][1]);
@@ -269,6 +273,7 @@ __attribute__((noreturn)) static void serve(int conn, const struct fail *joined)
       while (waitpid(r.ctl.cmd, &r.oc.status, 0) < 0 && errno == EINTR) {
       }
       r.oc.have_status = r.oc.ready = 1;
+      r.ctl.cmd = -1; /* reaped: its pid may be another process's from now on */
       close_fd(&pidfd);
       close_fd(&r.in);
       code = report_exit(r.status_w, &s, &r.oc, now_ms() - t0);
@@ -276,6 +281,15 @@ __attribute__((noreturn)) static void serve(int conn, const struct fail *joined)
       /* processes the command left running may hold its streams open: what they write after it ended is not its output */
       grace = now_ms() + EXIT_GRACE_MS;
     }
+  }
+  /* the grace is for output still to come: what the command wrote before it ended is in the pipes, relay it */
+  int *left[2] = {&r.out, &r.err};
+  for (int i = 0; i < 2; i++) {
+    if (*left[i] < 0) continue;
+    (void)fcntl(*left[i], F_SETFL, O_NONBLOCK);
+    for (int k = 1; k > 0 && *left[i] >= 0 && r.caller;)
+      if ((k = relay_out(&r, left[i], i ? '2' : '1')) < 0) r.caller = 0;
+    close_fd(left[i]);
   }
   unsigned char x[9] = {'X', 0, 0, 0, 4, (unsigned char)((uint32_t)code >> 24), (unsigned char)((uint32_t)code >> 16),
                         (unsigned char)((uint32_t)code >> 8), (unsigned char)code};
@@ -327,6 +341,7 @@ pid_t execserver_start(const struct spec *s, int listen_fd, pid_t init, int read
         struct pollfd p = {3, POLLIN, 0};
         if (poll(&p, 1, -1) < 0 && errno != EINTR) _exit(1);
         if ((conn = accept4(3, NULL, NULL, SOCK_CLOEXEC)) >= 0) break;
+        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) (void)poll(NULL, 0, 100); /* EMFILE and the like: no spinning */
       }
       /* serving, it is on its own like a spawned helper: its command ends when its caller goes, not with the server */
       if (prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0 || write(taken[1], "a", 1) != 1) _exit(1);

@@ -27,11 +27,14 @@ __attribute__((noreturn)) static void launch(int conn, const char *self) {
   uint32_t len = 0;
   char *spec = NULL;
   int memfd = -1;
+  /* above the descriptors it is to end up on (3 and 4), so that no dup2 below closes another */
+  if ((conn = fcntl(conn, F_DUPFD_CLOEXEC, 10)) < 0) _exit(1);
   if (read_full(conn, h, sizeof h) < 0) _exit(1); /* the caller went away */
   len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
   if (len == 0 || len > MAX_SPEC) fail_set(&f, "launcher", EINVAL, "a spec of %u bytes", len);
   else if (!(spec = malloc(len)) || read_full(conn, spec, len) < 0) fail_set(&f, "launcher", errno ? errno : EIO, "read the spec");
-  else if ((memfd = (int)syscall(SYS_memfd_create, "bkg-spec", 0)) < 0) fail_set(&f, "launcher", errno, "memfd_create");
+  else if ((memfd = (int)syscall(SYS_memfd_create, "bkg-spec", MFD_CLOEXEC)) < 0 || (memfd = fcntl(memfd, F_DUPFD_CLOEXEC, 10)) < 0)
+    fail_set(&f, "launcher", errno, "memfd_create");
   else if (write_all(memfd, spec, len) < 0 || lseek(memfd, 0, SEEK_SET) < 0) fail_set(&f, "launcher", errno, "write the spec");
   else if (setsid() < 0) fail_set(&f, "launcher", errno, "setsid");
   if (f.stage) {
@@ -44,9 +47,8 @@ __attribute__((noreturn)) static void launch(int conn, const char *self) {
   for (int sig = 1; sig < NSIG; sig++)
     if (sig != SIGKILL && sig != SIGSTOP) (void)signal(sig, SIG_DFL);
   (void)sigprocmask(SIG_SETMASK, &none, NULL);
-  /* dup2 onto itself keeps close-on-exec (the connection was accepted with it): clear it by hand */
-  if (dup2(memfd, 3) < 0 || dup2(conn, 4) < 0 || fcntl(3, F_SETFD, 0) < 0 || fcntl(4, F_SETFD, 0) < 0 ||
-      syscall(SYS_close_range, 5, ~0U, 0) < 0) {
+  /* both are at 10 or above: dup2 gives 3 and 4 without close-on-exec */
+  if (dup2(memfd, 3) < 0 || dup2(conn, 4) < 0 || syscall(SYS_close_range, 5, ~0U, 0) < 0) {
     fail_set(&f, "launcher", errno, "descriptors");
     report_fail(conn, &f);
     _exit(1);

@@ -9,6 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import { BkgError } from '../api/errors.js';
 import { helperFailure } from './errors-from-helper.js';
 import { parseStatusLine, type ErrorEvent, type HelperEvent } from './helper-events.js';
+import { processStartTime } from './handle.js';
 import { eachLine } from './lines.js';
 import type { HelperLauncher } from './launcher.js';
 import { epochMs } from './tracing.js';
@@ -264,6 +265,7 @@ export async function startDetachedHelper(helperPath: string, spec: Buffer, opts
 async function fromLauncher(sock: Socket, opts: { id: string; timeoutMs: number }, marks: StartMarks): Promise<{ pid: number; events: HelperEvent[]; egress: null; marks: StartMarks } | null> {
   const events: HelperEvent[] = [];
   let pid: number | undefined;
+  let startTime: string | null = null; // not our child: its pid is checked against this before a kill
   try {
     const started = await new Promise<boolean>((resolve, reject) => {
       const timer = setTimeout(() => reject(new BkgError('HELPER_FAILED', `sandbox ${opts.id} did not start within ${opts.timeoutMs} ms`)), opts.timeoutMs);
@@ -278,6 +280,7 @@ async function fromLauncher(sock: Socket, opts: { id: string; timeoutMs: number 
           const spawned = /^\{"type":"spawned","pid":(\d+)\}$/.exec(line);
           if (spawned) {
             pid = Number(spawned[1]);
+            startTime = processStartTime(pid);
             marks.spawned = epochMs();
             return;
           }
@@ -292,9 +295,10 @@ async function fromLauncher(sock: Socket, opts: { id: string; timeoutMs: number 
     if (!started || pid === undefined) return null;
     return { pid, events, egress: null, marks };
   } catch (err) {
-    if (pid !== undefined) {
+    // still the supervisor it started (not a process that took its pid since): it then kills the sandbox and removes its cgroups
+    if (pid !== undefined && startTime !== null && processStartTime(pid) === startTime) {
       try {
-        process.kill(pid, 'SIGTERM'); // it then kills the sandbox and removes its cgroups
+        process.kill(pid, 'SIGTERM');
       } catch {
         // gone already
       }
