@@ -229,25 +229,9 @@ export async function startDetachedHelper(helperPath: string, spec: Buffer, opts
   const events: HelperEvent[] = [];
   let egress: Server | null = null;
   try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new BkgError('HELPER_FAILED', `sandbox ${opts.id} did not start within ${opts.timeoutMs} ms`)), opts.timeoutMs);
-      let settled = false;
-      const finish = (err?: Error): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (err) reject(err);
-        else resolve();
-        stopLines();
-      };
-      child.on('error', (err: NodeJS.ErrnoException) => finish(new BkgError('HELPER_MISSING', `sandbox helper not runnable at ${helperPath}: ${err.code}`)));
-      const stopLines = eachLine(status, (line) => {
-        const ev = parseStatusLine(line);
-        events.push(ev);
-        if (ev.type === 'started' || ev.type === 'ready') marks[ev.type] = epochMs();
-        if (ev.type === 'ready') finish();
-        if (ev.type === 'error') finish(helperFailure(ev));
-      }, () => finish(new BkgError('HELPER_FAILED', `sandbox ${opts.id} exited while starting`)));
+    await untilReady(status, opts, marks, events, {
+      ended: () => new BkgError('HELPER_FAILED', `sandbox ${opts.id} exited while starting`),
+      failed: (fail) => child.on('error', (err: NodeJS.ErrnoException) => fail(new BkgError('HELPER_MISSING', `sandbox helper not runnable at ${helperPath}: ${err.code}`))),
     });
     egress = egressServer ? await withTimeout(egressServer, opts.timeoutMs, `sandbox ${opts.id} passed no egress socket within ${opts.timeoutMs} ms`) : null;
   } catch (err) {
@@ -261,36 +245,58 @@ export async function startDetachedHelper(helperPath: string, spec: Buffer, opts
   return { pid: child.pid, events, egress, marks };
 }
 
+/**
+ * A supervisor's status lines until its 'ready' (true), into `events` and `marks`. An 'error' line, the
+ * deadline or a failure `failed` reports rejects; an end of the lines first gives `ended()`'s error, or
+ * false when it gives none. `take` may claim a line before it is read as a status line.
+ */
+function untilReady(status: Readable, opts: { id: string; timeoutMs: number }, marks: StartMarks, events: HelperEvent[], o: {
+  take?: (line: string) => boolean;
+  ended: () => Error | null;
+  failed?: (fail: (err: Error) => void) => void;
+}): Promise<boolean> {
+  return new Promise<boolean>((resolve, reject) => {
+    let settled = false;
+    let stopLines = (): void => {};
+    const finish = (err: Error | null, ready = true): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      stopLines();
+      if (err) reject(err);
+      else resolve(ready);
+    };
+    const timer = setTimeout(() => finish(new BkgError('HELPER_FAILED', `sandbox ${opts.id} did not start within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    o.failed?.((err) => finish(err));
+    stopLines = eachLine(status, (line) => {
+      if (o.take?.(line)) return;
+      const ev = parseStatusLine(line);
+      events.push(ev);
+      if (ev.type === 'started' || ev.type === 'ready') marks[ev.type] = epochMs();
+      if (ev.type === 'ready') finish(null);
+      if (ev.type === 'error') finish(helperFailure(ev));
+    }, () => finish(o.ended(), false));
+  });
+}
+
 /** A supervisor the launcher started: null when it started none (nothing was spawned: the caller spawns one itself). */
 async function fromLauncher(sock: Socket, opts: { id: string; timeoutMs: number }, marks: StartMarks): Promise<{ pid: number; events: HelperEvent[]; egress: null; marks: StartMarks } | null> {
   const events: HelperEvent[] = [];
   let pid: number | undefined;
   let startTime: string | null = null; // not our child: its pid is checked against this before a kill
   try {
-    const started = await new Promise<boolean>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new BkgError('HELPER_FAILED', `sandbox ${opts.id} did not start within ${opts.timeoutMs} ms`)), opts.timeoutMs);
-      const finish = (err: Error | null, ok = true): void => {
-        clearTimeout(timer);
-        stopLines();
-        if (err) reject(err);
-        else resolve(ok);
-      };
-      const stopLines = eachLine(sock, (line) => {
-        if (pid === undefined) {
-          const spawned = /^\{"type":"spawned","pid":(\d+)\}$/.exec(line);
-          if (spawned) {
-            pid = Number(spawned[1]);
-            startTime = processStartTime(pid);
-            marks.spawned = epochMs();
-            return;
-          }
-        }
-        const ev = parseStatusLine(line);
-        events.push(ev);
-        if (ev.type === 'started' || ev.type === 'ready') marks[ev.type] = epochMs();
-        if (ev.type === 'ready') finish(null);
-        if (ev.type === 'error') finish(helperFailure(ev));
-      }, () => finish(pid === undefined ? null : new BkgError('HELPER_FAILED', `sandbox ${opts.id} exited while starting`), false));
+    const started = await untilReady(sock, opts, marks, events, {
+      // the launcher's own first line: the supervisor's pid
+      take: (line) => {
+        const spawned = pid === undefined ? /^\{"type":"spawned","pid":(\d+)\}$/.exec(line) : null;
+        if (!spawned) return false;
+        pid = Number(spawned[1]);
+        startTime = processStartTime(pid);
+        marks.spawned = epochMs();
+        return true;
+      },
+      // an end before 'spawned': nothing was started
+      ended: () => (pid === undefined ? null : new BkgError('HELPER_FAILED', `sandbox ${opts.id} exited while starting`)),
     });
     if (!started || pid === undefined) return null;
     return { pid, events, egress: null, marks };
