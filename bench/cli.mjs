@@ -50,7 +50,7 @@ async function helperFloorArgs(dir) {
   const { SeccompPrograms } = await import('../dist/runtime/seccomp/programs.js');
   const { buildHelperSpec, encodeSpec } = await import('../dist/runtime/spec.js');
   const host = detectHost();
-  const state = await prepareSandbox(definitionFromFlags({ cmd: ['true'] }), host, new SeccompPrograms());
+  const state = await prepareSandbox(await definitionFromFlags({ cmd: ['true'] }), host, new SeccompPrograms());
   writeFileSync(join(dir, 'spec'), encodeSpec(buildHelperSpec(state.def, host, state.plan)));
   writeFileSync(join(dir, 'seccomp'), state.seccomp ?? Buffer.alloc(0));
   return [join(import.meta.dirname, 'lib', 'spawn-helper.cjs'), host.helperPath, join(dir, 'spec'), join(dir, 'seccomp')];

@@ -6,10 +6,12 @@
 // This file is CommonJS (bin/package.json), and so is the fast path's bundle (dist/cli/fast/bundle/,
 // by scripts/bundle-fast.mjs: a few chunks, which Node loads faster than ~45 ES modules): a
 // fast-path command never starts Node's ES module loader. The bundle is used when the build made one
-// and it is newer than every file it was made from; otherwise (no bundle, or tsc ran since) the fast
-// path loads module by module from dist/, as ES modules.
+// and tsc has not written dist/ since: tsc builds incrementally (tsconfig.build.json) and rewrites
+// dist/.tsbuildinfo whenever it writes anything, so one stat tells (not one per bundled file).
+// Otherwise (no bundle, or tsc ran since) the fast path loads module by module from dist/, as ES
+// modules.
 'use strict';
-const { readFileSync, statSync } = require('node:fs');
+const { statSync } = require('node:fs');
 const { join } = require('node:path');
 
 const root = join(__dirname, '..');
@@ -18,8 +20,7 @@ function bundle() {
   const dist = join(root, 'dist') + '/';
   const dir = `${dist}cli/fast/bundle/`;
   try {
-    const made = statSync(`${dir}inputs.json`).mtimeMs;
-    if (!JSON.parse(readFileSync(`${dir}inputs.json`, 'utf8')).every((f) => statSync(dist + f).mtimeMs <= made)) return null;
+    if (statSync(`${dist}.tsbuildinfo`).mtimeMs > statSync(`${dir}inputs.json`).mtimeMs) return null;
   } catch {
     return null;
   }

@@ -5,7 +5,6 @@ import { newSandboxId, type SandboxDefinition } from '../runtime/definition.js';
 import type { RunResult } from '../runtime/engine.js';
 import { settingsFromRequest } from '../runtime/from-request.js';
 import { loadRuntime, runtimeCommand } from '../runtime/runtimes.js';
-import { loadSeccompProfileFile } from '../runtime/seccomp/profile.js';
 import type { CliContext } from './context.js';
 import { exitCodeOf } from './exit-codes.js';
 import { explainDenied, explainLimits } from './exec-output.js';
@@ -37,9 +36,10 @@ export interface RunFlags {
 /**
  * The throwaway sandbox of `bkg run --rm`: the flags become a create request (sandbox-request.ts)
  * and that a definition, through the same conversion the daemon uses; --timeout is the command's
- * deadline here (any duration), not a persistent sandbox's lifetime in whole seconds.
+ * deadline here (any duration), not a persistent sandbox's lifetime in whole seconds. A --seccomp
+ * profile is read with the profile parser, which loads only then (a start without one skips it).
  */
-export function definitionFromFlags(flags: RunFlags): SandboxDefinition {
+export async function definitionFromFlags(flags: RunFlags): Promise<SandboxDefinition> {
   const runtime = flags.runtime === undefined && flags.cmd.length === 0 ? 'shell' : flags.runtime;
   const template = runtime === undefined ? undefined : loadRuntime(runtime);
   const argv = template ? runtimeCommand(template, flags.cmd) : flags.cmd;
@@ -52,6 +52,7 @@ export function definitionFromFlags(flags: RunFlags): SandboxDefinition {
   const req = requestFromFlags(flags, { timeout: false });
   const settings = settingsFromRequest(req);
   const timeoutMs = flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout');
+  const seccomp = req.seccomp ? (await import('../runtime/seccomp/profile.js')).loadSeccompProfileFile(req.seccomp) : undefined;
   return {
     id: newSandboxId(),
     argv,
@@ -59,7 +60,7 @@ export function definitionFromFlags(flags: RunFlags): SandboxDefinition {
     ...settings,
     limits: { ...settings.limits, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
     ...(req.workspace ? { workspace: req.workspace } : {}),
-    ...(req.seccomp ? { seccomp: loadSeccompProfileFile(req.seccomp) } : {}),
+    ...(seccomp ? { seccomp } : {}),
   };
 }
 
@@ -100,7 +101,7 @@ export async function runSandboxCommand(ctx: CliContext, flags: RunFlags): Promi
     const { wantsInteractiveShell, runInteractiveShell } = await import('./run-shell.js');
     if (wantsInteractiveShell(flags)) return runInteractiveShell(ctx, flags);
   }
-  const def = definitionFromFlags(flags);
+  const def = await definitionFromFlags(flags);
   const opts = { apply: flags.apply === true };
   if (!flags.json) {
     const r = await ctx.runtime.run(def, { stdio: ['inherit', 'inherit', 'inherit'] }, opts);

@@ -18,7 +18,7 @@ export function wantsInteractiveShell(flags: RunFlags): boolean {
 
 export async function runInteractiveShell(ctx: CliContext, flags: RunFlags): Promise<number> {
   runtimeCommand(loadRuntime('shell'), []); // the host has a shell to offer
-  const def = { ...definitionFromFlags({ ...flags, cmd: ['sh'] }), persist: true, dieWithParent: true };
+  const def = { ...(await definitionFromFlags({ ...flags, cmd: ['sh'] })), persist: true, dieWithParent: true };
   const sandboxes = ctx.runtime;
   const h = await sandboxes.start(def);
   try {

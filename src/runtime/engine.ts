@@ -127,7 +127,7 @@ export class SandboxEngine {
     }
     log.debug({ id: def.id, initPid: init.pid, helperPid }, 'sandbox started');
     const h: SandboxHandle = { id: def.id, initPid: init.pid, helperPid, helperStartTime, scratchFd: ready.scratch_fd ?? null };
-    if (started.egress) this.egress.attach(def.id, def.network, started.egress);
+    if (started.egress) await this.egress.attach(def.id, def.network, started.egress);
     const files = def.secretFiles;
     if (files) await t.span('sandbox.start.secret_files', {}, () => placeSecretFiles((e, io) => this.exec(h, e, io), files)).catch(async (err: unknown) => {
       await this.stop(h);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BkgError } from '../../src/api/errors.js';
 import { unknownCommand } from '../../src/cli/fast/help.js';
 import { rewriteHelp } from '../../src/cli/fast/index.js';
-import { findCommand, loadManifest, type Manifest } from '../../src/cli/fast/manifest.js';
+import { findCommand, loadCommand, loadIndex, loadManifest, type Manifest } from '../../src/cli/fast/manifest.js';
 import { parseArgs } from '../../src/cli/fast/parse.js';
 
 const manifest = loadManifest() as Manifest;
@@ -28,6 +28,18 @@ describe('the fast path', () => {
     expect(Object.keys(manifest.commands)).toEqual(expect.arrayContaining(['exec', 'run', 'ls', 'start', 'stop', 'rm', 'key:create', 'policy:set', 'llm:chat']));
     expect(findCommand(manifest, ['key', 'create', 'ci'])).toMatchObject({ command: { id: 'key:create' }, used: 2 });
     expect(findCommand(manifest, ['nope'])).toBeNull();
+  });
+
+  it('has the build\'s split of the manifest for a start: an index of every command and alias, and each command\'s args and flags as the manifest has them', () => {
+    const index = loadIndex();
+    expect(index).toMatchObject({ version: manifest.version, bin: manifest.bin, topics: manifest.topics });
+    expect(Object.keys(index?.commands ?? {}).sort()).toEqual(Object.keys(manifest.commands).sort());
+    for (const [id, c] of Object.entries(manifest.commands)) {
+      expect(index?.commands[id]?.aliases ?? [], id).toEqual(c.aliases ?? []);
+      expect(loadCommand(id), id).toEqual(c);
+    }
+    expect(findCommand(index as NonNullable<typeof index>, ['top'])).toMatchObject({ command: { id: 'dashboard' }, used: 1 });
+    expect(loadCommand('no-such-command')).toBeNull();
   });
 
   it('parses flags as oclif does: values, =, short flags, repeats, options, defaults, --', () => {

@@ -5,7 +5,7 @@
  */
 import type { DaemonClient } from '../../client/daemon-client.js';
 import { reportError } from '../errors.js';
-import { findCommand, loadManifest, versionLine, type Manifest } from './manifest.js';
+import { findCommand, loadCommand, loadIndex, loadManifest, versionLine } from './manifest.js';
 import { parseArgs, type Parsed } from './parse.js';
 
 type Action = (p: Parsed) => Promise<number>;
@@ -66,11 +66,13 @@ export function rewriteHelp(argv: string[]): string[] {
 export async function fastCli(input: string[]): Promise<number | string[]> {
   if (input[0] === '__complete') return (await import('../completion.js')).completeMain(loadManifest(), input.slice(1)); // the shells' completion scripts
   const argv = rewriteHelp(input);
-  const m: Manifest | null = loadManifest();
+  const m = loadIndex();
   if (!m) return argv;
   const first = argv[0];
   if (first === undefined || first === '--help') {
-    process.stdout.write((await import('./help.js')).rootHelp(m));
+    const full = loadManifest();
+    if (!full) return argv;
+    process.stdout.write((await import('./help.js')).rootHelp(full));
     return 0;
   }
   if (first === '--version' || first === '-v' || first === 'version') {
@@ -87,14 +89,18 @@ export async function fastCli(input: string[]): Promise<number | string[]> {
   const json = (dashes === -1 ? argv : argv.slice(0, dashes)).includes('--json');
   if (!found) {
     if (words[0] !== undefined && m.topics[words[0]] && words.length === 1) return argv; // oclif shows the topic's commands
-    return reportError((await import('./help.js')).unknownCommand(m, words.length ? words : [first], argv), json);
+    const full = loadManifest();
+    if (!full) return argv;
+    return reportError((await import('./help.js')).unknownCommand(full, words.length ? words : [first], argv), json);
   }
   const rest = argv.slice(found.used);
   const load = FAST[found.command.id];
   if (!load || rest.slice(0, rest.indexOf('--') === -1 ? undefined : rest.indexOf('--')).includes('--help')) return argv;
+  const command = loadCommand(found.command.id);
+  if (!command) return argv;
   try {
     const action = await load();
-    return await action(parseArgs(found.command, rest, m.bin));
+    return await action(parseArgs(command, rest, m.bin));
   } catch (err) {
     return reportError(err, json);
   }

@@ -4,8 +4,7 @@
  */
 import type { Server } from 'node:net';
 import { allowRulesOf } from '../../api/egress.js';
-import { Allowlist } from './allowlist.js';
-import { EgressProxy, type EgressDenial, type EgressObserver, type Lookup } from './proxy.js';
+import type { EgressProxy, EgressDenial, EgressObserver, Lookup } from './proxy.js';
 
 /** Who hears of a sandbox's connections (the daemon: logs, audit, events, metrics). */
 export type EgressObservers = (sandboxId: string) => EgressObserver | undefined;
@@ -16,8 +15,9 @@ export interface EgressOptions {
   lookup?: Lookup;
 }
 
-/** A proxy for one sandbox, serving the listening socket its helper passed. */
-export function egressProxy(id: string, network: string, server: Server, opts: EgressOptions = {}): EgressProxy {
+/** A proxy for one sandbox, serving the listening socket its helper passed (the proxy's code loads now: a sandbox without an allowlist never needs it). */
+export async function egressProxy(id: string, network: string, server: Server, opts: EgressOptions = {}): Promise<EgressProxy> {
+  const [{ Allowlist }, { EgressProxy }] = await Promise.all([import('./allowlist.js'), import('./proxy.js')]);
   const observer = opts.observers?.(id);
   return new EgressProxy(server, new Allowlist(allowRulesOf(network)), { ...(observer ? { observer } : {}), ...(opts.lookup ? { lookup: opts.lookup } : {}) });
 }
@@ -27,9 +27,9 @@ export class EgressProxies {
 
   constructor(private readonly opts: EgressOptions = {}) {}
 
-  attach(id: string, network: string, server: Server): EgressProxy {
+  async attach(id: string, network: string, server: Server): Promise<EgressProxy> {
+    const proxy = await egressProxy(id, network, server, this.opts);
     void this.close(id);
-    const proxy = egressProxy(id, network, server, this.opts);
     this.byId.set(id, proxy);
     return proxy;
   }

@@ -1,15 +1,10 @@
 /** bkg's bundled default seccomp profile (templates/seccomp/default.json). */
-import { fileURLToPath } from 'node:url';
 import { BkgError } from '../../api/errors.js';
+import { defaultSeccompProfilePath } from './default-path.js';
 import { NAMESPACE_SYSCALLS } from './hard-deny.js';
 import { loadSeccompProfileFile, type SeccompProfile } from './profile.js';
 
-// src/runtime/seccomp/*.ts and dist/runtime/seccomp/*.js both sit three levels below the package root.
-const DEFAULT_PROFILE_URL = new URL('../../../templates/seccomp/default.json', import.meta.url);
-
-export function defaultSeccompProfilePath(): string {
-  return fileURLToPath(DEFAULT_PROFILE_URL);
-}
+export { defaultSeccompProfilePath } from './default-path.js';
 
 /** Load and validate the bundled default profile (read afresh on every call). */
 export function defaultSeccompProfile(): SeccompProfile {

@@ -7,7 +7,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { defaultSeccompProfilePath } from './default-profile.js';
+import { defaultSeccompProfilePath } from './default-path.js';
 import type { SeccompProfile } from './profile.js';
 
 export const PRECOMPILED_FILE = fileURLToPath(new URL('./default-programs.json', import.meta.url));
