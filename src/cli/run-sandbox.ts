@@ -104,7 +104,8 @@ export async function runSandboxCommand(ctx: CliContext, flags: RunFlags): Promi
   const def = await definitionFromFlags(flags);
   const opts = { apply: flags.apply === true };
   if (!flags.json) {
-    const r = await ctx.runtime.run(def, { stdio: ['inherit', 'inherit', 'inherit'] }, opts);
+    // this process only waits for the sandbox: the engine may block on it (one spawnSync, no event loop)
+    const r = await ctx.runtime.run(def, { stdio: ['inherit', 'inherit', 'inherit'] }, { ...opts, block: true });
     for (const line of explain(r, def)) process.stderr.write(`${line}\n`);
     return exitCodeOf(r);
   }

@@ -12,10 +12,10 @@ import { planCgroups } from './cgroups.js';
 import { applyChanges, changesOf, sortChanges, UPPER_DIR, type Change } from './changes.js';
 import { noHostWorkspace, validateWorkspace, type ExecDefinition, type SandboxDefinition } from './definition.js';
 import { whileFrozen } from './freeze.js';
-import { EgressProxies, egressProxy, type EgressOptions } from './egress/proxies.js';
+import { EgressProxies, egressProxyMaker, type EgressOptions } from './egress/proxies.js';
 import { connectExec } from './exec-socket.js';
 import { isRunning, requireRunning, scratchFull, scratchOf, stopHelper, processStartTime, type SandboxHandle } from './handle.js';
-import { runHelperJob, spawnHelper, startDetachedHelper, takeEgressSocket } from './helper-process.js';
+import { runHelperBlocking, runHelperJob, spawnHelper, startDetachedHelper, takeEgressSocket } from './helper-process.js';
 import type { HostInfo } from './host.js';
 import { attachIO, type RunIO } from './io.js';
 import { HelperLauncher } from './launcher.js';
@@ -79,8 +79,12 @@ export class SandboxEngine {
 
     const egress = isAllowNetwork(def.network);
     if (egress) allowRulesOf(def.network); // a bad allowlist is refused before anything starts
+    if (opts.block && !opts.apply && !egress && io.stdio.every((s) => s === 'inherit')) {
+      return runResult(def.id, runHelperBlocking({ helperPath: host.helperPath, spec, seccomp: state.seccomp, listChanges: workspace !== undefined }).events, false);
+    }
+    const maker = egress ? await egressProxyMaker() : null; // loaded before its socket can arrive
     const run = spawnHelper({ helperPath: host.helperPath, spec, seccomp: state.seccomp, stdio: io.stdio, listChanges: workspace !== undefined, egress });
-    const proxy = run.egress?.then((server) => egressProxy(def.id, def.network, server, this.deps.egress)) ?? null;
+    const proxy = maker ? (run.egress?.then((server) => maker(def.id, def.network, server, this.deps.egress)) ?? null) : null;
     proxy?.catch(() => {});
     let applied = false;
     run.onExited(async (scratch) => {
@@ -106,6 +110,7 @@ export class SandboxEngine {
     const state = await t.span('sandbox.start.prepare', {}, () => this.prepared.keep({ ...def, persist: true }));
     let started;
     const egress = isAllowNetwork(def.network);
+    const maker = egress ? await egressProxyMaker() : null;
     try {
       if (egress) allowRulesOf(def.network); // a bad allowlist is refused before anything starts
       started = await startDetachedHelper(host.helperPath, encodeSpec(buildHelperSpec(state.def, host, state.plan)), { id: def.id, timeoutMs: START_TIMEOUT_MS, egress, launcher: this.launcher });
@@ -127,7 +132,7 @@ export class SandboxEngine {
     }
     log.debug({ id: def.id, initPid: init.pid, helperPid }, 'sandbox started');
     const h: SandboxHandle = { id: def.id, initPid: init.pid, helperPid, helperStartTime, scratchFd: ready.scratch_fd ?? null };
-    if (started.egress) await this.egress.attach(def.id, def.network, started.egress);
+    if (started.egress && maker) this.egress.attach(def.id, def.network, started.egress, maker);
     const files = def.secretFiles;
     if (files) await t.span('sandbox.start.secret_files', {}, () => placeSecretFiles((e, io) => this.exec(h, e, io), files)).catch(async (err: unknown) => {
       await this.stop(h);
@@ -142,8 +147,8 @@ export class SandboxEngine {
     this.prepared.keep({ ...def, persist: true }).catch((err: unknown) => this.deps.log.warn({ err, id: h.id }, 'could not prepare an adopted sandbox; its next exec tries again'));
     if (isAllowNetwork(def.network) && !this.egress.has(h.id)) {
       // its helper still holds the egress socket (connections wait in its backlog meanwhile): serve it again
-      takeEgressSocket(this.deps.host.helperPath, h.helperPid, EGRESS_PROXY_PORT)
-        .then((server) => this.egress.attach(h.id, def.network, server))
+      egressProxyMaker()
+        .then((maker) => takeEgressSocket(this.deps.host.helperPath, h.helperPid, EGRESS_PROXY_PORT).then((server) => this.egress.attach(h.id, def.network, server, maker)))
         .catch((err: unknown) => this.deps.log.warn({ err, id: h.id }, 'could not take over the egress socket of an adopted sandbox; it has no way out until it is restarted'));
     }
   }

@@ -1,9 +1,13 @@
 /**
  * Every spawn of the helper goes through `launchHelper` (its argv, an empty environment, argv0
- * 'bkg-helper'), in one of three shapes: attached to a run or an exec (`spawnHelper`), detached as
- * a persistent sandbox's supervisor (`startDetachedHelper`), or a one-shot job (`runHelperJob`).
+ * 'bkg-helper'), in one of four shapes: attached to a run or an exec (`spawnHelper`), a throwaway
+ * run waited for in one blocking call (`runHelperBlocking`), detached as a persistent sandbox's
+ * supervisor (`startDetachedHelper`), or a one-shot job (`runHelperJob`).
  */
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Server, Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { BkgError } from '../api/errors.js';
@@ -41,7 +45,11 @@ interface HelperLaunch {
 
 /** The one place the helper is spawned: nothing of our environment leaks in, and ps shows what it is. */
 function launchHelper(helperPath: string, l: HelperLaunch): ChildProcess {
-  const argv = [
+  return spawn(helperPath, helperArgv(l), { stdio: l.stdio, env: {}, argv0: 'bkg-helper', detached: l.detached === true });
+}
+
+function helperArgv(l: HelperLaunch): string[] {
+  return [
     ...(l.specFd === undefined ? [] : ['--args', String(l.specFd)]),
     '--json-status-fd', String(l.statusFd),
     ...(l.holdFd === undefined ? [] : ['--hold-fd', String(l.holdFd)]),
@@ -50,7 +58,6 @@ function launchHelper(helperPath: string, l: HelperLaunch): ChildProcess {
     ...(l.controlFd === undefined ? [] : ['--control-fd', String(l.controlFd)]),
     ...(l.ipcFd === undefined ? [] : ['--ipc-fd', String(l.ipcFd)]),
   ];
-  return spawn(helperPath, argv, { stdio: l.stdio, env: {}, argv0: 'bkg-helper', detached: l.detached === true });
 }
 
 function notRunnable(helperPath: string, err: NodeJS.ErrnoException): Error {
@@ -195,6 +202,53 @@ export function spawnHelper(opts: {
       if (control && !control.destroyed && Number.isInteger(n) && n >= 1 && n <= 64) control.write(`signal ${n}\n`);
     },
   };
+}
+
+/** Linux's O_TMPFILE (an unnamed file in a directory's filesystem), which Node does not export. */
+const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
+
+/** An unnamed file holding `data` (read from its start by whoever gets the descriptor): O_TMPFILE, or a named file unlinked at once where the filesystem has none. */
+function anonymousFile(data?: Buffer): number {
+  const dir = tmpdir();
+  let fd: number;
+  try {
+    fd = openSync(dir, O_TMPFILE | constants.O_RDWR, 0o600);
+  } catch {
+    const path = join(dir, `.bkg-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`);
+    fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
+    unlinkSync(path);
+  }
+  if (data?.length) writeSync(fd, data, 0, data.length, 0); // at a position: the file's offset stays at its start
+  return fd;
+}
+
+/**
+ * A throwaway run waited for in one blocking call (spawnSync), for a process that has nothing else
+ * to do meanwhile (the CLI's `bkg run --rm`): no event loop turns, no pipe streams, about 5 ms less
+ * than `spawnHelper` on a start. The command's stdio is this process's own; the spec and the seccomp
+ * program are unnamed files (nothing could write a pipe while the call blocks), and the status
+ * lines go to a third, read when the helper is gone. There is no hold: nothing reads the scratch
+ * layer afterwards (no --apply), and no egress socket (no allowlist). Signals to this process act
+ * as they do on `spawnHelper`'s: the helper dies with its parent and takes the sandbox with it.
+ */
+export function runHelperBlocking(opts: { helperPath: string; spec: Buffer; seccomp: Buffer | null; listChanges: boolean }): { events: HelperEvent[]; code: number | null; signal: NodeJS.Signals | null } {
+  const fds: number[] = [];
+  try {
+    const spec = anonymousFile(opts.spec);
+    fds.push(spec);
+    const seccomp = opts.seccomp ? anonymousFile(opts.seccomp) : null;
+    if (seccomp !== null) fds.push(seccomp);
+    const status = anonymousFile();
+    fds.push(status);
+    const argv = helperArgv({ specFd: 3, statusFd: 5, ...(seccomp === null ? {} : { seccompFd: 4 }), args: opts.listChanges ? ['--list-changes'] : [], stdio: [] });
+    const r = spawnSync(opts.helperPath, argv, { stdio: ['inherit', 'inherit', 'inherit', spec, seccomp ?? 'ignore', status], env: {}, argv0: 'bkg-helper' });
+    if (r.error) throw notRunnable(opts.helperPath, r.error as NodeJS.ErrnoException);
+    const out = Buffer.alloc(fstatSync(status).size);
+    readSync(status, out, 0, out.length, 0);
+    return { events: out.toString('utf8').split('\n').filter(Boolean).map(parseStatusLine), code: r.status, signal: r.signal };
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
 }
 
 /** When a supervisor's start got where (epoch ms, for traces): spawned, its 'started' line (cgroups, namespaces, id maps), its 'ready' line (mounts). */

@@ -14,6 +14,12 @@ export interface RunOptions {
   seccomp?: SeccompProfile;
   /** Copy the workspace changes back to the host directory after the command. */
   apply?: boolean;
+  /**
+   * Wait for the helper in one blocking call (runHelperBlocking), for a caller with nothing else
+   * to do meanwhile (the CLI's throwaway run). Taken only where it can be: the command's stdio is
+   * this process's own, and nothing needs the helper while it runs (no --apply, no allowlist).
+   */
+  block?: boolean;
 }
 
 export interface RunResult {

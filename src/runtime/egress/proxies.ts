@@ -15,11 +15,20 @@ export interface EgressOptions {
   lookup?: Lookup;
 }
 
-/** A proxy for one sandbox, serving the listening socket its helper passed (the proxy's code loads now: a sandbox without an allowlist never needs it). */
-export async function egressProxy(id: string, network: string, server: Server, opts: EgressOptions = {}): Promise<EgressProxy> {
+/** What makes a sandbox's proxy, serving the listening socket its helper passed. */
+export type EgressProxyMaker = (id: string, network: string, server: Server, opts?: EgressOptions) => EgressProxy;
+
+/**
+ * The proxy's code, loaded when a sandbox with an allowlist first needs it (a start without one
+ * never does). Load it before the socket can arrive, and make the proxy in the same turn as the
+ * socket comes: a connection accepted while nothing listens on the server is never answered.
+ */
+export async function egressProxyMaker(): Promise<EgressProxyMaker> {
   const [{ Allowlist }, { EgressProxy }] = await Promise.all([import('./allowlist.js'), import('./proxy.js')]);
-  const observer = opts.observers?.(id);
-  return new EgressProxy(server, new Allowlist(allowRulesOf(network)), { ...(observer ? { observer } : {}), ...(opts.lookup ? { lookup: opts.lookup } : {}) });
+  return (id, network, server, opts = {}) => {
+    const observer = opts.observers?.(id);
+    return new EgressProxy(server, new Allowlist(allowRulesOf(network)), { ...(observer ? { observer } : {}), ...(opts.lookup ? { lookup: opts.lookup } : {}) });
+  };
 }
 
 export class EgressProxies {
@@ -27,8 +36,9 @@ export class EgressProxies {
 
   constructor(private readonly opts: EgressOptions = {}) {}
 
-  async attach(id: string, network: string, server: Server): Promise<EgressProxy> {
-    const proxy = await egressProxy(id, network, server, this.opts);
+  /** Serve a sandbox's socket; `maker` loaded beforehand (see egressProxyMaker). */
+  attach(id: string, network: string, server: Server, maker: EgressProxyMaker): EgressProxy {
+    const proxy = maker(id, network, server, this.opts);
     void this.close(id);
     this.byId.set(id, proxy);
     return proxy;
