@@ -6,7 +6,7 @@
 //
 // Variants: bkg --version, bkg --help, bkg ls (5 sandboxes), bkg stop NAME (already stopped),
 // bkg run --rm -- true (a whole throwaway sandbox), bkg exec NAME -- true (a running sandbox), and
-// the floor under run --rm: Node spawning the helper with the same kind of spec and seccomp program,
+// the floor under run --rm: Node running the helper (one spawnSync) with the same kind of spec and seccomp program,
 // made beforehand (bench/lib/spawn-helper.cjs), so what bkg's own code adds shows apart from Node's
 // spawn and the sandbox.
 // Targets (issue 9): --version, --help, ls, stop <= 2x node -e 0; run --rm -- true <= 1.5x.
@@ -39,7 +39,7 @@ const VARIANTS = [
   { key: 'stop', label: '`bkg stop NAME` (already stopped)', argv: [RUN_JS, 'stop', 'idle'], target: 2 },
   { key: 'run', label: '`bkg run --rm -- true`', argv: [RUN_JS, 'run', '--rm', '--', 'true'], target: 1.5 },
   { key: 'exec', label: '`bkg exec NAME -- true` (info)', argv: [RUN_JS, 'exec', 'busy', '--', 'true'] },
-  { key: 'floor', label: 'the least a `run --rm` from Node costs: it spawns the helper, spec made beforehand (info)', argv: null },
+  { key: 'floor', label: 'the least a `run --rm` from Node costs: it runs the helper, spec made beforehand (info)', argv: null },
 ];
 
 /** The spec and seccomp program `bkg run --rm -- true` hands the helper, made once with the engine's own code (dist/), as files in `dir`. */
