@@ -3,18 +3,19 @@
 // lazily: run, exec, ls, start, stop, rm, completion) into a few CommonJS chunks in
 // dist/cli/fast/bundle/, run by `npm run build` after tsc. bin/run.js loads them instead of the
 // ~45 ES modules tsc wrote (Node links each ES module on its own, and loads CommonJS faster): that
-// is most of what keeps `bkg run --rm -- true` near `node -e 0` (bench/cli.mjs). Each lazy import
-// stays a chunk of its own, so a command loads only what it runs. Without rolldown (a dev
-// dependency) nothing is bundled and bin/run.js loads dist/cli/fast/index.js module by module.
+// is most of what keeps `bkg run --rm -- true` near `node -e 0` (bench/cli.mjs). The chunks follow
+// what a command runs (see GROUPS below), so a command loads only what it runs, in a few files.
+// Without rolldown (a dev dependency) nothing is bundled and bin/run.js loads
+// dist/cli/fast/index.js module by module.
 //
 // Kept out of the bundle: Node's modules and packages; and the dashboard (dist/ui: ink and React,
 // only for `bkg dashboard`). The bundle holds its own copy of dist/api/errors.js: BkgError's
 // `instanceof` goes by a mark every copy sets, so errors thrown by dist/ modules are still BkgErrors
 // here (and requiring no ES module keeps Node's ES module loader out of a fast-path start). Each module's
 // import.meta.url stays its own file's URL (the helper, templates and the manifest are found from
-// it). inputs.json lists the files bundled, and its mtime is the bundle's: bin/run.js uses the
-// bundle only while tsc's dist/.tsbuildinfo is not newer (tsc rewrites it whenever it writes dist/),
-// so a later tsc alone (npm run build:ts, tsc -w) is never shadowed by it.
+// it). inputs.json lists the files bundled (for people and tests), and its mtime is the bundle's:
+// bin/run.js uses the bundle only while tsc's dist/.tsbuildinfo is not newer (tsc rewrites it
+// whenever it writes dist/), so a later tsc alone (npm run build:ts, tsc -w) is never shadowed by it.
 import { builtinModules } from 'node:module';
 import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -141,8 +142,13 @@ const { output } = await rolldown.build({
   },
   output: { dir: out, format: 'cjs', strict: true, entryFileNames: 'index.cjs', chunkFileNames: '[name]-[hash].cjs', codeSplitting: { includeDependenciesRecursively: false, groups: [{ name: chunkGroups(), debugName: 'bkg-groups' }] }, minify: { compress: false, mangle: { keepNames: true }, codegen: { removeWhitespace: true, asciiOnly: true } }, comments: false, sourcemap: false },
 });
-// The files it was made from, relative to dist/ (see above).
+// the lazy rewrite matches the bundler's output line by line: never let a change of that shape undo it unnoticed
+for (const c of output) {
+  const eager = c.type === 'chunk' ? LAZY.find((id) => c.code.includes(`require(${JSON.stringify(id)})`) || c.code.includes(`require(\`${id}\`)`)) : undefined;
+  if (eager) throw new Error(`bundle-fast: ${c.fileName} requires ${eager} when it loads (it should on first use)`);
+}
 if (process.env.BKG_BUNDLE_DEBUG) for (const c of output) if (c.type === 'chunk') console.error(c.fileName, c.code.length, Object.entries(c.modules).map(([id, m]) => `${relative(dist, id)}:${m.renderedLength}`).join(' '));
+// The files it was made from, relative to dist/ (see above).
 const inputs = [...new Set(output.flatMap((c) => (c.type === 'chunk' ? c.moduleIds : [])))].filter((id) => isAbsolute(id) && under(dist, id));
 writeFileSync(join(out, 'inputs.json'), `${JSON.stringify(inputs.map((id) => relative(dist, id).split(sep).join('/')).sort())}\n`);
 for (const w of warnings) console.error(`bkg: bundle-fast: ${w}`);

@@ -12,7 +12,7 @@ import { planCgroups } from './cgroups.js';
 import { applyChanges, changesOf, sortChanges, UPPER_DIR, type Change } from './changes.js';
 import { noHostWorkspace, validateWorkspace, type ExecDefinition, type SandboxDefinition } from './definition.js';
 import { whileFrozen } from './freeze.js';
-import { EgressProxies, egressProxyMaker, type EgressOptions } from './egress/proxies.js';
+import { EgressProxies, egressProxyMaker, type EgressOptions, type EgressProxyMaker } from './egress/proxies.js';
 import { connectExec } from './exec-socket.js';
 import { isRunning, requireRunning, scratchFull, scratchOf, stopHelper, processStartTime, type SandboxHandle } from './handle.js';
 import { runHelperBlocking, runHelperJob, spawnHelper, startDetachedHelper, takeEgressSocket } from './helper-process.js';
@@ -79,8 +79,9 @@ export class SandboxEngine {
 
     const egress = isAllowNetwork(def.network);
     if (egress) allowRulesOf(def.network); // a bad allowlist is refused before anything starts
-    if (opts.block && !opts.apply && !egress && io.stdio.every((s) => s === 'inherit')) {
-      return runResult(def.id, runHelperBlocking({ helperPath: host.helperPath, spec, seccomp: state.seccomp, listChanges: workspace !== undefined }).events, false);
+    if (opts.block && !opts.apply && !egress && !io.onStarted && io.input === undefined && io.stdio.every((s) => s === 'inherit')) {
+      const blocked = runHelperBlocking({ helperPath: host.helperPath, spec, seccomp: state.seccomp, listChanges: workspace !== undefined });
+      if (blocked) return runResult(def.id, blocked.events, false);
     }
     const maker = egress ? await egressProxyMaker() : null; // loaded before its socket can arrive
     const run = spawnHelper({ helperPath: host.helperPath, spec, seccomp: state.seccomp, stdio: io.stdio, listChanges: workspace !== undefined, egress });
@@ -110,9 +111,10 @@ export class SandboxEngine {
     const state = await t.span('sandbox.start.prepare', {}, () => this.prepared.keep({ ...def, persist: true }));
     let started;
     const egress = isAllowNetwork(def.network);
-    const maker = egress ? await egressProxyMaker() : null;
+    let maker: EgressProxyMaker | null = null;
     try {
       if (egress) allowRulesOf(def.network); // a bad allowlist is refused before anything starts
+      maker = egress ? await egressProxyMaker() : null; // loaded before its socket can arrive
       started = await startDetachedHelper(host.helperPath, encodeSpec(buildHelperSpec(state.def, host, state.plan)), { id: def.id, timeoutMs: START_TIMEOUT_MS, egress, launcher: this.launcher });
     } catch (err) {
       this.prepared.drop(def.id);

@@ -5,9 +5,8 @@
  * supervisor (`startDetachedHelper`), or a one-shot job (`runHelperJob`).
  */
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Server, Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { BkgError } from '../api/errors.js';
@@ -17,6 +16,7 @@ import { processStartTime } from './handle.js';
 import { eachLine } from './lines.js';
 import type { HelperLauncher } from './launcher.js';
 import { epochMs } from './tracing.js';
+import { unnamedFile } from './unnamed-file.js';
 
 export { parseStatusLine } from './helper-events.js';
 export type { ChangeEvent, ErrorEvent, ExitedEvent, HelperEvent, ReadyEvent, StartedEvent } from './helper-events.js';
@@ -204,23 +204,8 @@ export function spawnHelper(opts: {
   };
 }
 
-/** Linux's O_TMPFILE (an unnamed file in a directory's filesystem), which Node does not export. */
-const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
-
-/** An unnamed file holding `data` (read from its start by whoever gets the descriptor): O_TMPFILE, or a named file unlinked at once where the filesystem has none. */
-function anonymousFile(data?: Buffer): number {
-  const dir = tmpdir();
-  let fd: number;
-  try {
-    fd = openSync(dir, O_TMPFILE | constants.O_RDWR, 0o600);
-  } catch {
-    const path = join(dir, `.bkg-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`);
-    fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
-    unlinkSync(path);
-  }
-  if (data?.length) writeSync(fd, data, 0, data.length, 0); // at a position: the file's offset stays at its start
-  return fd;
-}
+/** Where a blocking run's unnamed files go: memory first (the spec holds the command's environment, which should not reach a disk), then the temporary directory. */
+const UNNAMED_FILE_DIRS = (): string[] => ['/dev/shm', tmpdir()];
 
 /**
  * A throwaway run waited for in one blocking call (spawnSync), for a process that has nothing else
@@ -230,15 +215,20 @@ function anonymousFile(data?: Buffer): number {
  * lines go to a third, read when the helper is gone. There is no hold: nothing reads the scratch
  * layer afterwards (no --apply), and no egress socket (no allowlist). Signals to this process act
  * as they do on `spawnHelper`'s: the helper dies with its parent and takes the sandbox with it.
+ * Null, with nothing started, when no unnamed file can be made (the caller then takes the evented run).
  */
-export function runHelperBlocking(opts: { helperPath: string; spec: Buffer; seccomp: Buffer | null; listChanges: boolean }): { events: HelperEvent[]; code: number | null; signal: NodeJS.Signals | null } {
+export function runHelperBlocking(opts: { helperPath: string; spec: Buffer; seccomp: Buffer | null; listChanges: boolean; dirs?: readonly string[] }): { events: HelperEvent[]; code: number | null; signal: NodeJS.Signals | null } | null {
+  const dirs = opts.dirs ?? UNNAMED_FILE_DIRS();
   const fds: number[] = [];
   try {
-    const spec = anonymousFile(opts.spec);
+    const spec = unnamedFile(dirs, opts.spec);
+    if (spec === null) return null;
     fds.push(spec);
-    const seccomp = opts.seccomp ? anonymousFile(opts.seccomp) : null;
+    const seccomp = opts.seccomp ? unnamedFile(dirs, opts.seccomp) : null;
+    if (opts.seccomp && seccomp === null) return null;
     if (seccomp !== null) fds.push(seccomp);
-    const status = anonymousFile();
+    const status = unnamedFile(dirs);
+    if (status === null) return null;
     fds.push(status);
     const argv = helperArgv({ specFd: 3, statusFd: 5, ...(seccomp === null ? {} : { seccompFd: 4 }), args: opts.listChanges ? ['--list-changes'] : [], stdio: [] });
     const r = spawnSync(opts.helperPath, argv, { stdio: ['inherit', 'inherit', 'inherit', spec, seccomp ?? 'ignore', status], env: {}, argv0: 'bkg-helper' });

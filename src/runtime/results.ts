@@ -17,7 +17,8 @@ export interface RunOptions {
   /**
    * Wait for the helper in one blocking call (runHelperBlocking), for a caller with nothing else
    * to do meanwhile (the CLI's throwaway run). Taken only where it can be: the command's stdio is
-   * this process's own, and nothing needs the helper while it runs (no --apply, no allowlist).
+   * this process's own, nothing needs the helper while it runs (no --apply, no allowlist, no
+   * onStarted controls, no input to write) and unnamed files can be made; otherwise the evented run.
    */
   block?: boolean;
 }

@@ -89,6 +89,12 @@ describe('the fast path bundle', () => {
     expect(usedBundle(await traced(['--version']))).toBe(true);
   });
 
+  it('has chunks that each load on their own in a fresh Node (grouping kept every module after what it needs)', () => {
+    for (const f of readdirSync(BUNDLE).filter((n) => n.endsWith('.cjs'))) {
+      execFileSync(process.execPath, ['-e', `require(${JSON.stringify(join(BUNDLE, f))})`], { stdio: 'pipe' });
+    }
+  });
+
   it('is in ASCII, without comments, in a few chunks by command: --version loads the entry and the base', async () => {
     for (const f of readdirSync(BUNDLE).filter((n) => n.endsWith('.cjs'))) expect([...readFileSync(join(BUNDLE, f), 'utf8')].every((c) => c.charCodeAt(0) < 0x80), f).toBe(true);
     expect(chunksLoaded(await traced(['--version']))).toEqual(['base', 'index.cjs', 'rolldown-runtime']);

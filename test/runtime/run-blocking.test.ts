@@ -1,8 +1,9 @@
 /**
  * A throwaway run waited for in one blocking call (RunOptions.block, what `bkg run --rm` asks for):
- * the same verdicts as the evented run — exit code, deadline, memory limit, workspace changes
- * listed — through the real helper; no descriptor or file left behind; and the evented run taken
- * where blocking cannot serve (--apply, output captured by the caller).
+ * taken (the event loop stands still while it runs), with the same verdicts as the evented run —
+ * exit code, deadline, memory limit, workspace changes listed — through the real helper; no
+ * descriptor or file left behind; and the evented run taken where blocking cannot serve (--apply,
+ * output captured by the caller, no unnamed file to be had).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { newSandboxId, type SandboxDefinition } from '../../src/runtime/definition.js';
 import { SandboxEngine } from '../../src/runtime/engine.js';
+import { runHelperBlocking } from '../../src/runtime/helper-process.js';
+import { prepareSandbox } from '../../src/runtime/prepared.js';
+import { SeccompPrograms } from '../../src/runtime/seccomp/programs.js';
+import { buildHelperSpec, encodeSpec } from '../../src/runtime/spec.js';
 import type { RunIO } from '../../src/runtime/io.js';
 import { detectHost } from '../../src/runtime/host.js';
 import { withDefaults } from '../../src/runtime/limits.js';
@@ -34,8 +39,36 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(workspace, { recursive: true, force: true }));
 
+/** Event-loop turns (a 10 ms interval's ticks) while `fn` runs. */
+async function turnsDuring(fn: () => Promise<unknown>): Promise<number> {
+  let turns = 0;
+  const tick = setInterval(() => turns++, 10);
+  try {
+    await fn();
+  } finally {
+    clearInterval(tick);
+  }
+  return turns;
+}
+
 describe.skipIf(skip)('a blocking throwaway run', () => {
-  const engine = new SandboxEngine({ host: detectHost(), log: createLogger({ level: 'silent' }) });
+  const host = detectHost();
+  const engine = new SandboxEngine({ host, log: createLogger({ level: 'silent' }) });
+
+  it('is what block asks for: the event loop stands still while the sandbox runs, and turns under the evented run', async () => {
+    await engine.run(def('true'), INHERIT); // the seccomp program compiled and cached (from src/ there is no precompiled one): what is left is the run
+    expect(await turnsDuring(() => engine.run(def('sleep 0.4'), INHERIT, { block: true }))).toBeLessThanOrEqual(1);
+    expect(await turnsDuring(() => engine.run(def('sleep 0.4'), INHERIT, { block: false }))).toBeGreaterThanOrEqual(10);
+  });
+
+  it('starts nothing and says so (null) when no unnamed file can be made: the engine then takes the evented run', async () => {
+    const state = await prepareSandbox(def('true'), host, new SeccompPrograms());
+    const spec = encodeSpec(buildHelperSpec(state.def, host, state.plan));
+    expect(runHelperBlocking({ helperPath: host.helperPath, spec, seccomp: state.seccomp, listChanges: false, dirs: ['/nonexistent-bkg-dir', '/proc'] })).toBeNull();
+    const r = runHelperBlocking({ helperPath: host.helperPath, spec, seccomp: state.seccomp, listChanges: false });
+    expect(r?.code).toBe(0);
+    expect(r?.events.find((e) => e.type === 'exited')).toMatchObject({ exit_code: 0 });
+  });
 
   it('gives the evented run\'s verdicts: exit code, deadline, memory limit', async () => {
     for (const block of [true, false]) {

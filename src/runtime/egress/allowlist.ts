@@ -13,8 +13,8 @@ import type { AllowRule, DenialReason } from '../../api/egress.js';
 
 export type Verdict = { allowed: true; rule: AllowRule } | { allowed: false; reason: DenialReason; message: string };
 
-/** The host and link-local ranges a wildcard name may not lead to (made by each allowlist, not when the module loads: a CLI start that loads it has no use for them). */
-function protectedRanges(): BlockList {
+/** The host and link-local ranges a wildcard name may not lead to. */
+const PROTECTED = (() => {
   const b = new BlockList();
   b.addSubnet('127.0.0.0', 8, 'ipv4');
   b.addSubnet('0.0.0.0', 8, 'ipv4');
@@ -23,7 +23,7 @@ function protectedRanges(): BlockList {
   b.addAddress('::', 'ipv6');
   b.addSubnet('fe80::', 10, 'ipv6');
   return b;
-}
+})();
 
 /** A host as a request names it: lower case, no trailing dot, IPv6 without brackets, IPv4-mapped IPv6 as IPv4. */
 export function normalizeHost(host: string): string {
@@ -75,7 +75,6 @@ export class Allowlist {
   private readonly lists = new Map<AllowRule, BlockListOf>();
   /** Decisions made, by host and port as asked (the rules never change): a proxy asks for every request. */
   private readonly decided = new Map<string, Verdict>();
-  private readonly protectedRanges = protectedRanges();
 
   constructor(readonly rules: readonly AllowRule[]) {
     for (const r of rules) if (r.kind === 'ip' || r.kind === 'cidr') this.lists.set(r, new BlockListOf(r));
@@ -119,7 +118,7 @@ export class Allowlist {
   admitsAddress(rule: AllowRule, rawAddr: string, port: number): boolean {
     const addr = normalizeHost(rawAddr);
     if (rule.kind !== 'wildcard') return true;
-    if (!this.protectedRanges.check(addr, family(addr))) return true;
+    if (!PROTECTED.check(addr, family(addr))) return true;
     return this.rules.some((r) => portAllowed(r, port) && this.matchesAddress(r, addr));
   }
 }
