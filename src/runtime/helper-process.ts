@@ -1,12 +1,10 @@
 /**
  * Every spawn of the helper goes through `launchHelper` (its argv, an empty environment, argv0
- * 'bkg-helper'), in one of four shapes: attached to a run or an exec (`spawnHelper`), a throwaway
- * run waited for in one blocking call (`runHelperBlocking`), detached as a persistent sandbox's
- * supervisor (`startDetachedHelper`), or a one-shot job (`runHelperJob`).
+ * 'bkg-helper'), in one of three shapes: attached to a run or an exec (`spawnHelper`), detached as
+ * a persistent sandbox's supervisor (`startDetachedHelper`), or a one-shot job (`runHelperJob`).
+ * The fourth, a throwaway run waited for in one blocking call, is helper-blocking.ts (same argv).
  */
-import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { closeSync, fstatSync, readSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import type { Server, Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { BkgError } from '../api/errors.js';
@@ -16,7 +14,6 @@ import { processStartTime } from './handle.js';
 import { eachLine } from './lines.js';
 import type { HelperLauncher } from './launcher.js';
 import { epochMs } from './tracing.js';
-import { unnamedFile } from './unnamed-file.js';
 
 export { parseStatusLine } from './helper-events.js';
 export type { ChangeEvent, ErrorEvent, ExitedEvent, HelperEvent, ReadyEvent, StartedEvent } from './helper-events.js';
@@ -24,7 +21,7 @@ export type { ChangeEvent, ErrorEvent, ExitedEvent, HelperEvent, ReadyEvent, Sta
 export type StdioMode = 'inherit' | 'pipe' | 'ignore';
 
 /** The descriptors the helper is told about, and the arguments of the mode it runs in. */
-interface HelperLaunch {
+export interface HelperLaunch {
   /** The spec's NUL-separated tokens arrive here (--args). */
   specFd?: number;
   /** Status JSON lines go out here. */
@@ -48,7 +45,8 @@ function launchHelper(helperPath: string, l: HelperLaunch): ChildProcess {
   return spawn(helperPath, helperArgv(l), { stdio: l.stdio, env: {}, argv0: 'bkg-helper', detached: l.detached === true });
 }
 
-function helperArgv(l: HelperLaunch): string[] {
+/** The helper's arguments for a launch: its descriptors, then its mode. */
+export function helperArgv(l: HelperLaunch): string[] {
   return [
     ...(l.specFd === undefined ? [] : ['--args', String(l.specFd)]),
     '--json-status-fd', String(l.statusFd),
@@ -60,7 +58,7 @@ function helperArgv(l: HelperLaunch): string[] {
   ];
 }
 
-function notRunnable(helperPath: string, err: NodeJS.ErrnoException): Error {
+export function notRunnable(helperPath: string, err: NodeJS.ErrnoException): Error {
   return err.code === 'ENOENT' || err.code === 'EACCES' ? new BkgError('HELPER_MISSING', `sandbox helper not runnable at ${helperPath}: ${err.code}`) : err;
 }
 
@@ -202,43 +200,6 @@ export function spawnHelper(opts: {
       if (control && !control.destroyed && Number.isInteger(n) && n >= 1 && n <= 64) control.write(`signal ${n}\n`);
     },
   };
-}
-
-/** Where a blocking run's unnamed files go: memory first (the spec holds the command's environment, which should not reach a disk), then the temporary directory. */
-const UNNAMED_FILE_DIRS = (): string[] => ['/dev/shm', tmpdir()];
-
-/**
- * A throwaway run waited for in one blocking call (spawnSync), for a process that has nothing else
- * to do meanwhile (the CLI's `bkg run --rm`): no event loop turns, no pipe streams, about 5 ms less
- * than `spawnHelper` on a start. The command's stdio is this process's own; the spec and the seccomp
- * program are unnamed files (nothing could write a pipe while the call blocks), and the status
- * lines go to a third, read when the helper is gone. There is no hold: nothing reads the scratch
- * layer afterwards (no --apply), and no egress socket (no allowlist). Signals to this process act
- * as they do on `spawnHelper`'s: the helper dies with its parent and takes the sandbox with it.
- * Null, with nothing started, when no unnamed file can be made (the caller then takes the evented run).
- */
-export function runHelperBlocking(opts: { helperPath: string; spec: Buffer; seccomp: Buffer | null; listChanges: boolean; dirs?: readonly string[] }): { events: HelperEvent[]; code: number | null; signal: NodeJS.Signals | null } | null {
-  const dirs = opts.dirs ?? UNNAMED_FILE_DIRS();
-  const fds: number[] = [];
-  try {
-    const spec = unnamedFile(dirs, opts.spec);
-    if (spec === null) return null;
-    fds.push(spec);
-    const seccomp = opts.seccomp ? unnamedFile(dirs, opts.seccomp) : null;
-    if (opts.seccomp && seccomp === null) return null;
-    if (seccomp !== null) fds.push(seccomp);
-    const status = unnamedFile(dirs);
-    if (status === null) return null;
-    fds.push(status);
-    const argv = helperArgv({ specFd: 3, statusFd: 5, ...(seccomp === null ? {} : { seccompFd: 4 }), args: opts.listChanges ? ['--list-changes'] : [], stdio: [] });
-    const r = spawnSync(opts.helperPath, argv, { stdio: ['inherit', 'inherit', 'inherit', spec, seccomp ?? 'ignore', status], env: {}, argv0: 'bkg-helper' });
-    if (r.error) throw notRunnable(opts.helperPath, r.error as NodeJS.ErrnoException);
-    const out = Buffer.alloc(fstatSync(status).size);
-    readSync(status, out, 0, out.length, 0);
-    return { events: out.toString('utf8').split('\n').filter(Boolean).map(parseStatusLine), code: r.status, signal: r.signal };
-  } finally {
-    for (const fd of fds) closeSync(fd);
-  }
 }
 
 /** When a supervisor's start got where (epoch ms, for traces): spawned, its 'started' line (cgroups, namespaces, id maps), its 'ready' line (mounts). */

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
 import { newSandboxId, type SandboxDefinition } from '../../src/runtime/definition.js';
 import { SandboxEngine } from '../../src/runtime/engine.js';
-import { runHelperBlocking } from '../../src/runtime/helper-process.js';
+import { runHelperBlocking } from '../../src/runtime/helper-blocking.js';
 import { prepareSandbox } from '../../src/runtime/prepared.js';
 import { SeccompPrograms } from '../../src/runtime/seccomp/programs.js';
 import { buildHelperSpec, encodeSpec } from '../../src/runtime/spec.js';
