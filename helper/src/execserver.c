@@ -26,6 +26,7 @@
 #define MAX_FRAME (1u << 20)
 #define MAX_PENDING_STDIN (1u << 20)
 #define EXIT_GRACE_MS 200
+#define CALLER_END_MS 5000 /* how long a served connection waits for its caller to end it */
 
 int execserver_listen(const char *path, struct fail *f) {
   struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -293,7 +294,21 @@ __attribute__((noreturn)) static void serve(int conn, const struct fail *joined)
   }
   unsigned char x[9] = {'X', 0, 0, 0, 4, (unsigned char)((uint32_t)code >> 24), (unsigned char)((uint32_t)code >> 16),
                         (unsigned char)((uint32_t)code >> 8), (unsigned char)code};
-  if (r.caller) (void)write_all(conn, x, sizeof x);
+  if (r.caller && write_all(conn, x, sizeof x) == 0) {
+    /* The caller may still be writing (an 'E' or stdin sent as the command ended). Closing now would
+       fail that write, and a Node socket whose write fails drops what it has not read yet: this
+       exec's output and result. So close our side only, and take what comes until the caller ends. */
+    (void)shutdown(conn, SHUT_WR);
+    double until = now_ms() + CALLER_END_MS;
+    char sink[4096];
+    for (;;) {
+      double left = until - now_ms();
+      struct pollfd q = {conn, POLLIN, 0};
+      if (left <= 0 || poll(&q, 1, (int)left + 1) <= 0) break;
+      ssize_t n = read(conn, sink, sizeof sink);
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) break;
+    }
+  }
   _exit(0);
 }
 

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.js';
@@ -14,6 +14,9 @@ import { execSocketName, newSandboxId, type SandboxDefinition } from '../../src/
 import { SandboxEngine, type SandboxHandle } from '../../src/runtime/engine.js';
 import type { ExecControl } from '../../src/runtime/io.js';
 import { withDefaults } from '../../src/runtime/limits.js';
+import { prepareSandbox } from '../../src/runtime/prepared.js';
+import { SeccompPrograms } from '../../src/runtime/seccomp/programs.js';
+import { buildExecSpec, encodeSpec } from '../../src/runtime/spec.js';
 import { makeRuntime, sandboxSkipReason } from '../helpers/sandbox.js';
 
 const skip = sandboxSkipReason();
@@ -66,6 +69,41 @@ describe.skipIf(skip)('exec server of a persistent sandbox', () => {
     expect(want.stdout.toString().split(' ')[0]).toBe(spawnSync('sha256sum', { input: big.stdout, encoding: 'utf8' }).stdout.split(' ')[0]);
     // no helper was spawned by us for these execs: the supervisor's children are init and the server
     expect(childrenOf(h.helperPid).sort()).toEqual([h.initPid, server].sort());
+  });
+
+  it('keeps the connection until the caller ends it: a caller that writes after the command ended still gets its result', async () => {
+    // Node drops what a socket has not read yet when a write on it fails: a server that closed as the
+    // command ended made the caller's late 'E' fail, and lost the exec's output and result with it
+    const def = define();
+    const h = await engine.start(def);
+    started.push(h);
+    const state = await prepareSandbox({ ...def, persist: true }, host, new SeccompPrograms());
+    const spec = encodeSpec(buildExecSpec(state.def, { argv: ['sh', '-c', 'echo late'] }, host, state.plan));
+    const head = (type: string, len: number) => Buffer.concat([Buffer.from(type, 'latin1'), Buffer.from([len >>> 24, (len >>> 16) & 255, (len >>> 8) & 255, len & 255])]);
+    const req = Buffer.concat([Buffer.from([spec.length >>> 24, (spec.length >>> 16) & 255, (spec.length >>> 8) & 255, spec.length & 255]), spec, state.seccomp ?? Buffer.alloc(0)]);
+    const sock = connect({ path: def.execSocket as string });
+    const got: Buffer[] = [];
+    let failed: Error | null = null;
+    sock.on('error', (e) => (failed = e));
+    sock.on('data', (c: Buffer) => got.push(c));
+    await new Promise((r) => sock.once('connect', r));
+    sock.pause(); // nothing read until the command has long ended
+    sock.write(Buffer.concat([head('R', req.length), req]));
+    await new Promise((r) => setTimeout(r, 500));
+    sock.write(head('E', 0)); // the late write
+    sock.resume();
+    await new Promise((r) => sock.once('close', r));
+    expect(failed).toBeNull();
+    const all = Buffer.concat(got);
+    const frames: [string, string][] = [];
+    for (let i = 0; i + 5 <= all.length; ) {
+      const len = all.readUInt32BE(i + 1);
+      frames.push([String.fromCharCode(all[i] as number), all.subarray(i + 5, i + 5 + len).toString('latin1')]);
+      i += 5 + len;
+    }
+    expect(frames.map(([t]) => t)).toEqual(expect.arrayContaining(['A', '1', 'S', 'X']));
+    expect(frames.find(([t]) => t === '1')?.[1]).toBe('late\n');
+    expect(frames.filter(([t]) => t === 'S').map(([, p]) => p).join('')).toContain('"type":"exited"');
   });
 
   it('starts each command with no signal ignored or blocked (the server ignores SIGCHLD, the helper SIGPIPE)', async () => {
