@@ -92,13 +92,19 @@ export async function connectExec(opts: { path: string; spec: Buffer; seccomp: B
     send('E');
   }
   const done = new Promise<{ events: HelperEvent[]; code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    sock.on('close', () => {
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
       status.end();
       stdout?.end();
       stderr?.end();
       // the status lines are parsed by the readline above: let it see the end before we count them
       setImmediate(() => settle().then(() => resolve({ events, code, signal: null }), reject));
-    });
+    };
+    // the server's end of the stream: everything it sent has arrived (it then waits for ours, which Node sends by itself)
+    sock.once('end', finish);
+    sock.once('close', finish);
   });
   return {
     pid: -1,
