@@ -147,7 +147,6 @@ for (const c of output) {
   const eager = c.type === 'chunk' ? LAZY.find((id) => c.code.includes(`require(${JSON.stringify(id)})`) || c.code.includes(`require(\`${id}\`)`)) : undefined;
   if (eager) throw new Error(`bundle-fast: ${c.fileName} requires ${eager} when it loads (it should on first use)`);
 }
-if (process.env.BKG_BUNDLE_DEBUG) for (const c of output) if (c.type === 'chunk') console.error(c.fileName, c.code.length, Object.entries(c.modules).map(([id, m]) => `${relative(dist, id)}:${m.renderedLength}`).join(' '));
 // The files it was made from, relative to dist/ (see above).
 const inputs = [...new Set(output.flatMap((c) => (c.type === 'chunk' ? c.moduleIds : [])))].filter((id) => isAbsolute(id) && under(dist, id));
 writeFileSync(join(out, 'inputs.json'), `${JSON.stringify(inputs.map((id) => relative(dist, id).split(sep).join('/')).sort())}\n`);

@@ -36,7 +36,7 @@ export function runHelperBlocking(opts: { helperPath: string; spec: Buffer; secc
     const status = unnamedFile(dirs);
     if (status === null) return null;
     fds.push(status);
-    const argv = helperArgv({ specFd: 3, statusFd: 5, ...(seccomp === null ? {} : { seccompFd: 4 }), args: opts.listChanges ? ['--list-changes'] : [], stdio: [] });
+    const argv = helperArgv({ specFd: 3, statusFd: 5, ...(seccomp === null ? {} : { seccompFd: 4 }), args: opts.listChanges ? ['--list-changes'] : [] });
     const r = spawnSync(opts.helperPath, argv, { stdio: ['inherit', 'inherit', 'inherit', spec, seccomp ?? 'ignore', status], env: {}, argv0: 'bkg-helper' });
     if (r.error) throw notRunnable(opts.helperPath, r.error as NodeJS.ErrnoException);
     const out = Buffer.alloc(fstatSync(status).size);

@@ -45,8 +45,8 @@ function launchHelper(helperPath: string, l: HelperLaunch): ChildProcess {
   return spawn(helperPath, helperArgv(l), { stdio: l.stdio, env: {}, argv0: 'bkg-helper', detached: l.detached === true });
 }
 
-/** The helper's arguments for a launch: its descriptors, then its mode. */
-export function helperArgv(l: HelperLaunch): string[] {
+/** The helper's arguments for a launch: its descriptors, then its mode (how it is spawned is the caller's). */
+export function helperArgv(l: Omit<HelperLaunch, 'stdio' | 'detached'>): string[] {
   return [
     ...(l.specFd === undefined ? [] : ['--args', String(l.specFd)]),
     '--json-status-fd', String(l.statusFd),
