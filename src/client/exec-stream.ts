@@ -52,6 +52,12 @@ function wssClient(ep: Endpoint, id: string, headers: Record<string, string>): W
 }
 
 export interface ExecStream {
+  /**
+   * Settles once the daemon answered the stream's request (open, or refused with an error that
+   * `done` carries); rejects with the connection's own error (its `code`, e.g. ENOENT) when nothing
+   * answered: the caller may start the daemon and open another stream.
+   */
+  opened: Promise<void>;
   /** The command's end; rejects with the daemon's error (or DAEMON_UNAVAILABLE when the stream broke). */
   done: Promise<StreamExit>;
   /** Signal the command and its process group; without a name (or KILL), end it now. */
@@ -68,6 +74,13 @@ export async function openExecStream(ep: Endpoint, id: string, req: StreamExecRe
   const signal = (name?: SignalName): void => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'signal', ...(name ? { signal: name } : {}) }));
   };
+  let answered = false;
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.once('open', () => ((answered = true), resolve()));
+    ws.once('unexpected-response', () => ((answered = true), resolve()));
+    ws.once('error', (err: Error) => (answered ? resolve() : reject(err)));
+  });
+  opened.catch(() => {}); // a caller that does not wait for it learns the same from `done`
   const done = new Promise<StreamExit>((resolve, reject) => {
     let exit: StreamExit | null = null;
     let failure: BkgError | null = null;
@@ -114,5 +127,5 @@ export async function openExecStream(ep: Endpoint, id: string, req: StreamExecRe
       else reject(failure ?? new BkgError('DAEMON_UNAVAILABLE', 'the exec stream closed without an exit status'));
     });
   });
-  return { done, signal };
+  return { opened, done, signal };
 }

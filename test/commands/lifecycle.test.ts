@@ -54,6 +54,24 @@ describe.skipIf(skip)('bkg lifecycle commands', () => {
     expect((await run(['exec', 'web', '--timeout', '300ms', '--', 'sleep', '5'])).code).toBe(124);
   });
 
+  it('exec opens its stream without a probe: it starts the daemon only when nothing listens', async () => {
+    expect((await run(['daemon', 'stop'])).code).toBe(0);
+    const r = await run(['exec', 'web', '--', 'echo', 'after a restart']);
+    expect(r.stderr).toContain('started the daemon');
+    expect(r.stdout).toBe('after a restart\n'); // the sandbox ran on, and the new daemon took it over
+    expect(r.code).toBe(0);
+    const probes = (): number => readFileSync(join(dir, 'home', 'logs', 'daemon.log'), 'utf8').split('\n').filter((l) => l.includes('"route":"/healthz"')).length;
+    const before = probes();
+    const again = await run(['exec', 'web', '--', 'true']);
+    expect(again.stderr).not.toContain('started the daemon');
+    expect(again.code).toBe(0);
+    expect(probes()).toBe(before); // with a daemon running, no health probe went before the stream
+    // an address given by BKG_API_URL is never started: nothing listening there is an error, exit 3
+    const remote = await bkg(['exec', 'web', '--', 'true'], { cwd: dir, env: { ...env, BKG_API_URL: 'http://127.0.0.1:1' } });
+    expect(remote.code).toBe(3);
+    expect(remote.stderr).toContain('nothing is listening');
+  });
+
   it('runs on a terminal with exec -t', async () => {
     const script = spawnSync('script', ['-qfec', `${process.execPath} ${BIN} exec -t web -- sh -c 'tty; exit 5'`, '/dev/null'], { env: { ...process.env, ...env }, cwd: dir, encoding: 'utf8', timeout: 30_000 });
     expect(script.stdout).toMatch(/\/dev\/pts\/\d+/);
