@@ -2,13 +2,15 @@
  * A WebSocket client for the daemon's own streams over plain HTTP (a unix socket, or TCP without
  * TLS): the part of RFC 6455 they use — the HTTP/1.1 upgrade, text and binary messages (fragmented
  * or not), ping/pong and the closing handshake — with the `ws` package's event names. Loading `ws`
- * (and with it node:crypto, tls, https and zlib) was about a fifth of a `bkg exec`; this needs only
- * node:http, which the client has loaded already. The masks of our frames come from /dev/urandom.
+ * (and with it node:crypto, tls, https and zlib) was about a fifth of a `bkg exec`, and node:http
+ * another 10 ms: this writes the upgrade on a node:net socket and reads the answer's head itself
+ * (an answer other than 101 is handed on as a stream, like node:http's response). The masks of our
+ * frames come from /dev/urandom.
  */
 import { EventEmitter } from 'node:events';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { request, type ClientRequest, type IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
 
 const OP_CONTINUATION = 0;
 const OP_TEXT = 1;
@@ -18,6 +20,67 @@ const OP_PING = 9;
 const OP_PONG = 10;
 /** A message larger than this from the server ends the connection (the daemon's frames are far smaller). */
 const MAX_MESSAGE = 64 << 20;
+/** A response head larger than this ends the connection. */
+const MAX_HEAD = 64 << 10;
+
+interface ResponseHead {
+  statusCode: number;
+  statusMessage: string;
+  /** Lower-case names; a repeated header's values joined with ", ". */
+  headers: Record<string, string>;
+}
+
+/** The status line and headers of an HTTP/1.x response; null when it is not one. */
+function parseHead(text: string): ResponseHead | null {
+  const [status = '', ...fields] = text.split('\r\n');
+  const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(status);
+  if (!m) return null;
+  const headers: Record<string, string> = {};
+  for (const f of fields) {
+    const colon = f.indexOf(':');
+    if (colon <= 0) return null;
+    const name = f.slice(0, colon).trim().toLowerCase();
+    const value = f.slice(colon + 1).trim();
+    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+  }
+  return { statusCode: Number(m[1]), statusMessage: m[2] ?? '', headers };
+}
+
+/** A response body into `out`: `content-length` bytes, chunked, or until the connection ends. */
+function readBody(socket: Socket, first: Buffer, headers: Record<string, string>, out: PassThrough): void {
+  const length = headers['content-length'] === undefined ? null : Number(headers['content-length']);
+  const chunked = /(^|,)\s*chunked\s*$/i.test(headers['transfer-encoding'] ?? '');
+  let buf: Buffer = Buffer.alloc(0);
+  let left = length ?? Infinity;
+  const take = (d: Buffer): void => {
+    if (!chunked) {
+      const part = d.subarray(0, Math.min(d.length, left));
+      left -= part.length;
+      if (part.length) out.write(part);
+      if (left <= 0) out.end();
+      return;
+    }
+    buf = buf.length ? Buffer.concat([buf, d]) : d;
+    for (;;) {
+      const eol = buf.indexOf('\r\n');
+      if (eol < 0) return;
+      const size = parseInt(buf.subarray(0, eol).toString('latin1'), 16);
+      if (!Number.isFinite(size)) return void out.destroy(new Error('the server sent a malformed chunk'));
+      if (size === 0) return void out.end();
+      if (buf.length < eol + 2 + size + 2) return;
+      out.write(buf.subarray(eol + 2, eol + 2 + size));
+      buf = buf.subarray(eol + 2 + size + 2);
+    }
+  };
+  if (length === 0) return void out.end();
+  socket.on('data', take);
+  socket.once('end', () => {
+    if (out.writableEnded) return;
+    if (length === null && !chunked) out.end();
+    else out.destroy(new Error('the connection ended inside a response'));
+  });
+  if (first.length) take(first);
+}
 
 /** Random bytes for keys and masks, read from /dev/urandom a page at a time. */
 class RandomPool {
@@ -56,7 +119,7 @@ export interface WsTarget {
 export class WsClient extends EventEmitter {
   readonly OPEN = 1;
   readyState = 0; // CONNECTING, OPEN 1, CLOSING 2, CLOSED 3
-  private socket: Socket | null = null;
+  private readonly socket: Socket;
   private readonly random = new RandomPool();
   private input: Buffer = Buffer.alloc(0);
   private fragments: Buffer[] = [];
@@ -66,32 +129,47 @@ export class WsClient extends EventEmitter {
   constructor(target: WsTarget) {
     super();
     const url = new URL(target.origin);
-    const req: ClientRequest = request({
-      // servername '' over a unix socket: Node's agent would otherwise test the host with its IPv6 regex (compiled on first use, ~10-20 ms of `bkg exec`)
-      ...(target.socketPath ? { socketPath: target.socketPath, servername: '' } : { host: url.hostname, port: url.port || 80 }),
-      path: target.path,
-      headers: { ...target.headers, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': this.random.take(16).toString('base64') },
-    });
-    req.on('upgrade', (_res: IncomingMessage, socket: Socket, head: Buffer) => {
-      this.socket = socket;
-      socket.setNoDelay(true);
-      socket.on('data', (d: Buffer) => this.receive(d));
-      socket.on('error', (err) => this.emit('error', err));
-      socket.on('close', () => this.closed());
-      this.readyState = 1;
-      this.emit('open');
-      if (head.length) this.receive(head);
-    });
-    req.on('response', (res: IncomingMessage) => {
-      if (!this.emit('unexpected-response', req, res)) res.resume();
-      res.on('end', () => this.closed());
-      res.on('error', () => this.closed());
-    });
-    req.on('error', (err) => {
+    const lines = [`GET ${target.path} HTTP/1.1`, `host: ${target.socketPath ? 'localhost' : url.host}`, 'connection: Upgrade', 'upgrade: websocket', 'sec-websocket-version: 13', `sec-websocket-key: ${this.random.take(16).toString('base64')}`];
+    for (const [name, value] of Object.entries(target.headers)) {
+      if (/[\r\n]/.test(name + value)) throw new TypeError(`the header ${JSON.stringify(name)} holds a line break`);
+      lines.push(`${name}: ${value}`);
+    }
+    // the upgrade written by hand on a plain socket: node:http (and its parser) would cost a `bkg exec` ~10 ms to load and set up
+    const socket = target.socketPath ? connect({ path: target.socketPath }) : connect({ host: url.hostname, port: Number(url.port || 80) });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+    let head: Buffer = Buffer.alloc(0);
+    const onHead = (d: Buffer): void => {
+      head = head.length ? Buffer.concat([head, d]) : d;
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (head.length > MAX_HEAD) this.fail(`a response head of over ${MAX_HEAD} bytes`);
+        return;
+      }
+      socket.off('data', onHead);
+      const response = parseHead(head.subarray(0, end).toString('latin1'));
+      const rest = head.subarray(end + 4);
+      if (!response) return this.fail('a response that is not HTTP/1.1');
+      if (response.statusCode === 101) {
+        socket.on('data', (c: Buffer) => this.receive(c));
+        this.readyState = 1;
+        this.emit('open');
+        if (rest.length) this.receive(rest);
+        return;
+      }
+      // an ordinary response (an error): its body as a stream, as node:http would give it
+      const res = Object.assign(new PassThrough(), response);
+      if (!this.emit('unexpected-response', null, res)) res.resume();
+      res.on('end', () => socket.destroy());
+      readBody(socket, rest, response.headers, res);
+    };
+    socket.on('data', onHead);
+    socket.on('error', (err) => {
       this.emit('error', err);
-      this.closed();
+      if (this.readyState === 0) this.closed(); // never connected: 'close' follows 'error' at once
     });
-    req.end();
+    socket.on('close', () => this.closed());
   }
 
   send(data: string | Buffer): void {
@@ -122,7 +200,7 @@ export class WsClient extends EventEmitter {
     mask.copy(head, head.length - 4);
     const body = Buffer.allocUnsafe(n);
     for (let i = 0; i < n; i++) body[i] = (payload[i] as number) ^ (mask[i & 3] as number);
-    this.socket?.write(Buffer.concat([head, body]));
+    this.socket.write(Buffer.concat([head, body]));
   }
 
   private receive(chunk: Buffer): void {
@@ -166,7 +244,7 @@ export class WsClient extends EventEmitter {
     if (op === OP_CLOSE) {
       if (this.readyState === 1) this.frame(OP_CLOSE, payload.subarray(0, 2));
       this.readyState = 2;
-      this.socket?.end();
+      this.socket.end();
       return false;
     }
     if (op !== OP_CONTINUATION && op !== OP_TEXT && op !== OP_BINARY) {
@@ -190,7 +268,7 @@ export class WsClient extends EventEmitter {
 
   private fail(what: string): void {
     this.emit('error', new Error(`the server sent ${what}`));
-    this.socket?.destroy();
+    this.socket.destroy();
   }
 
   private closed(): void {

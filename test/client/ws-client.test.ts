@@ -1,7 +1,8 @@
 /**
  * The CLI's own WebSocket client against the `ws` server the daemon runs: messages both ways (small,
  * 16-bit and 64-bit lengths, fragmented), ping/pong, both closing handshakes, an upgrade refused with
- * an ordinary response, and a unix socket as well as TCP.
+ * an ordinary response (its body by content-length, chunked or up to the end), an answer that is not
+ * HTTP, and a unix socket as well as TCP.
  */
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
@@ -109,6 +110,49 @@ describe('WsClient', () => {
     res.on('data', (d: Buffer) => body.push(d));
     await closed;
     expect([res.statusCode, Buffer.concat(body).toString()]).toEqual([401, '{"error":{"code":"NO_ACCESS"}}']);
+  });
+
+  /** A server that answers every connection with `raw` (written in pieces) and closes unless `keepOpen`. */
+  async function rawServer(raw: string[], keepOpen = false): Promise<string> {
+    const { createServer: createNetServer } = await import('node:net');
+    const socketPath = join(dir, `raw${servers.length}.sock`);
+    const server = createNetServer((sock) => {
+      sock.once('data', async () => {
+        for (const part of raw) {
+          sock.write(part);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        if (!keepOpen) sock.end();
+      });
+    });
+    servers.push(server as unknown as Server);
+    server.listen(socketPath);
+    await once(server, 'listening');
+    return socketPath;
+  }
+
+  async function refusal(socketPath: string): Promise<[number, string, string | undefined]> {
+    const c = new WsClient({ socketPath, origin: 'http://localhost', path: '/ws', headers: { authorization: 'Bearer k' } });
+    const [, res] = (await once(c, 'unexpected-response')) as [unknown, import('node:http').IncomingMessage];
+    const body: Buffer[] = [];
+    for await (const d of res) body.push(d as Buffer);
+    return [res.statusCode ?? 0, Buffer.concat(body).toString(), res.headers['content-type'] as string | undefined];
+  }
+
+  it('reads a refusal whose head and body arrive in pieces: by content-length, chunked, or up to the end of the connection', async () => {
+    const json = '{"error":{"code":"NOT_FOUND"}}';
+    // content-length: the body ends there, whatever follows on a connection kept open
+    expect(await refusal(await rawServer(['HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nCon', `tent-Length: ${json.length}\r\n\r\n${json.slice(0, 9)}`, `${json.slice(9)}`], true))).toEqual([404, json, 'application/json']);
+    expect(await refusal(await rawServer([`HTTP/1.1 403 Forbidden\r\ntransfer-encoding: chunked\r\n\r\n5\r\n${json.slice(0, 5)}\r\n`, `${(json.length - 5).toString(16)}\r\n${json.slice(5)}\r\n0\r\n\r\n`], true))).toEqual([403, json, undefined]);
+    expect(await refusal(await rawServer([`HTTP/1.0 500 Oops\r\n\r\n${json}`]))).toEqual([500, json, undefined]);
+  });
+
+  it('fails on an answer that is not HTTP, and refuses a header value with a line break', async () => {
+    const c = new WsClient({ socketPath: await rawServer(['SSH-2.0-OpenSSH\r\n\r\n'], true), origin: 'http://localhost', path: '/ws', headers: {} });
+    const [err] = (await once(c, 'error')) as [Error];
+    expect(err.message).toBe('the server sent a response that is not HTTP/1.1');
+    await once(c, 'close');
+    expect(() => new WsClient({ socketPath: join(dir, 'x.sock'), origin: 'http://localhost', path: '/ws', headers: { authorization: 'Bearer k\r\nx-admin: 1' } })).toThrow(/line break/);
   });
 
   it('says error, then close, when nothing listens', async () => {
