@@ -114,7 +114,7 @@ export async function startDaemon(opts: { config: DaemonConfig; fleet?: { direct
   const peering = createPeering({ config, directory: opts.fleet?.directory ?? fleet.directory, log });
   const svc = new SandboxService({
     remote: peering.remote,
-    log, host, engine: sandboxEngine, definitions, sandboxes, namespaces, projects: store.projects, executions, keys, audit, authz, quotas, secrets,
+    log, host, engine: sandboxEngine, definitions, sandboxes, namespaces, projects: store.projects, executions, transaction: store.transaction, keys, audit, authz, quotas, secrets,
     metrics: createDaemonMetrics(registry, sandboxes), stateDir: join(config.home, 'sandboxes'), events: events.publish,
     snapshots: store.snapshots, snapshotDir: join(config.home, 'snapshots'), tracing: telemetry.tracing,
   });

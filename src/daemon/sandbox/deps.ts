@@ -25,6 +25,8 @@ export interface ServiceDeps {
   namespaces: NamespaceRepo;
   projects: ProjectRepo;
   executions: ExecutionRepo;
+  /** Run `fn` in one transaction over the store (the repositories above share its database). */
+  transaction: <T>(fn: () => T) => T;
   keys: ApiKeyStore;
   audit: AuditLog;
   authz: Authorizer;

@@ -40,10 +40,13 @@ export class SandboxExec {
         throw err;
       }
       this.d.events?.execFinished(s, ref, execSummary(r));
-      this.d.executions.insert({ sandboxId: s.id, cmd, exitCode: r.exitCode, signal: r.signal === null ? null : String(r.signal), timedOut: r.timedOut, oomKilled: r.oomKilled, durationMs: r.durationMs, startedAt, actor: p.id });
       const now = this.d.now();
-      this.d.sandboxes.touch(s.id, now, s.limits.idleTimeoutMs ? new Date(now.getTime() + s.limits.idleTimeoutMs) : undefined);
-      this.audit.ok(p, 'sandbox.exec', s, { cmd: cmd[0], exit_code: r.exitCode, timed_out: r.timedOut });
+      // the command's record, the sandbox's activity and the audit row: one commit
+      this.d.transaction(() => {
+        this.d.executions.insert({ sandboxId: s.id, cmd, exitCode: r.exitCode, signal: r.signal === null ? null : String(r.signal), timedOut: r.timedOut, oomKilled: r.oomKilled, durationMs: r.durationMs, startedAt, actor: p.id });
+        this.d.sandboxes.touch(s.id, now, s.limits.idleTimeoutMs ? new Date(now.getTime() + s.limits.idleTimeoutMs) : undefined);
+        this.audit.ok(p, 'sandbox.exec', s, { cmd: cmd[0], exit_code: r.exitCode, timed_out: r.timedOut });
+      });
       this.d.metrics.exec(r.durationMs / 1000, r.oomKilled);
       return r;
     });
