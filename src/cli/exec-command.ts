@@ -11,8 +11,7 @@ import { parseEnv } from './env-flags.js';
 import type { SignalName } from '../api/exec-stream.js';
 import type { ExecResponse } from '../api/sandboxes.js';
 import type { DaemonClient } from '../client/daemon-client.js';
-import { errCode, NOT_LISTENING, unreachable } from '../client/errors.js';
-import { openExecStream, type ExecStream, type StreamExit } from '../client/exec-stream.js';
+import { openExecStreamStarting, type StreamExit } from '../client/exec-stream.js';
 import { exitCodeOf } from './exit-codes.js';
 import { explainExec } from './exec-output.js';
 
@@ -48,20 +47,9 @@ function collector(): { stream: Writable; text: () => string } {
 export async function streamedExec(client: DaemonClient, input: ExecInput): Promise<{ exitCode: number; result: StreamedExecResult }> {
   const out = input.json ? collector() : null;
   const err = input.json ? collector() : null;
-  const open = (): Promise<ExecStream> => openExecStream(client.endpoint, input.name, {
+  const stream = await openExecStreamStarting(client, input.name, {
     cmd: input.cmd, ...(input.env ? { env: input.env } : {}), ...(input.cwd ? { cwd: input.cwd } : {}), ...(input.timeoutMs ? { timeoutMs: input.timeoutMs } : {}),
   }, { stdin: input.interactive ? process.stdin : null, stdout: out?.stream ?? process.stdout, stderr: err?.stream ?? process.stderr });
-  // the stream straight away (no health probe first: one round trip less); when nothing listens on
-  // the host's socket, start the daemon once and open it again
-  let stream = await open();
-  try {
-    await stream.opened;
-  } catch (e) {
-    stream.done.catch(() => {}); // this attempt ends with the error caught here
-    if (!client.canAutoStart || !NOT_LISTENING.has(errCode(e) ?? '')) throw unreachable(client.endpoint, e);
-    await client.ensureDaemon();
-    stream = await open();
-  }
   let signalled = 0;
   const handlers = FORWARDED.map(([sig, name]) => {
     const h = (): void => {

@@ -10,6 +10,7 @@ import { BkgError, ERRORS, type ErrorCode } from '../api/errors.js';
 import type { LimitHit } from '../api/sandboxes.js';
 import { STREAM_STDERR, STREAM_STDIN, STREAM_STDOUT, type SignalName } from '../api/exec-stream.js';
 import type { Endpoint } from './endpoint.js';
+import { errCode, NOT_LISTENING, unreachable } from './errors.js';
 import { WsClient } from './ws-client.js';
 
 export interface StreamExecRequest {
@@ -79,8 +80,10 @@ export async function openExecStream(ep: Endpoint, id: string, req: StreamExecRe
     ws.once('open', () => ((answered = true), resolve()));
     ws.once('unexpected-response', () => ((answered = true), resolve()));
     ws.once('error', (err: Error) => (answered ? resolve() : reject(err)));
+    ws.once('close', () => (answered ? resolve() : reject(new Error('the connection closed before the daemon answered'))));
   });
   opened.catch(() => {}); // a caller that does not wait for it learns the same from `done`
+  let reading = false; // stdin is ours to pause when the stream ends
   const done = new Promise<StreamExit>((resolve, reject) => {
     let exit: StreamExit | null = null;
     let failure: BkgError | null = null;
@@ -96,13 +99,16 @@ export async function openExecStream(ep: Endpoint, id: string, req: StreamExecRe
           reject(new BkgError('INTERNAL', `the daemon refused the exec stream (HTTP ${res.statusCode ?? '?'})`));
         }
       });
+      res.on('error', (err: Error) => reject(new BkgError('DAEMON_UNAVAILABLE', `the daemon refused the exec stream (HTTP ${res.statusCode ?? '?'}), and its answer broke off: ${err.message}`)));
     });
     ws.on('error', (err) => reject(new BkgError('DAEMON_UNAVAILABLE', `exec stream failed: ${err.message}`)));
     ws.on('open', () => {
       ws.send(JSON.stringify({ type: 'start', cmd: req.cmd, ...(req.env ? { env: req.env } : {}), ...(req.cwd ? { cwd: req.cwd } : {}), ...(req.timeoutMs ? { timeout_ms: req.timeoutMs } : {}), ...(req.tty ? { tty: true, rows: req.tty.rows, cols: req.tty.cols } : {}) }));
       if (io.stdin) {
+        reading = true;
         io.stdin.on('data', (c: Buffer | string) => ws.send(Buffer.concat([Buffer.from([STREAM_STDIN]), Buffer.from(c)])));
         io.stdin.on('end', () => ws.readyState === ws.OPEN && ws.send(JSON.stringify({ type: 'stdin_eof' })));
+        io.stdin.resume(); // flowing even if an earlier stream paused it
       } else ws.send(JSON.stringify({ type: 'stdin_eof' }));
       io.onResize?.((rows, cols) => ws.readyState === ws.OPEN && ws.send(JSON.stringify({ type: 'resize', rows, cols })));
     });
@@ -122,10 +128,37 @@ export async function openExecStream(ep: Endpoint, id: string, req: StreamExecRe
       }
     });
     ws.on('close', () => {
-      io.stdin?.pause();
+      if (reading) io.stdin?.pause();
       if (exit) resolve(exit);
       else reject(failure ?? new BkgError('DAEMON_UNAVAILABLE', 'the exec stream closed without an exit status'));
     });
   });
+  done.catch(() => {}); // a stream given up after a failed open is never awaited
   return { opened, done, signal };
+}
+
+/** What may start the host's daemon (a DaemonClient). */
+export interface DaemonStarter {
+  readonly endpoint: Endpoint;
+  readonly canAutoStart: boolean;
+  ensureDaemon(): Promise<unknown>;
+}
+
+/**
+ * The stream opened at once, without a health probe first (one round trip less). When nothing
+ * listens on the host's own socket, the daemon is started, once, and the stream opened again;
+ * any other failure to connect is the endpoint's error (DAEMON_UNAVAILABLE, with why).
+ */
+export async function openExecStreamStarting(c: DaemonStarter, id: string, req: StreamExecRequest, io: StreamExecIO): Promise<ExecStream> {
+  const first = await openExecStream(c.endpoint, id, req, io);
+  try {
+    await first.opened;
+    return first;
+  } catch (err) {
+    if (!c.canAutoStart || !NOT_LISTENING.has(errCode(err) ?? '')) throw unreachable(c.endpoint, err);
+  }
+  await c.ensureDaemon();
+  const second = await openExecStream(c.endpoint, id, req, io);
+  await second.opened.catch((err: unknown) => Promise.reject(unreachable(c.endpoint, err)));
+  return second;
 }

@@ -35,24 +35,30 @@ function parseHead(text: string): ResponseHead | null {
   const [status = '', ...fields] = text.split('\r\n');
   const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(status);
   if (!m) return null;
-  const headers: Record<string, string> = {};
+  const headers = Object.create(null) as Record<string, string>;
   for (const f of fields) {
     const colon = f.indexOf(':');
     if (colon <= 0) return null;
     const name = f.slice(0, colon).trim().toLowerCase();
     const value = f.slice(colon + 1).trim();
-    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+    headers[name] = Object.hasOwn(headers, name) ? `${headers[name]}, ${value}` : value;
   }
   return { statusCode: Number(m[1]), statusMessage: m[2] ?? '', headers };
 }
 
-/** A response body into `out`: `content-length` bytes, chunked, or until the connection ends. */
-function readBody(socket: Socket, first: Buffer, headers: Record<string, string>, out: PassThrough): void {
-  const length = headers['content-length'] === undefined ? null : Number(headers['content-length']);
+/**
+ * A response body into `out`: `content-length` bytes, chunked, or until the connection ends.
+ * `broken(why)` is told of a body that cannot be read (a bad length or chunk, an early end).
+ */
+function readBody(socket: Socket, first: Buffer, headers: Record<string, string>, out: PassThrough, broken: (why: string) => void): void {
+  const declared = headers['content-length'];
+  if (declared !== undefined && !/^\d+$/.test(declared)) return broken(`an invalid content-length ${JSON.stringify(declared)}`);
+  const length = declared === undefined ? null : Number(declared);
   const chunked = /(^|,)\s*chunked\s*$/i.test(headers['transfer-encoding'] ?? '');
   let buf: Buffer = Buffer.alloc(0);
   let left = length ?? Infinity;
   const take = (d: Buffer): void => {
+    if (out.writableEnded || out.destroyed) return;
     if (!chunked) {
       const part = d.subarray(0, Math.min(d.length, left));
       left -= part.length;
@@ -64,9 +70,10 @@ function readBody(socket: Socket, first: Buffer, headers: Record<string, string>
     for (;;) {
       const eol = buf.indexOf('\r\n');
       if (eol < 0) return;
-      const size = parseInt(buf.subarray(0, eol).toString('latin1'), 16);
-      if (!Number.isFinite(size)) return void out.destroy(new Error('the server sent a malformed chunk'));
-      if (size === 0) return void out.end();
+      const line = /^[0-9a-f]+/i.exec(buf.subarray(0, eol).toString('latin1')); // a chunk extension (";…") is ignored
+      if (!line) return broken('a malformed chunk');
+      const size = parseInt(line[0], 16);
+      if (size === 0) return void out.end(); // trailers, if any, are not read: the connection goes with the response
       if (buf.length < eol + 2 + size + 2) return;
       out.write(buf.subarray(eol + 2, eol + 2 + size));
       buf = buf.subarray(eol + 2 + size + 2);
@@ -75,9 +82,9 @@ function readBody(socket: Socket, first: Buffer, headers: Record<string, string>
   if (length === 0) return void out.end();
   socket.on('data', take);
   socket.once('end', () => {
-    if (out.writableEnded) return;
+    if (out.writableEnded || out.destroyed) return;
     if (length === null && !chunked) out.end();
-    else out.destroy(new Error('the connection ended inside a response'));
+    else broken('a response cut short');
   });
   if (first.length) take(first);
 }
@@ -125,6 +132,8 @@ export class WsClient extends EventEmitter {
   private fragments: Buffer[] = [];
   private fragmentsLength = 0;
   private fragmentOp = 0;
+  /** An 'error' was emitted (the next 'close' adds none). */
+  private errored = false;
 
   constructor(target: WsTarget) {
     super();
@@ -140,36 +149,58 @@ export class WsClient extends EventEmitter {
     socket.setNoDelay(true);
     socket.write(`${lines.join('\r\n')}\r\n\r\n`);
     let head: Buffer = Buffer.alloc(0);
+    let answered = false;
     const onHead = (d: Buffer): void => {
       head = head.length ? Buffer.concat([head, d]) : d;
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) {
-        if (head.length > MAX_HEAD) this.fail(`a response head of over ${MAX_HEAD} bytes`);
+      for (;;) {
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) {
+          if (head.length > MAX_HEAD) this.fail(`a response head of over ${MAX_HEAD} bytes`);
+          return;
+        }
+        const response = parseHead(head.subarray(0, end).toString('latin1'));
+        const rest = head.subarray(end + 4);
+        if (!response) return this.fail('a response that is not HTTP/1.1');
+        if (response.statusCode >= 100 && response.statusCode < 200 && response.statusCode !== 101) {
+          head = rest; // an interim answer (100 Continue, 103 Early Hints from a proxy): the real one follows
+          continue;
+        }
+        answered = true;
+        socket.off('data', onHead);
+        if (response.statusCode === 101) {
+          if (response.headers.upgrade?.toLowerCase() !== 'websocket') return this.fail('a 101 answer without "upgrade: websocket"');
+          socket.on('data', (c: Buffer) => this.receive(c));
+          this.readyState = 1;
+          this.emit('open');
+          if (rest.length) this.receive(rest);
+          return;
+        }
+        // an ordinary response (an error): its body as a stream, as node:http would give it
+        const res = Object.assign(new PassThrough(), response);
+        if (!this.emit('unexpected-response', null, res)) res.resume();
+        res.on('end', () => socket.destroy());
+        readBody(socket, rest, response.headers, res, (why) => {
+          // like node:http's response: an 'error' only for a listener that asked for it; the connection ends either way
+          res.destroy(res.listenerCount('error') ? new Error(`the server sent ${why}`) : undefined);
+          socket.destroy();
+        });
         return;
       }
-      socket.off('data', onHead);
-      const response = parseHead(head.subarray(0, end).toString('latin1'));
-      const rest = head.subarray(end + 4);
-      if (!response) return this.fail('a response that is not HTTP/1.1');
-      if (response.statusCode === 101) {
-        socket.on('data', (c: Buffer) => this.receive(c));
-        this.readyState = 1;
-        this.emit('open');
-        if (rest.length) this.receive(rest);
-        return;
-      }
-      // an ordinary response (an error): its body as a stream, as node:http would give it
-      const res = Object.assign(new PassThrough(), response);
-      if (!this.emit('unexpected-response', null, res)) res.resume();
-      res.on('end', () => socket.destroy());
-      readBody(socket, rest, response.headers, res);
     };
     socket.on('data', onHead);
     socket.on('error', (err) => {
+      this.errored = true;
       this.emit('error', err);
       if (this.readyState === 0) this.closed(); // never connected: 'close' follows 'error' at once
     });
-    socket.on('close', () => this.closed());
+    socket.on('close', () => {
+      // the connection went before any answer (a daemon stopping, a proxy giving up): an error, as node:http says it
+      if (!answered && !this.errored) {
+        this.errored = true;
+        this.emit('error', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+      }
+      this.closed();
+    });
   }
 
   send(data: string | Buffer): void {
@@ -267,6 +298,7 @@ export class WsClient extends EventEmitter {
   }
 
   private fail(what: string): void {
+    this.errored = true;
     this.emit('error', new Error(`the server sent ${what}`));
     this.socket.destroy();
   }

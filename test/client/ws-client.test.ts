@@ -1,8 +1,9 @@
 /**
  * The CLI's own WebSocket client against the `ws` server the daemon runs: messages both ways (small,
  * 16-bit and 64-bit lengths, fragmented), ping/pong, both closing handshakes, an upgrade refused with
- * an ordinary response (its body by content-length, chunked or up to the end), an answer that is not
- * HTTP, and a unix socket as well as TCP.
+ * an ordinary response (its body by content-length, chunked or up to the end; interim answers
+ * skipped; a body that cannot be read reported), an answer that is not HTTP or not a WebSocket, a
+ * connection that goes before any answer, and a unix socket as well as TCP.
  */
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
@@ -153,6 +154,33 @@ describe('WsClient', () => {
     expect(err.message).toBe('the server sent a response that is not HTTP/1.1');
     await once(c, 'close');
     expect(() => new WsClient({ socketPath: join(dir, 'x.sock'), origin: 'http://localhost', path: '/ws', headers: { authorization: 'Bearer k\r\nx-admin: 1' } })).toThrow(/line break/);
+  });
+
+  it('skips interim answers, refuses a 101 that is not a WebSocket, and reports a body that cannot be read', async () => {
+    const json = '{"error":{"code":"NOT_FOUND"}}';
+    expect(await refusal(await rawServer([`HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </x>\r\n\r\n`, `HTTP/1.1 404 Not Found\r\ncontent-length: ${json.length}\r\n\r\n${json}`], true))).toEqual([404, json, undefined]);
+    const notWs = new WsClient({ socketPath: await rawServer(['HTTP/1.1 101 Switching Protocols\r\nupgrade: h2c\r\nconnection: Upgrade\r\n\r\n'], true), origin: 'http://localhost', path: '/ws', headers: {} });
+    const notWsClosed = new Promise((r) => notWs.once('close', r)); // (events.once would reject on the 'error' before it)
+    const [err] = (await once(notWs, 'error')) as [Error];
+    expect(err.message).toBe('the server sent a 101 answer without "upgrade: websocket"');
+    await notWsClosed;
+    for (const head of ['HTTP/1.1 500 Oops\r\ncontent-length: 5, 5\r\n\r\nhello', 'HTTP/1.1 500 Oops\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nhello\r\n', 'HTTP/1.1 500 Oops\r\ncontent-length: 99\r\n\r\nhello']) {
+      const c = new WsClient({ socketPath: await rawServer([head], head.includes('99') ? false : true), origin: 'http://localhost', path: '/ws', headers: {} });
+      const closed = new Promise((r) => c.once('close', r)); // the connection goes with the broken answer
+      // a listener for the body's 'error' from the start, as exec-stream has (without one, the body just ends)
+      const broken = await new Promise<Error>((resolve) => c.once('unexpected-response', (_req, res: import('node:http').IncomingMessage) => res.once('error', resolve)));
+      expect(broken.message).toMatch(/^the server sent (an invalid content-length "5, 5"|a malformed chunk|a response cut short)$/);
+      await closed;
+    }
+  });
+
+  it('says error (ECONNRESET), then close, when the connection goes before any answer', async () => {
+    const c = new WsClient({ socketPath: await rawServer([]), origin: 'http://localhost', path: '/ws', headers: {} });
+    const closed = new Promise((r) => c.once('close', r)); // 'close' comes in the same turn as 'error'
+    const [err] = (await once(c, 'error')) as [NodeJS.ErrnoException];
+    expect([err.code, err.message]).toEqual(['ECONNRESET', 'socket hang up']);
+    await closed;
+    expect(c.readyState).toBe(3);
   });
 
   it('says error, then close, when nothing listens', async () => {

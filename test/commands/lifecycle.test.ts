@@ -56,9 +56,9 @@ describe.skipIf(skip)('bkg lifecycle commands', () => {
 
   it('exec opens its stream without a probe: it starts the daemon only when nothing listens', async () => {
     expect((await run(['daemon', 'stop'])).code).toBe(0);
-    const r = await run(['exec', 'web', '--', 'echo', 'after a restart']);
+    const r = await run(['exec', '-i', 'web', '--', 'cat'], 'after a restart\n');
     expect(r.stderr).toContain('started the daemon');
-    expect(r.stdout).toBe('after a restart\n'); // the sandbox ran on, and the new daemon took it over
+    expect(r.stdout).toBe('after a restart\n'); // the sandbox ran on, the new daemon took it over, and stdin went through the second stream
     expect(r.code).toBe(0);
     const probes = (): number => readFileSync(join(dir, 'home', 'logs', 'daemon.log'), 'utf8').split('\n').filter((l) => l.includes('"route":"/healthz"')).length;
     const before = probes();
