@@ -1,6 +1,6 @@
 /** Interactive exec on a terminal (`bkg exec -t`, `bkg shell`): raw mode, resize, exit code. */
 import type { DaemonClient } from '../client/daemon-client.js';
-import { streamExec, type StreamExecRequest } from '../client/exec-stream.js';
+import { openExecStreamStarting, type StreamExecRequest } from '../client/exec-stream.js';
 import { exitCodeOf } from './exit-codes.js';
 
 /** An interactive shell: bash with line editing where the sandbox has it, else sh. */
@@ -20,11 +20,11 @@ export async function onRawTerminal<T>(fn: (size: () => { rows: number; cols: nu
 }
 
 export async function terminalExec(client: DaemonClient, name: string, req: Omit<StreamExecRequest, 'tty'>): Promise<number> {
-  if (client.endpoint.home !== undefined) await client.ensureDaemon();
   return onRawTerminal(async (size) => {
     let onResize: (() => void) | null = null;
     try {
-      const exit = await streamExec(client.endpoint, name, { ...req, tty: size() }, {
+      // no probe first: the daemon is started only when nothing listens (raw mode keeps ONLCR, so its notice prints as usual)
+      const stream = await openExecStreamStarting(client, name, { ...req, tty: size() }, {
         stdin: process.stdin,
         stdout: process.stdout,
         stderr: process.stderr,
@@ -33,6 +33,7 @@ export async function terminalExec(client: DaemonClient, name: string, req: Omit
           process.stdout.on('resize', onResize);
         },
       });
+      const exit = await stream.done;
       return exitCodeOf({ exitCode: exit.exit_code, signal: exit.signal, timedOut: exit.timed_out, oomKilled: exit.oom_killed });
     } finally {
       if (onResize) process.stdout.off('resize', onResize);

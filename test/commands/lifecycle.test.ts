@@ -76,6 +76,12 @@ describe.skipIf(skip)('bkg lifecycle commands', () => {
     const script = spawnSync('script', ['-qfec', `${process.execPath} ${BIN} exec -t web -- sh -c 'tty; exit 5'`, '/dev/null'], { env: { ...process.env, ...env }, cwd: dir, encoding: 'utf8', timeout: 30_000 });
     expect(script.stdout).toMatch(/\/dev\/pts\/\d+/);
     expect(script.status).toBe(5);
+    // with no daemon, exec -t starts it (its notice on the terminal) and then runs on the terminal
+    expect((await run(['daemon', 'stop'])).code).toBe(0);
+    const started = spawnSync('script', ['-qfec', `${process.execPath} ${BIN} exec -t web -- sh -c 'tty; exit 4'`, '/dev/null'], { env: { ...process.env, ...env }, cwd: dir, encoding: 'utf8', timeout: 30_000 });
+    expect(started.stdout).toContain('started the daemon');
+    expect(started.stdout).toMatch(/\/dev\/pts\/\d+/);
+    expect(started.status).toBe(4);
   });
 
   it('lists, diffs, copies, applies and shows logs', async () => {
