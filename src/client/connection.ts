@@ -134,17 +134,25 @@ export class DaemonConnection {
     return r;
   }
 
-  /** A POST whose answer is read as it streams (server-sent events); starts the daemon once, like send(). */
-  protected async openStream(path: string, headers: Record<string, string>, body: string): Promise<IncomingMessage> {
+  /**
+   * `attempt`, and when it fails because nothing listens on the host's own socket, the daemon
+   * started once (this client's only start) and `attempt` again. A failure to connect is the
+   * endpoint's error (DAEMON_UNAVAILABLE with why, or a permission error).
+   */
+  async withDaemon<T>(attempt: () => Promise<T>): Promise<T> {
     try {
-      return await openHttp(this.endpoint, { method: 'POST', path, headers, body });
+      return await attempt();
     } catch (err) {
       if (!NOT_LISTENING.has(errCode(err) ?? '') || !this.canAutoStart || this.startAttempted) throw unreachable(this.endpoint, err);
     }
     await this.ensureDaemon();
-    return openHttp(this.endpoint, { method: 'POST', path, headers, body }).catch((e: unknown) => Promise.reject(unreachable(this.endpoint, e)));
+    return attempt().catch((err: unknown) => Promise.reject(unreachable(this.endpoint, err)));
   }
 
+  /** A POST whose answer is read as it streams (server-sent events); starts the daemon once, like send(). */
+  protected openStream(path: string, headers: Record<string, string>, body: string): Promise<IncomingMessage> {
+    return this.withDaemon(() => openHttp(this.endpoint, { method: 'POST', path, headers, body }));
+  }
 
   private healthOf(r: RawResponse): HealthResult {
     let body: unknown;
@@ -158,18 +166,8 @@ export class DaemonConnection {
   }
 
   /** One request; when nothing listens on the host socket, start the daemon once and retry. */
-  private async send(method: Method, path: string, opts: SendOptions = {}): Promise<RawResponse> {
-    try {
-      return await this.sendOnce(method, path, opts);
-    } catch (err) {
-      if (!NOT_LISTENING.has(errCode(err) ?? '') || !this.canAutoStart || this.startAttempted) throw unreachable(this.endpoint, err);
-    }
-    await this.ensureDaemon();
-    try {
-      return await this.sendOnce(method, path, opts);
-    } catch (err) {
-      throw unreachable(this.endpoint, err);
-    }
+  private send(method: Method, path: string, opts: SendOptions = {}): Promise<RawResponse> {
+    return this.withDaemon(() => this.sendOnce(method, path, opts));
   }
 
   private async sendOnce(method: Method, path: string, opts: SendOptions): Promise<RawResponse> {

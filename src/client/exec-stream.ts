@@ -10,7 +10,7 @@ import { BkgError, ERRORS, type ErrorCode } from '../api/errors.js';
 import type { LimitHit } from '../api/sandboxes.js';
 import { STREAM_STDERR, STREAM_STDIN, STREAM_STDOUT, type SignalName } from '../api/exec-stream.js';
 import type { Endpoint } from './endpoint.js';
-import { errCode, NOT_LISTENING, unreachable } from './errors.js';
+import type { DaemonConnection } from './connection.js';
 import { WsClient } from './ws-client.js';
 
 export interface StreamExecRequest {
@@ -133,28 +133,14 @@ export async function openExecStream(ep: Endpoint, id: string, req: StreamExecRe
   return { opened, done, signal };
 }
 
-/** What may start the host's daemon (a DaemonClient). */
-export interface DaemonStarter {
-  readonly endpoint: Endpoint;
-  readonly canAutoStart: boolean;
-  ensureDaemon(): Promise<unknown>;
-}
-
 /**
- * The stream opened at once, without a health probe first (one round trip less). When nothing
- * listens on the host's own socket, the daemon is started, once, and the stream opened again;
- * any other failure to connect is the endpoint's error (DAEMON_UNAVAILABLE, with why).
+ * The stream opened at once, without a health probe first (one round trip less); when nothing
+ * listens on the host's own socket, the client starts the daemon, once, and it is opened again.
  */
-export async function openExecStreamStarting(c: DaemonStarter, id: string, req: StreamExecRequest, io: StreamExecIO): Promise<ExecStream> {
-  const first = await openExecStream(c.endpoint, id, req, io);
-  try {
-    await first.opened;
-    return first;
-  } catch (err) {
-    if (!c.canAutoStart || !NOT_LISTENING.has(errCode(err) ?? '')) throw unreachable(c.endpoint, err);
-  }
-  await c.ensureDaemon();
-  const second = await openExecStream(c.endpoint, id, req, io);
-  await second.opened.catch((err: unknown) => Promise.reject(unreachable(c.endpoint, err)));
-  return second;
+export function openExecStreamStarting(client: DaemonConnection, id: string, req: StreamExecRequest, io: StreamExecIO): Promise<ExecStream> {
+  return client.withDaemon(async () => {
+    const stream = await openExecStream(client.endpoint, id, req, io);
+    await stream.opened;
+    return stream;
+  });
 }
