@@ -5,9 +5,9 @@ import tseslint from 'typescript-eslint';
  * Who may import whom (README "Architecture"): each layer of src/ lists the layers it must not
  * reach, by the relative import paths that would reach them. Static and dynamic imports alike.
  */
-const LAYERS = ['api', 'client', 'cli', 'commands', 'daemon', 'runtime', 'store', 'llm', 'ui', 'p2p'];
+const LAYERS = ['api', 'client', 'cli', 'commands', 'daemon', 'runtime', 'store', 'llm', 'ui', 'p2p', 'net'];
 const FORBIDDEN = {
-  api: ['client', 'cli', 'commands', 'daemon', 'runtime', 'store', 'llm', 'ui', 'p2p', 'log.js'],
+  api: ['client', 'cli', 'commands', 'daemon', 'runtime', 'store', 'llm', 'ui', 'p2p', 'net', 'log.js'],
   client: ['cli', 'commands', 'daemon', 'runtime', 'store', 'llm', 'ui', 'p2p'],
   cli: ['commands', 'daemon', 'store', 'llm', 'p2p'],
   // commands: the thin layer over cli/ and client/; `bkg daemon start` runs the composition root, `bkg doctor` the host checks, `bkg fleet init` prepares the fleet database
@@ -22,6 +22,8 @@ const FORBIDDEN = {
   ui: ['commands', 'daemon', 'runtime', 'store', 'llm', 'p2p'],
   // the P2P plugin's network layer (libp2p): the daemon composes it; it knows nothing of bkg's other layers but the contract
   p2p: ['client', 'cli', 'commands', 'daemon', 'runtime', 'store', 'llm', 'ui'],
+  // HTTP/1.1 read by hand on plain sockets (response heads, body framing): a leaf, like the contract
+  net: ['api', 'client', 'cli', 'commands', 'daemon', 'runtime', 'store', 'llm', 'ui', 'p2p', 'log.js'],
 };
 
 function layerRules(layer) {

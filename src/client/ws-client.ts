@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
+import { BodyDecoder, headEnd, parseResponseHead } from '../net/http1.js';
 
 const OP_CONTINUATION = 0;
 const OP_TEXT = 1;
@@ -23,68 +24,33 @@ const MAX_MESSAGE = 64 << 20;
 /** A response head larger than this ends the connection. */
 const MAX_HEAD = 64 << 10;
 
-interface ResponseHead {
-  statusCode: number;
-  statusMessage: string;
-  /** Lower-case names; a repeated header's values joined with ", ". */
-  headers: Record<string, string>;
-}
-
-/** The status line and headers of an HTTP/1.x response; null when it is not one. */
-function parseHead(text: string): ResponseHead | null {
-  const [status = '', ...fields] = text.split('\r\n');
-  const m = /^HTTP\/1\.[01] (\d{3})(?: (.*))?$/.exec(status);
-  if (!m) return null;
-  const headers = Object.create(null) as Record<string, string>;
-  for (const f of fields) {
-    const colon = f.indexOf(':');
-    if (colon <= 0) return null;
-    const name = f.slice(0, colon).trim().toLowerCase();
-    const value = f.slice(colon + 1).trim();
-    headers[name] = Object.hasOwn(headers, name) ? `${headers[name]}, ${value}` : value;
-  }
-  return { statusCode: Number(m[1]), statusMessage: m[2] ?? '', headers };
-}
-
 /**
  * A response body into `out`: `content-length` bytes, chunked, or until the connection ends.
  * `broken(why)` is told of a body that cannot be read (a bad length or chunk, an early end).
  */
 function readBody(socket: Socket, first: Buffer, headers: Record<string, string>, out: PassThrough, broken: (why: string) => void): void {
-  const declared = headers['content-length'];
-  if (declared !== undefined && !/^\d+$/.test(declared)) return broken(`an invalid content-length ${JSON.stringify(declared)}`);
-  const length = declared === undefined ? null : Number(declared);
-  const chunked = /(^|,)\s*chunked\s*$/i.test(headers['transfer-encoding'] ?? '');
-  let buf: Buffer = Buffer.alloc(0);
-  let left = length ?? Infinity;
+  let body: BodyDecoder;
+  try {
+    body = new BodyDecoder(headers);
+  } catch (err) {
+    return broken((err as Error).message);
+  }
   const take = (d: Buffer): void => {
     if (out.writableEnded || out.destroyed) return;
-    if (!chunked) {
-      const part = d.subarray(0, Math.min(d.length, left));
-      left -= part.length;
-      if (part.length) out.write(part);
-      if (left <= 0) out.end();
-      return;
+    try {
+      body.feed(d, (part) => out.write(part));
+    } catch (err) {
+      return broken((err as Error).message);
     }
-    buf = buf.length ? Buffer.concat([buf, d]) : d;
-    for (;;) {
-      const eol = buf.indexOf('\r\n');
-      if (eol < 0) return;
-      const line = /^[0-9a-f]+/i.exec(buf.subarray(0, eol).toString('latin1')); // a chunk extension (";…") is ignored
-      if (!line) return broken('a malformed chunk');
-      const size = parseInt(line[0], 16);
-      if (size === 0) return void out.end(); // trailers, if any, are not read: the connection goes with the response
-      if (buf.length < eol + 2 + size + 2) return;
-      out.write(buf.subarray(eol + 2, eol + 2 + size));
-      buf = buf.subarray(eol + 2 + size + 2);
-    }
+    if (body.done) out.end();
   };
-  if (length === 0) return void out.end();
+  if (body.done) return void out.end();
   socket.on('data', take);
   socket.once('end', () => {
     if (out.writableEnded || out.destroyed) return;
-    if (length === null && !chunked) out.end();
-    else broken('a response cut short');
+    const why = body.ended();
+    if (why) broken(why);
+    else out.end();
   });
   if (first.length) take(first);
 }
@@ -153,13 +119,13 @@ export class WsClient extends EventEmitter {
     const onHead = (d: Buffer): void => {
       head = head.length ? Buffer.concat([head, d]) : d;
       for (;;) {
-        const end = head.indexOf('\r\n\r\n');
+        const end = headEnd(head);
         if (end < 0) {
           if (head.length > MAX_HEAD) this.fail(`a response head of over ${MAX_HEAD} bytes`);
           return;
         }
-        const response = parseHead(head.subarray(0, end).toString('latin1'));
-        const rest = head.subarray(end + 4);
+        const response = parseResponseHead(head.subarray(0, end - 4).toString('latin1'));
+        const rest = head.subarray(end);
         if (!response) return this.fail('a response that is not HTTP/1.1');
         if (response.statusCode >= 100 && response.statusCode < 200 && response.statusCode !== 101) {
           head = rest; // an interim answer (100 Continue, 103 Early Hints from a proxy): the real one follows

@@ -3,23 +3,20 @@
  * that resumes with `Range: bytes=N-` after a dropped connection (checking 206 + Content-Range,
  * starting over when the server ignores the range) and retries a few times.
  *
- * The bytes are hashed (sha256) as they arrive and written in batches of about 1 MiB, one write
- * in flight while the next batch fills; every 16 MiB written, a background fdatasync starts
- * (never more than one), so the data is mostly on disk when the download ends and the final fsync
- * has little left to do. The digest always describes the file's bytes: after an interrupted
- * attempt it is recomputed from the file when the two disagree.
+ * The bytes go through a FileAppender (file-appender.ts: hashed as they arrive, written from two
+ * reused 1 MiB buffers, a background fdatasync every 16 MiB); an `http:` source is read into one
+ * reused buffer too (http-get.ts), and a local file through one. The digest always describes the
+ * file's bytes: after an interrupted attempt it is recomputed from the file when the two disagree.
  */
-import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, stat, truncate, writeFile, type FileHandle } from 'node:fs/promises';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { open, stat, truncate, writeFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { BkgError } from '../../api/errors.js';
 import type { Logger } from '../../log.js';
+import { FileAppender, WRITE_BATCH_BYTES, type FileDigest } from './file-appender.js';
+import { httpGet, type BodySink } from './http-get.js';
 import { redactSource } from './names.js';
+
+export { createFileDigest, type FileDigest } from './file-appender.js';
 
 export type ProgressFn = (bytesDone: number, bytesTotal: number | null) => void;
 
@@ -39,110 +36,6 @@ export interface DownloadResult {
   attempts: number;
   /** How many of them resumed with a Range request that the server honoured. */
   resumed: number;
-}
-
-/** A sha256 of a file's bytes, kept up to date as they are written. */
-export interface FileDigest {
-  /** Bytes hashed so far. */
-  readonly bytes: number;
-  update(chunk: Buffer): void;
-  reset(): void;
-  /** Hash the first `upTo` bytes of `path` again, from the start. */
-  rehash(path: string, upTo: number): Promise<void>;
-  /** The digest of what was hashed (the state goes on). */
-  hex(): string;
-}
-
-export function createFileDigest(): FileDigest {
-  let h: Hash = createHash('sha256');
-  let bytes = 0;
-  return {
-    get bytes() {
-      return bytes;
-    },
-    update(chunk) {
-      h.update(chunk);
-      bytes += chunk.length;
-    },
-    reset() {
-      h = createHash('sha256');
-      bytes = 0;
-    },
-    async rehash(path, upTo) {
-      this.reset();
-      if (upTo === 0) return;
-      for await (const c of createReadStream(path, { start: 0, end: upTo - 1, highWaterMark: 1 << 20 })) this.update(c as Buffer);
-      if (bytes !== upTo) throw downloadFailed(`${path} changed while it was hashed (${bytes} of ${upTo} bytes)`);
-    },
-    hex() {
-      return h.copy().digest('hex');
-    },
-  };
-}
-
-const WRITE_BATCH_BYTES = 1 << 20;
-const WRITEBACK_BYTES = 16 << 20;
-
-async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
-  const rest = bufs;
-  while (rest.length) {
-    const { bytesWritten } = await fh.writev(rest);
-    let n = bytesWritten;
-    while (rest.length && n >= (rest[0] as Buffer).length) n -= (rest.shift() as Buffer).length;
-    if (n > 0) rest[0] = (rest[0] as Buffer).subarray(n);
-  }
-}
-
-/**
- * Append everything from `source` to `path`: hashed on arrival, written in ~1 MiB batches (one
- * write in flight), with a background fdatasync every 16 MiB. Closes the file whatever happens.
- */
-async function appendTo(path: string, source: AsyncIterable<Buffer>, digest?: FileDigest): Promise<void> {
-  const fh = await open(path, 'a', 0o600);
-  let writing: Promise<void> = Promise.resolve();
-  let syncing: Promise<void> | null = null;
-  let syncError: unknown = null;
-  let sinceSync = 0;
-  let batch: Buffer[] = [];
-  let batched = 0;
-  const flush = async (): Promise<void> => {
-    await writing;
-    const bufs = batch;
-    const n = batched;
-    batch = [];
-    batched = 0;
-    writing = writeAll(fh, bufs).then(() => {
-      sinceSync += n;
-      if (sinceSync >= WRITEBACK_BYTES && !syncing) {
-        sinceSync = 0;
-        syncing = fh.datasync().then(
-          () => void (syncing = null),
-          (err: unknown) => void ((syncError ??= err), (syncing = null)),
-        );
-      }
-    });
-    writing.catch(() => {}); // awaited by the next flush or at the end
-  };
-  try {
-    for await (const chunk of source) {
-      digest?.update(chunk);
-      batch.push(chunk);
-      batched += chunk.length;
-      if (batched >= WRITE_BATCH_BYTES) await flush();
-    }
-    if (batched > 0) await flush();
-    await writing;
-    await syncing;
-    if (syncError) throw syncError;
-  } catch (err) {
-    // What arrived before the source failed is good data: keep it, so a retry resumes after it.
-    if (batched > 0) await flush().catch(() => {});
-    throw err;
-  } finally {
-    await writing.catch(() => {});
-    await syncing;
-    await fh.close();
-  }
 }
 
 interface Common {
@@ -170,16 +63,23 @@ async function fileSize(path: string): Promise<number> {
   return (await stat(path, { bigint: false })).size;
 }
 
-/** Count bytes through a pipeline (for progress and the size cap) without buffering. */
-function counter(start: number, maxBytes: number, onProgress?: ProgressFn, total: number | null = null) {
+/**
+ * A sink that counts bytes (progress and the size cap) and appends them to the file. `close` it
+ * whatever happens: it writes what it took (a resumed download continues after it).
+ */
+async function fileSink(opts: Common, start: number, total: number | null): Promise<{ sink: BodySink; finish(): Promise<void>; close(): Promise<void> }> {
+  const out = await FileAppender.open(opts.dest, opts.digest);
   let done = start;
-  return async function* (source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-    for await (const chunk of source) {
-      done += chunk.length;
-      if (done > maxBytes) throw downloadFailed(`the source is larger than the limit of ${maxBytes} bytes`);
-      onProgress?.(done, total);
-      yield chunk;
-    }
+  return {
+    sink(view) {
+      done += view.length;
+      if (done > opts.maxBytes) throw downloadFailed(`the source is larger than the limit of ${opts.maxBytes} bytes`);
+      const wait = out.push(view);
+      opts.onProgress?.(done, total);
+      return wait;
+    },
+    finish: () => out.finish(),
+    close: () => out.close(),
   };
 }
 
@@ -197,50 +97,31 @@ export async function copyLocal(path: string, opts: Common): Promise<DownloadRes
   await writeFile(opts.dest, '', { mode: 0o600 });
   opts.digest?.reset();
   try {
-    await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), counter(0, opts.maxBytes, opts.onProgress, st.size), (src) => appendTo(opts.dest, src, opts.digest), opts.signal ? { signal: opts.signal } : {});
+    const out = await fileSink(opts, 0, st.size);
+    try {
+      const src = await open(path, 'r');
+      try {
+        // one read buffer for the whole copy, like the socket's (nothing allocated per chunk)
+        const buf = Buffer.allocUnsafe(WRITE_BATCH_BYTES);
+        for (;;) {
+          if (aborted(opts.signal)) throw downloadFailed('the download was cancelled');
+          const { bytesRead } = await src.read(buf, 0, buf.length, null);
+          if (bytesRead === 0) break;
+          await out.sink(buf.subarray(0, bytesRead));
+        }
+      } finally {
+        await src.close();
+      }
+      await out.finish();
+    } finally {
+      await out.close();
+    }
   } catch (err) {
     if (err instanceof BkgError) throw err;
     if (aborted(opts.signal)) throw downloadFailed('the download was cancelled', err);
     throw downloadFailed(`copying ${path} failed: ${err instanceof Error ? err.message : String(err)}`, err);
   }
   return { bytes: await fileSize(opts.dest), attempts: 1, resumed: 0 };
-}
-
-interface Response {
-  res: IncomingMessage;
-  url: URL;
-}
-
-function get(url: URL, headers: Record<string, string>, opts: { signal?: AbortSignal; idleTimeoutMs: number; maxRedirects: number }): Promise<Response> {
-  return new Promise((resolve, reject) => {
-    const send = (u: URL, redirectsLeft: number): void => {
-      const fn = u.protocol === 'https:' ? httpsRequest : httpRequest;
-      const req = fn(u, { method: 'GET', headers: { 'accept-encoding': 'identity', 'user-agent': 'bkg-model-registry', ...headers }, ...(opts.signal ? { signal: opts.signal } : {}) });
-      req.setTimeout(opts.idleTimeoutMs, () => req.destroy(new Retryable(`no data for ${opts.idleTimeoutMs} ms`)));
-      req.once('error', reject);
-      req.once('response', (res) => {
-        const status = res.statusCode ?? 0;
-        if ([301, 302, 303, 307, 308].includes(status)) {
-          res.resume();
-          const loc = res.headers.location;
-          if (!loc) return reject(downloadFailed(`HTTP ${status} without a Location header from ${redactSource(u.href)}`));
-          if (redirectsLeft <= 0) return reject(downloadFailed(`too many redirects from ${redactSource(url.href)}`));
-          let next: URL;
-          try {
-            next = new URL(loc, u);
-          } catch {
-            return reject(downloadFailed(`bad redirect Location from ${redactSource(u.href)}`));
-          }
-          if (next.protocol !== 'http:' && next.protocol !== 'https:') return reject(downloadFailed(`redirect to unsupported protocol ${next.protocol}`));
-          if (u.protocol === 'https:' && next.protocol === 'http:') return reject(downloadFailed('refusing a redirect from https to http'));
-          return send(next, redirectsLeft - 1);
-        }
-        resolve({ res, url: u });
-      });
-      req.end();
-    };
-    send(url, opts.maxRedirects);
-  });
 }
 
 /** `bytes START-END/TOTAL` (TOTAL may be '*'), or null. */
@@ -252,11 +133,6 @@ export function parseContentRange(h: string | undefined): { start: number; end: 
   const total = m[3] === '*' ? null : Number(m[3]);
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start || (total !== null && (!Number.isSafeInteger(total) || end >= total))) return null;
   return { start, end, total };
-}
-
-function drain(res: Readable): void {
-  res.resume();
-  res.on('error', () => {});
 }
 
 /** Download `url` into `dest` (created or truncated), resuming and retrying as described above. */
@@ -279,8 +155,8 @@ export async function downloadHttp(url: URL, opts: Common & DownloadTuning): Pro
     attempts++;
     let progressed = false;
     try {
-      const { res } = await get(url, have > 0 ? { range: `bytes=${have}-` } : {}, { ...(opts.signal ? { signal: opts.signal } : {}), idleTimeoutMs, maxRedirects });
-      const status = res.statusCode ?? 0;
+      const res = await httpGet(url, have > 0 ? { range: `bytes=${have}-` } : {}, { ...(opts.signal ? { signal: opts.signal } : {}), idleTimeoutMs, maxRedirects });
+      const status = res.statusCode;
       let start = 0;
       if (status === 200) {
         if (have > 0) {
@@ -294,13 +170,13 @@ export async function downloadHttp(url: URL, opts: Common & DownloadTuning): Pro
         const cr = parseContentRange(res.headers['content-range']);
         if (!cr || cr.start !== have) {
           // A range we did not ask for: start over without one.
-          drain(res);
+          res.discard();
           opts.log.info({ source: where, have, contentRange: res.headers['content-range'] }, 'unexpected Content-Range; downloading from the start');
           await truncate(opts.dest, 0);
           throw new Retryable(`the server answered with Content-Range ${String(res.headers['content-range'])} for bytes=${have}-`);
         }
         if (total !== null && cr.total !== null && cr.total !== total) {
-          drain(res);
+          res.discard();
           await truncate(opts.dest, 0);
           const was = total;
           total = null;
@@ -310,23 +186,30 @@ export async function downloadHttp(url: URL, opts: Common & DownloadTuning): Pro
         start = have;
         if (have > 0) resumed++;
       } else if (status === 416 && have > 0) {
-        drain(res);
+        res.discard();
         const cr = /^bytes \*\/(\d+)$/.exec(String(res.headers['content-range'] ?? ''));
         if (cr && Number(cr[1]) === have) return { bytes: have, attempts, resumed };
         await truncate(opts.dest, 0);
         throw new Retryable(`HTTP 416 for bytes=${have}-`);
       } else {
-        drain(res);
+        res.discard();
         const message = `HTTP ${status} from ${where}`;
         if (status >= 500 || status === 408 || status === 429) throw new Retryable(message);
         throw downloadFailed(message);
       }
       if (total !== null && total > opts.maxBytes) {
-        drain(res);
+        res.discard();
         throw downloadFailed(`the source is ${total} bytes, more than the limit of ${opts.maxBytes}`);
       }
       opts.onProgress?.(start, total);
-      await pipeline(res, counter(start, opts.maxBytes, opts.onProgress, total), (src) => appendTo(opts.dest, src, opts.digest));
+      const out = await fileSink(opts, start, total);
+      try {
+        await res.body(out.sink);
+        await out.finish();
+      } finally {
+        res.discard();
+        await out.close();
+      }
       const now = await fileSize(opts.dest);
       progressed = now > have;
       if (total !== null && now < total) throw new Retryable(`the connection closed after ${now} of ${total} bytes`);
