@@ -64,10 +64,19 @@ export async function loadSigningKey(path: string): Promise<{ privateKey: Signin
   return { privateKey, publicKey };
 }
 
+/** How many verified keys ModelAccess remembers. */
+const VERIFIED_KEYS = 1024;
+
 export class ModelAccess {
   /** jti → revoked: answers from memory, the table keeps it across restarts. */
   private readonly revoked = new Set<string>();
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  /**
+   * Keys whose signature verified, by their exact text: a key seen again skips the signature check
+   * (jose's, which goes through WebCrypto and the thread pool: most of a chat's authorisation), never
+   * the expiry or the revocation check. The oldest entry goes first past VERIFIED_KEYS.
+   */
+  private readonly verified = new Map<string, AccessClaims>();
 
   constructor(
     private readonly repo: LlmAccessRepository,
@@ -155,16 +164,26 @@ export class ModelAccess {
   /** A valid, unrevoked key's claims (signature and expiry: 401; revoked: 403), without a use. */
   async peek(token: string | null): Promise<AccessClaims> {
     if (!token) throw new BkgError('UNAUTHENTICATED', 'a model-access key is required (Authorization: Bearer <key>)');
-    let payload: Record<string, unknown>;
-    try {
-      payload = (await jwtVerify(token, this.keys.publicKey, { issuer: ISSUER, algorithms: ['EdDSA'], currentDate: this.now() })).payload as Record<string, unknown>;
-    } catch (err) {
-      throw new BkgError('UNAUTHENTICATED', `invalid model-access key: ${(err as Error).message}`);
+    let claims = this.verified.get(token);
+    // an expired key goes back through jose, which says so as it always did
+    if (claims && !(claims.exp * 1000 > this.now().getTime())) {
+      this.verified.delete(token);
+      claims = undefined;
     }
-    const claims: AccessClaims = {
-      jti: String(payload.jti), model_id: String(payload.model_id), namespace: String(payload.cave_ns),
-      scopes: payload.scopes as Scope[], rpm: Number(payload.rpm), exp: Number(payload.exp),
-    };
+    if (!claims) {
+      let payload: Record<string, unknown>;
+      try {
+        payload = (await jwtVerify(token, this.keys.publicKey, { issuer: ISSUER, algorithms: ['EdDSA'], currentDate: this.now() })).payload as Record<string, unknown>;
+      } catch (err) {
+        throw new BkgError('UNAUTHENTICATED', `invalid model-access key: ${(err as Error).message}`);
+      }
+      claims = {
+        jti: String(payload.jti), model_id: String(payload.model_id), namespace: String(payload.cave_ns),
+        scopes: payload.scopes as Scope[], rpm: Number(payload.rpm), exp: Number(payload.exp),
+      };
+      if (this.verified.size >= VERIFIED_KEYS) this.verified.delete(this.verified.keys().next().value as string);
+      this.verified.set(token, claims);
+    }
     if (this.revoked.has(claims.jti)) throw new BkgError('FORBIDDEN', 'this model-access key was revoked');
     return claims;
   }

@@ -59,8 +59,14 @@ describe('model access', () => {
     await expect(access.authorize(`${h}.${forgedPayload}.${s}`, use)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
     await expect(access.authorize('not.a.jwt', use)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
     await expect(access.authorize(null, use)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    // a key that verified is remembered by its exact text: its signature altered is still refused,
+    // and once it expires it is refused as before
+    await access.authorize(token, use);
+    const otherSig = `${s.slice(0, -2)}${s.endsWith('AA') ? 'BA' : 'AA'}`;
+    await expect(access.authorize(`${h}.${p}.${otherSig}`, use)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await access.authorize(token, use);
     now += 61_000;
-    await expect(access.authorize(token, use)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
+    await expect(access.authorize(token, use)).rejects.toMatchObject({ code: 'UNAUTHENTICATED', message: expect.stringContaining('"exp"') });
   });
 
   it('revokes at once and still after a restart', async () => {

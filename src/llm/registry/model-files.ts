@@ -34,17 +34,21 @@ export function fsyncPath(path: string): void {
 /**
  *   models/blobs/sha256-<hex>      verified models (dirs 0700, files 0600), named by their digest
  *   models/partial/<job>.part      a download in progress (never visible as a model)
- *   models/partial/<job>.verify/   the finished download alone in a directory, while a sandbox verifies it
+ *   models/verifier/<id>/          a file being downloaded, alone in the directory its verifier sandbox sees
+ *                                  (verifier-spare.ts; `partial/<job>.verify/` in earlier releases)
  */
 export class ModelFiles {
   readonly blobsDir: string;
   readonly partialDir: string;
+  /** Verifier sandboxes' directories (VerifierSpare owns it). */
+  readonly verifierDir: string;
 
   /** Creates the directories (0700) when missing. */
   constructor(home: string) {
     const modelsDir = join(home, 'models');
     this.blobsDir = join(modelsDir, 'blobs');
     this.partialDir = join(modelsDir, 'partial');
+    this.verifierDir = join(modelsDir, 'verifier');
     for (const dir of [modelsDir, this.blobsDir, this.partialDir]) {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       chmodSync(dir, 0o700);
@@ -66,9 +70,6 @@ export class ModelFiles {
     return join(this.partialDir, `${jobId}.part`);
   }
 
-  verifyDir(jobId: string): string {
-    return join(this.partialDir, `${jobId}.verify`);
-  }
 
   /**
    * Delete blobs whose digest is not in `known`, and partial downloads last changed before

@@ -1,17 +1,15 @@
 /**
  * One pull, start to end: stream the source into a file alone in a directory of its own, hashing
- * it on the way, while a verifier sandbox over that directory starts up and waits (its start-up
- * overlaps the download); when the file is complete, the sandbox checks its GGUF structure while
+ * it on the way, with a verifier sandbox over that directory waiting (a spare started before the
+ * pull, verifier-spare.ts, or else one started with the download, its start-up overlapping it); when the file is complete, the sandbox checks its GGUF structure while
  * the last of the file is fsynced, the registry checks the digest and signature, and then the
  * file moves into blobs/ and its manifest is recorded in one synchronous step. A file that fails
  * verification never becomes visible; whatever happens, the partial files are removed.
  */
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { join } from 'node:path';
 import { asBkgError, BkgError } from '../../api/errors.js';
 import type { Logger } from '../../log.js';
-import type { SandboxRunner } from '../../runtime/engine.js';
 import type { DownloadJobPatch } from '../../store/types.js';
 import type { ModelManifest } from '../types.js';
 import { copyLocal, createFileDigest, downloadHttp } from './download.js';
@@ -19,18 +17,18 @@ import { fsyncPath, type ModelFiles } from './model-files.js';
 import { redactSource } from './names.js';
 import { conflict, type PullPlan } from './pull-plan.js';
 import type { ModelFetcher, ModelRegistryOptions, ModelRegistryStore, PullHooks, PullPhase } from './types.js';
-import { startVerifier, type VerifierRun, type VerifyReport } from './verify.js';
+import type { VerifierSlot, VerifierSpare } from './verifier-spare.js';
+import type { VerifyReport } from './verify.js';
 
 /** What a pull works with: the registry's tables, files, sandbox runner and settings. */
 export interface PullContext {
   store: ModelRegistryStore;
   files: ModelFiles;
-  runtime: SandboxRunner;
   log: Logger;
   now: () => Date;
-  /** The node binary the verifier runs with (looked up when first needed). */
-  nodePath: () => string;
-  options: Pick<ModelRegistryOptions, 'maxModelBytes' | 'download' | 'verifyMemoryBytes'>;
+  /** Verifier sandboxes: the spare started ahead, or a new one. */
+  verifiers: VerifierSpare;
+  options: Pick<ModelRegistryOptions, 'maxModelBytes' | 'download'>;
   /** A job's row changed (ModelRegistryOptions.onJob). */
   changed: (jobId: string) => void;
 }
@@ -48,11 +46,10 @@ export async function executePull(c: PullContext, jobId: string, plan: PullPlan,
     },
   };
   const part = files.partFile(jobId);
-  const verifyDir = files.verifyDir(jobId);
   const where = redactSource(plan.source);
   let lastWrite = 0;
   let lastDone = 0;
-  let verifier: VerifierRun | null = null;
+  let slot: VerifierSlot | null = null;
   let ok = false;
   const progress = (phase: PullPhase, done: number, total: number | null, force = false) => {
     lastDone = done;
@@ -75,20 +72,9 @@ export async function executePull(c: PullContext, jobId: string, plan: PullPlan,
     }
     jobs.update(jobId, { status: 'downloading' });
     log.info({ job: jobId, source: where, model: plan.id }, 'model download started');
-    // The file is downloaded straight into the verifier's directory, and the verifier starts now.
-    mkdirSync(verifyDir, { mode: 0o700 });
-    const candidate = join(verifyDir, 'model.gguf');
-    writeFileSync(candidate, '', { mode: 0o600 });
-    verifier = startVerifier({
-      runtime: c.runtime,
-      log,
-      nodePath: c.nodePath(),
-      file: candidate,
-      ...(plan.sha256 ? { expectedSha256: plan.sha256 } : {}),
-      ...(plan.sig ? { signature: plan.sig, trustedKeys: store.trustedKeys.list().map((k) => ({ fingerprint: k.fingerprint, key: k.public_key })) } : {}),
-      ...(c.options.verifyMemoryBytes ? { memoryBytes: c.options.verifyMemoryBytes } : {}),
-      ...(hooks.signal ? { signal: hooks.signal } : {}),
-    });
+    // The file is downloaded straight into its verifier's directory: the spare's, or a new one's.
+    slot = c.verifiers.take() ?? c.verifiers.open();
+    const candidate = slot.file;
     const digest = createFileDigest();
     const common = {
       dest: candidate,
@@ -105,7 +91,14 @@ export async function executePull(c: PullContext, jobId: string, plan: PullPlan,
     if (fetched.attempts > 1) log.info({ job: jobId, attempts: fetched.attempts, resumed: fetched.resumed }, 'model download resumed after interruptions');
 
     // The structure check in the sandbox and the fsync of the file's tail, side by side.
-    const finishing = verifier.finish({ sha256: digest.hex(), size: fetched.bytes });
+    const finishing = slot.run.finish(
+      { sha256: digest.hex(), size: fetched.bytes },
+      {
+        ...(plan.sha256 ? { expectedSha256: plan.sha256 } : {}),
+        ...(plan.sig ? { signature: plan.sig, trustedKeys: store.trustedKeys.list().map((k) => ({ fingerprint: k.fingerprint, key: k.public_key })) } : {}),
+        ...(hooks.signal ? { signal: hooks.signal } : {}),
+      },
+    );
     const [checked, synced] = await Promise.allSettled([finishing, fsyncFile(candidate)]);
     if (checked.status === 'rejected') throw checked.reason;
     if (synced.status === 'rejected') throw synced.reason;
@@ -123,11 +116,15 @@ export async function executePull(c: PullContext, jobId: string, plan: PullPlan,
     throw e;
   } finally {
     // The verifier's sandbox is torn down after its verdict (the job is already done then); the
-    // pull ends with it, and before its directory goes. On failure it is stopped first.
-    if (ok) await verifier?.closed;
-    else await verifier?.cancel();
+    // pull ends with it, and before its directory goes. On failure it is stopped first. Then the
+    // spare for the next pull starts.
+    if (ok) await slot?.run.closed;
+    else await slot?.run.cancel();
     rmSync(part, { force: true });
-    rmSync(verifyDir, { recursive: true, force: true });
+    if (slot) {
+      rmSync(slot.dir, { recursive: true, force: true });
+      c.verifiers.refill();
+    }
   }
 }
 

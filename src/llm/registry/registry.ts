@@ -19,11 +19,15 @@ import { resolveInterpreter } from '../../runtime/runtimes.js';
 import type { ModelLookup, ModelManifest } from '../types.js';
 import { ModelFiles } from './model-files.js';
 import { executePull, type PullContext } from './pull.js';
+import { VerifierSpare } from './verifier-spare.js';
+import { startVerifier } from './verify.js';
 import { planPull, type PullPlan } from './pull-plan.js';
 import { trustStore } from './trust.js';
 import type { GcRemoved, GcResult, ModelRegistryOptions, PullHooks, PullOptions, StartDownloadOptions, StartedDownload, TrustStore } from './types.js';
 
 const DAY_MS = 24 * 3600 * 1000;
+/** A spare verifier not taken for this long ends (its sandbox holds a node process meanwhile). */
+const SPARE_IDLE_MS = 10 * 60 * 1000;
 
 export class ModelRegistry implements ModelLookup {
   readonly trust: TrustStore;
@@ -33,6 +37,7 @@ export class ModelRegistry implements ModelLookup {
   private readonly now: () => Date;
   private readonly files: ModelFiles;
   private readonly pulls: PullContext;
+  private readonly verifiers: VerifierSpare;
   private readonly active = new Map<string, { controller: AbortController; done: Promise<void> }>();
   /** Jobs executing now (pull and startDownload): gc never touches their partial files. */
   private readonly inflight = new Set<string>();
@@ -48,13 +53,19 @@ export class ModelRegistry implements ModelLookup {
     this.jobs = o.store.downloadJobs;
     this.nodePath = o.nodePath;
     this.files = new ModelFiles(o.home);
+    this.verifiers = new VerifierSpare({
+      dir: this.files.verifierDir,
+      log: this.log,
+      idleMs: o.spareVerifierIdleMs ?? SPARE_IDLE_MS,
+      start: (file) =>
+        startVerifier({ runtime: o.runtime, log: this.log, nodePath: (this.nodePath ??= resolveInterpreter('node', 'node')), file, ...(o.verifyMemoryBytes ? { memoryBytes: o.verifyMemoryBytes } : {}) }),
+    });
     this.pulls = {
       store: o.store,
       files: this.files,
-      runtime: o.runtime,
       log: this.log,
       now: this.now,
-      nodePath: () => (this.nodePath ??= resolveInterpreter('node', 'node')),
+      verifiers: this.verifiers,
       options: o,
       changed: (id) => this.changed(id),
     };
@@ -159,6 +170,7 @@ export class ModelRegistry implements ModelLookup {
     this.closed = true;
     for (const { controller } of this.active.values()) controller.abort();
     await Promise.allSettled([...this.active.values()].map((a) => a.done));
+    await this.verifiers.close();
   }
 
   // ---- internals ----

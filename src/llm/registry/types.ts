@@ -29,6 +29,8 @@ export interface ModelRegistryOptions {
   concurrency?: number;
   /** Memory limit of the verification sandbox (default 256 MiB). */
   verifyMemoryBytes?: number;
+  /** A spare verifier sandbox (started after a pull for the next one) ends when not taken for this long (default 10 minutes). */
+  spareVerifierIdleMs?: number;
   /** The clock of manifests, uses and gc (download jobs are stamped by the store's own clock). */
   now?: () => Date;
   /** Told each download job as it is created, at every change of status, and as its progress is recorded (at most a few times a second). */

@@ -38,19 +38,24 @@ export interface VerifyReport {
   sandbox: { id: string; hostname: string; uid: number | null; interfaces: string[]; durationMs: number; peakMemoryBytes: number | null };
 }
 
-export interface VerifyOptions {
+/** What the registry checks itself, against the digest it computed: the pinned sha256 and a signature. */
+export interface VerifyChecks {
+  expectedSha256?: string;
+  signature?: Buffer;
+  trustedKeys?: { fingerprint: string; key: string }[];
+  /** Aborting stops the verifier. */
+  signal?: AbortSignal;
+}
+
+export interface VerifyOptions extends VerifyChecks {
   runtime: SandboxRunner;
   log: Logger;
   /** The node binary, visible inside the sandbox (under /usr or a top-level bin dir). */
   nodePath: string;
   /** The file alone in its directory: that directory becomes the sandbox's workspace. */
   file: string;
-  expectedSha256?: string;
-  signature?: Buffer;
-  trustedKeys?: { fingerprint: string; key: string }[];
   memoryBytes?: number;
   timeoutMs?: number;
-  signal?: AbortSignal;
 }
 
 const STDOUT_CAP = 64 * 1024;
@@ -100,15 +105,17 @@ export interface FileDigest {
   size: number;
 }
 
-export interface StartVerifyOptions extends Omit<VerifyOptions, 'timeoutMs'> {
+export interface StartVerifyOptions extends Omit<VerifyOptions, keyof VerifyChecks | 'timeoutMs'> {
   /** The verification's time limit, from `finish` on (default: verifyTimeoutMs of the file's size). */
   timeoutMs?: number;
 }
 
 /** A verifier sandbox started ahead of the file: `finish` once the file is complete, or `cancel`. */
 export interface VerifierRun {
-  /** The file is complete (and has this digest): verify it. Rejects with MODEL_VERIFICATION_FAILED. */
-  finish(digest: FileDigest): Promise<VerifyReport>;
+  /** The file is complete (and has this digest): verify it, with `checks`. Rejects with MODEL_VERIFICATION_FAILED. */
+  finish(digest: FileDigest, checks?: VerifyChecks): Promise<VerifyReport>;
+  /** The sandbox has ended (it can verify nothing any more). */
+  readonly ended: boolean;
   /** Stop the sandbox (the pull failed or was cancelled); waits for it to end. Never rejects. */
   cancel(): Promise<void>;
   /** Resolves once the sandbox has ended and is cleaned up (finish resolves on the verifier's line, before that). */
@@ -140,6 +147,7 @@ export function startVerifier(o: StartVerifyOptions): VerifierRun {
   let stop: (() => void) | undefined;
   let stopped = false;
   let timedOut = false;
+  let ended = false;
   const started = performance.now();
   /** Resolves when the verifier's line is complete (it prints one, then exits). */
   let lineDone: () => void = () => {};
@@ -148,8 +156,6 @@ export function startVerifier(o: StartVerifyOptions): VerifierRun {
     stopped = true;
     stop?.();
   };
-  const onAbort = (): void => kill();
-  o.signal?.addEventListener('abort', onAbort, { once: true });
   const run = o.runtime
     .run(def, {
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -166,10 +172,10 @@ export function startVerifier(o: StartVerifyOptions): VerifierRun {
       },
       onStarted: (ctl) => {
         stop = () => ctl.stop();
-        if (stopped || o.signal?.aborted) stop();
+        if (stopped) stop();
       },
     })
-    .finally(() => o.signal?.removeEventListener('abort', onAbort));
+    .finally(() => void (ended = true));
   run.catch(() => {});
   const closed = run.then(
     () => undefined,
@@ -178,17 +184,23 @@ export function startVerifier(o: StartVerifyOptions): VerifierRun {
 
   return {
     closed,
+    get ended() {
+      return ended;
+    },
     async cancel(): Promise<void> {
       kill();
       (stdin as Writable | null)?.end();
       await closed;
     },
-    async finish(digest: FileDigest): Promise<VerifyReport> {
+    async finish(digest: FileDigest, checks: VerifyChecks = {}): Promise<VerifyReport> {
       const limit = o.timeoutMs ?? verifyTimeoutMs(digest.size);
       const timer = setTimeout(() => {
         timedOut = true;
         kill();
       }, limit);
+      const onAbort = (): void => kill();
+      if (checks.signal?.aborted) kill();
+      checks.signal?.addEventListener('abort', onAbort, { once: true });
       let structure: Omit<VerifyReport, 'sha256' | 'signedBy'>;
       try {
         go = true;
@@ -196,7 +208,7 @@ export function startVerifier(o: StartVerifyOptions): VerifierRun {
         // The verdict is the line: taken as soon as it is complete, while the sandbox is torn
         // down (`closed`); without a line, the way the sandbox ended says why.
         const first = await Promise.race([line, run]);
-        if (o.signal?.aborted) throw new BkgError('DOWNLOAD_FAILED', 'the pull was cancelled during verification');
+        if (checks.signal?.aborted) throw new BkgError('DOWNLOAD_FAILED', 'the pull was cancelled during verification');
         if (timedOut) throw failed(`the verifier timed out after ${limit} ms`, { sandbox: id });
         if (first === 'line') structure = checkLine({ id, def, stdout, size: digest.size, durationMs: performance.now() - started, peakMemoryBytes: null });
         else {
@@ -205,9 +217,10 @@ export function startVerifier(o: StartVerifyOptions): VerifierRun {
         }
       } finally {
         clearTimeout(timer);
+        checks.signal?.removeEventListener('abort', onAbort);
       }
-      if (o.expectedSha256 && digest.sha256 !== o.expectedSha256) throw failed(`sha256 mismatch: expected ${o.expectedSha256}, got ${digest.sha256}`, { sandbox: id, sha256: digest.sha256 });
-      const signedBy = o.signature ? checkSignature(Buffer.from(digest.sha256, 'hex'), o.signature, o.trustedKeys ?? [], { sandbox: id, sha256: digest.sha256 }) : null;
+      if (checks.expectedSha256 && digest.sha256 !== checks.expectedSha256) throw failed(`sha256 mismatch: expected ${checks.expectedSha256}, got ${digest.sha256}`, { sandbox: id, sha256: digest.sha256 });
+      const signedBy = checks.signature ? checkSignature(Buffer.from(digest.sha256, 'hex'), checks.signature, checks.trustedKeys ?? [], { sandbox: id, sha256: digest.sha256 }) : null;
       const report: VerifyReport = { ...structure, sha256: digest.sha256, signedBy };
       o.log.debug({ sha256: report.sha256, size: report.size, signedBy, sandbox: report.sandbox }, 'model verified in sandbox');
       return report;
@@ -219,10 +232,15 @@ export function startVerifier(o: StartVerifyOptions): VerifierRun {
 export async function verifyInSandbox(o: VerifyOptions): Promise<VerifyReport> {
   const digest = createFileDigest();
   await digest.rehash(o.file, statSync(o.file).size);
-  const v = startVerifier(o);
+  const { expectedSha256, signature, trustedKeys, signal, ...start } = o;
+  if (signal?.aborted) throw new BkgError('DOWNLOAD_FAILED', 'the verification was cancelled');
+  const v = startVerifier(start);
+  const onAbort = (): void => void v.cancel();
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    return await v.finish({ sha256: digest.hex(), size: digest.bytes });
+    return await v.finish({ sha256: digest.hex(), size: digest.bytes }, { expectedSha256, signature, trustedKeys, signal });
   } finally {
+    signal?.removeEventListener('abort', onAbort);
     await v.closed;
   }
 }

@@ -137,6 +137,8 @@ export interface TestRegistry {
   registry: ModelRegistry;
   blobsDir: string;
   partialDir: string;
+  /** Verifier sandboxes' directories (a spare's waits here between pulls). */
+  verifierDir: string;
   close(): Promise<void>;
 }
 
@@ -159,6 +161,7 @@ export async function makeRegistry(opts: Partial<Omit<ModelRegistryOptions, 'sto
     registry,
     blobsDir: join(home, 'models', 'blobs'),
     partialDir: join(home, 'models', 'partial'),
+    verifierDir: join(home, 'models', 'verifier'),
     async close() {
       await registry.close();
       store.close();

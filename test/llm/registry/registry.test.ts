@@ -23,6 +23,10 @@ const sha256File = (p: string) => createHash('sha256').update(readFileSync(p)).d
 function expectCacheClean(t: TestRegistry): void {
   expect(readdirSync(t.blobsDir)).toEqual([]);
   expect(readdirSync(t.partialDir)).toEqual([]);
+  // nothing in the verifiers' directories but, at most, the spare's empty file
+  const slots = readdirSync(t.verifierDir);
+  expect(slots.length).toBeLessThanOrEqual(1);
+  for (const d of slots) expect(readdirSync(join(t.verifierDir, d)).map((f) => [f, statSync(join(t.verifierDir, d, f)).size])).toEqual([['model.gguf', 0]]);
   expect(t.registry.list()).toEqual([]);
 }
 
@@ -103,8 +107,9 @@ describe.skipIf(skip)('model registry', () => {
     t = await makeRegistry({ download: { retries: 3, retryDelayMs: 10, idleTimeoutMs: 60_000 } });
     server.behaviour = { stallAfterBytes: 100_000, stalls: 1 };
     const started = t.registry.startDownload({ source: server.url('/models/stories260K.gguf') });
-    await until(() => (t.registry.job(started.job_id)?.status === 'downloading' && readdirSync(t.partialDir).length > 0) || null);
+    await until(() => (t.registry.job(started.job_id)?.status === 'downloading' && readdirSync(t.verifierDir).length > 0) || null);
     await t.registry.close();
+    expect(readdirSync(t.verifierDir)).toEqual([]);
     const job = t.registry.job(started.job_id);
     expect(job?.status).toBe('failed');
     expect(job?.error).toMatch(/^DOWNLOAD_FAILED: .*cancelled/);
@@ -189,6 +194,38 @@ describe.skipIf(skip)('model registry', () => {
       expect(err.message, c.name).toMatch(c.reason);
       expectCacheClean(t);
     }
+  });
+
+  it('starts a spare verifier after a pull; the next pull downloads into it; each file gets a sandbox of its own; an idle spare ends', async () => {
+    t = await makeRegistry({ spareVerifierIdleMs: 60_000 });
+    const reports: VerifyReport[] = [];
+    const first = await t.registry.pull({ source: model, name: 'one', onVerified: (r) => reports.push(r) });
+    // the spare: a directory with an empty file, its sandbox waiting
+    await until(() => readdirSync(t.verifierDir).length === 1 || null);
+    const [spare] = readdirSync(t.verifierDir);
+    expect(readdirSync(join(t.verifierDir, spare as string))).toEqual(['model.gguf']);
+    await new Promise((r) => setTimeout(r, 300));
+
+    t.registry.remove(first.id);
+    const t0 = performance.now();
+    await t.registry.pull({ source: server.url('/models/stories260K.gguf'), name: 'two', sha256: MODEL_SHA256, onVerified: (r) => reports.push(r) });
+    const elapsed = performance.now() - t0;
+    expect(reports).toHaveLength(2);
+    expect(reports[1]?.sandbox.id).not.toBe(reports[0]?.sandbox.id);
+    // the second verifier was up before its pull began: it was the spare
+    expect(reports[1]?.sandbox.durationMs).toBeGreaterThan(elapsed);
+    expect(reports[1]?.sandbox.hostname.startsWith('bkg-')).toBe(true);
+    // the spare's directory went with its pull, and a new spare waits
+    await until(() => (readdirSync(t.verifierDir).length === 1 && readdirSync(t.verifierDir)[0] !== spare) || null);
+    expect(readdirSync(t.partialDir)).toEqual([]);
+    await t.close();
+    expect(existsSync(t.verifierDir)).toBe(false); // close() stopped the spare (the test's home is gone with it)
+
+    // a spare nobody takes ends after its idle time
+    t = await makeRegistry({ spareVerifierIdleMs: 200 });
+    await t.registry.pull({ source: model });
+    await until(() => readdirSync(t.verifierDir).length === 1 || null);
+    await until(() => readdirSync(t.verifierDir).length === 0 || null);
   });
 
   it('accepts a good signature from a trusted key and records the signer', async () => {

@@ -1,0 +1,107 @@
+/**
+ * A verifier sandbox started ahead of the next pull. Its start (the sandbox and a node process)
+ * is the fixed cost of every verification: a pull that finds a spare downloads straight into the
+ * spare's directory and pays none of it; the next spare starts once the pull is over, when the
+ * daemon has nothing else to do for it. Every file still gets a sandbox of its own (a spare serves
+ * one pull and ends with it), and a spare nobody takes ends after `idleMs`.
+ *
+ *   models/verifier/<id>/model.gguf   a spare's (empty, then growing) file; its directory is the
+ *                                     sandbox's workspace
+ *
+ * Without a spare (the first pull, one pull beside another, a spare that ended), a pull starts its
+ * own verifier when its download starts, as before.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../../log.js';
+import type { VerifierRun } from './verify.js';
+
+/** A verifier over a directory of its own, waiting for its file. */
+export interface VerifierSlot {
+  run: VerifierRun;
+  /** The directory to remove once the pull is over. */
+  dir: string;
+  /** The file to download into. */
+  file: string;
+}
+
+export interface VerifierSpareOptions {
+  /** Where spares' directories go (emptied of a dead daemon's leftovers at the start). */
+  dir: string;
+  /** Start a verifier over `file` (which exists). */
+  start: (file: string) => VerifierRun;
+  log: Logger;
+  /** A spare not taken for this long ends. */
+  idleMs: number;
+}
+
+export class VerifierSpare {
+  private spare: (VerifierSlot & { timer: NodeJS.Timeout }) | null = null;
+  private closed = false;
+
+  constructor(private readonly o: VerifierSpareOptions) {
+    rmSync(o.dir, { recursive: true, force: true });
+    mkdirSync(o.dir, { recursive: true, mode: 0o700 });
+  }
+
+  /** A new slot: a directory with an empty file and a verifier over it, started now. */
+  open(): VerifierSlot {
+    const dir = join(this.o.dir, randomBytes(8).toString('hex'));
+    mkdirSync(dir, { mode: 0o700 });
+    const file = join(dir, 'model.gguf');
+    writeFileSync(file, '', { mode: 0o600 });
+    try {
+      return { run: this.o.start(file), dir, file };
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** The spare, if one is up and waiting (it is the caller's from now on); null otherwise. */
+  take(): VerifierSlot | null {
+    const s = this.spare;
+    this.spare = null;
+    if (!s) return null;
+    clearTimeout(s.timer);
+    if (!s.run.ended) return { run: s.run, dir: s.dir, file: s.file };
+    void this.discard(s);
+    return null;
+  }
+
+  /** Start a spare for the next pull, unless one is there or the registry is closing. */
+  refill(): void {
+    if (this.closed || this.spare) return;
+    let slot: VerifierSlot;
+    try {
+      slot = this.open();
+    } catch (err) {
+      this.o.log.warn({ err }, 'could not start a spare model verifier; the next pull starts its own');
+      return;
+    }
+    const timer = setTimeout(() => {
+      if (this.spare?.run !== slot.run) return;
+      this.spare = null;
+      void this.discard(slot);
+    }, this.o.idleMs);
+    timer.unref();
+    this.spare = { ...slot, timer };
+  }
+
+  /** Stop the spare and remove its directory; waits for its sandbox to end. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const s = this.spare;
+    this.spare = null;
+    if (s) {
+      clearTimeout(s.timer);
+      await this.discard(s);
+    }
+  }
+
+  private async discard(s: VerifierSlot): Promise<void> {
+    await s.run.cancel();
+    rmSync(s.dir, { recursive: true, force: true });
+  }
+}
