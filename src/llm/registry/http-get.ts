@@ -36,6 +36,7 @@ export interface GetOptions {
 
 const READ_BUFFER_BYTES = 64 << 10;
 const MAX_HEAD = 64 << 10;
+const MAX_INTERIM = 16;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 function failed(message: string): BkgError {
@@ -82,6 +83,8 @@ function rawGet(url: URL, headers: Record<string, string>, o: GetOptions): Promi
     let failure: unknown = null;
     /** The sink asked to wait: the socket is paused until it is done. */
     let busy = false;
+    /** Interim (1xx) answers seen before the real one. */
+    let interim = 0;
     // read callbacks come after this function has run: everything they use is defined by then
     const socket: Socket = connect({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80), onread: { buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES), callback: (n, buf) => onRead(n, buf) } });
     const fail = (err: unknown): void => {
@@ -129,33 +132,41 @@ function rawGet(url: URL, headers: Record<string, string>, o: GetOptions): Promi
         return true;
       }
       head = Buffer.concat([head, data]);
-      const end = headEnd(head);
-      if (end < 0) {
-        if (head.length > MAX_HEAD) fail(new Error(`a response head of over ${MAX_HEAD} bytes`));
-        return true;
+      let end: number;
+      let parsed: ReturnType<typeof parseResponseHead>;
+      for (;;) {
+        end = headEnd(head);
+        if (end < 0) {
+          if (head.length > MAX_HEAD) fail(new Error(`a response head of over ${MAX_HEAD} bytes`));
+          return true;
+        }
+        parsed = parseResponseHead(head.subarray(0, end - 4).toString('latin1'));
+        if (!parsed) {
+          fail(new Error('a response that is not HTTP/1.x'));
+          return true;
+        }
+        if (parsed.statusCode < 100 || parsed.statusCode >= 200 || parsed.statusCode === 101) break;
+        // an interim answer (100 Continue, 103 Early Hints): the real one follows, maybe in the same read
+        if (++interim > MAX_INTERIM) {
+          fail(new Error(`more than ${MAX_INTERIM} interim answers`));
+          return true;
+        }
+        head = head.subarray(end);
       }
-      const parsed = parseResponseHead(head.subarray(0, end - 4).toString('latin1'));
-      if (!parsed) {
-        fail(new Error('a response that is not HTTP/1.x'));
-        return true;
-      }
-      if (parsed.statusCode >= 100 && parsed.statusCode < 200) {
-        head = head.subarray(end); // an interim answer: the real one follows
-        return true;
-      }
+      const final = parsed;
       early = Buffer.from(head.subarray(end)); // a copy: `head` may be a view of the read buffer
       head = null;
       socket.pause();
       resolve({
-        statusCode: parsed.statusCode,
-        headers: parsed.headers,
+        statusCode: final.statusCode,
+        headers: final.headers,
         body: (s) =>
           new Promise<void>((res, rej) => {
             if (failure) return rej(failure);
             settle = { resolve: res, reject: rej };
             sink = s;
             try {
-              decoder = new BodyDecoder(parsed.headers);
+              decoder = new BodyDecoder(final.headers);
             } catch (err) {
               return fail(failed(`the server sent ${(err as Error).message}`));
             }

@@ -49,6 +49,7 @@ const routes: Record<string, (sock: Socket, req: string) => Promise<void> | void
     s.end();
   },
   '/interim': (s) => void s.end(Buffer.concat([Buffer.from(`HTTP/1.1 103 Early Hints\r\nlink: </x>\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: ${data.length}\r\n\r\n`), data])),
+  '/many-interim': (s) => void s.end(`${'HTTP/1.1 100 Continue\r\n\r\n'.repeat(17)}HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok`),
   '/redirect': (s) => void s.end('HTTP/1.1 302 Found\r\nlocation: /length\r\ncontent-length: 5\r\n\r\nmoved'),
   '/loop': (s) => void s.end('HTTP/1.1 301 Moved\r\nlocation: /loop\r\ncontent-length: 0\r\n\r\n'),
   '/to-file': (s) => void s.end('HTTP/1.1 301 Moved\r\nlocation: file:///etc/passwd\r\ncontent-length: 0\r\n\r\n'),
@@ -116,6 +117,7 @@ describe('downloadHttp over its own HTTP/1.1 reader', () => {
     await expect(download('/bad-chunk', 'c')).rejects.toMatchObject({ code: 'DOWNLOAD_FAILED', message: expect.stringContaining('the server sent a malformed chunk') });
     await expect(download('/bad-length', 'b')).rejects.toMatchObject({ code: 'DOWNLOAD_FAILED', message: expect.stringContaining('an invalid content-length') });
     await expect(download('/not-http', 'n')).rejects.toMatchObject({ code: 'DOWNLOAD_FAILED', message: expect.stringContaining('a response that is not HTTP/1.x') });
+    await expect(download('/many-interim', 'i')).rejects.toMatchObject({ code: 'DOWNLOAD_FAILED', message: expect.stringContaining('more than 16 interim answers') });
     await expect(download('/gone', 'g')).rejects.toMatchObject({ code: 'DOWNLOAD_FAILED', message: `HTTP 404 from ${base}/gone` });
   });
 });
