@@ -5,7 +5,8 @@
 //
 //   node-llama-cpp/llama/gitRelease.bundle   llama.cpp's sources as a git bundle (~34 MB), for
 //                                            `node-llama-cpp source build`; the daemon loads the
-//                                            prebuilt binary only (getLlama({ build: 'never' }))
+//                                            prebuilt binary only (getLlama({ build: 'never' })); kept
+//                                            where that binary (@node-llama-cpp/linux-x64) is missing
 //   better-sqlite3/build/Release/{obj,obj.target,.deps}
 //                                            the compiler's intermediate files (~15 MB) of a
 //                                            from-source install; the addon is better_sqlite3.node
@@ -14,12 +15,13 @@
 // Prints what it removed and how much, one line.
 import { existsSync, lstatSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const MODULES = join(import.meta.dirname, '..', 'node_modules');
+const MODULES = fileURLToPath(new URL('../node_modules', import.meta.url));
 
 /** [path to remove, the file that must exist for it to go] */
 const ENTRIES = [
-  ['node-llama-cpp/llama/gitRelease.bundle', 'node-llama-cpp/package.json'],
+  ['node-llama-cpp/llama/gitRelease.bundle', '@node-llama-cpp/linux-x64/package.json'],
   ['better-sqlite3/build/Release/obj', 'better-sqlite3/build/Release/better_sqlite3.node'],
   ['better-sqlite3/build/Release/obj.target', 'better-sqlite3/build/Release/better_sqlite3.node'],
   ['better-sqlite3/build/Release/.deps', 'better-sqlite3/build/Release/better_sqlite3.node'],

@@ -38,7 +38,7 @@ function readBody(socket: Socket, first: Buffer, headers: Record<string, string>
   const take = (d: Buffer): void => {
     if (out.writableEnded || out.destroyed) return;
     try {
-      body.feed(d, (part) => out.write(part));
+      body.feed(d, (part) => void out.write(part));
     } catch (err) {
       return broken((err as Error).message);
     }

@@ -71,17 +71,23 @@ export class BodyDecoder {
   }
 
 
-  /** Decode `input`; returns the number of bytes of it that belonged to the response (the rest follows the body). */
-  feed(input: Buffer, emit: (part: Buffer) => void): number {
+  /**
+   * Decode `input`; returns how many of its bytes were taken: all of them, unless the body ended
+   * before (the rest follows the response) or `emit` returned true (stop: feed the rest later).
+   */
+  feed(input: Buffer, emit: (part: Buffer) => boolean | void): number {
     let at = 0;
     while (at < input.length && this.state !== 'done') {
       if (this.state === 'data') {
         const n = this.untilEnd ? input.length - at : Math.min(this.left, input.length - at);
-        if (n > 0) emit(input.subarray(at, at + n));
+        const stop = n > 0 && emit(input.subarray(at, at + n)) === true;
         at += n;
-        if (this.untilEnd) continue;
-        this.left -= n;
-        if (this.left === 0) this.state = this.chunked ? 'crlf' : 'done';
+        if (!this.untilEnd) {
+          this.left -= n;
+          if (this.left === 0) this.state = this.chunked ? 'crlf' : 'done';
+        }
+        if (stop) break;
+        continue;
       } else if (this.state === 'crlf') {
         const want = this.crlfSeen === 0 ? 0x0d : 0x0a;
         if (input[at] !== want) throw new BodyError('a chunk not followed by CRLF');

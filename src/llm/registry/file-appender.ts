@@ -64,6 +64,8 @@ export class FileAppender {
   private fill = 0;
   /** The one write in flight. */
   private writing: Promise<void> | null = null;
+  /** A push that waits for a free buffer: nothing else may touch the buffers until it is done. */
+  private waiting: Promise<void> | null = null;
   private syncing: Promise<void> | null = null;
   private failure: unknown = null;
   private sinceSync = 0;
@@ -79,11 +81,17 @@ export class FileAppender {
     return new FileAppender(await open(path, 'a', 0o600), digest);
   }
 
-  /** Take `view`'s bytes; a promise means: wait for it before the next push. */
+  /** Take `view`'s bytes; a promise means: wait for it before the next push (a push before that throws). */
   push(view: Buffer): Promise<void> | null {
     if (this.failure) throw this.failure;
+    if (this.waiting) throw new Error('FileAppender: a push came while the one before it still waits for a buffer');
     this.digest?.update(view);
-    return this.copy(view, 0);
+    const wait = this.copy(view, 0);
+    if (!wait) return null;
+    const waiting = wait.finally(() => void (this.waiting = null));
+    waiting.catch(() => {}); // the caller awaits it; finish and close wait for it too
+    this.waiting = waiting;
+    return waiting;
   }
 
   private copy(view: Buffer, from: number): Promise<void> | null {
@@ -137,6 +145,7 @@ export class FileAppender {
 
   /** Write what is left and wait for every write and the background sync; throws the first failure. */
   async finish(): Promise<void> {
+    await this.waiting;
     await this.writing;
     this.startWrite();
     await this.writing;
@@ -148,6 +157,7 @@ export class FileAppender {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.waiting?.catch(() => {});
     await this.writing?.catch(() => {});
     if (!this.failure) {
       this.startWrite();

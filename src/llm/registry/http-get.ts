@@ -99,28 +99,30 @@ function rawGet(url: URL, headers: Record<string, string>, o: GetOptions): Promi
       settle?.resolve();
       settle = null;
     };
-    /** Body bytes to the sink; pauses the socket while the sink is busy. */
+    /**
+     * Body bytes to the sink, one piece at a time: when the sink asks to wait, the socket pauses
+     * (the read buffer, and so `data`, stays as it is) and the rest of `data` follows once it is done.
+     */
     const deliver = (data: Buffer): void => {
       if (!decoder || !sink) return;
       const s = sink;
-      let waits: Promise<void>[] | null = null;
+      let wait: Promise<void> | null = null;
+      let taken: number;
       try {
-        decoder.feed(data, (part) => {
-          const w = s(part);
-          if (w) (waits ??= []).push(w);
-        });
+        taken = decoder.feed(data, (part) => (wait = s(part)) !== null);
       } catch (err) {
         return fail(err instanceof BodyError ? failed(`the server sent ${err.message}`) : err);
       }
-      const complete = decoder.done;
-      if (!waits) return complete ? finish() : undefined;
+      if (!wait) return decoder.done ? finish() : undefined;
       busy = true;
       socket.pause();
-      Promise.all(waits).then(
+      (wait as Promise<void>).then(
         () => {
           busy = false;
-          if (complete) finish();
-          else socket.resume();
+          if (!settle) return; // failed meanwhile
+          if (decoder?.done) return finish();
+          if (taken < data.length) deliver(data.subarray(taken));
+          if (settle && !busy) socket.resume();
         },
         (err: unknown) => fail(err),
       );

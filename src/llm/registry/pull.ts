@@ -90,6 +90,9 @@ export async function executePull(c: PullContext, jobId: string, plan: PullPlan,
     jobs.update(jobId, { status: 'verifying' });
     if (fetched.attempts > 1) log.info({ job: jobId, attempts: fetched.attempts, resumed: fetched.resumed }, 'model download resumed after interruptions');
 
+    // A verifier that ended while it waited (a spare's sandbox killed meanwhile) says nothing of the
+    // file: a new one checks it.
+    if (slot.run.ended) slot = c.verifiers.renew(slot);
     // The structure check in the sandbox and the fsync of the file's tail, side by side.
     const finishing = slot.run.finish(
       { sha256: digest.hex(), size: fetched.bytes },
@@ -123,7 +126,7 @@ export async function executePull(c: PullContext, jobId: string, plan: PullPlan,
     rmSync(part, { force: true });
     if (slot) {
       rmSync(slot.dir, { recursive: true, force: true });
-      c.verifiers.refill();
+      if (!hooks.signal?.aborted) c.verifiers.refill();
     }
   }
 }

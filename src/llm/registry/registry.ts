@@ -168,9 +168,11 @@ export class ModelRegistry implements ModelLookup {
   /** Cancel running downloads and wait for them to end. */
   async close(): Promise<void> {
     this.closed = true;
+    // first: the pulls cancelled below start no new spare as they end
+    const spare = this.verifiers.close();
     for (const { controller } of this.active.values()) controller.abort();
     await Promise.allSettled([...this.active.values()].map((a) => a.done));
-    await this.verifiers.close();
+    await spare;
   }
 
   // ---- internals ----

@@ -70,6 +70,11 @@ export class VerifierSpare {
     return null;
   }
 
+  /** The same slot with a new verifier over its file (its own ended before it was told the file is complete). */
+  renew(slot: VerifierSlot): VerifierSlot {
+    return { ...slot, run: this.o.start(slot.file) };
+  }
+
   /** Start a spare for the next pull, unless one is there or the registry is closing. */
   refill(): void {
     if (this.closed || this.spare) return;
@@ -89,9 +94,9 @@ export class VerifierSpare {
     this.spare = { ...slot, timer };
   }
 
-  /** Stop the spare and remove its directory; waits for its sandbox to end. */
+  /** Stop the spare and remove its directory; no spare is started after this. Waits for its sandbox to end. */
   async close(): Promise<void> {
-    this.closed = true;
+    this.closed = true; // before any await: a pull that ends meanwhile starts no spare
     const s = this.spare;
     this.spare = null;
     if (s) {

@@ -34,8 +34,12 @@ export interface VerifyReport {
   gguf: GgufSummary;
   /** Fingerprint of the trusted key whose signature verified, or null when no signature was given. */
   signedBy: string | null;
-  /** durationMs: from the start to the verdict; peakMemoryBytes: null when the verdict came before the sandbox ended. */
-  sandbox: { id: string; hostname: string; uid: number | null; interfaces: string[]; durationMs: number; peakMemoryBytes: number | null };
+  /**
+   * waitedMs: from the sandbox's start until it was told the file is complete (a spare's wait, or
+   * the download); durationMs: from then to the verdict; peakMemoryBytes: null when the verdict
+   * came before the sandbox ended.
+   */
+  sandbox: { id: string; hostname: string; uid: number | null; interfaces: string[]; waitedMs: number; durationMs: number; peakMemoryBytes: number | null };
 }
 
 /** What the registry checks itself, against the digest it computed: the pinned sha256 and a signature. */
@@ -202,6 +206,8 @@ export function startVerifier(o: StartVerifyOptions): VerifierRun {
       if (checks.signal?.aborted) kill();
       checks.signal?.addEventListener('abort', onAbort, { once: true });
       let structure: Omit<VerifyReport, 'sha256' | 'signedBy'>;
+      const told = performance.now();
+      const waitedMs = told - started;
       try {
         go = true;
         (stdin as Writable | null)?.end('go\n');
@@ -210,10 +216,10 @@ export function startVerifier(o: StartVerifyOptions): VerifierRun {
         const first = await Promise.race([line, run]);
         if (checks.signal?.aborted) throw new BkgError('DOWNLOAD_FAILED', 'the pull was cancelled during verification');
         if (timedOut) throw failed(`the verifier timed out after ${limit} ms`, { sandbox: id });
-        if (first === 'line') structure = checkLine({ id, def, stdout, size: digest.size, durationMs: performance.now() - started, peakMemoryBytes: null });
+        if (first === 'line') structure = checkLine({ id, def, stdout, size: digest.size, waitedMs, durationMs: performance.now() - told, peakMemoryBytes: null });
         else {
           checkExit({ o, id, def, result: first, stderr });
-          structure = checkLine({ id, def, stdout, size: digest.size, durationMs: first.durationMs, peakMemoryBytes: first.peakMemoryBytes });
+          structure = checkLine({ id, def, stdout, size: digest.size, waitedMs, durationMs: performance.now() - told, peakMemoryBytes: first.peakMemoryBytes });
         }
       } finally {
         clearTimeout(timer);
@@ -230,10 +236,10 @@ export function startVerifier(o: StartVerifyOptions): VerifierRun {
 
 /** Verify a finished file: hash it here, then the sandboxed structure check (startVerifier + finish). */
 export async function verifyInSandbox(o: VerifyOptions): Promise<VerifyReport> {
-  const digest = createFileDigest();
-  await digest.rehash(o.file, statSync(o.file).size);
   const { expectedSha256, signature, trustedKeys, signal, ...start } = o;
   if (signal?.aborted) throw new BkgError('DOWNLOAD_FAILED', 'the verification was cancelled');
+  const digest = createFileDigest();
+  await digest.rehash(o.file, statSync(o.file).size);
   const v = startVerifier(start);
   const onAbort = (): void => void v.cancel();
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -271,7 +277,7 @@ function checkExit(c: { o: Pick<VerifyOptions, 'nodePath'>; id: string; def: San
 }
 
 /** The verifier's one line, checked strictly: the GGUF summary, the size it saw and where it ran. */
-function checkLine(c: { id: string; def: SandboxDefinition; stdout: string; size: number; durationMs: number; peakMemoryBytes: number | null }): Omit<VerifyReport, 'sha256' | 'signedBy'> {
+function checkLine(c: { id: string; def: SandboxDefinition; stdout: string; size: number; waitedMs: number; durationMs: number; peakMemoryBytes: number | null }): Omit<VerifyReport, 'sha256' | 'signedBy'> {
   const { id, def } = c;
   const line = c.stdout.trim().split('\n')[0] ?? '';
   let parsed: unknown;
@@ -300,6 +306,7 @@ function checkLine(c: { id: string; def: SandboxDefinition; stdout: string; size
       hostname: expectedHost,
       uid: typeof sb.uid === 'number' ? sb.uid : null,
       interfaces: Array.isArray(sb.interfaces) ? sb.interfaces.filter((x): x is string => typeof x === 'string') : [],
+      waitedMs: c.waitedMs,
       durationMs: c.durationMs,
       peakMemoryBytes: c.peakMemoryBytes,
     },

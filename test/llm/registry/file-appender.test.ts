@@ -36,6 +36,22 @@ describe('FileAppender', () => {
     expect(digest.hex()).toBe(createHash('sha256').update(data).digest('hex'));
   });
 
+  it('refuses a push while the one before it still waits (it would overwrite a buffer being written)', async () => {
+    const file = join(dir, 'd.bin');
+    const out = await FileAppender.open(file);
+    const parts = [randomBytes(WRITE_BATCH_BYTES), randomBytes(WRITE_BATCH_BYTES - 10), randomBytes(20), randomBytes(20)];
+    expect(out.push(parts[0] as Buffer)).toBeNull(); // the first buffer fills and goes to the disk
+    expect(out.push(parts[1] as Buffer)).toBeNull(); // the second buffer, 10 bytes short of full
+    const wait = out.push(parts[2] as Buffer); // fills it while the first is still being written: the rest waits
+    expect(wait).not.toBeNull();
+    expect(() => out.push(parts[3] as Buffer)).toThrow(/still waits/);
+    await wait;
+    await out.push(parts[3] as Buffer);
+    await out.finish();
+    await out.close();
+    expect(readFileSync(file).equals(Buffer.concat(parts))).toBe(true);
+  });
+
   it('close() writes what it took before closing (a resumed download continues after it)', async () => {
     const file = join(dir, 'b.bin');
     const out = await FileAppender.open(file);
