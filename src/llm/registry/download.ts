@@ -3,7 +3,7 @@
  * that resumes with `Range: bytes=N-` after a dropped connection (checking 206 + Content-Range,
  * starting over when the server ignores the range) and retries a few times.
  *
- * The bytes go through a FileAppender (file-appender.ts: hashed as they arrive, written from two
+ * The bytes go through a FileAppender (file-appender.ts: hashed as they are written, from two
  * reused 1 MiB buffers, a background fdatasync every 16 MiB); an `http:` source is read into one
  * reused buffer too (http-get.ts), and a local file through one. The digest always describes the
  * file's bytes: after an interrupted attempt it is recomputed from the file when the two disagree.

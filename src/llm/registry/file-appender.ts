@@ -2,11 +2,11 @@
  * Where a download's bytes go: a file appended to through two 1 MiB buffers that live as long as
  * the download (one filling while the other is written; nothing is allocated per chunk, so a
  * daemon that downloads 64 MiB does not hand V8 64 MiB of short-lived buffers to collect), the
- * sha256 of every byte taken, and a background fdatasync every 16 MiB written (never more than
- * one), so the data is mostly on disk when the download ends and the final fsync has little left.
+ * sha256 of every byte as it is handed to a write (so the digest is the file's, not only the
+ * received bytes'), and a background fdatasync every 16 MiB written (never more than one), so
+ * the data is mostly on disk when the download ends and the final fsync has little left.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { BkgError } from '../../api/errors.js';
 
@@ -40,7 +40,18 @@ export function createFileDigest(): FileDigest {
     async rehash(path, upTo) {
       this.reset();
       if (upTo === 0) return;
-      for await (const c of createReadStream(path, { start: 0, end: upTo - 1, highWaterMark: 1 << 20 })) this.update(c as Buffer);
+      // one read buffer for the whole file (nothing for V8 to collect per MiB)
+      const fh = await open(path, 'r');
+      try {
+        const buf = Buffer.allocUnsafe(Math.min(upTo, WRITE_BATCH_BYTES));
+        while (bytes < upTo) {
+          const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, upTo - bytes), bytes);
+          if (bytesRead === 0) break;
+          this.update(buf.subarray(0, bytesRead));
+        }
+      } finally {
+        await fh.close();
+      }
       if (bytes !== upTo) throw new BkgError('DOWNLOAD_FAILED', `${path} changed while it was hashed (${bytes} of ${upTo} bytes)`);
     },
     hex() {
@@ -54,7 +65,7 @@ const WRITEBACK_BYTES = 16 << 20;
 
 /**
  * Appends to a file. `push` takes a view that is only valid during the call (a socket's reused
- * read buffer): it is hashed and copied at once; when a promise comes back, the caller waits for
+ * read buffer): it is copied at once (and hashed when its buffer is written); when a promise comes back, the caller waits for
  * it before pushing more (both buffers are full). `finish` writes the rest and waits for the
  * writes and the background sync; `close` always closes the file, after writing what was taken.
  */
@@ -85,7 +96,6 @@ export class FileAppender {
   push(view: Buffer): Promise<void> | null {
     if (this.failure) throw this.failure;
     if (this.waiting) throw new Error('FileAppender: a push came while the one before it still waits for a buffer');
-    this.digest?.update(view);
     const wait = this.copy(view, 0);
     if (!wait) return null;
     const waiting = wait.finally(() => void (this.waiting = null));
@@ -121,6 +131,8 @@ export class FileAppender {
     this.current ^= 1;
     this.fill = 0;
     if (n === 0) return;
+    // hashed as written: the digest is of the bytes in the file, in the file's order
+    this.digest?.update(buf.subarray(0, n));
     const done = writeAll(this.fh, buf.subarray(0, n)).then(
       () => {
         this.writing = null;

@@ -1,10 +1,12 @@
 /**
  * One pull, start to end: stream the source into a file alone in a directory of its own, hashing
  * it on the way, with a verifier sandbox over that directory waiting (a spare started before the
- * pull, verifier-spare.ts, or else one started with the download, its start-up overlapping it); when the file is complete, the sandbox checks its GGUF structure while
- * the last of the file is fsynced, the registry checks the digest and signature, and then the
- * file moves into blobs/ and its manifest is recorded in one synchronous step. A file that fails
- * verification never becomes visible; whatever happens, the partial files are removed.
+ * pull, verifier-spare.ts, or else one started with the download, its start-up overlapping it).
+ * When the file is complete, the sandbox checks its GGUF structure while the file is fsynced; the
+ * registry checks the digest (of the bytes as they were written, file-appender.ts) and the
+ * signature, and then the file moves into blobs/ and its manifest is recorded in one synchronous
+ * step. A file that fails verification never becomes visible; whatever happens, the partial files
+ * are removed.
  */
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
