@@ -230,6 +230,22 @@ describe.skipIf(skip)('model registry', () => {
     await until(() => readdirSync(t.verifierDir).length === 0 || null);
   });
 
+  it('two pulls at once: one takes the spare, the other starts a sandbox of its own; one spare waits after them', async () => {
+    t = await makeRegistry();
+    await t.registry.pull({ source: model });
+    await until(() => readdirSync(t.verifierDir).length === 1 || null);
+    t.registry.remove('stories260k');
+    const reports: VerifyReport[] = [];
+    const both = await Promise.all([1, 2].map(() => t.registry.pull({ source: model, onVerified: (r) => reports.push(r) })));
+    expect(both.map((m) => m.sha256)).toEqual([MODEL_SHA256, MODEL_SHA256]);
+    expect(new Set(reports.map((r) => r.sandbox.id)).size).toBe(2);
+    await until(() => readdirSync(t.verifierDir).length === 1 || null);
+    expect(readdirSync(t.partialDir)).toEqual([]);
+    const [slot] = readdirSync(t.verifierDir);
+    expect(statSync(join(t.verifierDir, slot as string, 'model.gguf')).size).toBe(0); // the new spare's, empty: nothing of the pulls is left
+    expect(t.registry.list().map((m) => m.id)).toEqual(['stories260k']);
+  });
+
   it('accepts a good signature from a trusted key and records the signer', async () => {
     t = await makeRegistry();
     const { publicKey, privateKey } = generateKeyPairSync('ed25519');
