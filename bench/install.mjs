@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ROOT, hostFacts, hostLine, tempDir } from './lib/host.mjs';
 import { die, parseOptions } from './lib/options.mjs';
+import { ENTRIES as PRUNED } from '../scripts/prune-modules.mjs';
 import { fmt, paragraph, printJson, section, table, verdict } from './lib/output.mjs';
 
 const TARGET_MB = 300;
@@ -69,8 +70,10 @@ function measure(root, top) {
     }
     return null; // not installed
   };
-  const gpu = Object.fromEntries(['@node-llama-cpp/linux-x64-cuda', '@node-llama-cpp/linux-x64-cuda-ext', '@node-llama-cpp/linux-x64-vulkan'].map((n) => [n, standIn(n)]));
-  const pruned = { 'node-llama-cpp/llama/gitRelease.bundle': !existsSync(join(modules, 'node-llama-cpp/llama/gitRelease.bundle')), 'better-sqlite3/build/Release/obj': !existsSync(join(modules, 'better-sqlite3/build/Release/obj')) };
+  // the packages package.json's "overrides" maps to the stand-in, and what scripts/prune-modules.mjs removes
+  const overrides = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).overrides ?? {};
+  const gpu = Object.fromEntries(Object.keys(overrides).filter((n) => n.startsWith('@node-llama-cpp/')).map((n) => [n, standIn(n)]));
+  const pruned = Object.fromEntries(PRUNED.map(([rel]) => [rel, !existsSync(join(modules, rel))]));
   return { disk_mib: MiB(disk.bytes), data_mib: MiB(data.bytes), packages: sizes.length, largest, gpu_stand_in: gpu, pruned };
 }
 
@@ -101,7 +104,7 @@ function main() {
     ]);
     section(`The ${opts.top} largest packages (du, MiB)`);
     table(['package', 'MiB'], m.largest.map((p) => [p.name, fmt(p.mib, 1)]));
-    paragraph(`node-llama-cpp's GPU builds replaced by the stand-in: ${Object.entries(m.gpu_stand_in).map(([k, v]) => `${k.replace('@node-llama-cpp/', '')} ${v === null ? 'absent' : v ? 'yes' : 'NO'}`).join(', ')}; pruned after the build: ${Object.entries(m.pruned).map(([k, v]) => `${k} ${v ? 'yes' : 'no'}`).join(', ')}.`);
+    paragraph(`node-llama-cpp's builds replaced by the stand-in: ${Object.entries(m.gpu_stand_in).map(([k, v]) => `${k.replace('@node-llama-cpp/', '')} ${v === null ? 'absent' : v ? 'yes' : 'NO'}`).join(', ')}; pruned after the build: ${Object.entries(m.pruned).map(([k, v]) => `${k} ${v ? 'yes' : 'no'}`).join(', ')}.`);
     printJson({ bench: 'install', host: hostFacts(), npm_ci: npmCi, ...m, target_mb: TARGET_MB, target_s: TARGET_S, footprint_met: m.disk_mib <= TARGET_MB });
   } finally {
     if (clone) rmSync(clone, { recursive: true, force: true });

@@ -14,13 +14,13 @@
 //
 // Prints what it removed and how much, one line.
 import { existsSync, lstatSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const MODULES = fileURLToPath(new URL('../node_modules', import.meta.url));
 
 /** [path to remove, the file that must exist for it to go] */
-const ENTRIES = [
+export const ENTRIES = [
   ['node-llama-cpp/llama/gitRelease.bundle', '@node-llama-cpp/linux-x64/package.json'],
   ['better-sqlite3/build/Release/obj', 'better-sqlite3/build/Release/better_sqlite3.node'],
   ['better-sqlite3/build/Release/obj.target', 'better-sqlite3/build/Release/better_sqlite3.node'],
@@ -35,13 +35,18 @@ function bytesOf(path) {
   return n;
 }
 
-let freed = 0;
-const removed = [];
-for (const [rel, needs] of ENTRIES) {
-  const path = join(MODULES, rel);
-  if (!existsSync(path) || !existsSync(join(MODULES, needs))) continue;
-  freed += bytesOf(path);
-  rmSync(path, { recursive: true, force: true });
-  removed.push(rel);
+function prune() {
+  let freed = 0;
+  const removed = [];
+  for (const [rel, needs] of ENTRIES) {
+    const path = join(MODULES, rel);
+    if (!existsSync(path) || !existsSync(join(MODULES, needs))) continue;
+    freed += bytesOf(path);
+    rmSync(path, { recursive: true, force: true });
+    removed.push(rel);
+  }
+  console.log(`bkg: pruned ${removed.length ? removed.join(', ') : 'nothing'} from node_modules (${(freed / 1024 ** 2).toFixed(1)} MiB)`);
 }
-console.log(`bkg: pruned ${removed.length ? removed.join(', ') : 'nothing'} from node_modules (${(freed / 1024 ** 2).toFixed(1)} MiB)`);
+
+// run as a script (npm's "prepare"); bench/install.mjs imports ENTRIES only
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) prune();

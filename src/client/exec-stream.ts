@@ -65,7 +65,7 @@ export interface ExecStream {
   signal(name?: SignalName): void;
 }
 
-export async function openExecStream(ep: Endpoint, id: string, req: StreamExecRequest, io: StreamExecIO): Promise<ExecStream> {
+async function openExecStream(ep: Endpoint, id: string, req: StreamExecRequest, io: StreamExecIO): Promise<ExecStream> {
   const headers: Record<string, string> = ep.apiKey ? { authorization: `Bearer ${ep.apiKey}` } : {};
   const ws = ep.origin.startsWith('https:') ? wssClient(ep, id, headers) : new WsClient({ ...(ep.socketPath ? { socketPath: ep.socketPath } : {}), origin: ep.origin, path: streamPath(id), headers });
   const signal = (name?: SignalName): void => {

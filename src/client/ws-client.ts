@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
-import { BodyDecoder, headEnd, parseResponseHead } from '../net/http1.js';
+import { BodyDecoder, HeadReader, requestHead } from '../net/http1.js';
 
 const OP_CONTINUATION = 0;
 const OP_TEXT = 1;
@@ -21,8 +21,6 @@ const OP_PING = 9;
 const OP_PONG = 10;
 /** A message larger than this from the server ends the connection (the daemon's frames are far smaller). */
 const MAX_MESSAGE = 64 << 20;
-/** A response head larger than this ends the connection. */
-const MAX_HEAD = 64 << 10;
 
 /**
  * A response body into `out`: `content-length` bytes, chunked, or until the connection ends.
@@ -104,54 +102,38 @@ export class WsClient extends EventEmitter {
   constructor(target: WsTarget) {
     super();
     const url = new URL(target.origin);
-    const lines = [`GET ${target.path} HTTP/1.1`, `host: ${target.socketPath ? 'localhost' : url.host}`, 'connection: Upgrade', 'upgrade: websocket', 'sec-websocket-version: 13', `sec-websocket-key: ${this.random.take(16).toString('base64')}`];
-    for (const [name, value] of Object.entries(target.headers)) {
-      if (/[\r\n]/.test(name + value)) throw new TypeError(`the header ${JSON.stringify(name)} holds a line break`);
-      lines.push(`${name}: ${value}`);
-    }
+    const request = requestHead(`GET ${target.path} HTTP/1.1`, [`host: ${target.socketPath ? 'localhost' : url.host}`, 'connection: Upgrade', 'upgrade: websocket', 'sec-websocket-version: 13', `sec-websocket-key: ${this.random.take(16).toString('base64')}`], target.headers);
     // the upgrade written by hand on a plain socket: node:http (and its parser) would cost a `bkg exec` ~10 ms to load and set up
     const socket = target.socketPath ? connect({ path: target.socketPath }) : connect({ host: url.hostname, port: Number(url.port || 80) });
     this.socket = socket;
     socket.setNoDelay(true);
-    socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-    let head: Buffer = Buffer.alloc(0);
+    socket.write(request);
+    const reader = new HeadReader();
     let answered = false;
     const onHead = (d: Buffer): void => {
-      head = head.length ? Buffer.concat([head, d]) : d;
-      for (;;) {
-        const end = headEnd(head);
-        if (end < 0) {
-          if (head.length > MAX_HEAD) this.fail(`a response head of over ${MAX_HEAD} bytes`);
-          return;
-        }
-        const response = parseResponseHead(head.subarray(0, end - 4).toString('latin1'));
-        const rest = head.subarray(end);
-        if (!response) return this.fail('a response that is not HTTP/1.1');
-        if (response.statusCode >= 100 && response.statusCode < 200 && response.statusCode !== 101) {
-          head = rest; // an interim answer (100 Continue, 103 Early Hints from a proxy): the real one follows
-          continue;
-        }
-        answered = true;
-        socket.off('data', onHead);
-        if (response.statusCode === 101) {
-          if (response.headers.upgrade?.toLowerCase() !== 'websocket') return this.fail('a 101 answer without "upgrade: websocket"');
-          socket.on('data', (c: Buffer) => this.receive(c));
-          this.readyState = 1;
-          this.emit('open');
-          if (rest.length) this.receive(rest);
-          return;
-        }
-        // an ordinary response (an error): its body as a stream, as node:http would give it
-        const res = Object.assign(new PassThrough(), response);
-        if (!this.emit('unexpected-response', null, res)) res.resume();
-        res.on('end', () => socket.destroy());
-        readBody(socket, rest, response.headers, res, (why) => {
-          // like node:http's response: an 'error' only for a listener that asked for it; the connection ends either way
-          res.destroy(res.listenerCount('error') ? new Error(`the server sent ${why}`) : undefined);
-          socket.destroy();
-        });
+      const got = reader.push(d);
+      if (!got) return;
+      if ('error' in got) return this.fail(got.error);
+      const { head: response, rest } = got;
+      answered = true;
+      socket.off('data', onHead);
+      if (response.statusCode === 101) {
+        if (response.headers.upgrade?.toLowerCase() !== 'websocket') return this.fail('a 101 answer without "upgrade: websocket"');
+        socket.on('data', (c: Buffer) => this.receive(c));
+        this.readyState = 1;
+        this.emit('open');
+        if (rest.length) this.receive(rest);
         return;
       }
+      // an ordinary response (an error): its body as a stream, as node:http would give it
+      const res = Object.assign(new PassThrough(), response);
+      if (!this.emit('unexpected-response', null, res)) res.resume();
+      res.on('end', () => socket.destroy());
+      readBody(socket, rest, response.headers, res, (why) => {
+        // like node:http's response: an 'error' only for a listener that asked for it; the connection ends either way
+        res.destroy(res.listenerCount('error') ? new Error(`the server sent ${why}`) : undefined);
+        socket.destroy();
+      });
     };
     socket.on('data', onHead);
     socket.on('error', (err) => {

@@ -35,6 +35,46 @@ export function headEnd(buf: Buffer): number {
   return i < 0 ? -1 : i + 4;
 }
 
+/** A response head larger than this is refused. */
+export const MAX_HEAD = 64 << 10;
+/** More interim (1xx) answers than this before the real one are refused. */
+export const MAX_INTERIM = 16;
+
+/** A request's head: `first` (the request line), then `fixed` and `headers` as `name: value` lines. A line break in a header throws. */
+export function requestHead(first: string, fixed: string[], headers: Record<string, string>): string {
+  const lines = [first, ...fixed];
+  for (const [name, value] of Object.entries(headers)) {
+    if (/[\r\n]/.test(name + value)) throw new TypeError(`the header ${JSON.stringify(name)} holds a line break`);
+    lines.push(`${name}: ${value}`);
+  }
+  return `${lines.join('\r\n')}\r\n\r\n`;
+}
+
+/**
+ * Reads a response's head as its bytes come: `push` each piece (it is copied) until it returns the
+ * head and the bytes after it, or an error. Interim answers (1xx but 101) are skipped, at most
+ * MAX_INTERIM of them; a head over MAX_HEAD is refused.
+ */
+export class HeadReader {
+  private buf: Buffer = Buffer.alloc(0);
+  private interim = 0;
+
+  push(data: Buffer): { head: ResponseHead; rest: Buffer } | { error: string } | null {
+    this.buf = Buffer.concat([this.buf, data]); // a copy: `data` may be a reused read buffer
+    for (;;) {
+      const end = headEnd(this.buf);
+      if (end < 0) return this.buf.length > MAX_HEAD ? { error: `a response head of over ${MAX_HEAD} bytes` } : null;
+      const head = parseResponseHead(this.buf.subarray(0, end - 4).toString('latin1'));
+      if (!head) return { error: 'a response that is not HTTP/1.x' };
+      const rest = this.buf.subarray(end);
+      if (head.statusCode >= 200 || head.statusCode < 100 || head.statusCode === 101) return { head, rest };
+      // an interim answer (100 Continue, 103 Early Hints from a proxy): the real one follows
+      if (++this.interim > MAX_INTERIM) return { error: `more than ${MAX_INTERIM} interim answers` };
+      this.buf = rest;
+    }
+  }
+}
+
 /** A chunk-size line longer than this is refused. */
 const MAX_SIZE_LINE = 1024;
 

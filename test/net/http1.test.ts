@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BodyDecoder, BodyError, headEnd, parseResponseHead } from '../../src/net/http1.js';
+import { BodyDecoder, BodyError, HeadReader, headEnd, MAX_HEAD, parseResponseHead, requestHead } from '../../src/net/http1.js';
 
 /** Feed `wire` to a decoder in pieces of `step` bytes; the body it emitted, whether it is done, and how much of the input it took. */
 function decode(headers: Record<string, string>, wire: Buffer, step: number): { body: Buffer; done: boolean; taken: number } {
@@ -23,6 +23,25 @@ describe('HTTP/1.1 response heads', () => {
     expect(parseResponseHead('HTTP/1.1 200 OK\r\nno colon here')).toBeNull();
     expect(headEnd(Buffer.from('HTTP/1.1 200 OK\r\n\r\nbody'))).toBe(19);
     expect(headEnd(Buffer.from('HTTP/1.1 200 OK\r\n'))).toBe(-1);
+  });
+});
+
+describe('HTTP/1.1 heads as they stream in (HeadReader, requestHead)', () => {
+  it('returns the head and what follows it, across pieces and past interim answers, and caps both', () => {
+    const r = new HeadReader();
+    expect(r.push(Buffer.from('HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 200 O'))).toBeNull();
+    const got = r.push(Buffer.from('K\r\ncontent-length: 2\r\n\r\nok'));
+    expect(got && 'head' in got ? [got.head.statusCode, got.head.headers['content-length'], got.rest.toString()] : got).toEqual([200, '2', 'ok']);
+    const upgrade = new HeadReader().push(Buffer.from('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n'));
+    expect(upgrade && 'head' in upgrade ? upgrade.head.statusCode : upgrade).toBe(101); // 101 is an answer, not an interim one
+    expect(new HeadReader().push(Buffer.from('HTTP/1.1 100 Continue\r\n\r\n'.repeat(17)))).toEqual({ error: 'more than 16 interim answers' });
+    expect(new HeadReader().push(Buffer.alloc(MAX_HEAD + 1, 0x61))).toEqual({ error: `a response head of over ${MAX_HEAD} bytes` });
+    expect(new HeadReader().push(Buffer.from('SSH-2.0-x\r\n\r\n'))).toEqual({ error: 'a response that is not HTTP/1.x' });
+  });
+
+  it('writes a request head and refuses a header holding a line break', () => {
+    expect(requestHead('GET / HTTP/1.1', ['host: h'], { a: '1' })).toBe('GET / HTTP/1.1\r\nhost: h\r\na: 1\r\n\r\n');
+    expect(() => requestHead('GET / HTTP/1.1', [], { a: '1\r\nx: 2' })).toThrow(/line break/);
   });
 });
 

@@ -8,11 +8,11 @@
  * reused buffer too (http-get.ts), and a local file through one. The digest always describes the
  * file's bytes: after an interrupted attempt it is recomputed from the file when the two disagree.
  */
-import { open, stat, truncate, writeFile } from 'node:fs/promises';
+import { stat, truncate, writeFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { BkgError } from '../../api/errors.js';
 import type { Logger } from '../../log.js';
-import { FileAppender, WRITE_BATCH_BYTES, type FileDigest } from './file-appender.js';
+import { FileAppender, readThrough, type FileDigest } from './file-appender.js';
 import { httpGet, type BodySink } from './http-get.js';
 import { redactSource } from './names.js';
 
@@ -99,19 +99,10 @@ export async function copyLocal(path: string, opts: Common): Promise<DownloadRes
   try {
     const out = await fileSink(opts, 0, st.size);
     try {
-      const src = await open(path, 'r');
-      try {
-        // one read buffer for the whole copy, like the socket's (nothing allocated per chunk)
-        const buf = Buffer.allocUnsafe(WRITE_BATCH_BYTES);
-        for (;;) {
-          if (aborted(opts.signal)) throw downloadFailed('the download was cancelled');
-          const { bytesRead } = await src.read(buf, 0, buf.length, null);
-          if (bytesRead === 0) break;
-          await out.sink(buf.subarray(0, bytesRead));
-        }
-      } finally {
-        await src.close();
-      }
+      await readThrough(path, (view) => {
+        if (aborted(opts.signal)) throw downloadFailed('the download was cancelled');
+        return out.sink(view);
+      });
       await out.finish();
     } finally {
       await out.close();

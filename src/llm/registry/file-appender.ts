@@ -40,18 +40,7 @@ export function createFileDigest(): FileDigest {
     async rehash(path, upTo) {
       this.reset();
       if (upTo === 0) return;
-      // one read buffer for the whole file (nothing for V8 to collect per MiB)
-      const fh = await open(path, 'r');
-      try {
-        const buf = Buffer.allocUnsafe(Math.min(upTo, WRITE_BATCH_BYTES));
-        while (bytes < upTo) {
-          const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, upTo - bytes), bytes);
-          if (bytesRead === 0) break;
-          this.update(buf.subarray(0, bytesRead));
-        }
-      } finally {
-        await fh.close();
-      }
+      await readThrough(path, (view) => this.update(view), upTo);
       if (bytes !== upTo) throw new BkgError('DOWNLOAD_FAILED', `${path} changed while it was hashed (${bytes} of ${upTo} bytes)`);
     },
     hex() {
@@ -61,6 +50,26 @@ export function createFileDigest(): FileDigest {
 }
 
 export const WRITE_BATCH_BYTES = 1 << 20;
+
+/**
+ * Read the first `upTo` bytes of `path` (all of it by default) through one reused buffer (nothing
+ * for V8 to collect per MiB), handing each piece to `take`: a view valid until `take` (or the
+ * promise it returns) is done.
+ */
+export async function readThrough(path: string, take: (view: Buffer) => Promise<void> | null | void, upTo = Infinity): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(Math.min(upTo, WRITE_BATCH_BYTES));
+    for (let at = 0; at < upTo; ) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, upTo - at), at);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+      await take(buf.subarray(0, bytesRead));
+    }
+  } finally {
+    await fh.close();
+  }
+}
 const WRITEBACK_BYTES = 16 << 20;
 
 /**

@@ -11,7 +11,7 @@ import { connect, type Socket } from 'node:net';
 import { request as httpsRequest } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { BkgError } from '../../api/errors.js';
-import { BodyDecoder, BodyError, headEnd, parseResponseHead } from '../../net/http1.js';
+import { BodyDecoder, BodyError, HeadReader, requestHead } from '../../net/http1.js';
 import { redactSource } from './names.js';
 
 /** Takes a view of body bytes, valid only during the call; a promise pauses the body until it settles. */
@@ -35,8 +35,6 @@ export interface GetOptions {
 }
 
 const READ_BUFFER_BYTES = 64 << 10;
-const MAX_HEAD = 64 << 10;
-const MAX_INTERIM = 16;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 function failed(message: string): BkgError {
@@ -69,12 +67,9 @@ export async function httpGet(url: URL, headers: Record<string, string>, o: GetO
 /** A plain-HTTP GET on a node:net socket that reads into one reused buffer (see the top of this file). */
 function rawGet(url: URL, headers: Record<string, string>, o: GetOptions): Promise<GetResponse> {
   return new Promise((resolve, reject) => {
-    const lines = [`GET ${url.pathname}${url.search} HTTP/1.1`, `host: ${url.host}`, 'connection: close'];
-    for (const [name, value] of Object.entries(headers)) {
-      if (/[\r\n]/.test(name + value)) throw new TypeError(`the header ${JSON.stringify(name)} holds a line break`);
-      lines.push(`${name}: ${value}`);
-    }
-    let head: Buffer | null = Buffer.alloc(0);
+    const request = requestHead(`GET ${url.pathname}${url.search} HTTP/1.1`, [`host: ${url.host}`, 'connection: close'], headers);
+    /** Reads the head; null once it is read. */
+    let head: HeadReader | null = new HeadReader();
     /** Body bytes that came with the head, kept until `body` is called (the read buffer is reused). */
     let early: Buffer | null = null;
     let decoder: BodyDecoder | null = null;
@@ -83,8 +78,6 @@ function rawGet(url: URL, headers: Record<string, string>, o: GetOptions): Promi
     let failure: unknown = null;
     /** The sink asked to wait: the socket is paused until it is done. */
     let busy = false;
-    /** Interim (1xx) answers seen before the real one. */
-    let interim = 0;
     // read callbacks come after this function has run: everything they use is defined by then
     const socket: Socket = connect({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80), onread: { buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES), callback: (n, buf) => onRead(n, buf) } });
     const fail = (err: unknown): void => {
@@ -133,30 +126,14 @@ function rawGet(url: URL, headers: Record<string, string>, o: GetOptions): Promi
         deliver(data);
         return true;
       }
-      head = Buffer.concat([head, data]);
-      let end: number;
-      let parsed: ReturnType<typeof parseResponseHead>;
-      for (;;) {
-        end = headEnd(head);
-        if (end < 0) {
-          if (head.length > MAX_HEAD) fail(new Error(`a response head of over ${MAX_HEAD} bytes`));
-          return true;
-        }
-        parsed = parseResponseHead(head.subarray(0, end - 4).toString('latin1'));
-        if (!parsed) {
-          fail(new Error('a response that is not HTTP/1.x'));
-          return true;
-        }
-        if (parsed.statusCode < 100 || parsed.statusCode >= 200 || parsed.statusCode === 101) break;
-        // an interim answer (100 Continue, 103 Early Hints): the real one follows, maybe in the same read
-        if (++interim > MAX_INTERIM) {
-          fail(new Error(`more than ${MAX_INTERIM} interim answers`));
-          return true;
-        }
-        head = head.subarray(end);
+      const got = head.push(data);
+      if (!got) return true;
+      if ('error' in got) {
+        fail(new Error(got.error));
+        return true;
       }
-      const final = parsed;
-      early = Buffer.from(head.subarray(end)); // a copy: `head` may be a view of the read buffer
+      const final = got.head;
+      early = got.rest; // a copy already (the reader copies what it is given)
       head = null;
       socket.pause();
       resolve({
@@ -183,7 +160,7 @@ function rawGet(url: URL, headers: Record<string, string>, o: GetOptions): Promi
       return true;
     };
     socket.setTimeout(o.idleTimeoutMs, () => fail(new Error(`no data for ${o.idleTimeoutMs} ms`)));
-    socket.once('connect', () => socket.write(`${lines.join('\r\n')}\r\n\r\n`));
+    socket.once('connect', () => socket.write(request));
     socket.on('error', (err) => fail(err));
     socket.on('end', () => {
       if (head !== null) return fail(new Error('the connection closed before a response'));

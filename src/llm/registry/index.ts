@@ -13,7 +13,7 @@ export type {
   TrustStore,
 } from './types.js';
 export { JOB_STATUSES, type DownloadJob, type JobStatus, type TrustedKey } from './store.js';
-export { verifyInSandbox, verifyTimeoutMs, type VerifyReport, type GgufSummary, type VerifyOptions } from './verify.js';
+export { verifyTimeoutMs, type VerifyReport, type GgufSummary } from './verify.js';
 export { fingerprintOf, parsePublicKey, parseSignature } from './keys.js';
 export { modelIdFrom, parseSource, parseSha256 } from './names.js';
 export { downloadHttp, copyLocal, parseContentRange, type DownloadTuning, type DownloadResult } from './download.js';

@@ -22,6 +22,17 @@ function dirSize(dir: string): number {
 }
 
 /** Flush a file or directory to disk (a directory: the renames into it). */
+/** When `path` (or, for a directory, anything directly in it) last changed, epoch ms; +Infinity when it is gone. */
+function lastChange(path: string): number {
+  try {
+    const st = lstatSync(path);
+    if (!st.isDirectory()) return st.mtimeMs;
+    return Math.max(st.mtimeMs, ...readdirSync(path).map((e) => lstatSync(join(path, e)).mtimeMs));
+  } catch {
+    return Infinity;
+  }
+}
+
 export function fsyncPath(path: string): void {
   const fd = openSync(path, 'r');
   try {
@@ -49,7 +60,7 @@ export class ModelFiles {
     this.blobsDir = join(modelsDir, 'blobs');
     this.partialDir = join(modelsDir, 'partial');
     this.verifierDir = join(modelsDir, 'verifier');
-    for (const dir of [modelsDir, this.blobsDir, this.partialDir]) {
+    for (const dir of [modelsDir, this.blobsDir, this.partialDir, this.verifierDir]) {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       chmodSync(dir, 0o700);
     }
@@ -66,16 +77,12 @@ export class ModelFiles {
     return join(this.blobsDir, `sha256-${sha256}`);
   }
 
-  partFile(jobId: string): string {
-    return join(this.partialDir, `${jobId}.part`);
-  }
-
-
   /**
    * Delete blobs whose digest is not in `known`, and partial downloads last changed before
-   * `cutoffMs` (epoch ms) unless `running(job)` says their job still runs.
+   * `cutoffMs` (epoch ms): a verifier's directory unless `live(name)` says a pull or the spare
+   * holds it, and earlier releases' `partial/` entries unless `running(job)` says their job runs.
    */
-  sweep(known: ReadonlySet<string>, cutoffMs: number, running: (jobId: string) => boolean): GcRemoved[] {
+  sweep(known: ReadonlySet<string>, cutoffMs: number, running: (jobId: string) => boolean, live: (slot: string) => boolean): GcRemoved[] {
     const removed: GcRemoved[] = [];
     for (const entry of readdirSync(this.blobsDir)) {
       const m = /^sha256-([0-9a-f]{64})$/.exec(entry);
@@ -85,20 +92,17 @@ export class ModelFiles {
       rmSync(path, { recursive: true, force: true });
       removed.push({ kind: 'blob', name: entry, bytes });
     }
-    for (const entry of readdirSync(this.partialDir)) {
-      const job = /^(.+?)\.(part|verify)$/.exec(entry)?.[1];
-      if (job && running(job)) continue;
-      const path = join(this.partialDir, entry);
-      let mtime: number;
-      try {
-        mtime = lstatSync(path).mtimeMs;
-      } catch {
-        continue;
-      }
-      if (mtime > cutoffMs) continue;
+    const stale = (dir: string, entry: string, name: string): void => {
+      const path = join(dir, entry);
+      if (lastChange(path) > cutoffMs) return;
       const bytes = sizeOf(path);
       rmSync(path, { recursive: true, force: true });
-      removed.push({ kind: 'partial', name: entry, bytes });
+      removed.push({ kind: 'partial', name, bytes });
+    };
+    for (const entry of readdirSync(this.verifierDir)) if (!live(entry)) stale(this.verifierDir, entry, `verifier/${entry}`);
+    for (const entry of readdirSync(this.partialDir)) {
+      const job = /^(.+?)\.(part|verify)$/.exec(entry)?.[1];
+      if (!(job && running(job))) stale(this.partialDir, entry, entry);
     }
     return removed;
   }

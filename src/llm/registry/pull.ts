@@ -47,7 +47,6 @@ export async function executePull(c: PullContext, jobId: string, plan: PullPlan,
       c.changed(id);
     },
   };
-  const part = files.partFile(jobId);
   const where = redactSource(plan.source);
   let lastWrite = 0;
   let lastDone = 0;
@@ -125,9 +124,8 @@ export async function executePull(c: PullContext, jobId: string, plan: PullPlan,
     // spare for the next pull starts.
     if (ok) await slot?.run.closed;
     else await slot?.run.cancel();
-    rmSync(part, { force: true });
     if (slot) {
-      rmSync(slot.dir, { recursive: true, force: true });
+      c.verifiers.release(slot);
       if (!hooks.signal?.aborted) c.verifiers.refill();
     }
   }

@@ -2,11 +2,12 @@
  * The model registry: a content-addressed cache of verified GGUF models under $BKG_HOME/models
  * (layout: model-files.ts).
  *
- * A pull streams the source into a .part file (HTTP resumes after a dropped connection), then a
- * throwaway sandbox without network hashes the file, checks its GGUF structure and, when a
- * signature is given, verifies it with the trusted Ed25519 keys. Only a file that passed is renamed
- * into blobs/ and given a manifest row, in one synchronous step: a model that fails verification
- * never becomes visible, and an interrupted download leaves only a partial file (gc removes it).
+ * A pull streams the source into a file alone in a verifier sandbox's directory (HTTP resumes
+ * after a dropped connection), hashing it as it is written; the sandbox, without network, checks
+ * its GGUF structure, and the registry checks the digest and, when a signature is given, verifies
+ * it with the trusted Ed25519 keys. Only a file that passed is renamed into blobs/ and given a
+ * manifest row, in one synchronous step: a model that fails verification never becomes visible,
+ * and an interrupted download leaves only a partial file (gc removes it after a day).
  * This class holds the jobs (queued and running), the queries, removal and gc; a pull's own steps
  * are in pull-plan.ts (before downloading) and pull.ts (download, verify, commit).
  */
@@ -148,7 +149,7 @@ export class ModelRegistry implements ModelLookup {
    */
   gc(opts: { capBytes?: number } = {}): GcResult {
     const cutoff = this.now().getTime() - DAY_MS;
-    const removed: GcRemoved[] = this.files.sweep(this.models.shaSet(), cutoff, (job) => this.active.has(job) || this.inflight.has(job));
+    const removed: GcRemoved[] = this.files.sweep(this.models.shaSet(), cutoff, (job) => this.active.has(job) || this.inflight.has(job), (slot) => this.verifiers.holds(slot));
     const cap = opts.capBytes ?? this.o.capBytes;
     if (cap !== undefined) {
       const lru = this.models.listLru();

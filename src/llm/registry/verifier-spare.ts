@@ -6,14 +6,16 @@
  * one pull and ends with it), and a spare nobody takes ends after `idleMs`.
  *
  *   models/verifier/<id>/model.gguf   a spare's (empty, then growing) file; its directory is the
- *                                     sandbox's workspace
+ *                                     sandbox's workspace. A pull cut short by a stop leaves its
+ *                                     slot behind: gc sweeps it after a day (ModelFiles.sweep),
+ *                                     the start removes only a dead daemon's empty spares.
  *
  * Without a spare (the first pull, one pull beside another, a spare that ended), a pull starts its
  * own verifier when its download starts, as before.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import type { Logger } from '../../log.js';
 import type { VerifierRun } from './verify.js';
 
@@ -27,7 +29,7 @@ export interface VerifierSlot {
 }
 
 export interface VerifierSpareOptions {
-  /** Where spares' directories go (emptied of a dead daemon's leftovers at the start). */
+  /** Where the slots' directories go (it exists; a dead daemon's empty spares are removed at the start). */
   dir: string;
   /** Start a verifier over `file` (which exists). */
   start: (file: string) => VerifierRun;
@@ -38,25 +40,45 @@ export interface VerifierSpareOptions {
 
 export class VerifierSpare {
   private spare: (VerifierSlot & { timer: NodeJS.Timeout }) | null = null;
+  /** The slots' directory names this process holds (the spare and the pulls'): gc leaves them. */
+  private readonly live = new Set<string>();
   private closed = false;
 
   constructor(private readonly o: VerifierSpareOptions) {
-    rmSync(o.dir, { recursive: true, force: true });
-    mkdirSync(o.dir, { recursive: true, mode: 0o700 });
+    // a dead daemon's spares: an empty file each, nothing to keep
+    for (const entry of readdirSync(o.dir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const slot = join(o.dir, entry.name);
+      const files = readdirSync(slot);
+      if (files.length === 0 || (files.length === 1 && files[0] === 'model.gguf' && statSync(join(slot, 'model.gguf')).size === 0)) rmSync(slot, { recursive: true, force: true });
+    }
+  }
+
+  /** Whether this process holds the slot `name` (a directory in `dir`). */
+  holds(name: string): boolean {
+    return this.live.has(name);
   }
 
   /** A new slot: a directory with an empty file and a verifier over it, started now. */
   open(): VerifierSlot {
-    const dir = join(this.o.dir, randomBytes(8).toString('hex'));
+    const name = randomBytes(8).toString('hex');
+    const dir = join(this.o.dir, name);
     mkdirSync(dir, { mode: 0o700 });
+    this.live.add(name);
     const file = join(dir, 'model.gguf');
-    writeFileSync(file, '', { mode: 0o600 });
     try {
+      writeFileSync(file, '', { mode: 0o600 });
       return { run: this.o.start(file), dir, file };
     } catch (err) {
-      rmSync(dir, { recursive: true, force: true });
+      this.release({ dir });
       throw err;
     }
+  }
+
+  /** A slot is done with (its pull is over, its verifier ended): its directory goes. */
+  release(slot: Pick<VerifierSlot, 'dir'>): void {
+    rmSync(slot.dir, { recursive: true, force: true });
+    this.live.delete(basename(slot.dir));
   }
 
   /** The spare, if one is up and waiting (it is the caller's from now on); null otherwise. */
@@ -107,6 +129,6 @@ export class VerifierSpare {
 
   private async discard(s: VerifierSlot): Promise<void> {
     await s.run.cancel();
-    rmSync(s.dir, { recursive: true, force: true });
+    this.release(s);
   }
 }

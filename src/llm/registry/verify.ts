@@ -5,14 +5,14 @@
  * file on the host cannot be changed from inside). The registry trusts nothing but the one JSON
  * line the verifier prints, and checks that line strictly.
  *
- * A pull uses `startVerifier`: the sandbox starts when the download starts (its fixed cost, about
- * 50 ms of helper and node start-up, overlaps the download instead of following it) and waits;
- * `finish` tells it the file is complete, and it checks the GGUF structure. The sha256 is the
+ * A pull uses `startVerifier`: the sandbox starts before the file is complete (a spare started
+ * after the pull before, verifier-spare.ts, or one started with the download, so its start-up
+ * overlaps it) and waits; `finish` tells it the file is complete, and it checks the GGUF structure. The sha256 is the
  * registry's own, hashed as the bytes were written, and the expected digest and the signature are
  * checked here, in the daemon, against that digest: the file is read once, by the download.
  */
 import { createPublicKey, verify as verifySignature } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { basename, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,6 @@ import { withDefaults } from '../../runtime/limits.js';
 import type { SandboxRunner } from '../../runtime/engine.js';
 import { hostnameOf } from '../../runtime/spec.js';
 import type { GgufSummary } from './gguf-verifier.js';
-import { createFileDigest } from './download.js';
 
 export type { GgufSummary } from './gguf-verifier.js';
 
@@ -51,7 +50,7 @@ export interface VerifyChecks {
   signal?: AbortSignal;
 }
 
-export interface VerifyOptions extends VerifyChecks {
+export interface StartVerifyOptions {
   runtime: SandboxRunner;
   log: Logger;
   /** The node binary, visible inside the sandbox (under /usr or a top-level bin dir). */
@@ -59,6 +58,7 @@ export interface VerifyOptions extends VerifyChecks {
   /** The file alone in its directory: that directory becomes the sandbox's workspace. */
   file: string;
   memoryBytes?: number;
+  /** The verification's time limit, from `finish` on (default: verifyTimeoutMs of the file's size). */
   timeoutMs?: number;
 }
 
@@ -107,11 +107,6 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export interface FileDigest {
   sha256: string;
   size: number;
-}
-
-export interface StartVerifyOptions extends Omit<VerifyOptions, keyof VerifyChecks | 'timeoutMs'> {
-  /** The verification's time limit, from `finish` on (default: verifyTimeoutMs of the file's size). */
-  timeoutMs?: number;
 }
 
 /** A verifier sandbox started ahead of the file: `finish` once the file is complete, or `cancel`. */
@@ -234,23 +229,6 @@ export function startVerifier(o: StartVerifyOptions): VerifierRun {
   };
 }
 
-/** Verify a finished file: hash it here, then the sandboxed structure check (startVerifier + finish). */
-export async function verifyInSandbox(o: VerifyOptions): Promise<VerifyReport> {
-  const { expectedSha256, signature, trustedKeys, signal, ...start } = o;
-  if (signal?.aborted) throw new BkgError('DOWNLOAD_FAILED', 'the verification was cancelled');
-  const digest = createFileDigest();
-  await digest.rehash(o.file, statSync(o.file).size);
-  const v = startVerifier(start);
-  const onAbort = (): void => void v.cancel();
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    return await v.finish({ sha256: digest.hex(), size: digest.bytes }, { expectedSha256, signature, trustedKeys, signal });
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-    await v.closed;
-  }
-}
-
 /** The fingerprint of the trusted key whose Ed25519 signature over the raw digest verifies; MODEL_VERIFICATION_FAILED otherwise. */
 function checkSignature(digest: Buffer, sig: Buffer, keys: { fingerprint: string; key: string }[], details: Record<string, unknown>): string {
   if (sig.length !== 64) throw failed(`malformed signature: an Ed25519 signature has 64 bytes, this one ${sig.length}`, details);
@@ -264,10 +242,10 @@ function checkSignature(digest: Buffer, sig: Buffer, keys: { fingerprint: string
   throw failed(`bad signature or untrusted signer: the signature does not verify with any of the ${keys.length} trusted key(s)`, details);
 }
 
-type RunResultOf = Awaited<ReturnType<VerifyOptions['runtime']['run']>>;
+type RunResultOf = Awaited<ReturnType<StartVerifyOptions['runtime']['run']>>;
 
 /** A verifier that ended without printing its line: why. */
-function checkExit(c: { o: Pick<VerifyOptions, 'nodePath'>; id: string; def: SandboxDefinition; result: RunResultOf; stderr: string }): void {
+function checkExit(c: { o: Pick<StartVerifyOptions, 'nodePath'>; id: string; def: SandboxDefinition; result: RunResultOf; stderr: string }): void {
   const { id, def, result } = c;
   const tail = c.stderr.trim().split('\n').slice(-3).join(' | ').slice(0, 500);
   if (result.timedOut) throw failed(`the verifier timed out after ${def.limits.timeoutMs} ms`, { sandbox: id });

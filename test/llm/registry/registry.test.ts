@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BkgError } from '../../../src/api/errors.js';
-import type { VerifyReport } from '../../../src/llm/registry/index.js';
+import { ModelRegistry, type VerifyReport } from '../../../src/llm/registry/index.js';
+import { createLogger } from '../../../src/log.js';
 import { sandboxSkipReason } from '../../helpers/sandbox.js';
 import { copyModel, makeRegistry, MODEL_SHA256, MODEL_SIZE, sharedModelPath, startModelServer, until, type ModelServer, type TestRegistry } from './helpers.js';
 import { rejection } from '../../helpers/errors.js';
@@ -235,15 +236,48 @@ describe.skipIf(skip)('model registry', () => {
     await t.registry.pull({ source: model });
     await until(() => readdirSync(t.verifierDir).length === 1 || null);
     t.registry.remove('stories260k');
+    await new Promise((r) => setTimeout(r, 1500)); // the spare waits: longer than the pulls' tails will take
     const reports: VerifyReport[] = [];
+    const t0 = performance.now();
     const both = await Promise.all([1, 2].map(() => t.registry.pull({ source: model, onVerified: (r) => reports.push(r) })));
+    const elapsed = performance.now() - t0;
     expect(both.map((m) => m.sha256)).toEqual([MODEL_SHA256, MODEL_SHA256]);
     expect(new Set(reports.map((r) => r.sandbox.id)).size).toBe(2);
+    // exactly one verifier was up before the pulls began: the spare
+    expect(reports.filter((r) => r.sandbox.waitedMs > elapsed)).toHaveLength(1);
     await until(() => readdirSync(t.verifierDir).length === 1 || null);
     expect(readdirSync(t.partialDir)).toEqual([]);
     const [slot] = readdirSync(t.verifierDir);
     expect(statSync(join(t.verifierDir, slot as string, 'model.gguf')).size).toBe(0); // the new spare's, empty: nothing of the pulls is left
     expect(t.registry.list().map((m) => m.id)).toEqual(['stories260k']);
+  });
+
+  it('gc sweeps a cut-short download\'s slot after a day, never a live one; a restart removes only empty spares', async () => {
+    t = await makeRegistry();
+    await t.registry.pull({ source: model });
+    await until(() => readdirSync(t.verifierDir).length === 1 || null);
+    const [spare] = readdirSync(t.verifierDir) as [string];
+    // what a daemon stopped mid-pull leaves: a slot with part of a file
+    await mkdir(join(t.verifierDir, 'cutshort'));
+    await writeFile(join(t.verifierDir, 'cutshort', 'model.gguf'), 'partial bytes');
+    const old = new Date(Date.now() - 2 * 24 * 3600 * 1000);
+    for (const d of [spare, 'cutshort']) {
+      await utimes(join(t.verifierDir, d, 'model.gguf'), old, old);
+      await utimes(join(t.verifierDir, d), old, old);
+    }
+    expect(t.registry.gc().removed).toEqual([{ kind: 'partial', name: 'verifier/cutshort', bytes: 13 }]);
+    expect(readdirSync(t.verifierDir)).toEqual([spare]); // the live spare stays, however old
+
+    // a restart: a dead daemon's empty spare goes, a cut-short download stays (for gc)
+    await mkdir(join(t.verifierDir, 'deadspare'));
+    await writeFile(join(t.verifierDir, 'deadspare', 'model.gguf'), '');
+    await mkdir(join(t.verifierDir, 'cutshort2'));
+    await writeFile(join(t.verifierDir, 'cutshort2', 'model.gguf'), 'partial');
+    await t.registry.close(); // stops its spare
+    const reopened = new ModelRegistry({ store: t.store, home: t.home, runtime: { run: () => Promise.reject(new Error('not used')) } as never, log: createLogger({ level: 'silent' }) });
+    expect(readdirSync(t.verifierDir)).toEqual(['cutshort2']);
+    expect(reopened.gc().removed).toEqual([]); // less than a day old
+    await reopened.close();
   });
 
   it('accepts a good signature from a trusted key and records the signer', async () => {
