@@ -40,7 +40,7 @@ const BENCHES: Bench[] = [
     missing: () => (existsSync(join(PG_BIN, 'postgres')) && existsSync(join(PG_BIN, 'initdb')) ? null : `no Postgres binaries in ${PG_BIN}`),
   },
   { script: 'llm.mjs', fields: ['bench', 'mode', 'chat', 'pull', 'key_check'], missing: () => (existsSync(MODEL) ? null : `the test model ${MODEL} is missing`) },
-  { script: 'p2p.mjs', fields: ['bench', 'peers_ms', 'speedup_3_vs_1', 'one_peer_vs_http'] },
+  { script: 'p2p.mjs', fields: ['bench', 'peers_ms', 'speedup_3_vs_1', 'one_peer_vs_http', 'bare_stream_vs_http'] },
   { script: 'install.mjs', fields: ['bench', 'disk_mib', 'data_mib', 'largest', 'gpu_stand_in'] },
 ];
 

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { Answer } from './node.js';
 
 export const DEFAULT_CHUNK_BYTES = 1024 * 1024;
@@ -68,6 +68,7 @@ export async function manifestOf(path: string, chunkBytes: number): Promise<Chun
 export class ChunkServer {
   /** By digest: computed once (the blob of a verified model never changes). */
   private readonly manifests = new Map<string, Promise<ChunkManifest>>();
+  private readonly blobs = new OpenBlobs();
 
   constructor(private readonly holder: ModelHolder, private readonly chunkBytes: number) {}
 
@@ -109,13 +110,67 @@ export class ChunkServer {
   protected async read(sha256: string, offset: number, length: number): Promise<Uint8Array> {
     const path = this.holder.blobPath(sha256);
     if (!path) throw new Error(`no model with sha256 ${sha256} here`);
-    const fh = await open(path, 'r');
+    return this.blobs.read(path, offset, length);
+  }
+
+  /** Close the blobs still open. */
+  async close(): Promise<void> {
+    await this.blobs.close();
+  }
+}
+
+const IDLE_CLOSE_MS = 1000;
+
+interface OpenBlob {
+  fh: Promise<FileHandle>;
+  reads: number;
+  idle: NodeJS.Timeout | null;
+}
+
+/**
+ * Blobs stay open while a peer reads their chunks (not opened and closed for each one), and are
+ * closed a second after the last read, so that a removed model's space is not held.
+ */
+export class OpenBlobs {
+  private readonly files = new Map<string, OpenBlob>();
+
+  async read(path: string, offset: number, length: number): Promise<Uint8Array> {
+    let f = this.files.get(path);
+    if (!f) {
+      const fresh: OpenBlob = { fh: open(path, 'r'), reads: 0, idle: null };
+      fresh.fh.catch(() => this.files.get(path) === fresh && this.files.delete(path));
+      this.files.set(path, fresh);
+      f = fresh;
+    }
+    if (f.idle) clearTimeout(f.idle);
+    f.idle = null;
+    f.reads++;
     try {
-      const buf = Buffer.alloc(length);
-      const { bytesRead } = await fh.read(buf, 0, length, offset);
+      const buf = Buffer.allocUnsafe(length);
+      const { bytesRead } = await (await f.fh).read(buf, 0, length, offset);
       return buf.subarray(0, bytesRead);
     } finally {
-      await fh.close();
+      if (--f.reads === 0 && this.files.get(path) === f) {
+        const done = f;
+        done.idle = setTimeout(() => void this.drop(path, done), IDLE_CLOSE_MS);
+        done.idle.unref();
+      }
     }
+  }
+
+  private async drop(path: string, f: OpenBlob): Promise<void> {
+    if (this.files.get(path) === f) this.files.delete(path);
+    if (f.idle) clearTimeout(f.idle);
+    await f.fh.then((fh) => fh.close()).catch(() => {});
+  }
+
+  /** Close every blob (at shutdown: a read still in flight fails). */
+  async close(): Promise<void> {
+    await Promise.all([...this.files].map(([path, f]) => this.drop(path, f)));
+  }
+
+  /** How many blobs are open now. */
+  get size(): number {
+    return this.files.size;
   }
 }

@@ -4,7 +4,7 @@
  */
 export async function loadLibp2p() {
   await import('./polyfill.js');
-  const [libp2p, tcp, noise, yamux, pnet, ping, keys, peerId, multiaddr, lp] = await Promise.all([
+  const [libp2p, tcp, noise, yamux, pnet, ping, keys, peerId, multiaddr, lp, utils, xsalsa20] = await Promise.all([
     import('libp2p'),
     import('@libp2p/tcp'),
     import('@chainsafe/libp2p-noise'),
@@ -15,8 +15,10 @@ export async function loadLibp2p() {
     import('@libp2p/peer-id'),
     import('@multiformats/multiaddr'),
     import('it-length-prefixed'),
+    import('@libp2p/utils'),
+    import('xsalsa20'),
   ]);
-  return { libp2p, tcp, noise, yamux, pnet, ping, keys, peerId, multiaddr, lp };
+  return { libp2p, tcp, noise, yamux, pnet, ping, keys, peerId, multiaddr, lp, utils, xsalsa20: xsalsa20.default };
 }
 
 export type Libp2pModules = Awaited<ReturnType<typeof loadLibp2p>>;

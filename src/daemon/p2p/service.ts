@@ -49,6 +49,7 @@ const REFUSAL_AUDIT_MS = 60_000;
 export class PeerService {
   private node: P2pNode | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private chunks: ChunkServer | null = null;
   private readonly refusedAt = new Map<string, number>();
   private readonly log: Logger;
   /** Chats for models a trusted peer holds (RemoteModels for the LLM routes), and those peers' chats for ours. */
@@ -80,6 +81,7 @@ export class PeerService {
       refused: (peer, door) => this.refused(peer, door),
     });
     const server = new ChunkServer({ models: () => this.held(), blobPath: (sha) => this.blobPath(sha) }, this.d.config.chunkBytes);
+    this.chunks = server;
     await this.node.serve((req, from) => (req.op === 'chat' ? this.routing.serve(req, from) : server.handle(req)));
     this.log.info({ peerId: this.node.peerId, addrs: this.node.addrs() }, 'p2p node listening');
     this.redial();
@@ -91,6 +93,8 @@ export class PeerService {
     if (this.timer) clearInterval(this.timer);
     await this.node?.stop();
     this.node = null;
+    await this.chunks?.close();
+    this.chunks = null;
   }
 
   status(): PeersStatus {
