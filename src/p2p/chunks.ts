@@ -164,7 +164,7 @@ export class OpenBlobs {
     await f.fh.then((fh) => fh.close()).catch(() => {});
   }
 
-  /** Close every blob (at shutdown: a read still in flight fails). */
+  /** Close every blob (a read in flight finishes first: FileHandle.close waits for it). */
   async close(): Promise<void> {
     await Promise.all([...this.files].map(([path, f]) => this.drop(path, f)));
   }

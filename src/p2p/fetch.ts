@@ -165,6 +165,7 @@ async function writeAll(fh: FileHandle, pieces: Uint8Array[], position: number):
   let rest = pieces;
   while (rest.length > 0) {
     let { bytesWritten } = await fh.writev(rest, position);
+    if (bytesWritten === 0 && rest.some((p) => p.length > 0)) throw new Error('the partial file took no bytes');
     position += bytesWritten;
     let i = 0;
     while (i < rest.length && bytesWritten >= (rest[i] as Uint8Array).length) bytesWritten -= (rest[i++] as Uint8Array).length;

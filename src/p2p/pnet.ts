@@ -62,7 +62,13 @@ export function privateNetwork(utils: Utils, xsalsa20: XSalsa20Factory, networkK
       this.outbound = xsalsa20(localNonce, psk);
       conn.addEventListener('message', (evt) => {
         if (this.done) return;
-        xorInPlace(this.inbound, evt.data);
+        try {
+          xorInPlace(this.inbound, evt.data);
+        } catch (err) {
+          // the cipher's WASM memory could not grow: this connection ends, not the process
+          this.abort(err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
         this.onData(evt.data);
       });
       conn.addEventListener('drain', () => this.onMuxerDrain());
@@ -117,7 +123,10 @@ export function privateNetwork(utils: Utils, xsalsa20: XSalsa20Factory, networkK
       const opts = options ?? { signal: AbortSignal.timeout(HANDSHAKE_TIMEOUT_MS) };
       const bytes = utils.byteStream(connection);
       const [remote] = await Promise.all([bytes.read({ bytes: NONCE_BYTES, ...opts }), bytes.write(localNonce, opts)]);
-      return new ProtectedConnection(bytes.unwrap() as MultiaddrConnection, localNonce, remote.subarray());
+      const remoteNonce = remote.subarray();
+      // our own nonce sent back would make both directions one keystream (@libp2p/pnet does not check)
+      if (Buffer.from(remoteNonce).equals(Buffer.from(localNonce))) throw new Error('pnet: the remote nonce is our own');
+      return new ProtectedConnection(bytes.unwrap() as MultiaddrConnection, localNonce, remoteNonce);
     },
   });
 }

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -90,6 +91,26 @@ describe('our pnet protector against @libp2p/pnet', () => {
     await expect(echo(stranger, packaged, payload.subarray(0, 1000))).rejects.toThrow();
     await expect(echo(packagedStranger, ours, payload.subarray(0, 1000))).rejects.toThrow();
   }, 60_000);
+
+  it('refuses a peer that sends our own nonce back (one keystream both ways)', async () => {
+    const m = await loadLibp2p();
+    const key = await generateNetworkKey();
+    const ours = await bare(m, 'ours', key);
+    // a raw TCP server that answers every nonce with itself
+    const mirror = createServer((socket) => {
+      socket.on('error', () => {}); // the node resets it
+      socket.once('data', (d: Buffer) => socket.write(d.subarray(0, 24)));
+    });
+    await new Promise<void>((r) => mirror.listen(0, '127.0.0.1', r));
+    try {
+      const port = (mirror.address() as AddressInfo).port;
+      const err = await ours.dial(m.multiaddr.multiaddr(`/ip4/127.0.0.1/tcp/${port}`), { signal: AbortSignal.timeout(5000) }).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(JSON.stringify(err, Object.getOwnPropertyNames(err)) + String((err as Error).cause ?? '')).toMatch(/remote nonce is our own/);
+    } finally {
+      mirror.close();
+    }
+  }, 30_000);
 
   it('leaves the caller\'s buffer untouched', async () => {
     const m = await loadLibp2p();
