@@ -116,6 +116,14 @@ async function main() {
   let node = null;
   let http = null;
   let bare = null;
+  const stopAll = async () => {
+    await node?.stop().catch(() => {});
+    await bare?.stop().catch(() => {});
+    http?.close();
+    node = bare = http = null;
+    for (const c of children) if (c.exitCode === null) c.stdin.end();
+    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)));
+  };
   try {
     const file = join(dir, 'model.bin');
     const bytes = opts.mib * 1024 * 1024;
@@ -206,16 +214,16 @@ async function main() {
       ['plain HTTP (node:http, to a file)', fmt(httpMs, 0), fmt(mibs(httpMs), 1), '', '', ''],
       ['the same stack bare: the file on one libp2p stream, to a file (no chunks, no hashing)', fmt(bareMs, 0), fmt(mibs(bareMs), 1), times(httpMs / bareMs), '', ''],
     ]);
+    // parts 1-2 are over: their nodes and holders stop, and their files go before their writeback
+    // lands in part 3's timings (about a GiB written to the disk under tmpdir at the issue's size)
+    await stopAll();
+    for (const f of ['model.bin', 'fetched.part', 'fetched.part.have', 'plain.bin', 'bare.bin']) rmSync(join(dir, f), { force: true });
     const routed = existsSync(opts.model) ? await routedChats(opts, dir) : null;
     if (!routed) console.log(`(part 3 left out: no model at ${opts.model})\n`);
     const ciphers = cipherRates(opts.mib, mibs(httpMs));
     printJson({ bench: 'p2p', mib: opts.mib, chunk_kib: opts.chunk, rate_mib_s: opts.rate, rounds: opts.rounds, peers_ms: peers, speedup_3_vs_1: speedup, one_peer_ms: oneMs, http_ms: httpMs, one_peer_vs_http: vsHttp, bare_stream_ms: bareMs, bare_stream_vs_http: httpMs / bareMs, routed, ciphers_mib_s: ciphers });
   } finally {
-    await node?.stop().catch(() => {});
-    await bare?.stop().catch(() => {});
-    http?.close();
-    for (const c of children) c.stdin.end();
-    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)));
+    await stopAll();
     rmSync(dir, { recursive: true, force: true });
   }
 }
