@@ -35,6 +35,8 @@ const silent = { info() {}, warn() {}, debug() {}, error() {}, child() { return 
 
 /** Part 2's bare stream: the file whole, on one stream. */
 const BARE_PROTOCOL = '/bkg-bench/file/1.0.0';
+/** How part 2's HTTP server and bare holder read the file: in pieces of a default chunk's size. */
+const PIECE_BYTES = 1 << 20;
 
 if (process.argv[2] === '--holder') await holder(process.argv[3], process.argv[4], Number(process.argv[5]), Number(process.argv[6]));
 else if (process.argv[2] === '--daemon-child') await daemonChild();
@@ -69,12 +71,13 @@ async function holder(file, keyFile, chunkBytes, rate) {
   // the unlimited holder also serves the file whole on one stream of a bare node with the same stack
   const bare = rate > 0 ? null : await bareNode(readFileSync(keyFile, 'utf8'));
   await bare?.handle(BARE_PROTOCOL, async (stream) => {
-    for await (const piece of createReadStream(file, { highWaterMark: 1 << 20 })) if (!stream.send(piece)) await stream.onDrain();
+    // read as the HTTP server below reads: in 1 MiB pieces (a chunk's size)
+    for await (const piece of createReadStream(file, { highWaterMark: PIECE_BYTES })) if (!stream.send(piece)) await stream.onDrain();
     await stream.close();
   });
   process.stdout.write(`${JSON.stringify({ addr: node.addrs()[0], peer: node.peerId, bare: bare?.getMultiaddrs()[0]?.toString() })}\n`);
   process.stdin.resume();
-  process.stdin.on('end', () => Promise.all([node.stop(), bare?.stop()]).then(() => process.exit(0)));
+  process.stdin.on('end', () => Promise.allSettled([node.stop(), bare?.stop()]).finally(() => process.exit(0)));
 }
 
 
@@ -86,12 +89,14 @@ async function bareNode(networkKey) {
   return m.libp2p.createLibp2p({ addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, ...transportOptions(m, networkKey) });
 }
 
+/** A holder child, and its address once it listens (the child is there at once, to be stopped whatever happens). */
 function startHolder(file, keyFile, chunkBytes, rate) {
   const child = spawn(process.execPath, [process.argv[1], '--holder', file, keyFile, String(chunkBytes), String(rate)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
+  const ready = new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', (line) => resolve({ child, ...JSON.parse(line) }));
     child.once('exit', (code) => reject(new Error(`a holder exited (${code})`)));
   });
+  return { child, ready };
 }
 
 async function main() {
@@ -121,8 +126,9 @@ async function main() {
     await bare?.stop().catch(() => {});
     http?.close();
     node = bare = http = null;
-    for (const c of children) if (c.exitCode === null) c.stdin.end();
-    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)));
+    const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
+    for (const c of running) c.stdin.end();
+    await Promise.all(running.map((c) => new Promise((r) => c.once('exit', r))));
   };
   try {
     const file = join(dir, 'model.bin');
@@ -135,10 +141,14 @@ async function main() {
     const chunkBytes = opts.chunk * 1024;
     const manifest = await manifestOf(file, chunkBytes);
     const rate = opts.rate * 1024 * 1024;
-    const limited = [];
-    for (let i = 0; i < 3; i++) limited.push(await startHolder(file, keyFile, chunkBytes, rate));
-    const free = await startHolder(file, keyFile, chunkBytes, 0);
-    children.push(...limited.map((h) => h.child), free.child);
+    const holders = [];
+    for (const r of [rate, rate, rate, 0]) {
+      const h = startHolder(file, keyFile, chunkBytes, r);
+      children.push(h.child);
+      holders.push(await h.ready);
+    }
+    const limited = holders.slice(0, 3);
+    const free = holders[3];
     const id = await generateIdentity();
     node = await P2pNode.start({ privateKey: id.privateKey, networkKey: (await import('node:fs')).readFileSync(keyFile, 'utf8'), listen: ['/ip4/127.0.0.1/tcp/0'], trusted: () => true, refused: () => {}, log: silent });
     for (const h of [...limited, free]) await node.dial(h.addr);
@@ -148,13 +158,17 @@ async function main() {
     const bareFetch = async () => {
       const out = createWriteStream(join(dir, 'bare.bin'));
       const t0 = performance.now();
-      const stream = await bare.dialProtocol(multiaddr(free.bare), BARE_PROTOCOL);
       let got = 0;
-      for await (const piece of stream) {
-        got += piece.byteLength;
-        if (!out.write(piece instanceof Uint8Array ? piece : piece.subarray())) await once(out, 'drain');
+      try {
+        const stream = await bare.dialProtocol(multiaddr(free.bare), BARE_PROTOCOL);
+        for await (const piece of stream) {
+          got += piece.byteLength;
+          if (!out.write(piece instanceof Uint8Array ? piece : piece.subarray())) await once(out, 'drain');
+        }
+        await new Promise((resolve, reject) => out.end((err) => (err ? reject(err) : resolve())));
+      } finally {
+        out.destroy();
       }
-      await new Promise((resolve, reject) => out.end((err) => (err ? reject(err) : resolve())));
       if (got !== bytes) throw new Error(`the bare stream brought ${got} of ${bytes} bytes`);
       return performance.now() - t0;
     };
@@ -172,7 +186,7 @@ async function main() {
     // part 2: one holder without a limit, and a plain HTTP download of the same file
     http = createServer((req, res) => {
       res.writeHead(200, { 'content-length': bytes });
-      createReadStream(file).pipe(res);
+      createReadStream(file, { highWaterMark: PIECE_BYTES }).pipe(res);
     });
     await new Promise((r) => http.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${http.address().port}/model.bin`;
@@ -180,7 +194,9 @@ async function main() {
       const out = join(dir, 'plain.bin');
       const t0 = performance.now();
       await new Promise((resolve, reject) => httpGet(url, (res) => pipeline(res, createWriteStream(out)).then(resolve, reject)).on('error', reject));
-      return performance.now() - t0;
+      const ms = performance.now() - t0;
+      if (statSync(out).size !== bytes) throw new Error('the plain download is incomplete');
+      return ms;
     };
     await fetch([free]); // warm-up (JIT, connections), not measured
     await plain();

@@ -7,10 +7,10 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { Logger } from '../log.js';
 import type { ChunkManifest } from './chunks.js';
-import type { Answer } from './node.js';
+import type { Reply } from './node.js';
 
 export interface FetchOptions {
   manifest: ChunkManifest;
@@ -18,7 +18,7 @@ export interface FetchOptions {
   holders: string[];
   /** The partial file; `${dest}.have` records the chunks it holds. */
   dest: string;
-  ask(peerId: string, req: Record<string, unknown>, signal: AbortSignal): Promise<Answer>;
+  ask(peerId: string, req: Record<string, unknown>, signal: AbortSignal): Promise<Reply>;
   /** A peer sent a chunk that is not the manifest's. */
   penalise(peerId: string, index: number): void;
   onProgress?(done: number, total: number): void;
@@ -99,7 +99,7 @@ export async function fetchChunks(o: FetchOptions): Promise<FetchResult> {
         let data: Uint8Array[] = [];
         try {
           const answer = await o.ask(peer, { op: 'chunk', sha256: m.sha256, index }, AbortSignal.any([controller.signal, AbortSignal.timeout(60_000)]));
-          data = answer.data === undefined ? [] : answer.data instanceof Uint8Array ? [answer.data] : answer.data;
+          data = answer.data ?? [];
           errors = 0;
         } catch (err) {
           pending.push(index);
@@ -161,7 +161,7 @@ function digestOf(pieces: Uint8Array[]): string {
 }
 
 /** Write the pieces one after another at `position` (writev may write less than asked). */
-async function writeAll(fh: FileHandle, pieces: Uint8Array[], position: number): Promise<void> {
+export async function writeAll(fh: { writev(buffers: Uint8Array[], position: number): Promise<{ bytesWritten: number }> }, pieces: Uint8Array[], position: number): Promise<void> {
   let rest = pieces;
   while (rest.length > 0) {
     let { bytesWritten } = await fh.writev(rest, position);

@@ -4,12 +4,11 @@
  */
 export async function loadLibp2p() {
   await import('./polyfill.js');
-  const [libp2p, tcp, noise, yamux, pnet, ping, keys, peerId, multiaddr, lp, utils, xsalsa20] = await Promise.all([
+  const [libp2p, tcp, noise, yamux, ping, keys, peerId, multiaddr, lp, utils, xsalsa20] = await Promise.all([
     import('libp2p'),
     import('@libp2p/tcp'),
     import('@chainsafe/libp2p-noise'),
     import('@chainsafe/libp2p-yamux'),
-    import('@libp2p/pnet'),
     import('@libp2p/ping'),
     import('@libp2p/crypto/keys'),
     import('@libp2p/peer-id'),
@@ -18,7 +17,7 @@ export async function loadLibp2p() {
     import('@libp2p/utils'),
     import('xsalsa20'),
   ]);
-  return { libp2p, tcp, noise, yamux, pnet, ping, keys, peerId, multiaddr, lp, utils, xsalsa20: xsalsa20.default };
+  return { libp2p, tcp, noise, yamux, ping, keys, peerId, multiaddr, lp, utils, xsalsa20: xsalsa20.default };
 }
 
 export type Libp2pModules = Awaited<ReturnType<typeof loadLibp2p>>;

@@ -16,7 +16,7 @@ export const MAX_FRAME_BYTES = 8 * 1024 * 1024 + 1024;
 /**
  * Yamux frames of up to 256 KiB (default 64) and a first window of 1 MiB per stream (default
  * 256 KiB): a default 1 MiB chunk crosses in 4 frames without waiting for a window update, and
- * each frame costs its per-frame work a quarter as often (one holder vs plain HTTP, three paired
+ * each frame costs its per-frame work a quarter as often (ad hoc, one holder vs plain HTTP, three paired
  * part-2-only runs: 0.17–0.26× with the defaults, 0.31–0.38× with these).
  */
 const YAMUX_MESSAGE_BYTES = 256 * 1024;
@@ -35,10 +35,15 @@ export interface P2pNodeOptions {
 
 export interface Answer {
   header: Record<string, unknown>;
-  /** Bytes after the header: one buffer when answering; as asked, the pieces they arrived in (not joined). */
-  data?: Uint8Array | Uint8Array[];
+  data?: Uint8Array;
   /** A streamed answer: after the header, each event `send`s one JSON frame; `signal` aborts when the asker goes away. */
   events?: (send: (e: Record<string, unknown>) => Promise<void>, signal: AbortSignal) => Promise<void>;
+}
+
+/** An answer as asked: the bytes after the header are the pieces they arrived in, never joined. */
+export interface Reply {
+  header: Record<string, unknown>;
+  data?: Uint8Array[];
 }
 
 /** Answers one request from a trusted peer. */
@@ -111,7 +116,7 @@ export class P2pNode {
           answer = { header: { error: err instanceof Error ? err.message : String(err) } };
         }
         await this.write(stream, Buffer.from(JSON.stringify(answer.header)));
-        if (answer.data) await this.write(stream, answer.data instanceof Uint8Array ? answer.data : Buffer.concat(answer.data));
+        if (answer.data) await this.write(stream, answer.data);
         if (answer.events) {
           const gone = new AbortController();
           stream.addEventListener('close', () => gone.abort(), { once: true });
@@ -162,7 +167,7 @@ export class P2pNode {
   }
 
   /** One request to a connected peer; rejects on a transport error, or with the peer's error. */
-  async ask(peerId: string, req: Record<string, unknown>, signal?: AbortSignal): Promise<Answer> {
+  async ask(peerId: string, req: Record<string, unknown>, signal?: AbortSignal): Promise<Reply> {
     const opts = { signal: signal ?? AbortSignal.timeout(30_000) };
     const stream = await this.node.dialProtocol(this.m.peerId.peerIdFromString(peerId), PROTOCOL, opts);
     try {

@@ -10,33 +10,19 @@
  * is the socket's own fresh buffer, and what leaves is Noise's freshly encrypted output.
  */
 import type { AbortOptions, MessageStream, MultiaddrConnection } from '@libp2p/interface';
+import { networkKeyBytes } from './keys.js';
 
 /** What libp2p sends and receives: a Uint8Array or a Uint8ArrayList (which iterates its buffers). */
 type Bytes = Parameters<MultiaddrConnection['send']>[0];
 
-/** The parts of `xsalsa20` (CommonJS, untyped) used here. */
-export interface XSalsa20 {
-  update(input: Uint8Array, output: Uint8Array): Uint8Array;
-  finalize(): void;
-}
-export type XSalsa20Factory = (nonce: Uint8Array, key: Uint8Array) => XSalsa20;
+/** The `xsalsa20` package's factory (its types: xsalsa20.d.ts). */
+export type XSalsa20Factory = typeof import('xsalsa20').default;
+type XSalsa20 = ReturnType<XSalsa20Factory>;
 
 type Utils = typeof import('@libp2p/utils');
 
 export const NONCE_BYTES = 24;
-const KEY_BYTES = 32;
 const HANDSHAKE_TIMEOUT_MS = 1000;
-
-/** The 32 key bytes of a swarm.key (`/key/swarm/psk/1.0.0/`, `/base16/`, 64 hex digits). */
-export function swarmKeyBytes(text: string): Uint8Array {
-  const lines = text.split(/\r\n|\r|\n/);
-  if (lines[0] !== '/key/swarm/psk/1.0.0/' || lines[1] !== '/base16/' || !/^[0-9a-fA-F]{64}$/.test(lines[2] ?? '')) {
-    throw new Error('the network key is not a swarm.key (/key/swarm/psk/1.0.0/, /base16/, 64 hex digits)');
-  }
-  const key = Buffer.from(lines[2] as string, 'hex');
-  if (key.length !== KEY_BYTES) throw new Error('the network key is not 32 bytes');
-  return new Uint8Array(key);
-}
 
 /** XOR every buffer of `data` in place with the next bytes of `cipher`'s stream. */
 function xorInPlace(cipher: XSalsa20, data: Bytes): void {
@@ -49,7 +35,7 @@ function xorInPlace(cipher: XSalsa20, data: Bytes): void {
 
 /** libp2p's `connectionProtector` for the mesh with this swarm.key. */
 export function privateNetwork(utils: Utils, xsalsa20: XSalsa20Factory, networkKey: string): () => { protect(conn: MessageStream, options?: AbortOptions): Promise<MessageStream> } {
-  const psk = swarmKeyBytes(networkKey);
+  const psk = networkKeyBytes(networkKey);
 
   class ProtectedConnection extends utils.AbstractMultiaddrConnection {
     private readonly inbound: XSalsa20;

@@ -91,10 +91,13 @@ export class PeerService {
 
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.node?.stop();
-    this.node = null;
-    await this.chunks?.close();
-    this.chunks = null;
+    try {
+      await this.node?.stop();
+    } finally {
+      this.node = null;
+      await this.chunks?.close();
+      this.chunks = null;
+    }
   }
 
   status(): PeersStatus {
