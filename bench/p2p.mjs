@@ -17,7 +17,7 @@
 import { spawn } from 'node:child_process';
 import { createCipheriv, createHash, randomFillSync } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, get as httpGet, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,7 +47,6 @@ async function holder(file, keyFile, chunkBytes, rate) {
   const { P2pNode } = await import(join(DIST, 'node.js'));
   const { ChunkServer } = await import(join(DIST, 'chunks.js'));
   const { generateIdentity } = await import(join(DIST, 'keys.js'));
-  const { readFileSync } = await import('node:fs');
   const id = await generateIdentity();
   const node = await P2pNode.start({ privateKey: id.privateKey, networkKey: readFileSync(keyFile, 'utf8'), listen: ['/ip4/127.0.0.1/tcp/0'], trusted: () => true, refused: () => {}, log: silent });
   let sha = null;
@@ -79,7 +78,6 @@ async function holder(file, keyFile, chunkBytes, rate) {
   process.stdin.resume();
   process.stdin.on('end', () => Promise.allSettled([node.stop(), bare?.stop()]).finally(() => process.exit(0)));
 }
-
 
 /** A libp2p node with nothing but the daemon's transport stack (dist/p2p/node.js transportOptions). */
 async function bareNode(networkKey) {
@@ -150,9 +148,9 @@ async function main() {
     const limited = holders.slice(0, 3);
     const free = holders[3];
     const id = await generateIdentity();
-    node = await P2pNode.start({ privateKey: id.privateKey, networkKey: (await import('node:fs')).readFileSync(keyFile, 'utf8'), listen: ['/ip4/127.0.0.1/tcp/0'], trusted: () => true, refused: () => {}, log: silent });
+    node = await P2pNode.start({ privateKey: id.privateKey, networkKey: readFileSync(keyFile, 'utf8'), listen: ['/ip4/127.0.0.1/tcp/0'], trusted: () => true, refused: () => {}, log: silent });
     for (const h of [...limited, free]) await node.dial(h.addr);
-    bare = await bareNode((await import('node:fs')).readFileSync(keyFile, 'utf8'));
+    bare = await bareNode(readFileSync(keyFile, 'utf8'));
     const { multiaddr } = await import('@multiformats/multiaddr');
     // the same file on one stream of the same stack, into a file: no chunks, no hashing
     const bareFetch = async () => {
@@ -233,7 +231,7 @@ async function main() {
     // parts 1-2 are over: their nodes and holders stop, and their files go before their writeback
     // lands in part 3's timings (about a GiB written to the disk under tmpdir at the issue's size)
     await stopAll();
-    for (const f of ['model.bin', 'fetched.part', 'fetched.part.have', 'plain.bin', 'bare.bin']) rmSync(join(dir, f), { force: true });
+    for (const f of readdirSync(dir)) rmSync(join(dir, f), { recursive: true, force: true });
     const routed = existsSync(opts.model) ? await routedChats(opts, dir) : null;
     if (!routed) console.log(`(part 3 left out: no model at ${opts.model})\n`);
     const ciphers = cipherRates(opts.mib, mibs(httpMs));

@@ -16,7 +16,7 @@ export const MAX_FRAME_BYTES = 8 * 1024 * 1024 + 1024;
 /**
  * Yamux frames of up to 256 KiB (default 64) and a first window of 1 MiB per stream (default
  * 256 KiB): a default 1 MiB chunk crosses in 4 frames without waiting for a window update, and
- * each frame costs its per-frame work a quarter as often (ad hoc, one holder vs plain HTTP, three paired
+ * the per-frame work is paid a quarter as often (ad hoc, one holder vs plain HTTP, three paired
  * part-2-only runs: 0.17–0.26× with the defaults, 0.31–0.38× with these).
  */
 const YAMUX_MESSAGE_BYTES = 256 * 1024;

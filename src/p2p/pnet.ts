@@ -6,8 +6,9 @@
  * and uses the same cipher code (the `xsalsa20` package), but XORs every buffer in place: the
  * packaged protector joins each batch of outgoing buffers into a new one and allocates a fresh
  * buffer for every read and write, which on a bulk transfer made V8 run a major GC every few MiB
- * (bench/p2p.mjs: the holder spent most of its CPU there). In place is safe here: what arrives
- * is the socket's own fresh buffer, and what leaves is Noise's freshly encrypted output.
+ * (a GC observer in a holder of bench/p2p.mjs's part 2: most of its CPU went there). In place is
+ * safe here: what arrives is the socket's own fresh buffer, and what leaves is Noise's freshly
+ * encrypted output.
  */
 import type { AbortOptions, MessageStream, MultiaddrConnection } from '@libp2p/interface';
 import { networkKeyBytes } from './keys.js';
